@@ -1,0 +1,73 @@
+"""Typed errors: each carries what the user needs to read and what a developer needs to fix.
+
+Every error has a short ``reason`` for a one-line message and optional ``details`` shown on
+demand. Errors about a file carry its ``path`` so problems can be listed per file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class FractureDesktopError(Exception):
+    """Base class of every error this package raises on purpose.
+
+    Parameters
+    ----------
+    reason : str
+        One short human sentence, e.g. ``"JPEG 2000 data ends early"``.
+    details : str, optional
+        Longer technical text (exception chain, tag values) shown on demand.
+    """
+
+    def __init__(self, reason: str, details: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.details = details
+
+
+class ImageLoadError(FractureDesktopError):
+    """A file could not be read as an image.
+
+    Parameters
+    ----------
+    path : Path
+        The file concerned.
+    reason, details : str
+        See :class:`FractureDesktopError`.
+    """
+
+    def __init__(self, path: Path | str, reason: str, details: str = "") -> None:
+        super().__init__(reason, details)
+        self.path = Path(path)
+
+    def __str__(self) -> str:
+        return f"{self.path.name}: {self.reason}"
+
+
+class NotAnImageError(ImageLoadError):
+    """The file is neither DICOM nor a supported picture format."""
+
+
+class NoPixelDataError(ImageLoadError):
+    """A DICOM file that holds no image (a report, a DICOMDIR, a header-only object)."""
+
+
+class UnsupportedTransferSyntaxError(ImageLoadError):
+    """The DICOM pixel data is encoded in a transfer syntax no installed decoder handles."""
+
+
+class CorruptImageError(ImageLoadError):
+    """The file claims to be an image but its data is damaged or ends early."""
+
+
+class ModelError(FractureDesktopError):
+    """Base class of model loading problems."""
+
+
+class ModelUnavailableError(ModelError):
+    """No usable model: weights or card missing, or torch not installed."""
+
+
+class ModelIntegrityError(ModelError):
+    """The weights on disk do not match the sha256 recorded in the model card."""

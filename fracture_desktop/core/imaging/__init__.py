@@ -1,0 +1,1 @@
+"""Finding, reading and displaying radiographs. Pure Python + numpy + pydicom; no Qt."""

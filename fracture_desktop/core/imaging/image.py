@@ -1,0 +1,182 @@
+"""The loaded image and the display transform that turns it into what a reader sees.
+
+The pipeline follows DICOM PS3.3 C.11 (Grayscale Transformation): stored values -> Modality LUT
+-> VOI LUT (window) -> Presentation LUT. :class:`LoadedImage` holds the result of the first step;
+:func:`apply_window` performs the last two, returning bone-bright values in [0, 1].
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+
+class VoiFunction(enum.StrEnum):
+    """VOI LUT Function (0028,1056), PS3.3 C.11.2.1.3."""
+
+    LINEAR = "LINEAR"
+    LINEAR_EXACT = "LINEAR_EXACT"
+    SIGMOID = "SIGMOID"
+
+
+@dataclass(frozen=True)
+class VoiWindow:
+    """One window: Window Center (0028,1050) and Window Width (0028,1051).
+
+    ``explanation`` is Window Center & Width Explanation (0028,1055), or a label we made
+    ("auto", "full range") for windows that do not come from the file.
+    """
+
+    center: float
+    width: float
+    function: VoiFunction = VoiFunction.LINEAR
+    explanation: str = ""
+
+    @property
+    def lower(self) -> float:
+        """Value mapped to black (before inversion)."""
+        return self.center - self.width / 2.0
+
+    @property
+    def upper(self) -> float:
+        """Value mapped to white (before inversion)."""
+        return self.center + self.width / 2.0
+
+
+@dataclass(frozen=True)
+class VoiLut:
+    """A VOI LUT Sequence item (0028,3010), PS3.3 C.11.2.1.1, applied to modality values."""
+
+    first_mapped: int
+    table: np.ndarray = field(repr=False)
+    explanation: str = ""
+
+
+class SpacingSource(enum.StrEnum):
+    """Where a pixel spacing came from, shown next to every measurement."""
+
+    PIXEL_SPACING = "Pixel Spacing"
+    IMAGER_CORRECTED = "Imager Pixel Spacing / magnification"
+    IMAGER_AT_DETECTOR = "Imager Pixel Spacing (at detector)"
+    NOMINAL_SCANNED = "Nominal Scanned Pixel Spacing"
+
+
+@dataclass(frozen=True)
+class PixelSpacing:
+    """Physical size of one pixel in mm: ``row`` is the distance between rows (vertical)."""
+
+    row: float
+    column: float
+    source: SpacingSource
+
+
+@dataclass(frozen=True)
+class LoadedImage:
+    """One frame ready for display.
+
+    Attributes
+    ----------
+    path : Path
+        The file it came from.
+    frame : int
+        Zero-based frame index (0 for single-frame data).
+    stored : np.ndarray
+        Stored values as decoded (rows x columns, or rows x columns x 3 for colour).
+    values : np.ndarray
+        Grey images: float32 values after the Modality LUT (PS3.3 C.11.1). Colour images:
+        uint8 RGB, rows x columns x 3.
+    windows : tuple of VoiWindow
+        Windows offered by the file, in file order (may be empty).
+    voi_luts : tuple of VoiLut
+        VOI LUT Sequence items, in file order (may be empty).
+    invert : bool
+        True when low values must be shown bright: MONOCHROME1 (PS3.3 C.7.6.3.1.2) or
+        Presentation LUT Shape INVERSE (PS3.3 C.11.6).
+    spacing : PixelSpacing or None
+        None means uncalibrated: measurements are in pixels.
+    warnings : tuple of str
+        Problems that did not stop loading (e.g. "JPEG data ends early").
+    """
+
+    path: Path
+    frame: int
+    stored: np.ndarray = field(repr=False)
+    values: np.ndarray = field(repr=False)
+    windows: tuple[VoiWindow, ...] = ()
+    voi_luts: tuple[VoiLut, ...] = ()
+    invert: bool = False
+    spacing: PixelSpacing | None = None
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def is_colour(self) -> bool:
+        return self.values.ndim == 3
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return int(self.values.shape[0]), int(self.values.shape[1])
+
+
+def auto_window(values: np.ndarray, low: float = 0.5, high: float = 99.5) -> VoiWindow:
+    """A window spanning the ``low``-``high`` percentiles, for images that bring none.
+
+    Percentiles rather than min/max so that burned-in labels and collimator edges do not
+    wash the anatomy out. Large images are subsampled: the percentiles barely move.
+    """
+    step = max(1, int(np.sqrt(values.size / 250_000)))
+    sample = values[::step, ::step]
+    lo, hi = np.percentile(sample, [low, high])
+    if hi <= lo:
+        hi = lo + 1.0
+    return VoiWindow(center=float(lo + hi) / 2.0, width=float(hi - lo), explanation="auto")
+
+
+def default_window(image: LoadedImage) -> VoiWindow:
+    """The window a reader sees first: the file's first window, else an auto window."""
+    if image.windows:
+        return image.windows[0]
+    return auto_window(image.values)
+
+
+def apply_window(values: np.ndarray, window: VoiWindow, invert: bool = False) -> np.ndarray:
+    """Map modality values to display values in [0, 1] (float32), bone bright.
+
+    Implements the VOI LUT Functions of PS3.3 C.11.2.1.2 with an output range of [0, 1],
+    then the Presentation LUT inversion when ``invert`` is set.
+
+    Parameters
+    ----------
+    values : np.ndarray
+        Values after the Modality LUT.
+    window : VoiWindow
+        Center, width and function.
+    invert : bool
+        Apply an INVERSE presentation (MONOCHROME1 or Presentation LUT Shape INVERSE).
+    """
+    x = np.asarray(values, dtype=np.float64)
+    c, w = window.center, window.width
+    if window.function is VoiFunction.SIGMOID:
+        out = 1.0 / (1.0 + np.exp(-4.0 * (x - c) / w))
+    elif window.function is VoiFunction.LINEAR_EXACT:
+        out = np.clip((x - c) / w + 0.5, 0.0, 1.0)
+    else:
+        # C.11.2.1.2.1: width is "w - 1" and centre "c - 0.5" for the discrete LINEAR function.
+        w1 = max(w - 1.0, 1e-6)
+        out = np.clip((x - (c - 0.5)) / w1 + 0.5, 0.0, 1.0)
+    out = out.astype(np.float32)
+    return 1.0 - out if invert else out
+
+
+def display_grey(image: LoadedImage, window: VoiWindow | None = None) -> np.ndarray:
+    """Bone-bright grey display values in [0, 1] for any image (colour goes to luminance).
+
+    Colour images ignore the window: they are shown as stored, converted to luminance
+    (ITU-R BT.601 weights) when a grey picture is needed.
+    """
+    if image.is_colour:
+        rgb = image.values.astype(np.float32) / 255.0
+        return rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    return apply_window(image.values, window or default_window(image), image.invert)
