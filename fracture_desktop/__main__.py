@@ -1,0 +1,3 @@
+from fracture_desktop.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Model definitions, model cards and the inference engine: the only runtime home of torch."""

@@ -1,0 +1,126 @@
+"""FracAtlas as the training code sees it: labels, splits, subgroups and a decoded cache.
+
+The cache holds exactly what :func:`~fracture_desktop.core.imaging.model_input.model_input`
+returns for each file, so epochs never re-decode JPEGs and the network trains on the very
+arrays the app will feed it.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from fracture_desktop.core.imaging.loader import load_image
+from fracture_desktop.core.imaging.model_input import InputSpec, model_input
+
+REGIONS = ("hand", "leg", "hip", "shoulder", "mixed")
+#: Folder names that mark labels in an external data set, lower-cased.
+POSITIVE_DIRS = frozenset({"fractured"})
+NEGATIVE_DIRS = frozenset({"non_fractured", "not_fractured", "nonfractured"})
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One labelled image: the label comes from the folder (see the data set's README)."""
+
+    image_id: str
+    path: Path
+    label: int
+    split: str = ""
+    region: str = "unknown"
+    hardware: bool | None = None
+
+
+def _region(row: dict[str, str]) -> str:
+    hits = [name for name in REGIONS if row.get(name) == "1"]
+    return hits[0] if len(hits) == 1 else ("mixed" if hits else "unknown")
+
+
+def fracatlas_samples(root: Path) -> list[Sample]:
+    """All samples of a FracAtlas share, with split from ``splits.csv``.
+
+    ``dataset.csv`` supplies body region and hardware; its ``fractured`` column is ignored
+    because it contradicts the folders once (IMG0003298).
+    """
+    root = Path(root)
+    with open(root / "dataset.csv", newline="") as f:
+        meta = {row["image_id"]: row for row in csv.DictReader(f)}
+    samples = []
+    with open(root / "splits.csv", newline="") as f:
+        for row in csv.DictReader(f):
+            label = int(row["label"])
+            folder = "Fractured" if label else "Non_fractured"
+            info = meta.get(row["image_id"], {})
+            samples.append(
+                Sample(
+                    image_id=row["image_id"],
+                    path=root / "images" / folder / row["image_id"],
+                    label=label,
+                    split=row["split"],
+                    region=_region(info),
+                    hardware=info.get("hardware") == "1" if info else None,
+                )
+            )
+    return samples
+
+
+def folder_samples(root: Path) -> list[Sample]:
+    """Samples from any folder laid out as ``Fractured/`` + ``Non_fractured/`` (any case)."""
+    samples = []
+    for child in sorted(Path(root).iterdir()):
+        name = child.name.lower()
+        if not child.is_dir() or name not in POSITIVE_DIRS | NEGATIVE_DIRS:
+            continue
+        label = int(name in POSITIVE_DIRS)
+        for path in sorted(p for p in child.rglob("*") if p.is_file()):
+            samples.append(Sample(image_id=path.name, path=path, label=label))
+    if not samples:
+        raise FileNotFoundError(f"{root} has no Fractured/ and Non_fractured/ folders")
+    return samples
+
+
+def load_samples(root: Path) -> list[Sample]:
+    """FracAtlas (with its split file) or a generic labelled folder."""
+    root = Path(root)
+    if (root / "splits.csv").is_file():
+        return fracatlas_samples(root)
+    return folder_samples(root)
+
+
+def _model_input_of(args: tuple[Path, InputSpec]) -> np.ndarray:
+    path, spec = args
+    # One channel is cached; channels are repeated at batch time.
+    return model_input(load_image(path), InputSpec(spec.size, spec.letterbox, 1))[0]
+
+
+def build_cache(samples: list[Sample], spec: InputSpec, cache_dir: Path) -> np.ndarray:
+    """Decode every sample once into a float32 array (N, size, size), reusing a cache file.
+
+    The cache file name hashes the spec and the ordered file list, so a change to either
+    builds a new cache instead of silently reusing a stale one.
+    """
+    key = json.dumps([spec.size, spec.letterbox, [str(s.path) for s in samples]])
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    path = Path(cache_dir) / f"inputs-{spec.size}-{int(spec.letterbox)}-{digest}.npy"
+    if path.is_file():
+        return np.load(path, mmap_mode="r")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    workers = max(1, min(len(samples) // 32, os.cpu_count() or 1))
+    jobs = [(s.path, spec) for s in samples]
+    if workers == 1:
+        arrays = [_model_input_of(job) for job in jobs]
+    else:
+        with ProcessPoolExecutor(workers) as pool:
+            arrays = list(pool.map(_model_input_of, jobs, chunksize=16))
+    stacked = np.stack(arrays).astype(np.float32)
+    tmp = path.with_suffix(".tmp.npy")
+    np.save(tmp, stacked)
+    os.replace(tmp, path)
+    return stacked

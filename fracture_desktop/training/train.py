@@ -1,0 +1,189 @@
+"""The training loop: fixed seeds, class weighting, time-aware cosine schedule, checkpoints.
+
+Model choice uses the ``val`` split only (ROC-AUC); ``test`` is never read here.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.metrics import roc_auc_score
+from torch import nn
+
+from fracture_desktop.training.architectures import architecture
+from fracture_desktop.training.augment import augment_batch, training_augmentation
+from fracture_desktop.training.dataset import Sample, build_cache, load_samples
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides a training run; saved beside its checkpoints."""
+
+    arch: str
+    data: str
+    out: str
+    epochs: int = 40
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    budget_minutes: float = 30.0
+    patience: int = 10
+    seed: int = 0
+    limit: int = 0
+    cache_dir: str = "cache"
+    threads: int = 0
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _subset(samples: list[Sample], split: str, limit: int) -> list[Sample]:
+    chosen = [s for s in samples if s.split == split]
+    if limit:
+        # Keep both classes in tiny smoke-test subsets.
+        pos = [s for s in chosen if s.label][: max(1, limit // 2)]
+        neg = [s for s in chosen if not s.label][: limit - len(pos)]
+        chosen = pos + neg
+    return chosen
+
+
+def predict_logits(
+    model: nn.Module, inputs: np.ndarray, channels: int, batch_size: int = 64
+) -> np.ndarray:
+    """Logits for cached inputs (N, size, size), in eval mode without gradients."""
+    model.eval()
+    out = []
+    with torch.inference_mode():
+        for start in range(0, len(inputs), batch_size):
+            x = torch.from_numpy(np.asarray(inputs[start : start + batch_size]))
+            out.append(model(x[:, None].expand(-1, channels, -1, -1)).float().numpy())
+    return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
+
+
+def _progress(epoch: int, step: int, steps: int, loss: float) -> None:
+    filled = int(30 * step / max(steps, 1))
+    bar = "#" * filled + "-" * (30 - filled)
+    print(f"\repoch {epoch:3d} [{bar}] {step}/{steps} loss {loss:.4f}", end="", file=sys.stderr)
+
+
+def train(config: TrainConfig) -> Path:
+    """Train ``config.arch``; return the path of the best checkpoint (by val ROC-AUC).
+
+    Resumes from ``out/last.pt`` when it exists. Stops at ``epochs``, after ``patience``
+    epochs without val improvement, or when ``budget_minutes`` of training time are spent.
+    """
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    seed_everything(config.seed)
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(json.dumps(asdict(config), indent=2))
+    arch = architecture(config.arch)
+    spec = arch.input_spec
+    samples = load_samples(Path(config.data))
+    train_set = _subset(samples, "train", config.limit)
+    val_set = _subset(samples, "val", config.limit)
+    x_train = build_cache(train_set, spec, Path(config.cache_dir))
+    x_val = build_cache(val_set, spec, Path(config.cache_dir))
+    y_train = np.array([s.label for s in train_set], dtype=np.float32)
+    y_val = np.array([s.label for s in val_set], dtype=np.int64)
+
+    model = arch.build()
+    optimiser = torch.optim.AdamW(
+        model.parameters(), lr=config.lr, weight_decay=config.weight_decay
+    )
+    # Weight positives by the class ratio so the rare class is not ignored.
+    pos_weight = torch.tensor((len(y_train) - y_train.sum()) / max(y_train.sum(), 1.0))
+    loss_fn = nn.BCEWithLogitsLoss(pos_weight=pos_weight)
+    transform = training_augmentation()
+    state = {"epoch": 0, "elapsed": 0.0, "best_auc": -1.0, "best_epoch": -1, "history": []}
+    last = out / "last.pt"
+    if last.is_file():
+        ckpt = torch.load(last, weights_only=False)
+        model.load_state_dict(ckpt["model"])
+        optimiser.load_state_dict(ckpt["optimiser"])
+        state = ckpt["state"]
+        torch.set_rng_state(ckpt["torch_rng"])
+        np.random.set_state(ckpt["numpy_rng"])
+        print(f"resumed at epoch {state['epoch']}", file=sys.stderr)
+
+    budget = config.budget_minutes * 60.0
+    steps = math.ceil(len(train_set) / config.batch_size)
+    log = open(out / "log.jsonl", "a")
+    while state["epoch"] < config.epochs and state["elapsed"] < budget:
+        epoch = state["epoch"] + 1
+        started = time.monotonic()
+        model.train()
+        order = np.random.permutation(len(train_set))
+        total, seen = 0.0, 0
+        for step in range(steps):
+            # Cosine decay over whichever runs out first: epochs or wall-clock budget.
+            done = max(
+                (epoch - 1 + step / steps) / config.epochs,
+                (state["elapsed"] + time.monotonic() - started) / budget,
+            )
+            for group in optimiser.param_groups:
+                group["lr"] = config.lr * 0.5 * (1 + math.cos(math.pi * min(done, 1.0)))
+            idx = np.sort(order[step * config.batch_size : (step + 1) * config.batch_size])
+            x = torch.from_numpy(np.asarray(x_train[idx]))[:, None]
+            x = augment_batch(x, transform).expand(-1, spec.channels, -1, -1)
+            y = torch.from_numpy(y_train[idx])
+            loss = loss_fn(model(x), y)
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            total += float(loss) * len(idx)
+            seen += len(idx)
+            _progress(epoch, step + 1, steps, total / seen)
+        val_logits = predict_logits(model, x_val, spec.channels)
+        val_auc = float(roc_auc_score(y_val, val_logits)) if len(set(y_val)) > 1 else 0.5
+        state["elapsed"] += time.monotonic() - started
+        state["epoch"] = epoch
+        record = {
+            "epoch": epoch,
+            "train_loss": total / len(train_set),
+            "val_auc": val_auc,
+            "elapsed_s": round(state["elapsed"], 1),
+        }
+        state["history"].append(record)
+        print(f"\n{json.dumps(record)}", file=sys.stderr)
+        log.write(json.dumps(record) + "\n")
+        log.flush()
+        if val_auc > state["best_auc"]:
+            state["best_auc"], state["best_epoch"] = val_auc, epoch
+            torch.save(model.state_dict(), out / "best.pt")
+        torch.save(
+            {
+                "model": model.state_dict(),
+                "optimiser": optimiser.state_dict(),
+                "state": state,
+                "torch_rng": torch.get_rng_state(),
+                "numpy_rng": np.random.get_state(),
+            },
+            last,
+        )
+        if epoch - state["best_epoch"] >= config.patience:
+            print(f"early stop: no val gain for {config.patience} epochs", file=sys.stderr)
+            break
+    log.close()
+    summary = {
+        "arch": config.arch,
+        "best_epoch": state["best_epoch"],
+        "best_val_auc": state["best_auc"],
+        "epochs_run": state["epoch"],
+        "train_seconds": round(state["elapsed"], 1),
+        "parameters": sum(p.numel() for p in model.parameters()),
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    return out / "best.pt"
