@@ -120,7 +120,6 @@ def train(config: TrainConfig) -> Path:
 
     budget = config.budget_minutes * 60.0
     steps = math.ceil(len(train_set) / config.batch_size)
-    log = open(out / "log.jsonl", "a")
     while state["epoch"] < config.epochs and state["elapsed"] < budget:
         epoch = state["epoch"] + 1
         started = time.monotonic()
@@ -158,8 +157,8 @@ def train(config: TrainConfig) -> Path:
         }
         state["history"].append(record)
         print(f"\n{json.dumps(record)}", file=sys.stderr)
-        log.write(json.dumps(record) + "\n")
-        log.flush()
+        with open(out / "log.jsonl", "a") as log:
+            log.write(json.dumps(record) + "\n")
         if val_auc > state["best_auc"]:
             state["best_auc"], state["best_epoch"] = val_auc, epoch
             torch.save(model.state_dict(), out / "best.pt")
@@ -176,7 +175,6 @@ def train(config: TrainConfig) -> Path:
         if epoch - state["best_epoch"] >= config.patience:
             print(f"early stop: no val gain for {config.patience} epochs", file=sys.stderr)
             break
-    log.close()
     summary = {
         "arch": config.arch,
         "best_epoch": state["best_epoch"],

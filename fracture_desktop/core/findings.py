@@ -1,0 +1,54 @@
+"""From a calibrated probability to the flag a reader sees, using the model card's thresholds."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class Flag(enum.StrEnum):
+    FRACTURE = "fracture"
+    DOUBT = "doubt"
+    NO_FRACTURE = "no fracture"
+    NOT_ANALYSED = "not analysed"
+
+    @property
+    def suspicion_rank(self) -> int:
+        """0 for the most suspicious flag: sorting by it puts fractures first."""
+        return _RANK[self]
+
+
+_RANK = {Flag.FRACTURE: 0, Flag.DOUBT: 1, Flag.NO_FRACTURE: 2, Flag.NOT_ANALYSED: 3}
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Operating thresholds on the calibrated probability, chosen on the ``val`` split.
+
+    ``fracture`` is the high-specificity point (specificity >= 0.90); ``doubt`` the
+    high-sensitivity point (sensitivity >= 0.90); ``doubt <= fracture``.
+    """
+
+    fracture: float
+    doubt: float
+
+
+def classify(probability: float, thresholds: Thresholds) -> Flag:
+    """Fracture at or above ``thresholds.fracture``, doubt at or above ``doubt``, else none."""
+    if probability >= thresholds.fracture:
+        return Flag.FRACTURE
+    if probability >= thresholds.doubt:
+        return Flag.DOUBT
+    return Flag.NO_FRACTURE
+
+
+@dataclass(frozen=True)
+class Finding:
+    """The model's result for one image (or why there is none)."""
+
+    path: Path
+    identity: str
+    flag: Flag
+    probability: float | None = None
+    error: str = ""

@@ -1,0 +1,109 @@
+"""Model cards (``models/<id>/model_card.json``): what a model is, expects and can be trusted for.
+
+The card idea follows MONAI bundles' metadata; the fields are listed in docs/MODEL.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fracture_desktop.core.errors import ModelUnavailableError
+from fracture_desktop.core.findings import Thresholds
+from fracture_desktop.core.imaging.model_input import InputSpec
+
+CARD_FILE = "model_card.json"
+#: The model the app uses unless told otherwise.
+SHIPPED_MODEL_ID = "fracture_net-v1"
+
+
+def models_root() -> Path:
+    """``models/`` beside the package in a source tree, or inside a PyInstaller bundle."""
+    bundle = getattr(sys, "_MEIPASS", None)
+    if bundle:
+        return Path(bundle) / "models"
+    return Path(__file__).resolve().parents[3] / "models"
+
+
+def default_model_dir() -> Path:
+    return models_root() / SHIPPED_MODEL_ID
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """The parts of a card the app acts on; ``raw`` keeps the whole document for display."""
+
+    directory: Path
+    id: str
+    version: str
+    architecture: str
+    input_spec: InputSpec
+    temperature: float
+    thresholds: Thresholds
+    weights_file: str
+    sha256: str
+    intended_use: str
+    raw: dict[str, Any] = field(repr=False, default_factory=dict)
+
+    @property
+    def weights_path(self) -> Path:
+        return self.directory / self.weights_file
+
+    @property
+    def short_sha(self) -> str:
+        return self.sha256[:12]
+
+    @property
+    def label(self) -> str:
+        """``id version (sha256 prefix)``, the identity printed on every report."""
+        return f"{self.id} {self.version} ({self.short_sha})"
+
+
+def load_card(model_dir: Path) -> ModelCard:
+    """Read and check ``model_dir/model_card.json``.
+
+    Raises
+    ------
+    ModelUnavailableError
+        The card is missing, unreadable or lacks a required field.
+    """
+    path = Path(model_dir) / CARD_FILE
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        spec = raw["input"]
+        return ModelCard(
+            directory=Path(model_dir),
+            id=raw["id"],
+            version=str(raw["version"]),
+            architecture=raw["architecture"]["name"],
+            input_spec=InputSpec(
+                size=int(spec["size"]),
+                letterbox=bool(spec["letterbox"]),
+                channels=int(spec["channels"]),
+            ),
+            temperature=float(raw["calibration"]["temperature"]),
+            thresholds=Thresholds(
+                fracture=float(raw["thresholds"]["fracture"]["value"]),
+                doubt=float(raw["thresholds"]["doubt"]["value"]),
+            ),
+            weights_file=raw["weights"]["file"],
+            sha256=raw["weights"]["sha256"],
+            intended_use=raw["intended_use"],
+            raw=raw,
+        )
+    except FileNotFoundError as exc:
+        raise ModelUnavailableError(f"no model card in {model_dir}", str(exc)) from exc
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelUnavailableError(f"the model card {path} is malformed", repr(exc)) from exc

@@ -1,0 +1,156 @@
+"""The inference engine: verified weights, one forward pass per image, optional Grad-CAM.
+
+Meant to be owned by one worker thread (torch modules are not shared across threads here),
+so memory stays bounded to one model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from fracture_desktop.core.errors import ModelIntegrityError, ModelUnavailableError
+from fracture_desktop.core.findings import Flag, classify
+from fracture_desktop.core.imaging.image import LoadedImage
+from fracture_desktop.core.imaging.model_input import fit_box, model_input
+from fracture_desktop.core.inference.card import (
+    ModelCard,
+    default_model_dir,
+    file_sha256,
+    load_card,
+)
+from fracture_desktop.core.inference.models import ARCHITECTURES
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Calibrated probability of fracture, its flag, and (optionally) a heatmap.
+
+    ``heatmap`` is float32 in [0, 1] with the image's own shape (rows, columns), so it
+    overlays the original pixels directly; it is None unless asked for.
+    """
+
+    probability: float
+    flag: Flag
+    heatmap: np.ndarray | None = None
+
+
+def available_devices() -> tuple[str, ...]:
+    """Device choices this machine supports, ``auto`` first."""
+    return ("auto", "cpu", "cuda") if torch.cuda.is_available() else ("auto", "cpu")
+
+
+def resolve_device(device: str) -> str:
+    if device not in DEVICES:
+        raise ValueError(f"device must be one of {DEVICES}, not {device!r}")
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ModelUnavailableError("CUDA was requested but no CUDA device is available")
+    return device
+
+
+class InferenceEngine:
+    """A loaded, verified model ready to score images.
+
+    Use :meth:`load`; the constructor takes already-checked parts.
+    """
+
+    def __init__(self, card: ModelCard, model: torch.nn.Module, device: str) -> None:
+        self.card = card
+        self.model = model
+        self.device = device
+
+    @classmethod
+    def load(cls, model_dir: Path | None = None, device: str = "auto") -> InferenceEngine:
+        """Load the model in ``model_dir`` (default: the shipped model) onto ``device``.
+
+        Raises
+        ------
+        ModelUnavailableError
+            Card or weights missing, unknown architecture, weights that do not fit.
+        ModelIntegrityError
+            The weights' sha256 differs from the card's.
+        """
+        card = load_card(model_dir or default_model_dir())
+        if not card.weights_path.is_file():
+            raise ModelUnavailableError(f"model weights missing: {card.weights_path}")
+        actual = file_sha256(card.weights_path)
+        if actual != card.sha256:
+            raise ModelIntegrityError(
+                "the model weights do not match their model card; refusing to use them",
+                f"{card.weights_path}: sha256 {actual}, card says {card.sha256}",
+            )
+        if card.architecture not in ARCHITECTURES:
+            raise ModelUnavailableError(f"unknown architecture {card.architecture!r}")
+        resolved = resolve_device(device)
+        model = ARCHITECTURES[card.architecture]()
+        try:
+            state = torch.load(card.weights_path, map_location="cpu", weights_only=True)
+            model.load_state_dict(state)
+        except (RuntimeError, OSError, ValueError) as exc:
+            raise ModelUnavailableError("the model weights cannot be loaded", repr(exc)) from exc
+        model.eval().requires_grad_(False).to(resolved)
+        return cls(card, model, resolved)
+
+    def probability(self, logit: torch.Tensor) -> torch.Tensor:
+        """Temperature-scaled sigmoid (calibrated on ``val``)."""
+        return torch.sigmoid(logit / self.card.temperature)
+
+    def predict(self, image: LoadedImage, heatmap: bool = False) -> Prediction:
+        """Score one image; with ``heatmap`` also compute its Grad-CAM map."""
+        x = torch.from_numpy(model_input(image, self.card.input_spec))[None].to(self.device)
+        if not heatmap:
+            with torch.inference_mode():
+                p = float(self.probability(self.model(x))[0])
+            return Prediction(p, classify(p, self.card.thresholds))
+        logit, cam = self._grad_cam(x)
+        p = float(self.probability(logit)[0])
+        return Prediction(p, classify(p, self.card.thresholds), self._to_image(cam, image))
+
+    def _grad_cam(self, x: torch.Tensor) -> tuple[torch.Tensor, np.ndarray]:
+        """Grad-CAM (Selvaraju et al. 2017) on the model's ``cam_layer``.
+
+        The hook detaches the layer's output and makes it the only tensor requiring grad, so
+        the backward pass runs through the head alone: the map costs little more than the
+        forward pass.
+        """
+        layer = getattr(self.model, "cam_layer", None)
+        if layer is None:
+            raise ModelUnavailableError(f"{self.card.architecture} offers no heatmap layer")
+        captured: list[torch.Tensor] = []
+
+        def hook(_module: torch.nn.Module, _inputs: object, output: torch.Tensor) -> torch.Tensor:
+            leaf = output.detach().requires_grad_(True)
+            captured.append(leaf)
+            return leaf
+
+        handle = layer.register_forward_hook(hook)
+        try:
+            with torch.enable_grad():
+                logit = self.model(x)
+                (grad,) = torch.autograd.grad(logit.sum(), captured[0])
+        finally:
+            handle.remove()
+        activations = captured[0].detach()
+        weights = grad.mean(dim=(2, 3), keepdim=True)
+        cam = torch.relu((weights * activations).sum(dim=1))[0]
+        cam = cam / cam.max() if float(cam.max()) > 0 else cam
+        return logit.detach(), cam.cpu().numpy().astype(np.float32)
+
+    def _to_image(self, cam: np.ndarray, image: LoadedImage) -> np.ndarray:
+        """Map a model-space map back to original pixel coordinates (undo the letterbox)."""
+        size = self.card.input_spec.size
+        full = np.asarray(Image.fromarray(cam).resize((size, size), Image.Resampling.BILINEAR))
+        top, left, rows, cols = fit_box(image.shape, size, self.card.input_spec.letterbox)
+        inner = full[top : top + rows, left : left + cols]
+        out = Image.fromarray(np.ascontiguousarray(inner)).resize(
+            (image.shape[1], image.shape[0]), Image.Resampling.BILINEAR
+        )
+        return np.clip(np.asarray(out, dtype=np.float32), 0.0, 1.0)
