@@ -1,0 +1,328 @@
+"""Scan a folder tree for images: headers only, streamed, grouped for the study browser.
+
+Nothing is ever written into the scanned folder; files are opened read-only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+from pydicom.dataset import Dataset
+from pydicom.pixels import get_decoder
+
+from fracture_desktop.core.errors import (
+    CorruptImageError,
+    ImageLoadError,
+    UnsupportedTransferSyntaxError,
+)
+from fracture_desktop.core.imaging.dicom import (
+    is_dicomdir,
+    read_dataset,
+    transfer_syntax_name,
+    transfer_syntax_of,
+)
+from fracture_desktop.core.imaging.plain import PLAIN_FORMATS
+from fracture_desktop.core.imaging.records import (
+    FileProblem,
+    ImageRecord,
+    Patient,
+    ScanResult,
+    Series,
+    SourceKind,
+    Study,
+)
+from fracture_desktop.core.imaging.sniff import HEAD_LENGTH, FileKind, not_an_image, sniff
+from fracture_desktop.core.jobs import CancelToken, ProgressCallback
+
+#: The elements a scan needs; reading only these keeps a header under a millisecond.
+HEADER_TAGS = (
+    "PatientName",
+    "PatientID",
+    "PatientBirthDate",
+    "StudyInstanceUID",
+    "StudyDescription",
+    "StudyDate",
+    "SeriesInstanceUID",
+    "SeriesDescription",
+    "SeriesNumber",
+    "SOPClassUID",
+    "SOPInstanceUID",
+    "InstanceNumber",
+    "AcquisitionTime",
+    "ContentTime",
+    "Modality",
+    "BodyPartExamined",
+    "ViewPosition",
+    "Rows",
+    "Columns",
+    "NumberOfFrames",
+    "PhotometricInterpretation",
+)
+PLAIN_STUDY_PREFIX = "folder:"
+
+
+class _Skipped(Exception):
+    """A file that is deliberately not shown and not a problem (a DICOMDIR)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def scan_folder(
+    root: Path | str,
+    on_record: Callable[[ImageRecord], None] | None = None,
+    on_problem: Callable[[FileProblem], None] | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> ScanResult:
+    """Find every image under ``root`` and read its header, without decoding pixels.
+
+    Files are recognised by content, whatever their names. Hidden files and folders (names
+    starting with ".") are skipped; folder links are followed once (a link back up the
+    tree is not a loop). Each record and problem is handed to the callbacks as soon as it
+    is found, so a viewer can show the first image while the scan goes on.
+
+    Parameters
+    ----------
+    root : Path or str
+        Folder to scan (a single file is scanned as a one-file folder).
+    on_record, on_problem : callable, optional
+        Called in the scanning thread with each :class:`ImageRecord` / :class:`FileProblem`.
+    progress : callable, optional
+        ``progress(done, total)`` after each file.
+    cancel : CancelToken, optional
+        Checked between files; cancelling raises :class:`~fracture_desktop.core.jobs.Cancelled`.
+
+    Returns
+    -------
+    ScanResult
+        Images grouped patient / study / series, sorted by Instance Number, then acquisition
+        time, then path; problems and skipped files in path order.
+    """
+    root = Path(root)
+    files = sorted(_walk(root, cancel)) if root.is_dir() else [root]
+    base = root if root.is_dir() else root.parent
+    records: list[ImageRecord] = []
+    problems: list[FileProblem] = []
+    skipped: list[FileProblem] = []
+    for done, path in enumerate(files, start=1):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        try:
+            record = read_record(path, base)
+        except _Skipped as skip:
+            skipped.append(FileProblem(path, skip.reason))
+        except ImageLoadError as exc:
+            problem = FileProblem(path, exc.reason, exc.details)
+            problems.append(problem)
+            if on_problem is not None:
+                on_problem(problem)
+        else:
+            records.append(record)
+            if on_record is not None:
+                on_record(record)
+        if progress is not None:
+            progress(done, len(files))
+    return ScanResult(
+        root=root, patients=group(records), problems=tuple(problems), skipped=tuple(skipped)
+    )
+
+
+def _walk(root: Path, cancel: CancelToken | None) -> Iterator[Path]:
+    """Every non-hidden file below ``root``; each real folder is entered once."""
+    seen: set[str] = set()
+    stack = [root]
+    while stack:
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        folder = stack.pop()
+        real = os.path.realpath(folder)
+        if real in seen:
+            continue
+        seen.add(real)
+        try:
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    if entry.name.startswith("."):
+                        continue
+                    try:
+                        if entry.is_dir():
+                            stack.append(Path(entry.path))
+                        elif entry.is_file():
+                            yield Path(entry.path)
+                    except OSError:
+                        continue  # vanished or unreadable entry: nothing to show
+        except OSError:
+            continue  # unreadable folder: its files cannot be listed at all
+
+
+def read_record(path: Path, base: Path) -> ImageRecord:
+    """Header facts for one file (no pixel decoding).
+
+    Raises
+    ------
+    ImageLoadError
+        Not an image, no pixel data, unsupported transfer syntax, damaged header.
+    """
+    try:
+        with open(path, "rb") as f:
+            head = f.read(HEAD_LENGTH)
+    except OSError as exc:
+        raise CorruptImageError(path, "file cannot be read", str(exc)) from exc
+    kind = sniff(head)
+    if kind is FileKind.PLAIN:
+        return _plain_record(path, base)
+    if kind is FileKind.UNKNOWN:
+        raise not_an_image(path, head)
+    with warnings.catch_warnings():
+        # Header oddities are reported when the image is loaded; a scan stays quiet.
+        warnings.simplefilter("ignore")
+        ds = read_dataset(path, header_only=True, specific_tags=HEADER_TAGS)
+        return _dicom_record(path, base, ds)
+
+
+def _folder_key(path: Path, base: Path) -> str:
+    try:
+        rel = path.parent.relative_to(base).as_posix()
+    except ValueError:
+        rel = path.parent.as_posix()
+    return PLAIN_STUDY_PREFIX + rel
+
+
+def _plain_record(path: Path, base: Path) -> ImageRecord:
+    try:
+        with Image.open(path) as im:
+            fmt, (cols, rows), mode = im.format, im.size, im.mode
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise CorruptImageError(path, "image header is damaged", str(exc)) from exc
+    if fmt not in PLAIN_FORMATS:
+        raise not_an_image(path, b"")
+    key = _folder_key(path, base)
+    folder_name = path.parent.name or str(path.parent)
+    return ImageRecord(
+        path=path,
+        kind=SourceKind.PLAIN,
+        rows=rows,
+        columns=cols,
+        study_uid=key,
+        study_description=folder_name,
+        series_uid=key,
+        series_description=str(fmt),
+        transfer_syntax=str(fmt),
+        photometric=mode,
+    )
+
+
+def _text(ds: Dataset, keyword: str) -> str:
+    value = ds.get(keyword)
+    return "" if value is None else str(value).strip()
+
+
+def _number(ds: Dataset, keyword: str) -> int | None:
+    try:
+        return int(ds.get(keyword))
+    except (TypeError, ValueError):
+        return None
+
+
+def _dicom_record(path: Path, base: Path, ds: Dataset) -> ImageRecord:
+    if is_dicomdir(ds):
+        raise _Skipped("DICOMDIR (an index of the medium), not an image")
+    if "Rows" not in ds or "Columns" not in ds:
+        raise CorruptImageError(path, "image attributes missing", "no Rows or Columns")
+    ts = transfer_syntax_of(ds)
+    if ts and not _decodable(ts):
+        raise UnsupportedTransferSyntaxError(
+            path, f"transfer syntax {transfer_syntax_name(ts)} is not supported"
+        )
+    study = _text(ds, "StudyInstanceUID") or _folder_key(path, base)
+    return ImageRecord(
+        path=path,
+        kind=SourceKind.DICOM,
+        rows=_number(ds, "Rows") or 0,
+        columns=_number(ds, "Columns") or 0,
+        frames=max(1, _number(ds, "NumberOfFrames") or 1),
+        patient_name=_text(ds, "PatientName"),
+        patient_id=_text(ds, "PatientID"),
+        patient_birth_date=_text(ds, "PatientBirthDate"),
+        study_uid=study,
+        study_description=_text(ds, "StudyDescription"),
+        study_date=_text(ds, "StudyDate"),
+        series_uid=_text(ds, "SeriesInstanceUID") or study,
+        series_description=_text(ds, "SeriesDescription"),
+        series_number=_number(ds, "SeriesNumber"),
+        sop_instance_uid=_text(ds, "SOPInstanceUID"),
+        instance_number=_number(ds, "InstanceNumber"),
+        acquisition_time=_text(ds, "AcquisitionTime") or _text(ds, "ContentTime"),
+        modality=_text(ds, "Modality"),
+        body_part=_text(ds, "BodyPartExamined"),
+        view_position=_text(ds, "ViewPosition"),
+        transfer_syntax=ts,
+        photometric=_text(ds, "PhotometricInterpretation"),
+    )
+
+
+_decoder_cache: dict[str, bool] = {}
+
+
+def _decodable(ts: str) -> bool:
+    """Whether an installed decoder handles ``ts`` (cached: a scan meets few syntaxes)."""
+    if ts not in _decoder_cache:
+        try:
+            _decoder_cache[ts] = get_decoder(ts).is_available
+        except NotImplementedError:
+            _decoder_cache[ts] = False
+    return _decoder_cache[ts]
+
+
+def _image_order(record: ImageRecord) -> tuple[bool, int, str, str]:
+    number = record.instance_number
+    return (number is None, number or 0, record.acquisition_time, str(record.path))
+
+
+def group(records: list[ImageRecord]) -> tuple[Patient, ...]:
+    """Arrange records as patient / study / series, each level in a stable reading order."""
+    tree: dict[tuple[str, str], dict[str, dict[str, list[ImageRecord]]]] = {}
+    for r in records:
+        studies = tree.setdefault((r.patient_id, r.patient_name), {})
+        studies.setdefault(r.study_uid, {}).setdefault(r.series_uid, []).append(r)
+    patients = []
+    for (pid, name), studies in sorted(tree.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        built_studies = []
+        for study_uid, series_map in studies.items():
+            built_series = []
+            for series_uid, images in series_map.items():
+                images.sort(key=_image_order)
+                first = images[0]
+                built_series.append(
+                    Series(series_uid, first.series_description, first.series_number, tuple(images))
+                )
+            built_series.sort(key=lambda s: (s.number is None, s.number or 0, s.description))
+            first = built_series[0].images[0]
+            built_studies.append(
+                Study(study_uid, first.study_description, first.study_date, tuple(built_series))
+            )
+        built_studies.sort(key=lambda s: (s.date, s.description, s.uid))
+        patients.append(Patient(name, pid, tuple(built_studies)))
+    return tuple(patients)
+
+
+def image_identity(record: ImageRecord) -> str:
+    """A stable key for reader decisions about an image.
+
+    The SOP Instance UID for DICOM (PS3.3 C.12.1.1.1: unique worldwide, survives copies and
+    renames), else ``"sha256:"`` and the digest of the file's bytes.
+    """
+    if record.kind is SourceKind.DICOM and record.sop_instance_uid:
+        return record.sop_instance_uid
+    digest = hashlib.sha256()
+    with open(record.path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return "sha256:" + digest.hexdigest()

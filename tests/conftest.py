@@ -1,0 +1,29 @@
+"""Shared fixtures: the real test files in ../shared, found relative to this checkout."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+# Set before any test imports Qt (DESIGN.md 6): tests never open windows.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """``../shared`` beside the checkout; tests needing it skip when it is absent."""
+    if not SHARED.is_dir():
+        pytest.skip("../shared (real DICOM and FracAtlas files) is not available")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def dicom_dir(shared_dir: Path) -> Path:
+    path = shared_dir / "dicom"
+    if not (path / "MANIFEST.tsv").is_file():
+        pytest.skip("../shared/dicom is not available")
+    return path
