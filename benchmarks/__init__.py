@@ -1,0 +1,1 @@
+"""Speed benchmarks that print numbers (``make bench`` = ``python -m benchmarks``)."""
