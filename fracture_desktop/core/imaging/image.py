@@ -174,21 +174,23 @@ def apply_window(values: np.ndarray, window: VoiWindow, invert: bool = False) ->
         Apply an INVERSE presentation (MONOCHROME1 or Presentation LUT Shape INVERSE).
     """
     c, w = window.center, window.width
+    # float64 keeps the results bit-identical to what training cached; the operations run
+    # in place so that a 2k x 2k radiograph needs one temporary, not five.
+    x = np.array(values, dtype=np.float64)
     if window.function is VoiFunction.SIGMOID:
-        x = np.asarray(values, dtype=np.float64)
         out = (1.0 / (1.0 + np.exp(-4.0 * (x - c) / w))).astype(np.float32)
     else:
         if window.function is VoiFunction.LINEAR_EXACT:
-            scale, offset = 1.0 / w, 0.5 - c / w
+            x -= c
+            x /= w
         else:
             # C.11.2.1.2.1: width is "w - 1" and centre "c - 0.5" for the discrete LINEAR
             # function.
-            w1 = max(w - 1.0, 1e-6)
-            scale, offset = 1.0 / w1, 0.5 - (c - 0.5) / w1
-        # One float32 multiply-add done in place: a 2k x 2k radiograph stays fast.
-        out = np.multiply(values, np.float32(scale), dtype=np.float32)
-        out += np.float32(offset)
-        np.clip(out, 0.0, 1.0, out=out)
+            x -= c - 0.5
+            x /= max(w - 1.0, 1e-6)
+        x += 0.5
+        np.clip(x, 0.0, 1.0, out=x)
+        out = x.astype(np.float32)
     if invert:
         np.subtract(1.0, out, out=out)
     return out
