@@ -53,6 +53,14 @@ def _run_train(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fracture-desktop", description=__doc__)
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="check the installation end to end on the bundled samples, no window; exit 0 if ok",
+    )
+    parser.add_argument(
+        "--model", type=Path, help="model folder for --self-test (default: the shipped model)"
+    )
     sub = parser.add_subparsers(dest="command")
     _add_train(sub)
     return parser
@@ -62,6 +70,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.self_test:
+        if args.command:
+            parser.error("--self-test takes no subcommand")
+        from fracture_desktop.self_test import run_self_test
+
+        return run_self_test(args.model)
     if args.command == "train":
         return _run_train(args)
     parser.print_help()

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,18 +14,11 @@ from typing import Any
 from fracture_desktop.core.errors import ModelUnavailableError
 from fracture_desktop.core.findings import Thresholds
 from fracture_desktop.core.imaging.model_input import InputSpec
+from fracture_desktop.core.paths import models_root
 
 CARD_FILE = "model_card.json"
 #: The model the app uses unless told otherwise.
 SHIPPED_MODEL_ID = "fracture_net-v1"
-
-
-def models_root() -> Path:
-    """``models/`` beside the package in a source tree, or inside a PyInstaller bundle."""
-    bundle = getattr(sys, "_MEIPASS", None)
-    if bundle:
-        return Path(bundle) / "models"
-    return Path(__file__).resolve().parents[3] / "models"
 
 
 def default_model_dir() -> Path:
