@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-SUBCOMMANDS = ("train", "evaluate", "export-model")
+SUBCOMMANDS = ("scan", "train", "evaluate", "export-model")
 
 
 def _add_train(sub: argparse._SubParsersAction) -> None:
@@ -51,6 +51,97 @@ def _run_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_evaluate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("evaluate", help="score a model on a split or a labelled folder")
+    p.add_argument("--model", required=True, type=Path, help="model folder or training run")
+    p.add_argument("--data", required=True, type=Path, help="FracAtlas or Fractured/ folders")
+    p.add_argument("--split", default="test", help="FracAtlas split (ignored for folders)")
+    p.add_argument("--out", type=Path, default=Path("evaluation"), help="report folder")
+    p.add_argument("--cache-dir", type=Path, default=Path("cache"))
+    p.add_argument("--no-heatmaps", action="store_true", help="skip Grad-CAM localisation")
+
+
+def _run_evaluate(args: argparse.Namespace) -> int:
+    from fracture_desktop.training.evaluate import (
+        default_annotations,
+        evaluate_model,
+        evaluation_samples,
+        load_for_evaluation,
+    )
+
+    engine, _ = load_for_evaluation(args.model, args.data, args.cache_dir)
+    samples = evaluation_samples(args.data, args.split)
+    annotations = None if args.no_heatmaps else default_annotations(args.data)
+    report = evaluate_model(engine, samples, args.out, args.cache_dir, annotations)
+    overall = report["overall"]
+    print(f"{engine.card.label} on {len(samples)} images -> {args.out / 'report.json'}")
+    for key in ("roc_auc", "pr_auc"):
+        if key in overall:
+            v = overall[key]
+            print(f"  {key}: {v['value']:.3f} (95% CI {v['low']:.3f}-{v['high']:.3f})")
+    for name, point in overall["operating_points"].items():
+        print(
+            f"  @{name} ({point['threshold']:.3f}): sensitivity {point['recall_sensitivity']:.3f}"
+            f" specificity {point['specificity']:.3f} accuracy {point['accuracy']:.3f}"
+        )
+    return 0
+
+
+def _add_export(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "export-model", help="calibrate a run on val, score it on test, write models/<id>/"
+    )
+    p.add_argument("--run", required=True, type=Path, help="training run folder")
+    p.add_argument("--data", required=True, type=Path, help="FracAtlas folder")
+    p.add_argument("--out", required=True, type=Path, help="model folder to write")
+    p.add_argument("--eval-dir", required=True, type=Path, help="where test reports go")
+    p.add_argument("--id", required=True, help="model id, e.g. fracture_net-v1")
+    p.add_argument("--version", default="1.0.0")
+    p.add_argument("--cache-dir", type=Path, default=Path("cache"))
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    from fracture_desktop.training.export import release_model
+
+    card = release_model(
+        args.run, args.data, args.out, args.eval_dir, args.id, args.version, args.cache_dir
+    )
+    print(f"wrote {card.directory}: {card.label}")
+    return 0
+
+
+def _add_scan(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "scan",
+        help="analyse a folder headless and write CSV / PDF reports",
+        description="Exit codes: 0 done, 2 usage error, 3 no usable model, 4 nothing "
+        "analysed, 5 report not written, 130 interrupted (docs/REPORTS.md).",
+    )
+    p.add_argument("folder", type=Path, help="folder (or file) of DICOM / JPEG / PNG images")
+    p.add_argument("--csv", type=Path, help="write the CSV report here")
+    p.add_argument("--pdf", type=Path, help="write the PDF report here")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--deidentify", action="store_true", help="leave out patient name, ID, birth")
+    p.add_argument("--overwrite", action="store_true", help="replace existing report files")
+    p.add_argument("--model", type=Path, help="model folder (default: the shipped model)")
+    p.add_argument("--decisions", type=Path, help="reader decisions file (default: the user's)")
+
+
+def _run_scan(args: argparse.Namespace) -> int:
+    from fracture_desktop.batch import run_scan
+
+    return run_scan(args)
+
+
+def _run_viewer(argv: list[str]) -> int:
+    viewer = argparse.ArgumentParser(prog="fracture-desktop", description="open the viewer")
+    viewer.add_argument("folder", nargs="?", type=Path, help="folder of images to open")
+    args = viewer.parse_args(argv)
+    from fracture_desktop.gui.app import run_viewer
+
+    return run_viewer(args.folder)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fracture-desktop", description=__doc__)
     parser.add_argument(
@@ -62,12 +153,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--model", type=Path, help="model folder for --self-test (default: the shipped model)"
     )
     sub = parser.add_subparsers(dest="command")
+    _add_scan(sub)
     _add_train(sub)
+    _add_evaluate(sub)
+    _add_export(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0] not in SUBCOMMANDS and not argv[0].startswith("-")):
+        return _run_viewer(argv)
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.self_test:
@@ -76,8 +172,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from fracture_desktop.self_test import run_self_test
 
         return run_self_test(args.model)
-    if args.command == "train":
-        return _run_train(args)
+    handlers = {
+        "scan": _run_scan,
+        "train": _run_train,
+        "evaluate": _run_evaluate,
+        "export-model": _run_export,
+    }
+    if args.command in handlers:
+        return handlers[args.command](args)
     parser.print_help()
     return 0
 

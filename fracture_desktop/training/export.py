@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import platform
+import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -73,3 +76,90 @@ def untrained_model_dir(directory: Path, arch: str = "fracture_net", seed: int =
         "metrics": {},
     }
     return write_model_dir(ARCHITECTURES[arch](), arch, directory, card)
+
+
+DATA_CREDIT = (
+    "FracAtlas: Abedeen I. et al., 'FracAtlas: A Dataset for Fracture Classification, "
+    "Localization and Segmentation of Musculoskeletal Radiographs', Scientific Data 10, 521 "
+    "(2023), doi:10.1038/s41597-023-02432-4; data doi:10.6084/m9.figshare.22363012. CC BY 4.0."
+)
+LIMITATIONS = [
+    "Trained on 2,425 FracAtlas radiographs from one data set; no patient-level split is "
+    "possible (the release has no patient identifiers), so related images may sit on both "
+    "sides of the split.",
+    "Images with orthopaedic hardware are almost all fractured in FracAtlas: the model may "
+    "use hardware as a shortcut; see the hardware / no_hardware subgroup metrics.",
+    "Not validated on external data, on children, or on modalities other than radiography.",
+    "Heatmaps show where the network looked, not where a fracture is.",
+]
+
+
+def _git_commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+        )
+        return out.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def release_model(
+    run_dir: Path,
+    data: Path,
+    out_dir: Path,
+    eval_dir: Path,
+    model_id: str,
+    version: str,
+    cache_dir: Path,
+) -> ModelCard:
+    """Calibrate a finished run on ``val``, score it once on ``test``, write the model folder.
+
+    The card records the thresholds and temperature (from ``val``), the ``test`` metrics
+    with their intervals, and how the run was made (config, epochs, wall time, commit).
+    """
+    from fracture_desktop.training.evaluate import (
+        calibrate_run,
+        default_annotations,
+        evaluate_model,
+        evaluation_samples,
+    )
+
+    run_dir = Path(run_dir)
+    engine, parts = calibrate_run(run_dir, data, cache_dir)
+    test = evaluation_samples(data, "test")
+    report = evaluate_model(engine, test, eval_dir, cache_dir, default_annotations(data))
+    config = json.loads((run_dir / "config.json").read_text())
+    run = json.loads((run_dir / "summary.json").read_text())
+    card = {
+        "id": model_id,
+        "version": version,
+        **parts,
+        "training": {
+            "data": "FracAtlas (developers' share: 3,470 of 4,083 images)",
+            "data_credit": DATA_CREDIT,
+            "split_file": "splits.csv (fixed, stratified by label x body region)",
+            "command": (
+                f"fracture-desktop train --arch {config['arch']} --data {config['data']} "
+                f"--out {config['out']} --epochs {config['epochs']} "
+                f"--budget-minutes {config['budget_minutes']} --patience {config['patience']}"
+            ),
+            "config": config,
+            "code_commit": _git_commit(),
+            "epochs_run": run["epochs_run"],
+            "best_epoch": run["best_epoch"],
+            "best_val_roc_auc": run["best_val_auc"],
+            "wall_time_s": run["train_seconds"],
+            "hardware": f"{platform.processor() or platform.machine()}, "
+            f"{os.cpu_count()} CPU cores, no GPU",
+        },
+        "metrics": {
+            "split": "test",
+            "overall": report["overall"],
+            "subgroups": report["subgroups"],
+            "localisation": report.get("localisation"),
+            "speed_cpu_1_thread": report["speed_cpu_1_thread"],
+        },
+        "limitations": LIMITATIONS,
+    }
+    return write_model_dir(engine.model, config["arch"], out_dir, card)

@@ -66,7 +66,7 @@ def predict_logits(
     out = []
     with torch.inference_mode():
         for start in range(0, len(inputs), batch_size):
-            x = torch.from_numpy(np.asarray(inputs[start : start + batch_size]))
+            x = torch.from_numpy(np.array(inputs[start : start + batch_size]))
             out.append(model(x[:, None].expand(-1, channels, -1, -1)).float().numpy())
     return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
 
@@ -142,7 +142,7 @@ def train(config: TrainConfig) -> Path:
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
-            total += float(loss) * len(idx)
+            total += loss.item() * len(idx)
             seen += len(idx)
             _progress(epoch, step + 1, steps, total / seen)
         val_logits = predict_logits(model, x_val, spec.channels)

@@ -16,7 +16,7 @@ from PIL import Image
 from fracture_desktop.core.errors import ModelIntegrityError, ModelUnavailableError
 from fracture_desktop.core.findings import Flag, classify
 from fracture_desktop.core.imaging.image import LoadedImage
-from fracture_desktop.core.imaging.model_input import fit_box, model_input
+from fracture_desktop.core.imaging.model_input import InputSpec, fit_box, model_input
 from fracture_desktop.core.inference.card import (
     ModelCard,
     default_model_dir,
@@ -110,11 +110,12 @@ class InferenceEngine:
             with torch.inference_mode():
                 p = float(self.probability(self.model(x))[0])
             return Prediction(p, classify(p, self.card.thresholds))
-        logit, cam = self._grad_cam(x)
+        logit, cam = self.grad_cam(x)
         p = float(self.probability(logit)[0])
-        return Prediction(p, classify(p, self.card.thresholds), self._to_image(cam, image))
+        heat = cam_to_image(cam, image.shape, self.card.input_spec)
+        return Prediction(p, classify(p, self.card.thresholds), heat)
 
-    def _grad_cam(self, x: torch.Tensor) -> tuple[torch.Tensor, np.ndarray]:
+    def grad_cam(self, x: torch.Tensor) -> tuple[torch.Tensor, np.ndarray]:
         """Grad-CAM (Selvaraju et al. 2017) on the model's ``cam_layer``.
 
         The hook detaches the layer's output and makes it the only tensor requiring grad, so
@@ -144,13 +145,13 @@ class InferenceEngine:
         cam = cam / cam.max() if float(cam.max()) > 0 else cam
         return logit.detach(), cam.cpu().numpy().astype(np.float32)
 
-    def _to_image(self, cam: np.ndarray, image: LoadedImage) -> np.ndarray:
-        """Map a model-space map back to original pixel coordinates (undo the letterbox)."""
-        size = self.card.input_spec.size
-        full = np.asarray(Image.fromarray(cam).resize((size, size), Image.Resampling.BILINEAR))
-        top, left, rows, cols = fit_box(image.shape, size, self.card.input_spec.letterbox)
-        inner = full[top : top + rows, left : left + cols]
-        out = Image.fromarray(np.ascontiguousarray(inner)).resize(
-            (image.shape[1], image.shape[0]), Image.Resampling.BILINEAR
-        )
-        return np.clip(np.asarray(out, dtype=np.float32), 0.0, 1.0)
+
+def cam_to_image(cam: np.ndarray, shape: tuple[int, int], spec: InputSpec) -> np.ndarray:
+    """Map a model-space map to an image of ``shape`` (rows, cols): undo the letterbox."""
+    full = np.asarray(
+        Image.fromarray(cam).resize((spec.size, spec.size), Image.Resampling.BILINEAR)
+    )
+    top, left, rows, cols = fit_box(shape, spec.size, spec.letterbox)
+    inner = np.ascontiguousarray(full[top : top + rows, left : left + cols])
+    out = Image.fromarray(inner).resize((shape[1], shape[0]), Image.Resampling.BILINEAR)
+    return np.clip(np.asarray(out, dtype=np.float32), 0.0, 1.0)

@@ -1,0 +1,265 @@
+"""Calibrate a trained network on ``val`` and evaluate it on a split or an external folder.
+
+Everything chosen (temperature, thresholds) is chosen on ``val``; ``test`` is only scored.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from fracture_desktop.core.findings import Thresholds
+from fracture_desktop.core.imaging.loader import load_image
+from fracture_desktop.core.imaging.model_input import model_input
+from fracture_desktop.core.inference.card import CARD_FILE, ModelCard
+from fracture_desktop.core.inference.engine import InferenceEngine, cam_to_image
+from fracture_desktop.training import metrics
+from fracture_desktop.training.architectures import architecture
+from fracture_desktop.training.dataset import REGIONS, Sample, build_cache, load_samples
+from fracture_desktop.training.train import predict_logits
+
+#: Operating-point rules, applied to calibrated ``val`` probabilities.
+SPECIFICITY_TARGET = 0.90
+SENSITIVITY_TARGET = 0.90
+
+
+def logits_for(engine: InferenceEngine, samples: list[Sample], cache_dir: Path) -> np.ndarray:
+    spec = engine.card.input_spec
+    inputs = build_cache(samples, spec, cache_dir)
+    return predict_logits(engine.model, inputs, spec.channels)
+
+
+def calibrate_run(run_dir: Path, data: Path, cache_dir: Path) -> tuple[InferenceEngine, dict]:
+    """Load a run's best checkpoint; fit temperature and thresholds on ``val``.
+
+    Returns an engine holding an in-memory card and the card's calibration/threshold parts.
+    """
+    config = json.loads((Path(run_dir) / "config.json").read_text())
+    arch = architecture(config["arch"])
+    model = arch.build()
+    model.load_state_dict(torch.load(Path(run_dir) / "best.pt", weights_only=True))
+    model.eval().requires_grad_(False)
+    val = [s for s in load_samples(data) if s.split == "val"]
+    draft = ModelCard(
+        directory=Path(run_dir),
+        id=config["arch"],
+        version="run",
+        architecture=config["arch"],
+        input_spec=arch.input_spec,
+        temperature=1.0,
+        thresholds=Thresholds(0.5, 0.5),
+        weights_file="best.pt",
+        sha256="",
+        intended_use="",
+    )
+    engine = InferenceEngine(draft, model, "cpu")
+    labels = np.array([s.label for s in val])
+    logits = logits_for(engine, val, cache_dir)
+    temperature = metrics.fit_temperature(labels, logits)
+    probs = 1.0 / (1.0 + np.exp(-logits / temperature))
+    fracture = metrics.threshold_for_specificity(labels, probs, SPECIFICITY_TARGET)
+    doubt = min(fracture, metrics.threshold_for_sensitivity(labels, probs, SENSITIVITY_TARGET))
+    parts = {
+        "calibration": {
+            "method": "temperature scaling, NLL on the val split",
+            "temperature": temperature,
+        },
+        "thresholds": {
+            "fracture": {
+                "value": fracture,
+                "rule": f"lowest threshold with specificity >= {SPECIFICITY_TARGET} on val",
+                "split": "val",
+            },
+            "doubt": {
+                "value": doubt,
+                "rule": f"highest threshold with sensitivity >= {SENSITIVITY_TARGET} on val",
+                "split": "val",
+            },
+        },
+    }
+    card = replace(draft, temperature=temperature, thresholds=Thresholds(fracture, doubt))
+    return InferenceEngine(card, model, "cpu"), parts
+
+
+def _subgroups(samples: list[Sample], labels: np.ndarray, probs: np.ndarray, th: dict) -> dict:
+    groups: dict[str, Any] = {}
+    regions = np.array([s.region for s in samples])
+    for region in (*REGIONS, "unknown"):
+        mask = regions == region
+        if mask.any():
+            groups[f"region:{region}"] = metrics.summary(labels[mask], probs[mask], th)
+    hardware = np.array([s.hardware for s in samples])
+    if any(h is not None for h in hardware):
+        for value, name in ((True, "hardware"), (False, "no_hardware")):
+            mask = hardware == value
+            if mask.any():
+                groups[name] = metrics.summary(labels[mask], probs[mask], th)
+    return groups
+
+
+def _curves(labels: np.ndarray, probs: np.ndarray, out_dir: Path, title: str) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import precision_recall_curve, roc_curve
+
+    fpr, tpr, _ = roc_curve(labels, probs)
+    precision, recall, _ = precision_recall_curve(labels, probs)
+    files = []
+    for name, x, y, xl, yl, ref in (
+        ("roc.png", fpr, tpr, "1 - specificity", "sensitivity", ([0, 1], [0, 1])),
+        ("pr.png", recall, precision, "recall", "precision", ([0, 1], [labels.mean()] * 2)),
+    ):
+        fig, ax = plt.subplots(figsize=(4, 4), dpi=120)
+        ax.plot(x, y, lw=2)
+        ax.plot(*ref, ls="--", c="grey", lw=1)
+        ax.set(xlabel=xl, ylabel=yl, title=title, xlim=(0, 1), ylim=(0, 1.02))
+        fig.tight_layout()
+        fig.savefig(out_dir / name)
+        plt.close(fig)
+        files.append(name)
+    return files
+
+
+def _boxes_by_image(annotations: Path) -> dict[str, list[list[float]]]:
+    coco = json.loads(annotations.read_text())
+    names = {image["id"]: image["file_name"] for image in coco["images"]}
+    boxes: dict[str, list[list[float]]] = {}
+    for ann in coco["annotations"]:
+        boxes.setdefault(names[ann["image_id"]], []).append(ann["bbox"])
+    return boxes
+
+
+def localisation(
+    engine: InferenceEngine, samples: list[Sample], annotations: Path, limit: int = 0
+) -> dict[str, float]:
+    """Grad-CAM against the COCO fracture boxes, on fractured images that have boxes.
+
+    Pointing game: is the heatmap's maximum inside a box? Energy: share of the heatmap's
+    sum inside boxes. Each comes with its chance level, the boxes' share of the image area.
+    """
+    boxes = _boxes_by_image(annotations)
+    chosen = [s for s in samples if s.label == 1 and s.image_id in boxes]
+    chosen = chosen[:limit] if limit else chosen
+    hits, energies, areas = [], [], []
+    for sample in chosen:
+        heat = engine.predict(load_image(sample.path), heatmap=True).heatmap
+        mask = np.zeros(heat.shape, dtype=bool)
+        for x, y, w, h in boxes[sample.image_id]:
+            mask[int(y) : int(np.ceil(y + h)), int(x) : int(np.ceil(x + w))] = True
+        peak = np.unravel_index(int(np.argmax(heat)), heat.shape)
+        hits.append(bool(mask[peak]))
+        total = float(heat.sum())
+        energies.append(float(heat[mask].sum()) / total if total > 0 else 0.0)
+        areas.append(float(mask.mean()))
+    return {
+        "images": len(chosen),
+        "pointing_game_hit_rate": float(np.mean(hits)) if hits else float("nan"),
+        "energy_inside_boxes": float(np.mean(energies)) if energies else float("nan"),
+        "chance_box_area_fraction": float(np.mean(areas)) if areas else float("nan"),
+    }
+
+
+def speed(engine: InferenceEngine, image_path: Path, repeats: int = 30) -> dict[str, float]:
+    """CPU milliseconds per image on one thread: forward alone, and forward + Grad-CAM.
+
+    Both time the network only, from the prepared input, so they compare fairly; the heatmap
+    time also includes mapping the map back to image pixels.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        image = load_image(image_path)
+        spec = engine.card.input_spec
+        x = torch.from_numpy(model_input(image, spec))[None]
+        with torch.inference_mode():
+            engine.model(x)
+            start = time.perf_counter()
+            for _ in range(repeats):
+                engine.model(x)
+            forward = (time.perf_counter() - start) / repeats
+        engine.grad_cam(x)
+        start = time.perf_counter()
+        for _ in range(repeats):
+            _, cam = engine.grad_cam(x)
+            cam_to_image(cam, image.shape, spec)
+        cam_time = (time.perf_counter() - start) / repeats
+    finally:
+        torch.set_num_threads(threads)
+    return {"forward_ms": forward * 1e3, "forward_with_heatmap_ms": cam_time * 1e3}
+
+
+def load_for_evaluation(
+    model: Path, data: Path, cache_dir: Path
+) -> tuple[InferenceEngine, dict[str, Any]]:
+    """A shipped model folder (with its card) or a training run folder (calibrated on val)."""
+    if (Path(model) / CARD_FILE).is_file():
+        engine = InferenceEngine.load(model, device="cpu")
+        return engine, {}
+    return calibrate_run(model, data, cache_dir)
+
+
+def evaluate_model(
+    engine: InferenceEngine,
+    samples: list[Sample],
+    out_dir: Path,
+    cache_dir: Path,
+    annotations: Path | None = None,
+    localisation_limit: int = 0,
+) -> dict[str, Any]:
+    """Score ``samples`` and write ``report.json``, ``roc.png`` and ``pr.png`` to ``out_dir``.
+
+    Operating points are the card's ``fracture`` and ``doubt`` thresholds, plus 0.5 for a
+    like-for-like comparison with papers that report accuracy at 0.5.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    labels = np.array([s.label for s in samples])
+    logits = logits_for(engine, samples, cache_dir)
+    probs = 1.0 / (1.0 + np.exp(-logits / engine.card.temperature))
+    th = {
+        "fracture": engine.card.thresholds.fracture,
+        "doubt": engine.card.thresholds.doubt,
+        "0.5": 0.5,
+    }
+    report: dict[str, Any] = {
+        "model": engine.card.label,
+        "architecture": engine.card.architecture,
+        "parameters": sum(p.numel() for p in engine.model.parameters()),
+        "temperature": engine.card.temperature,
+        "thresholds": th,
+        "overall": metrics.summary(labels, probs, th),
+        "subgroups": _subgroups(samples, labels, probs, th),
+    }
+    if len(set(labels.tolist())) > 1:
+        report["curves"] = _curves(labels, probs, out_dir, engine.card.id)
+    if annotations is not None and getattr(engine.model, "cam_layer", None) is not None:
+        report["localisation"] = localisation(engine, samples, annotations, localisation_limit)
+    report["speed_cpu_1_thread"] = speed(engine, samples[0].path)
+    predictions = [
+        {"image": s.image_id, "label": s.label, "probability": float(p)}
+        for s, p in zip(samples, probs, strict=True)
+    ]
+    (out_dir / "predictions.json").write_text(json.dumps(predictions, indent=0))
+    (out_dir / "report.json").write_text(json.dumps(report, indent=2))
+    return report
+
+
+def evaluation_samples(data: Path, split: str | None) -> list[Sample]:
+    """FracAtlas samples of ``split``, or every sample of an external labelled folder."""
+    samples = load_samples(data)
+    if split and any(s.split for s in samples):
+        samples = [s for s in samples if s.split == split]
+    return samples
+
+
+def default_annotations(data: Path) -> Path | None:
+    path = Path(data) / "annotations" / "coco_fracture_masks.json"
+    return path if path.is_file() else None

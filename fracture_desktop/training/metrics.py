@@ -1,0 +1,137 @@
+"""Metrics for a binary fracture classifier (scikit-learn), with bootstrap intervals.
+
+Pure functions of labels and probabilities, so they are tested on tiny cases with known
+answers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy.optimize import minimize_scalar
+from sklearn.metrics import average_precision_score, confusion_matrix, roc_auc_score
+
+
+@dataclass(frozen=True)
+class Interval:
+    value: float
+    low: float
+    high: float
+
+
+@dataclass(frozen=True)
+class OperatingPoint:
+    """Counts and rates at one threshold (predict fracture when probability >= threshold)."""
+
+    threshold: float
+    tp: int
+    fp: int
+    tn: int
+    fn: int
+
+    @property
+    def sensitivity(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else float("nan")
+
+    @property
+    def specificity(self) -> float:
+        return self.tn / (self.tn + self.fp) if self.tn + self.fp else float("nan")
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else float("nan")
+
+    @property
+    def accuracy(self) -> float:
+        return (self.tp + self.tn) / (self.tp + self.tn + self.fp + self.fn)
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.sensitivity
+        return 2 * p * r / (p + r) if p + r > 0 else 0.0
+
+    def as_dict(self) -> dict[str, float]:
+        return {
+            **asdict(self),
+            "accuracy": self.accuracy,
+            "precision": self.precision,
+            "recall_sensitivity": self.sensitivity,
+            "specificity": self.specificity,
+            "f1": self.f1,
+        }
+
+
+def operating_point(labels: np.ndarray, probs: np.ndarray, threshold: float) -> OperatingPoint:
+    predicted = (probs >= threshold).astype(int)
+    tn, fp, fn, tp = confusion_matrix(labels, predicted, labels=[0, 1]).ravel()
+    return OperatingPoint(float(threshold), int(tp), int(fp), int(tn), int(fn))
+
+
+def bootstrap_interval(
+    labels: np.ndarray,
+    probs: np.ndarray,
+    metric: str,
+    n_resamples: int = 2000,
+    seed: int = 0,
+) -> Interval:
+    """Point estimate and percentile 95% interval of ``roc_auc`` or ``pr_auc``.
+
+    Resamples images with replacement; resamples holding one class only are skipped.
+    """
+    score = {"roc_auc": roc_auc_score, "pr_auc": average_precision_score}[metric]
+    value = float(score(labels, probs))
+    rng = np.random.default_rng(seed)
+    n = len(labels)
+    values = []
+    for _ in range(n_resamples):
+        idx = rng.integers(0, n, n)
+        if labels[idx].min() == labels[idx].max():
+            continue
+        values.append(score(labels[idx], probs[idx]))
+    low, high = np.percentile(values, [2.5, 97.5])
+    return Interval(value, float(low), float(high))
+
+
+def fit_temperature(labels: np.ndarray, logits: np.ndarray) -> float:
+    """Temperature scaling (Guo et al. 2017): the T minimising the NLL of sigmoid(logit / T)."""
+    y = labels.astype(np.float64)
+    z = logits.astype(np.float64)
+
+    def nll(log_t: float) -> float:
+        s = z / np.exp(log_t)
+        # log(1 + e^s) - y s, computed stably
+        return float(np.mean(np.logaddexp(0.0, s) - y * s))
+
+    result = minimize_scalar(nll, bounds=(-3.0, 3.0), method="bounded")
+    return float(np.exp(result.x))
+
+
+def threshold_for_specificity(labels: np.ndarray, probs: np.ndarray, target: float) -> float:
+    """The lowest threshold whose specificity reaches ``target`` (most sensitive such point)."""
+    negatives = probs[labels == 0]
+    # Above the maximum, nothing is called positive: specificity 1, so a candidate always fits.
+    candidates = np.append(np.unique(probs), np.nextafter(probs.max(), np.inf))
+    return float(min(t for t in candidates if np.mean(negatives < t) >= target))
+
+
+def threshold_for_sensitivity(labels: np.ndarray, probs: np.ndarray, target: float) -> float:
+    """The highest threshold whose sensitivity reaches ``target`` (most specific such point)."""
+    positives = probs[labels == 1]
+    candidates = [t for t in np.unique(probs) if np.mean(positives >= t) >= target]
+    return float(max(candidates)) if candidates else float(probs.min())
+
+
+def summary(labels: np.ndarray, probs: np.ndarray, thresholds: dict[str, float]) -> dict:
+    """ROC-AUC and PR-AUC with 95% intervals and the operating points at ``thresholds``."""
+    labels = np.asarray(labels).astype(int)
+    probs = np.asarray(probs, dtype=np.float64)
+    out: dict = {"n": len(labels), "positives": int(labels.sum())}
+    if labels.min() != labels.max():
+        out["roc_auc"] = asdict(bootstrap_interval(labels, probs, "roc_auc"))
+        out["pr_auc"] = asdict(bootstrap_interval(labels, probs, "pr_auc"))
+        out["prevalence"] = float(labels.mean())
+    out["operating_points"] = {
+        name: operating_point(labels, probs, t).as_dict() for name, t in thresholds.items()
+    }
+    return out

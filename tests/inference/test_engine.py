@@ -1,0 +1,85 @@
+"""The inference engine: integrity checks, probabilities, flags and heatmaps."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fracture_desktop.core.errors import ModelIntegrityError, ModelUnavailableError
+from fracture_desktop.core.findings import Flag
+from fracture_desktop.core.imaging.image import LoadedImage
+from fracture_desktop.core.imaging.model_input import InputSpec
+from fracture_desktop.core.inference.engine import InferenceEngine, cam_to_image
+from fracture_desktop.training.export import untrained_model_dir
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("model")
+    untrained_model_dir(directory)
+    return directory
+
+
+def grey_image(rows: int, cols: int) -> LoadedImage:
+    rng = np.random.default_rng(1)
+    values = rng.integers(0, 255, (rows, cols)).astype(np.float32)
+    return LoadedImage(path=Path("synthetic.png"), frame=0, stored=values, values=values)
+
+
+def test_prediction_has_probability_flag_and_image_shaped_heatmap(model_dir: Path) -> None:
+    engine = InferenceEngine.load(model_dir, device="cpu")
+    image = grey_image(300, 200)
+    plain = engine.predict(image)
+    with_map = engine.predict(image, heatmap=True)
+    assert 0.0 <= plain.probability <= 1.0
+    assert plain.heatmap is None
+    assert with_map.probability == pytest.approx(plain.probability, abs=1e-6)
+    assert with_map.heatmap is not None
+    assert with_map.heatmap.shape == (300, 200)
+    assert with_map.heatmap.min() >= 0.0 and with_map.heatmap.max() <= 1.0
+    expected = (
+        Flag.FRACTURE
+        if plain.probability >= 0.6
+        else Flag.DOUBT
+        if plain.probability >= 0.4
+        else Flag.NO_FRACTURE
+    )
+    assert plain.flag is expected
+
+
+def test_tampered_weights_are_refused(model_dir: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "tampered"
+    copy.mkdir()
+    for name in ("model_card.json", "weights.pt"):
+        (copy / name).write_bytes((model_dir / name).read_bytes())
+    with open(copy / "weights.pt", "ab") as f:
+        f.write(b"\0")
+    with pytest.raises(ModelIntegrityError, match="do not match"):
+        InferenceEngine.load(copy)
+
+
+def test_missing_weights_or_card_explain_why(model_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(ModelUnavailableError, match="no model card"):
+        InferenceEngine.load(tmp_path)
+    (tmp_path / "model_card.json").write_text((model_dir / "model_card.json").read_text())
+    with pytest.raises(ModelUnavailableError, match="weights missing"):
+        InferenceEngine.load(tmp_path)
+    card = json.loads((model_dir / "model_card.json").read_text())
+    del card["thresholds"]
+    (tmp_path / "model_card.json").write_text(json.dumps(card))
+    with pytest.raises(ModelUnavailableError, match="malformed"):
+        InferenceEngine.load(tmp_path)
+
+
+def test_heatmap_maps_back_through_the_letterbox() -> None:
+    # A wide image letterboxed into 8x8 fills rows 2..5; a hot spot in the model's
+    # top-left valid corner must land in the image's top-left corner.
+    cam = np.zeros((8, 8), dtype=np.float32)
+    cam[2, 0] = 1.0
+    heat = cam_to_image(cam, (40, 80), InputSpec(size=8, letterbox=True))
+    assert heat.shape == (40, 80)
+    row, col = np.unravel_index(np.argmax(heat), heat.shape)
+    assert row < 10 and col < 10

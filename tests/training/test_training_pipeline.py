@@ -1,0 +1,93 @@
+"""Training and evaluation end to end on a handful of real FracAtlas images."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fracture_desktop.core.imaging.loader import load_image
+from fracture_desktop.core.imaging.model_input import InputSpec, model_input
+from fracture_desktop.core.inference.engine import InferenceEngine
+from fracture_desktop.training.dataset import build_cache, fracatlas_samples, load_samples
+from fracture_desktop.training.evaluate import evaluate_model, evaluation_samples
+from fracture_desktop.training.export import untrained_model_dir
+from fracture_desktop.training.train import TrainConfig, train
+
+
+def test_training_cache_equals_what_the_app_feeds_the_model(
+    fracatlas_dir: Path, tmp_path: Path
+) -> None:
+    samples = fracatlas_samples(fracatlas_dir)
+    # Include one of the truncated JPEGs: training and app must treat it alike too.
+    chosen = [s for s in samples if s.image_id in {"IMG0000025.jpg", "IMG0004028.jpg"}]
+    assert len(chosen) == 2
+    for spec in (InputSpec(256, True, 1), InputSpec(128, False, 3)):
+        cache = build_cache(chosen, spec, tmp_path)
+        for row, sample in zip(cache, chosen, strict=True):
+            app = model_input(load_image(sample.path), spec)
+            assert app.shape == (spec.channels, spec.size, spec.size)
+            for channel in app:
+                np.testing.assert_array_equal(row, channel)
+
+
+def test_samples_follow_folders_and_splits(fracatlas_dir: Path) -> None:
+    samples = fracatlas_samples(fracatlas_dir)
+    assert len(samples) == 3470
+    assert {s.split for s in samples} == {"train", "val", "test"}
+    # dataset.csv says fractured=0 for this one; the folder (and split file) say fractured.
+    (odd,) = [s for s in samples if s.image_id == "IMG0003298.jpg"]
+    assert odd.label == 1 and odd.path.parent.name == "Fractured"
+    assert all(s.path.is_file() for s in samples[:50])
+
+
+def test_two_epoch_smoke_run_and_resume(fracatlas_dir: Path, tmp_path: Path) -> None:
+    config = TrainConfig(
+        arch="fracture_net",
+        data=str(fracatlas_dir),
+        out=str(tmp_path / "run"),
+        epochs=2,
+        limit=12,
+        cache_dir=str(tmp_path / "cache"),
+        batch_size=8,
+    )
+    best = train(config)
+    assert best.is_file()
+    log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in log] == [1, 2]
+    assert all(0.0 <= r["val_auc"] <= 1.0 for r in log)
+    # Asking for one more epoch resumes from the checkpoint instead of starting over.
+    train(TrainConfig(**{**config.__dict__, "epochs": 3}))
+    log = (tmp_path / "run" / "log.jsonl").read_text().splitlines()
+    assert [json.loads(line)["epoch"] for line in log] == [1, 2, 3]
+
+
+def test_evaluate_on_an_external_labelled_folder(fracatlas_dir: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "external"
+    picks = {"Fractured": ["IMG0000025.jpg", "IMG0000044.jpg"], "Non_fractured": []}
+    negatives = sorted((fracatlas_dir / "images" / "Non_fractured").iterdir())[:3]
+    picks["Non_fractured"] = [p.name for p in negatives]
+    for label, names in picks.items():
+        (folder / label.lower()).mkdir(parents=True)
+        for name in names:
+            shutil.copy(fracatlas_dir / "images" / label / name, folder / label.lower() / name)
+    samples = evaluation_samples(folder, "test")
+    assert sorted(s.label for s in samples) == [0, 0, 0, 1, 1]
+    untrained_model_dir(tmp_path / "model")
+    engine = InferenceEngine.load(tmp_path / "model", device="cpu")
+    report = evaluate_model(engine, samples, tmp_path / "eval", tmp_path / "cache")
+    overall = report["overall"]
+    assert overall["n"] == 5 and overall["positives"] == 2
+    assert 0.0 <= overall["roc_auc"]["value"] <= 1.0
+    point = overall["operating_points"]["fracture"]
+    assert point["tp"] + point["fn"] == 2 and point["tn"] + point["fp"] == 3
+    assert (tmp_path / "eval" / "roc.png").stat().st_size > 1000
+    assert json.loads((tmp_path / "eval" / "report.json").read_text())["model"] == engine.card.label
+
+
+def test_folder_without_labels_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="Fractured"):
+        load_samples(tmp_path)
