@@ -1,0 +1,63 @@
+"""Reports a reader can file: CSV and PDF writers fed by plain data (no Qt).
+
+Typical use, from the viewer's worker or the ``scan`` command::
+
+    context = ReportContext(ModelIdentity.from_card(engine.card), source=str(folder))
+    entries = collect_entries(scan.images, engine, scan.problems, decisions, key_images=True)
+    write_csv(entries, "out.csv", context)
+    write_pdf(entries, "out.pdf", context, deidentify=True, progress=..., cancel=...)
+
+``write_pdf`` imports reportlab when first used, so importing this package stays cheap.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from fracture_desktop.core.report.atomic import (
+    ReportExistsError,
+    ReportWriteError,
+    atomic_write,
+    check_writable,
+)
+from fracture_desktop.core.report.collect import analyse_entry, collect_entries
+from fracture_desktop.core.report.csv_report import COLUMNS, write_csv
+from fracture_desktop.core.report.imagery import make_key_image, window_label
+from fracture_desktop.core.report.model import (
+    KeyImage,
+    ModelIdentity,
+    ReportContext,
+    ReportEntry,
+    flag_counts,
+)
+
+if TYPE_CHECKING:
+    from fracture_desktop.core.report.pdf_report import write_pdf
+
+__all__ = [
+    "COLUMNS",
+    "KeyImage",
+    "ModelIdentity",
+    "ReportContext",
+    "ReportEntry",
+    "ReportExistsError",
+    "ReportWriteError",
+    "analyse_entry",
+    "atomic_write",
+    "check_writable",
+    "collect_entries",
+    "flag_counts",
+    "make_key_image",
+    "window_label",
+    "write_csv",
+    "write_pdf",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # PEP 562: reportlab loads on the first ``write_pdf``, not when the viewer starts.
+    if name == "write_pdf":
+        from fracture_desktop.core.report.pdf_report import write_pdf
+
+        return write_pdf
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

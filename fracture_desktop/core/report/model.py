@@ -1,0 +1,153 @@
+"""The plain data a report is made from: who made it, with which model, about which images.
+
+Everything here is immutable and free of Qt, torch and reportlab, so the viewer, the headless
+``scan`` command and tests build the same objects and hand them to the writers.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import fracture_desktop
+from fracture_desktop.core.decisions import Decision
+from fracture_desktop.core.findings import Finding, Flag, Thresholds
+from fracture_desktop.core.imaging.image import SpacingSource
+from fracture_desktop.core.imaging.records import FileProblem, ImageRecord
+
+if TYPE_CHECKING:  # the card module is light, but only its type is needed here
+    from fracture_desktop.core.inference.card import ModelCard
+
+#: Characters of the weights' sha256 printed on reports: enough to tell models apart.
+SHA_PREFIX_LENGTH = 12
+
+
+@dataclass(frozen=True)
+class ModelIdentity:
+    """What a report says about the model that produced its findings."""
+
+    id: str
+    version: str
+    sha256_prefix: str
+    thresholds: Thresholds
+    intended_use: str
+
+    @classmethod
+    def from_card(cls, card: ModelCard) -> ModelIdentity:
+        return cls(
+            id=card.id,
+            version=card.version,
+            sha256_prefix=card.sha256[:SHA_PREFIX_LENGTH],
+            thresholds=card.thresholds,
+            intended_use=card.intended_use,
+        )
+
+    @property
+    def label(self) -> str:
+        """``id version (sha256 prefix)``, as printed in headers and footers."""
+        return f"{self.id} {self.version} ({self.sha256_prefix})"
+
+
+@dataclass(frozen=True)
+class ReportContext:
+    """Facts printed once per report.
+
+    Attributes
+    ----------
+    model : ModelIdentity
+        The model whose findings the report lists.
+    source : str
+        What was analysed (a folder path, a study description), shown in the header.
+    created : datetime
+        When the report was made; timezone-aware so the printed time is unambiguous.
+    app_version : str
+        ``fracture_desktop.__version__`` unless a test pins it.
+    """
+
+    model: ModelIdentity
+    source: str
+    created: datetime = field(default_factory=lambda: datetime.now().astimezone())
+    app_version: str = fracture_desktop.__version__
+
+
+@dataclass(frozen=True)
+class KeyImage:
+    """A flagged image as the reader saw it, small enough to keep for a whole folder.
+
+    Both pictures are JPEG bytes of the same size (longest side at most 512 px): about
+    50 kB each instead of megabytes of decoded pixels, and a PDF embeds them unchanged.
+    Make one with :func:`fracture_desktop.core.report.imagery.make_key_image`.
+
+    Attributes
+    ----------
+    display_jpeg : bytes
+        The image in its default window, bone bright (what the viewer shows first).
+    overlay_jpeg : bytes or None
+        The same picture with the heatmap blended over it; None when the model gave none.
+    width, height : int
+        Pixel size of both pictures.
+    window_label : str
+        How the display was windowed, e.g. ``"W 400 L 40 (BONE)"``.
+    """
+
+    display_jpeg: bytes = field(repr=False)
+    overlay_jpeg: bytes | None = field(repr=False)
+    width: int
+    height: int
+    window_label: str = ""
+
+
+@dataclass(frozen=True)
+class ReportEntry:
+    """One row of a report: an image (or a file that should have been one) and its result.
+
+    Attributes
+    ----------
+    path : Path
+        The file.
+    finding : Finding
+        The model's result; ``Flag.NOT_ANALYSED`` with ``error`` set when there is none.
+    record : ImageRecord or None
+        Header facts; None for files the folder scan could not read at all.
+    decision : Decision or None
+        The reader's confirm / reject, if any.
+    spacing_source : SpacingSource or None
+        Where the pixel spacing came from; None when uncalibrated or never loaded.
+    warnings : tuple of str
+        Problems that did not stop analysis (e.g. "JPEG data ends early").
+    key_image : KeyImage or None
+        Kept for flagged images only, so memory stays small for large folders.
+    """
+
+    path: Path
+    finding: Finding
+    record: ImageRecord | None = None
+    decision: Decision | None = None
+    spacing_source: SpacingSource | None = None
+    warnings: tuple[str, ...] = ()
+    key_image: KeyImage | None = None
+
+    @classmethod
+    def from_problem(cls, problem: FileProblem) -> ReportEntry:
+        """A row for a file the scan found but could not read as an image."""
+        finding = Finding(problem.path, "", Flag.NOT_ANALYSED, error=problem.reason)
+        return cls(path=problem.path, finding=finding)
+
+    @property
+    def flag(self) -> Flag:
+        return self.finding.flag
+
+    @property
+    def is_flagged(self) -> bool:
+        """Fracture or doubt: the images a reader should look at first."""
+        return self.finding.flag in (Flag.FRACTURE, Flag.DOUBT)
+
+
+def flag_counts(entries: Iterable[ReportEntry]) -> dict[Flag, int]:
+    """Entries per flag, every flag present (zero included), in :class:`Flag` order."""
+    counts = Counter(entry.flag for entry in entries)
+    return {flag: counts.get(flag, 0) for flag in Flag}

@@ -1,0 +1,78 @@
+"""Report entries built by hand, so writer tests need neither a model nor real files."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from fracture_desktop.core.decisions import Decision
+from fracture_desktop.core.findings import Finding, Flag, Thresholds
+from fracture_desktop.core.imaging.image import SpacingSource
+from fracture_desktop.core.imaging.records import FileProblem, ImageRecord, SourceKind
+from fracture_desktop.core.report import (
+    ModelIdentity,
+    ReportContext,
+    ReportEntry,
+    make_key_image,
+)
+
+PATIENT = "Müller^Jürgen"
+SOURCE = "/data/study"
+
+
+def context() -> ReportContext:
+    model = ModelIdentity(
+        id="fracture_net-test",
+        version="9.9.9",
+        sha256_prefix="0123456789ab",
+        thresholds=Thresholds(fracture=0.7, doubt=0.3),
+        intended_use="Research and reading aid; not a diagnosis.",
+    )
+    return ReportContext(model, SOURCE, datetime(2026, 1, 2, 3, 4, tzinfo=UTC), "1.2.3")
+
+
+def key_image() -> object:
+    """A bright bar on black with a hot spot over it: visibly not blank when rendered."""
+    grey = np.zeros((300, 200), dtype=np.float32)
+    grey[50:250, 80:120] = 0.9
+    yy, xx = np.mgrid[0:300, 0:200]
+    heat = np.exp(-((yy - 150) ** 2 + (xx - 100) ** 2) / 800.0).astype(np.float32)
+    return make_key_image(grey, heat, "W 400 L 40 (BONE)")
+
+
+def entries() -> list[ReportEntry]:
+    dicom = ImageRecord(
+        path=Path(SOURCE) / "a" / "wrist.dcm",
+        kind=SourceKind.DICOM,
+        patient_name=PATIENT,
+        patient_id="PID-77",
+        patient_birth_date="19500101",
+        study_uid="1.2.3.4",
+        series_uid="1.2.3.4.5",
+        sop_instance_uid="1.2.3.4.5.6",
+        modality="DX",
+        body_part="WRIST",
+        view_position="PA",
+    )
+    plain = ImageRecord(path=Path(SOURCE) / "hand.jpg", kind=SourceKind.PLAIN, study_uid="folder:.")
+    return [
+        ReportEntry(
+            dicom.path,
+            Finding(dicom.path, "1.2.3.4.5.6", Flag.FRACTURE, 0.91),
+            dicom,
+            Decision.CONFIRMED,
+            SpacingSource.IMAGER_CORRECTED,
+            key_image=key_image(),
+        ),
+        ReportEntry(
+            plain.path,
+            Finding(plain.path, "sha256:abc", Flag.DOUBT, 0.4),
+            plain,
+            warnings=("JPEG data ends early: the last rows may be missing",),
+            key_image=key_image(),
+        ),
+        ReportEntry(plain.path, Finding(plain.path, "sha256:def", Flag.NO_FRACTURE, 0.1), plain),
+        ReportEntry.from_problem(FileProblem(Path(SOURCE) / "=cmd.dcm", "empty file")),
+    ]

@@ -1,0 +1,92 @@
+"""The PDF report: identities, counts, key images, de-identification, cancel."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from pypdf import PdfReader
+
+from fracture_desktop.core.jobs import Cancelled, CancelToken
+from fracture_desktop.core.report import ReportExistsError, write_pdf
+from tests.report.helpers import context, entries
+
+
+def pdf_text(path: Path) -> str:
+    return "\n".join(page.extract_text() for page in PdfReader(path).pages)
+
+
+def test_pdf_names_model_app_counts_and_images(tmp_path: Path) -> None:
+    seen: list[tuple[int, int]] = []
+    out = write_pdf(
+        entries(), tmp_path / "r.pdf", context(), progress=lambda d, t: seen.append((d, t))
+    )
+    text = pdf_text(out)
+    for expected in (
+        "Fracture screening report",
+        "Fracture Desktop 1.2.3",
+        "fracture_net-test 9.9.9",
+        "0123456789ab",
+        "0.700",  # thresholds
+        "0.300",
+        "Research and reading aid; not a diagnosis.",
+        "1.2.3.4.5.6",  # SOP Instance UID of the flagged DICOM
+        "sha256:abc",
+        "Müller Jürgen",
+        "PID-77",
+        "empty file",
+        "confirmed",
+        "JPEG data ends early",
+    ):
+        assert expected in text, expected
+    assert "Total 4" in text.replace("\n", " ")
+    reader = PdfReader(out)
+    images = [img for page in reader.pages for img in page.images]
+    assert len(images) == 4  # two flagged entries, display + overlay each
+    assert seen and seen[-1][0] == seen[-1][1]
+
+
+def test_deidentified_pdf_has_no_patient_data(tmp_path: Path) -> None:
+    text = pdf_text(write_pdf(entries(), tmp_path / "r.pdf", context(), deidentify=True))
+    for secret in ("Müller", "Jürgen", "PID-77", "19500101"):
+        assert secret not in text
+    assert "de-identified" in text
+    assert "1.2.3.4.5.6" in text  # identities stay: they find the image again
+
+
+def test_cancel_leaves_no_file(tmp_path: Path) -> None:
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(Cancelled):
+        write_pdf(entries(), tmp_path / "r.pdf", context(), cancel=token)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_existing_pdf_is_refused(tmp_path: Path) -> None:
+    out = tmp_path / "r.pdf"
+    out.write_bytes(b"mine")
+    with pytest.raises(ReportExistsError):
+        write_pdf(entries(), out, context())
+    assert out.read_bytes() == b"mine"
+
+
+def test_no_flagged_image_says_so(tmp_path: Path) -> None:
+    calm = [e for e in entries() if not e.is_flagged]
+    assert "No image was flagged." in pdf_text(write_pdf(calm, tmp_path / "r.pdf", context()))
+
+
+@pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="poppler-utils not installed")
+def test_first_page_renders_with_content(tmp_path: Path) -> None:
+    out = write_pdf(entries(), tmp_path / "r.pdf", context())
+    subprocess.run(
+        ["pdftoppm", "-r", "40", "-png", "-f", "1", "-l", "1", str(out), str(tmp_path / "p")],
+        check=True,
+    )
+    (png,) = tmp_path.glob("p*.png")
+    page = np.asarray(Image.open(png).convert("L"), dtype=np.float32)
+    assert page.std() > 10  # text and pictures, not a blank sheet
+    assert (page < 64).mean() > 0.01  # dark ink / image pixels present
