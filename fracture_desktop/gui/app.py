@@ -1,0 +1,58 @@
+"""Start the viewer: one QApplication, the dark theme, the main window."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from pathlib import Path
+from types import TracebackType
+
+from PySide6.QtWidgets import QApplication
+
+from fracture_desktop.core.decisions import DecisionStore
+from fracture_desktop.core.paths import resources_root
+from fracture_desktop.gui.main_window import MainWindow
+from fracture_desktop.gui.settings import APPLICATION, ORGANISATION, ViewerSettings
+
+
+def style_sheet() -> str:
+    path = resources_root() / "style" / "dark.qss"
+    return path.read_text(encoding="utf-8") if path.is_file() else ""
+
+
+def application() -> QApplication:
+    """The running QApplication, created and themed if there is none yet."""
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setOrganizationName(ORGANISATION)
+    app.setApplicationName(APPLICATION)
+    app.setStyle("Fusion")  # the style sheet is written against Fusion's metrics
+    app.setStyleSheet(style_sheet())
+    return app
+
+
+def create_window(folder: Path | None = None) -> MainWindow:
+    """A themed main window with the user's settings and decisions, opening ``folder``."""
+    application()
+    window = MainWindow(ViewerSettings(), DecisionStore())
+    if folder is not None:
+        window.open_folder(folder)
+    return window
+
+
+def run_viewer(folder: Path | None) -> int:
+    """Open the viewer (on ``folder`` when given) and run until the window closes."""
+    app = application()
+    window = create_window(folder)
+
+    def report(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+        # A bug in a slot must not take the reader's session down: show it and carry on.
+        details = "".join(traceback.format_exception(kind, exc, tb))
+        window.notices.notify(f"Internal error: {exc}", details)
+        sys.__excepthook__(kind, exc, tb)
+
+    sys.excepthook = report
+    window.show()
+    try:
+        return app.exec()
+    finally:
+        sys.excepthook = sys.__excepthook__

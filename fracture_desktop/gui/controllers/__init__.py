@@ -1,0 +1,1 @@
+"""Controllers: own one kind of background work each and speak to widgets through signals."""

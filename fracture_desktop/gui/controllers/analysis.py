@@ -1,0 +1,193 @@
+"""The CNN in one worker thread: model state, batch analysis, heatmaps.
+
+The inference engine is not thread-safe, so it is created, used and dropped only inside this
+controller's worker; torch is imported there, lazily, so the viewer opens without it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QObject, Signal
+
+from fracture_desktop.core.analysis import analyse, analyse_record
+from fracture_desktop.core.errors import ModelError
+from fracture_desktop.core.findings import Finding
+from fracture_desktop.core.imaging.records import ImageRecord
+from fracture_desktop.core.inference.card import ModelCard, default_model_dir, load_card
+from fracture_desktop.core.jobs import Cancelled, CancelToken
+from fracture_desktop.gui.bridge import Worker
+
+if TYPE_CHECKING:
+    from fracture_desktop.core.inference.engine import InferenceEngine
+
+MODEL_DIR_ENV = "FRACTURE_DESKTOP_MODEL_DIR"
+EngineFactory = Callable[[Path, str], "InferenceEngine"]
+
+
+def model_dir_from_env() -> Path:
+    """The model folder: ``$FRACTURE_DESKTOP_MODEL_DIR`` when set, else the shipped model."""
+    value = os.environ.get(MODEL_DIR_ENV)
+    return Path(value) if value else default_model_dir()
+
+
+def _load_engine(model_dir: Path, device: str) -> InferenceEngine:
+    from fracture_desktop.core.inference.engine import InferenceEngine  # imports torch
+
+    return InferenceEngine.load(model_dir, device)
+
+
+class AnalysisController(QObject):
+    """Runs the model over records and reports findings as they come.
+
+    Parameters
+    ----------
+    worker : Worker
+        The one thread that owns the engine.
+    model_dir : Path, optional
+        Defaults to :func:`model_dir_from_env`.
+    device : str
+        ``auto``, ``cpu`` or ``cuda``.
+    engine_factory : callable, optional
+        ``factory(model_dir, device) -> engine``; tests may pass their own.
+    """
+
+    sig_model_state = Signal(object, str)  # ModelCard or None, why it is unavailable
+    sig_engine_ready = Signal(str)  # the device the engine actually runs on
+    sig_finding = Signal(object)  # Finding
+    sig_progress = Signal(int, int, float)  # done, total, remaining seconds (-1: unknown)
+    sig_started = Signal(int)  # number of images
+    sig_finished = Signal(bool)  # cancelled
+    sig_heatmap_ready = Signal(object, object)  # Finding, heatmap array or None
+
+    def __init__(
+        self,
+        worker: Worker,
+        model_dir: Path | None = None,
+        device: str = "auto",
+        engine_factory: EngineFactory | None = None,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._worker = worker
+        self.model_dir = model_dir or model_dir_from_env()
+        self._device = device
+        self._factory = engine_factory or _load_engine
+        self._engine: Any = None  # lives in the worker thread only
+        self._cancel = CancelToken()
+        self._generation = 0
+        self.card: ModelCard | None = None
+        self.unavailable_reason = "checking the model..."
+        self.running = False
+
+    # -- model state ------------------------------------------------------------------------
+
+    def check_model(self) -> None:
+        """Read the model card in the worker (no torch) and report whether analysis is possible."""
+
+        def job() -> tuple[ModelCard | None, str]:
+            try:
+                card = load_card(self.model_dir)
+            except ModelError as exc:
+                return None, exc.reason
+            if not card.weights_path.is_file():
+                return card, f"model weights missing: {card.weights_path}"
+            return card, ""
+
+        self._worker.submit(job, lambda result: self._set_state(*result))
+
+    def _set_state(self, card: ModelCard | None, reason: str) -> None:
+        self.card = card
+        self.unavailable_reason = reason
+        self.sig_model_state.emit(card, reason)
+
+    @property
+    def available(self) -> bool:
+        return self.card is not None and not self.unavailable_reason
+
+    @property
+    def device(self) -> str:
+        return self._device
+
+    def set_device(self, device: str) -> None:
+        """Use ``device`` from the next job on (the engine is reloaded in the worker)."""
+        self._device = device
+        self._worker.submit(self._drop_engine)
+
+    def _drop_engine(self) -> None:
+        self._engine = None
+
+    def _engine_for_job(self) -> Any:
+        """The engine, loaded on first use inside the worker thread."""
+        if self._engine is None:
+            try:
+                self._engine = self._factory(self.model_dir, self._device)
+            except ModelError as exc:
+                reason, card = exc.reason, self.card
+                self._worker.post(lambda: self._set_state(card, reason))
+                raise
+            device = self._engine.device
+            self._worker.post(lambda: self.sig_engine_ready.emit(device))
+        return self._engine
+
+    # -- batch analysis ---------------------------------------------------------------------
+
+    def cancel(self) -> None:
+        self._cancel.cancel()
+
+    def analyse(self, records: list[ImageRecord]) -> None:
+        """Analyse ``records`` in order; a running batch is cancelled first."""
+        self._cancel.cancel()
+        self._cancel = token = CancelToken()
+        self._generation += 1
+        generation = self._generation
+        self.running = True
+        self.sig_started.emit(len(records))
+        post = self._worker.post
+
+        def current() -> bool:
+            return generation == self._generation
+
+        def job() -> bool:
+            start = time.monotonic()
+
+            def on_finding(finding: Finding) -> None:
+                post(lambda: current() and self.sig_finding.emit(finding))
+
+            def progress(done: int, total: int) -> None:
+                elapsed = time.monotonic() - start
+                remaining = elapsed / done * (total - done) if done else -1.0
+                post(lambda: current() and self.sig_progress.emit(done, total, remaining))
+
+            try:
+                token.raise_if_cancelled()
+                analyse(records, self._engine_for_job(), on_finding, progress, token)
+            except Cancelled:
+                return True
+            except Exception:
+                # The worker reports the error; the batch is over either way.
+                post(lambda: self._finish(generation, True))
+                raise
+            return False
+
+        self._worker.submit(job, lambda cancelled: self._finish(generation, cancelled))
+
+    def _finish(self, generation: int, cancelled: bool) -> None:
+        if generation == self._generation and self.running:
+            self.running = False
+            self.sig_finished.emit(cancelled)
+
+    # -- heatmaps ---------------------------------------------------------------------------
+
+    def request_heatmap(self, record: ImageRecord) -> None:
+        """Score ``record`` with its Grad-CAM map; runs after any batch already queued."""
+
+        def job() -> tuple[Finding, Any]:
+            finding, prediction = analyse_record(self._engine_for_job(), record, heatmap=True)
+            return finding, None if prediction is None else prediction.heatmap
+
+        self._worker.submit(job, lambda result: self.sig_heatmap_ready.emit(*result))

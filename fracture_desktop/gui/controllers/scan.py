@@ -1,0 +1,92 @@
+"""Folder scans in a worker, streamed to the GUI in small batches."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+
+from fracture_desktop.core.imaging.records import FileProblem, ImageRecord, ScanResult
+from fracture_desktop.core.imaging.scan import scan_folder
+from fracture_desktop.core.jobs import CancelToken
+from fracture_desktop.gui.bridge import Worker
+
+#: Records are handed to the GUI at most this often: one tree update per batch, not per file.
+BATCH_SECONDS = 0.1
+
+
+class ScanController(QObject):
+    """Scans one folder at a time; starting a new scan cancels the previous one.
+
+    Every scan carries a generation number; results of a superseded scan are dropped on the
+    GUI thread, so a slow old scan can never fill the browser of a newly opened folder.
+    """
+
+    sig_records_found = Signal(list)  # list[ImageRecord]
+    sig_problem_found = Signal(object)  # FileProblem
+    sig_progress = Signal(int, int)
+    sig_finished = Signal(object)  # ScanResult
+
+    def __init__(self, worker: Worker, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._worker = worker
+        self._generation = 0
+        self._cancel = CancelToken()
+
+    @property
+    def generation(self) -> int:
+        return self._generation
+
+    def cancel(self) -> None:
+        self._cancel.cancel()
+
+    def start(self, folder: Path) -> int:
+        """Scan ``folder``; returns the generation number of this scan."""
+        self._cancel.cancel()
+        self._cancel = token = CancelToken()
+        self._generation += 1
+        generation = self._generation
+        worker = self._worker
+
+        def deliver(fn_name: str, *args: object) -> None:
+            def run() -> None:
+                if generation == self._generation:
+                    getattr(self, fn_name).emit(*args)
+
+            worker.post(run)
+
+        def job() -> ScanResult:
+            pending: list[ImageRecord] = []
+            last = time.monotonic()
+
+            def flush() -> None:
+                nonlocal last
+                if pending:
+                    deliver("sig_records_found", list(pending))
+                    pending.clear()
+                last = time.monotonic()
+
+            def on_record(record: ImageRecord) -> None:
+                pending.append(record)
+                if time.monotonic() - last > BATCH_SECONDS:
+                    flush()
+
+            def on_problem(problem: FileProblem) -> None:
+                deliver("sig_problem_found", problem)
+
+            def progress(done: int, total: int) -> None:
+                if time.monotonic() - last > BATCH_SECONDS or done == total:
+                    flush()
+                    deliver("sig_progress", done, total)
+
+            result = scan_folder(folder, on_record, on_problem, progress, token)
+            flush()
+            return result
+
+        def finished(result: ScanResult) -> None:
+            if generation == self._generation:
+                self.sig_finished.emit(result)
+
+        worker.submit(job, finished)
+        return generation

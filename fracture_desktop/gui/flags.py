@@ -1,0 +1,38 @@
+"""How flags and reader decisions look, shared by the browser and the findings panel."""
+
+from __future__ import annotations
+
+from PySide6.QtGui import QColor
+
+from fracture_desktop.core.decisions import Decision
+from fracture_desktop.core.findings import Finding, Flag
+
+FLAG_COLOURS = {
+    Flag.FRACTURE: QColor("#ff5252"),
+    Flag.DOUBT: QColor("#ffb74d"),
+    Flag.NO_FRACTURE: QColor("#81c784"),
+    Flag.NOT_ANALYSED: QColor("#9e9e9e"),
+}
+DECISION_MARKS = {Decision.CONFIRMED: "\u2713 confirmed", Decision.REJECTED: "\u2717 rejected"}
+
+
+def flag_text(finding: Finding | None) -> str:
+    """``"Fracture 82%"``; empty before analysis."""
+    if finding is None:
+        return ""
+    name = finding.flag.value.capitalize()
+    if finding.probability is None:
+        return name
+    return f"{name} {finding.probability:.0%}"
+
+
+def suspicion_key(finding: Finding | None) -> float:
+    """Ascending order reads the most suspicious first: by flag, then by probability."""
+    if finding is None:
+        return float(Flag.NOT_ANALYSED.suspicion_rank) + 1.0
+    p = finding.probability if finding.probability is not None else 0.0
+    return finding.flag.suspicion_rank + (1.0 - p) * 0.999
+
+
+def decision_text(decision: Decision | None) -> str:
+    return "" if decision is None else DECISION_MARKS[decision]

@@ -1,0 +1,91 @@
+"""The viewer's persisted preferences (QSettings), read and written in one place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings
+
+ORGANISATION = "FractureDesktop"
+APPLICATION = "Fracture Desktop"
+MAX_RECENT = 8
+DEVICES = ("auto", "cpu", "cuda")
+
+
+class ViewerSettings:
+    """Typed access to the keys the viewer keeps between sessions.
+
+    Parameters
+    ----------
+    settings : QSettings, optional
+        Defaults to the user's INI settings for this application; tests pass one that lives in
+        a temporary folder.
+    """
+
+    def __init__(self, settings: QSettings | None = None) -> None:
+        self._s = settings or QSettings(
+            QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORGANISATION, APPLICATION
+        )
+
+    def _bool(self, key: str, default: bool) -> bool:
+        value = self._s.value(key, default)
+        # INI files give strings back: "true" / "false".
+        return value if isinstance(value, bool) else str(value).lower() == "true"
+
+    @property
+    def recent(self) -> list[Path]:
+        value = self._s.value("recent", [])
+        items = [value] if isinstance(value, str) else list(value or [])
+        return [Path(v) for v in items if v]
+
+    def add_recent(self, folder: Path) -> None:
+        folders = [folder, *(p for p in self.recent if p != folder)][:MAX_RECENT]
+        self._s.setValue("recent", [str(p) for p in folders])
+
+    @property
+    def device(self) -> str:
+        value = str(self._s.value("device", "auto"))
+        return value if value in DEVICES else "auto"
+
+    @device.setter
+    def device(self, value: str) -> None:
+        self._s.setValue("device", value)
+
+    @property
+    def overlays(self) -> bool:
+        return self._bool("overlays", True)
+
+    @overlays.setter
+    def overlays(self, value: bool) -> None:
+        self._s.setValue("overlays", value)
+
+    @property
+    def heatmap(self) -> bool:
+        return self._bool("heatmap/visible", False)
+
+    @heatmap.setter
+    def heatmap(self, value: bool) -> None:
+        self._s.setValue("heatmap/visible", value)
+
+    @property
+    def heatmap_opacity(self) -> int:
+        """Percent, 0-100."""
+        try:
+            return max(0, min(100, int(self._s.value("heatmap/opacity", 45))))
+        except (TypeError, ValueError):
+            return 45
+
+    @heatmap_opacity.setter
+    def heatmap_opacity(self, value: int) -> None:
+        self._s.setValue("heatmap/opacity", int(value))
+
+    def geometry(self) -> tuple[QByteArray | None, QByteArray | None]:
+        """Saved window geometry and dock state, or None."""
+        return self._s.value("window/geometry"), self._s.value("window/state")
+
+    def save_geometry(self, geometry: QByteArray, state: QByteArray) -> None:
+        self._s.setValue("window/geometry", geometry)
+        self._s.setValue("window/state", state)
+
+    def sync(self) -> None:
+        self._s.sync()

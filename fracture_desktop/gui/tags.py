@@ -1,0 +1,56 @@
+"""DICOM header as flat rows for the tag browser (sequences indented under their item)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydicom.dataset import Dataset
+
+from fracture_desktop.core.errors import ImageLoadError
+from fracture_desktop.core.imaging.dicom import read_dataset
+from fracture_desktop.core.imaging.records import ImageRecord, SourceKind
+
+#: Longer values are cut: the browser is for reading, not for dumping binary data.
+MAX_VALUE_CHARS = 200
+
+
+@dataclass(frozen=True)
+class TagRow:
+    """One element: ``depth`` is its nesting level inside sequences."""
+
+    tag: str
+    keyword: str
+    vr: str
+    value: str
+    depth: int = 0
+
+
+def read_tags(record: ImageRecord) -> tuple[TagRow, ...]:
+    """The header of a DICOM record (empty for plain pictures or unreadable headers)."""
+    if record.kind is not SourceKind.DICOM:
+        return ()
+    try:
+        ds = read_dataset(record.path, header_only=True)
+    except ImageLoadError:
+        return ()
+    rows: list[TagRow] = []
+    _flatten(ds.file_meta, 0, rows)
+    _flatten(ds, 0, rows)
+    return tuple(rows)
+
+
+def _flatten(ds: Dataset, depth: int, rows: list[TagRow]) -> None:
+    for element in ds:
+        tag = f"({element.tag.group:04X},{element.tag.element:04X})"
+        if element.VR == "SQ":
+            rows.append(TagRow(tag, element.keyword, "SQ", f"{len(element.value)} item(s)", depth))
+            for item in element.value:
+                _flatten(item, depth + 1, rows)
+            continue
+        if element.VR in ("OB", "OW", "OF", "OD", "OL", "OV", "UN"):
+            value = f"<{element.VR} data>"
+        else:
+            value = str(element.value)
+        if len(value) > MAX_VALUE_CHARS:
+            value = value[:MAX_VALUE_CHARS] + "..."
+        rows.append(TagRow(tag, element.keyword, str(element.VR), value, depth))

@@ -1,0 +1,381 @@
+"""The image view: one radiograph with window/level, zoom, orientation, measurement, heatmap.
+
+Display rule: the ImageItem receives modality values and explicit levels (the window's
+lower and upper bounds), row-major; it never picks levels by itself. Non-linear windows and
+VOI LUT tables go through the core's :func:`apply_window` / :func:`apply_voi_lut_table`.
+Inversion (MONOCHROME1 and the reader's toggle) is a lookup table, so the data stay as loaded.
+The heatmap is a second ImageItem drawn above; the original pixels are never altered.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QPen, QTransform
+from PySide6.QtWidgets import QGraphicsLineItem, QLabel, QVBoxLayout, QWidget
+
+from fracture_desktop.core.imaging.image import (
+    LoadedImage,
+    VoiFunction,
+    VoiLut,
+    VoiWindow,
+    apply_voi_lut_table,
+    apply_window,
+    auto_window,
+    default_voi,
+)
+from fracture_desktop.core.imaging.records import ImageRecord
+from fracture_desktop.gui.measure import Distance, distance
+from fracture_desktop.gui.widgets.viewbox import ReadingViewBox
+from fracture_desktop.gui.windowing import Voi, dragged_window, presets, value_range, voi_label
+
+INVERTED_LUT = np.arange(255, -1, -1, dtype=np.uint8)
+HEATMAP_COLORMAP = "inferno"
+ZOOM_STEP = 1.25
+
+
+def heatmap_lut() -> np.ndarray:
+    """RGBA table: colours of the colormap, alpha rising with the value so cold areas stay
+    clear and only the regions that drove the score are tinted."""
+    lut = pg.colormap.get(HEATMAP_COLORMAP).getLookupTable(0.0, 1.0, 256, alpha=True)
+    lut[:, 3] = np.linspace(0, 255, 256).astype(np.uint8)
+    return lut
+
+
+def _window_text(voi: Voi) -> str:
+    if isinstance(voi, VoiLut):
+        return f"VOI LUT {voi_label(voi)}"
+    return f"W {voi.width:.0f} L {voi.center:.0f} ({voi.explanation or 'window'})"
+
+
+class ImageView(QWidget):
+    """Shows one :class:`LoadedImage`; the main window feeds it and listens to it."""
+
+    sig_cursor_text = Signal(str)
+    sig_window_text = Signal(str)
+    sig_measured = Signal(object)  # Distance
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.graphics = pg.GraphicsView(background=QColor(0, 0, 0))
+        self.viewbox = ReadingViewBox()
+        self.graphics.setCentralItem(self.viewbox)
+        self.image_item = pg.ImageItem(axisOrder="row-major")
+        self.viewbox.addItem(self.image_item)
+        self.heatmap_item = pg.ImageItem(axisOrder="row-major", parent=self.image_item)
+        self.heatmap_item.setLookupTable(heatmap_lut())
+        self.heatmap_item.setZValue(10)
+        self.heatmap_item.setVisible(False)
+        self._measure_line = QGraphicsLineItem(self.image_item)
+        pen = QPen(QColor("#4fc3f7"), 2)
+        pen.setCosmetic(True)  # same thickness at every zoom
+        self._measure_line.setPen(pen)
+        self._measure_line.setZValue(20)
+        self._measure_label = pg.TextItem(color="#4fc3f7", anchor=(0, 1), fill=(0, 0, 0, 160))
+        self.viewbox.addItem(self._measure_label, ignoreBounds=True)
+        self._corners = [QLabel(self.graphics) for _ in range(4)]
+        for label in self._corners:
+            label.setObjectName("cornerOverlay")
+            label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.graphics)
+
+        self.record: ImageRecord | None = None
+        self.image: LoadedImage | None = None
+        self.voi: Voi | None = None
+        self.presets: list[Voi] = []
+        self.user_invert = False
+        self.rotation = 0
+        self.flipped = False
+        self.measurement: Distance | None = None
+        self.position_text = ""
+        self._span = 1.0
+        self._show_heatmap = False
+        self._overlays_visible = True
+
+        self.viewbox.sig_window_drag.connect(self._on_window_drag)
+        self.viewbox.sig_measure_drag.connect(self._on_measure_drag)
+        self.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        self.clear_measurement()
+        self._update_corners()
+
+    # -- image and window -------------------------------------------------------------------
+
+    def set_image(self, record: ImageRecord, image: LoadedImage, position_text: str) -> None:
+        """Show ``image`` with its default window, upright and fitted."""
+        self.record, self.image, self.position_text = record, image, position_text
+        self.set_heatmap(None)
+        self.clear_measurement()
+        self.voi = None
+        if image.is_colour:
+            self.presets = []
+        else:
+            low, high = value_range(image)
+            self._span = max(high - low, 1.0)
+            self.presets = presets(image, record.modality)
+        self.reset()
+
+    def clear_image(self) -> None:
+        self.record = self.image = self.voi = None
+        self.presets = []
+        self.image_item.clear()
+        self.set_heatmap(None)
+        self.clear_measurement()
+        self._update_corners()
+
+    def set_voi(self, voi: Voi) -> None:
+        """Show the image through ``voi`` (a window or a VOI LUT table)."""
+        image = self.image
+        if image is None or image.is_colour:
+            return
+        linear = isinstance(voi, VoiWindow) and voi.function is not VoiFunction.SIGMOID
+        was_linear = (
+            isinstance(self.voi, VoiWindow) and self.voi.function is not VoiFunction.SIGMOID
+        )
+        if linear:
+            levels = (voi.lower, voi.upper)
+            if was_linear and self.image_item.image is image.values:
+                self.image_item.setLevels(levels)  # only the levels change: no data copy
+            else:
+                self.image_item.setImage(image.values, autoLevels=False, levels=levels)
+        else:
+            shown = (
+                apply_voi_lut_table(image.values, voi)
+                if isinstance(voi, VoiLut)
+                else apply_window(image.values, voi)
+            )
+            self.image_item.setImage(shown, autoLevels=False, levels=(0.0, 1.0))
+        self.voi = voi
+        self.sig_window_text.emit(self.window_text)
+        self._update_corners()
+
+    @property
+    def window_text(self) -> str:
+        if self.image is None:
+            return ""
+        return "colour image" if self.voi is None else _window_text(self.voi)
+
+    def apply_preset(self, index: int) -> bool:
+        """Preset ``index`` (0-based, number key minus one); False when there is none."""
+        if not 0 <= index < len(self.presets):
+            return False
+        self.set_voi(self.presets[index])
+        return True
+
+    def _on_window_drag(self, dx: float, dy: float) -> None:
+        if self.image is None or self.image.is_colour:
+            return
+        start = self.voi if isinstance(self.voi, VoiWindow) else auto_window(self.image.values)
+        self.set_voi(dragged_window(start, dx, dy, self._span))
+
+    def set_inverted(self, inverted: bool) -> None:
+        self.user_invert = inverted
+        self._apply_lut()
+
+    def _apply_lut(self) -> None:
+        image = self.image
+        if image is None:
+            return
+        effective = image.invert != self.user_invert
+        if image.is_colour:
+            shown = 255 - image.values if self.user_invert else image.values
+            self.image_item.setImage(shown, autoLevels=False, levels=(0, 255))
+        else:
+            self.image_item.setLookupTable(INVERTED_LUT if effective else None)
+
+    # -- geometry ---------------------------------------------------------------------------
+
+    def fit(self) -> None:
+        """Whole image in view."""
+        if self.image is not None:
+            rect = self.image_item.mapRectToParent(self.image_item.boundingRect())
+            self.viewbox.setRange(rect=rect, padding=0.02)
+
+    def actual_size(self) -> None:
+        """One image pixel per screen pixel, around the current centre."""
+        if self.image is None:
+            return
+        centre = self.viewbox.viewRect().center()
+        w, h = self.viewbox.width(), self.viewbox.height()
+        self.viewbox.setRange(
+            rect=QRectF(centre.x() - w / 2, centre.y() - h / 2, w, h), padding=0.0
+        )
+
+    @property
+    def zoom(self) -> float:
+        """Screen pixels per image pixel."""
+        return 1.0 / self.viewbox.viewPixelSize()[0]
+
+    def zoom_by(self, factor: float) -> None:
+        """Zoom around the view centre (keys); the wheel zooms toward the cursor."""
+        self.viewbox.scaleBy(s=(1.0 / factor, 1.0 / factor))
+
+    def rotate(self) -> None:
+        """Turn 90 degrees clockwise."""
+        self.rotation = (self.rotation + 90) % 360
+        self._apply_orientation()
+
+    def flip(self) -> None:
+        """Mirror left-right."""
+        self.flipped = not self.flipped
+        self._apply_orientation()
+
+    def reset(self) -> None:
+        """Default window, no inversion, upright, fitted; heatmap and measurement stay."""
+        image = self.image
+        if image is None:
+            return
+        self.user_invert = False
+        self.rotation, self.flipped = 0, False
+        if image.is_colour:
+            self._apply_lut()  # sets the colour data with its fixed 0-255 levels
+        else:
+            self.set_voi(default_voi(image))
+            self._apply_lut()
+        self._apply_orientation()
+        self._update_corners()
+
+    def _apply_orientation(self) -> None:
+        if self.image is None:
+            return
+        rows, cols = self.image.shape
+        t = QTransform()
+        t.translate(cols / 2, rows / 2)
+        t.rotate(self.rotation)
+        if self.flipped:
+            t.scale(-1, 1)
+        t.translate(-cols / 2, -rows / 2)
+        self.image_item.setTransform(t)
+        self.fit()
+        self._place_measure_label()
+
+    # -- cursor readout ---------------------------------------------------------------------
+
+    def pixel_at(self, scene_pos: QPointF) -> tuple[int, int] | None:
+        """``(column, row)`` under a scene position, or None outside the image."""
+        if self.image is None:
+            return None
+        p = self.image_item.mapFromScene(scene_pos)
+        col, row = math.floor(p.x()), math.floor(p.y())
+        rows, cols = self.image.shape
+        return (col, row) if 0 <= col < cols and 0 <= row < rows else None
+
+    def readout(self, col: int, row: int) -> str:
+        """Status-bar text for pixel ``(col, row)``."""
+        image = self.image
+        assert image is not None
+        parts = [f"x {col}  y {row}"]
+        if image.is_colour:
+            parts.append("RGB " + " ".join(str(int(v)) for v in image.values[row, col]))
+        else:
+            stored = image.stored[row, col]
+            parts.append(f"stored {stored}" if np.ndim(stored) == 0 else "stored -")
+            parts.append(f"value {float(image.values[row, col]):g}")
+        if image.spacing is not None:
+            x_mm, y_mm = col * image.spacing.column, row * image.spacing.row
+            parts.append(f"{x_mm:.1f}, {y_mm:.1f} mm ({image.spacing.source})")
+        else:
+            parts.append("uncalibrated")
+        return "   ".join(parts)
+
+    def _on_mouse_moved(self, scene_pos: QPointF) -> None:
+        pixel = self.pixel_at(scene_pos)
+        self.sig_cursor_text.emit("" if pixel is None else self.readout(*pixel))
+
+    # -- measurement ------------------------------------------------------------------------
+
+    def set_measuring(self, on: bool) -> None:
+        self.viewbox.measuring = on
+        self.graphics.setCursor(Qt.CursorShape.CrossCursor if on else Qt.CursorShape.ArrowCursor)
+
+    def clear_measurement(self) -> None:
+        self.measurement = None
+        self._measure_line.setVisible(False)
+        self._measure_label.setVisible(False)
+
+    def _on_measure_drag(self, start: QPointF, end: QPointF, finished: bool) -> None:
+        if self.image is None:
+            return
+        a = self.image_item.mapFromScene(start)
+        b = self.image_item.mapFromScene(end)
+        self._measure_line.setLine(a.x(), a.y(), b.x(), b.y())
+        self._measure_line.setVisible(True)
+        self.measurement = distance((a.x(), a.y()), (b.x(), b.y()), self.image.spacing)
+        self._measure_label.setText(self.measurement.label)
+        self._measure_label.setVisible(True)
+        self._place_measure_label()
+        if finished:
+            self.sig_measured.emit(self.measurement)
+
+    def _place_measure_label(self) -> None:
+        line = self._measure_line.line()
+        self._measure_label.setPos(self.image_item.mapToParent(line.p2()))
+
+    # -- heatmap ----------------------------------------------------------------------------
+
+    def set_heatmap(self, heatmap: np.ndarray | None) -> None:
+        """Overlay a [0, 1] map of the image's shape; None removes it."""
+        if heatmap is None:
+            self.heatmap_item.clear()
+            self.heatmap_item.setVisible(False)
+            return
+        self.heatmap_item.setImage(heatmap, autoLevels=False, levels=(0.0, 1.0))
+        self.heatmap_item.setVisible(self._show_heatmap)
+
+    @property
+    def has_heatmap(self) -> bool:
+        return self.heatmap_item.image is not None
+
+    def set_heatmap_visible(self, visible: bool) -> None:
+        self._show_heatmap = visible
+        self.heatmap_item.setVisible(visible and self.has_heatmap)
+
+    def set_heatmap_opacity(self, opacity: float) -> None:
+        self.heatmap_item.setOpacity(opacity)
+
+    # -- corner overlays --------------------------------------------------------------------
+
+    def set_overlays_visible(self, visible: bool) -> None:
+        self._overlays_visible = visible
+        self._update_corners()
+
+    @property
+    def overlays_visible(self) -> bool:
+        return self._overlays_visible
+
+    def corner_texts(self) -> list[str]:
+        """Top-left, top-right, bottom-left, bottom-right."""
+        r = self.record
+        if r is None or self.image is None:
+            return ["", "", "", ""]
+        return [
+            "\n".join(filter(None, [r.patient_name, r.patient_id, r.patient_birth_date])),
+            "\n".join(filter(None, [r.study_date, r.study_description, r.series_description])),
+            "\n".join(filter(None, [r.modality, r.body_part, r.view_position])),
+            "\n".join(filter(None, [self.position_text, self.window_text])),
+        ]
+
+    def _update_corners(self) -> None:
+        for label, text in zip(self._corners, self.corner_texts(), strict=True):
+            label.setText(text)
+            label.adjustSize()
+            label.setVisible(self._overlays_visible and bool(text))
+        self._place_corners()
+
+    def _place_corners(self) -> None:
+        w, h, m = self.graphics.width(), self.graphics.height(), 8
+        tl, tr, bl, br = self._corners
+        tl.move(m, m)
+        tr.move(w - tr.width() - m, m)
+        bl.move(m, h - bl.height() - m)
+        br.move(w - br.width() - m, h - br.height() - m)
+        for label in (tr, br):
+            label.setAlignment(Qt.AlignmentFlag.AlignRight)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._place_corners()

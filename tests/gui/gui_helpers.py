@@ -1,0 +1,74 @@
+"""Helpers for the viewer tests: a fake engine, waiting for a folder, mouse drags."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication, QWidget
+
+from fracture_desktop.core.findings import Flag
+from fracture_desktop.core.imaging.image import LoadedImage
+
+
+@dataclass(frozen=True)
+class FakePrediction:
+    probability: float
+    flag: Flag
+    heatmap: np.ndarray | None = None
+
+
+class FakeEngine:
+    """Scores by file name so tests know which flag each image gets.
+
+    ``gate`` (optional) blocks every prediction after the first until it is set, so a test
+    can cancel a batch at a known point without timing guesses.
+    """
+
+    device = "cpu"
+
+    def __init__(self, scores: dict[str, float], gate: threading.Event | None = None) -> None:
+        self.scores = scores
+        self.gate = gate
+        self.calls = 0
+
+    def predict(self, image: LoadedImage, heatmap: bool = False) -> FakePrediction:
+        self.calls += 1
+        if self.gate is not None and self.calls > 1:
+            self.gate.wait(timeout=10)
+        p = self.scores.get(image.path.name, 0.1)
+        flag = Flag.FRACTURE if p >= 0.6 else Flag.DOUBT if p >= 0.4 else Flag.NO_FRACTURE
+        hm = np.linspace(0, 1, image.values.shape[0] * image.values.shape[1], dtype=np.float32)
+        return FakePrediction(p, flag, hm.reshape(image.values.shape[:2]) if heatmap else None)
+
+
+def open_and_wait(qtbot, window, folder: Path) -> None:
+    """Open ``folder`` and wait for the scan, every identity and the first image."""
+    with qtbot.waitSignal(window.scan.sig_finished, timeout=20000):
+        window.open_folder(folder)
+    qtbot.waitUntil(lambda: window.view.image is not None, timeout=10000)
+    qtbot.waitUntil(lambda: len(window.identities) == len(window.records), timeout=20000)
+
+
+def drag(
+    widget: QWidget, start: QPoint, end: QPoint, button=Qt.MouseButton.LeftButton, steps: int = 8
+) -> None:
+    """Press, move in steps with the button held, release (QTest.mouseMove drops buttons)."""
+    QTest.mousePress(widget, button, Qt.KeyboardModifier.NoModifier, start)
+    for i in range(1, steps + 1):
+        pos = QPointF(start + (end - start) * (i / steps))
+        event = QMouseEvent(
+            QEvent.Type.MouseMove,
+            pos,
+            widget.mapToGlobal(pos),
+            Qt.MouseButton.NoButton,
+            button,
+            Qt.KeyboardModifier.NoModifier,
+        )
+        QApplication.sendEvent(widget, event)
+    QTest.mouseRelease(widget, button, Qt.KeyboardModifier.NoModifier, end)

@@ -1,0 +1,176 @@
+"""The CNN's flags in the viewer: analysis, sorting, cancel, decisions, no model, shutdown."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from conftest import IMAGE_COUNT
+from gui_helpers import FakeEngine, open_and_wait
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+
+from fracture_desktop.core.decisions import Decision
+from fracture_desktop.core.findings import Flag
+from fracture_desktop.gui.flags import suspicion_key
+from fracture_desktop.gui.widgets.dialogs import model_card_html
+
+pytestmark = pytest.mark.gui
+
+SCORES = {"MR_small.dcm": 0.9, "CT_small.dcm": 0.5, "cr_cervical": 0.75}
+
+
+def test_analyse_folder_with_untrained_model(qtbot, make_window, sample_folder: Path) -> None:
+    window = make_window()
+    open_and_wait(qtbot, window, sample_folder)
+    assert window.analysis.available
+    assert "fracture_net-untrained" in window.model_label.text()
+    with qtbot.waitSignal(window.analysis.sig_finished, timeout=60000) as finished:
+        QTest.keyClick(window, Qt.Key.Key_3, Qt.KeyboardModifier.ControlModifier)
+    assert finished.args == [False]
+    assert len(window.findings) == IMAGE_COUNT
+    assert all(f.flag is not Flag.NOT_ANALYSED for f in window.findings.values())
+    assert window.device_label.text() == "Device: auto \u2192 cpu"
+    for record in window.records.values():
+        finding = window.findings[record.path]
+        assert window.browser.badge_text(record).startswith(finding.flag.value.capitalize())
+    # Sort by suspicion: the browser's order follows flag rank, then probability.
+    window.browser.sort_box.setCurrentIndex(1)
+    shown = window.browser.visible_records()
+    assert len(shown) == IMAGE_COUNT
+    for series in {r.series_uid for r in shown}:
+        keys = [suspicion_key(window.findings[r.path]) for r in shown if r.series_uid == series]
+        assert keys == sorted(keys)
+    panel_keys = [
+        suspicion_key(window.findings[r.path]) for r in window.findings_panel.ordered_records()
+    ]
+    assert panel_keys == sorted(panel_keys)
+
+
+def test_sort_and_filter_by_suspicion(qtbot, make_window, sample_folder: Path) -> None:
+    window = make_window(engine=FakeEngine(SCORES))
+    open_and_wait(qtbot, window, sample_folder)
+    with qtbot.waitSignal(window.analysis.sig_finished, timeout=20000):
+        window.analyse_folder()
+    names = [r.path.name for r in window.findings_panel.ordered_records()]
+    assert names[:3] == ["MR_small.dcm", "cr_cervical", "CT_small.dcm"]
+    window.browser.sort_box.setCurrentIndex(1)
+    first = window.browser.visible_records()[0]
+    assert first.path.name == "MR_small.dcm"  # the most suspicious patient comes first
+    window.browser.filter_box.setCurrentIndex(1)  # fracture only
+    shown = {r.path.name for r in window.browser.visible_records()}
+    assert shown == {"MR_small.dcm", "cr_cervical"}
+    window.browser.filter_box.setCurrentIndex(2)  # fracture or doubt
+    shown = {r.path.name for r in window.browser.visible_records()}
+    assert shown == {"MR_small.dcm", "cr_cervical", "CT_small.dcm"}
+    window.browser.filter_box.setCurrentIndex(0)
+    assert len(window.browser.visible_records()) == IMAGE_COUNT
+
+
+def test_cancel_mid_way(qtbot, make_window, sample_folder: Path) -> None:
+    gate = threading.Event()
+    engine = FakeEngine(SCORES, gate)
+    window = make_window(engine=engine)
+    open_and_wait(qtbot, window, sample_folder)
+    window.analyse_folder()
+    assert window.progress.isVisible() and window.cancel_button.isVisible()
+    qtbot.waitUntil(lambda: len(window.findings) == 1, timeout=10000)
+    assert "left" in window.remaining_label.text()
+    with qtbot.waitSignal(window.analysis.sig_finished, timeout=10000) as finished:
+        window.cancel_button.click()
+        gate.set()  # let the image in progress finish; the batch stops after it
+    assert finished.args == [True]
+    assert 1 <= len(window.findings) < IMAGE_COUNT
+    assert not window.progress.isVisible()
+    assert "cancelled" in window.statusBar().currentMessage()
+
+
+def test_decisions_survive_reopen(qtbot, make_window, sample_folder: Path) -> None:
+    window = make_window(engine=FakeEngine(SCORES))
+    open_and_wait(qtbot, window, sample_folder)
+    with qtbot.waitSignal(window.analysis.sig_finished, timeout=20000):
+        window.analyse_folder()
+    mr = next(r for r in window.records.values() if r.path.name == "MR_small.dcm")
+    jpeg = next(r for r in window.records.values() if r.path.suffix == ".jpg")
+    window.browser.select_record(mr)
+    qtbot.waitUntil(lambda: window.view.record == mr, timeout=10000)
+    QTest.keyClick(window, Qt.Key.Key_Y)
+    window.decide(Decision.REJECTED, jpeg)
+    assert "confirmed" in window.browser.badge_text(mr)
+    window.close()
+
+    reopened = make_window(engine=FakeEngine(SCORES))
+    open_and_wait(qtbot, reopened, sample_folder)
+    by_name = {r.path.name: r for r in reopened.records.values()}
+    # Restored before any analysis: decisions are keyed by identity, not by the session.
+    assert "confirmed" in reopened.browser.badge_text(by_name["MR_small.dcm"])
+    assert "rejected" in reopened.browser.badge_text(by_name[jpeg.path.name])
+    assert reopened.browser.badge_text(by_name["CT_small.dcm"]) == ""
+    assert not any(sample_folder.rglob("*.json"))  # nothing written into the study folder
+
+
+def test_without_model_viewer_works_and_says_why(
+    qtbot, make_window, sample_folder: Path, tmp_path: Path
+) -> None:
+    window = make_window(model=tmp_path / "no-such-model")
+    qtbot.waitUntil(lambda: window.model_label.text() == "Model: unavailable", timeout=10000)
+    assert not window.act_analyse_folder.isEnabled()
+    assert "no model card" in window.act_analyse_folder.toolTip()
+    open_and_wait(qtbot, window, sample_folder)
+    assert window.view.image is not None
+    window.analyse_folder()
+    assert "Analysis unavailable: no model card" in window.notices.notices[-1].reason
+    assert "No model" in model_card_html(window.analysis.card, window.analysis.unavailable_reason)
+
+
+def test_model_card_and_intended_use_are_shown(qtbot, make_window) -> None:
+    window = make_window()
+    qtbot.waitUntil(lambda: window.analysis.card is not None, timeout=10000)
+    card = window.analysis.card
+    text = model_card_html(card, "")
+    assert card.short_sha in text and "0.600" in text and "0.400" in text
+    assert "Not a diagnosis" in text
+    assert window.intended_label.isVisible()
+    assert "not a diagnosis" in window.intended_label.text()
+    rows = dict(window.shortcut_rows())
+    assert rows["Ctrl+O"].startswith("Open Folder") and rows["I"] == "Invert"
+
+
+def test_settings_persist(qtbot, make_window, sample_folder: Path) -> None:
+    window = make_window()
+    open_and_wait(qtbot, window, sample_folder)
+    QTest.keyClick(window, Qt.Key.Key_O)
+    window.set_device("cpu")
+    window.opacity.setValue(70)
+    window.close()
+    again = make_window()
+    assert again.settings.recent[0] == sample_folder
+    assert not again.act_overlays.isChecked()
+    assert again.device_actions["cpu"].isChecked() and again.analysis.device == "cpu"
+    assert again.opacity.value() == 70
+
+
+def test_error_in_a_worker_reaches_the_user(qtbot, make_window) -> None:
+    window = make_window()
+
+    def fail() -> None:
+        raise RuntimeError("disk on fire")
+
+    window.workers[0].submit(fail)
+    qtbot.waitUntil(lambda: bool(window.notices.notices), timeout=5000)
+    notice = window.notices.notices[-1]
+    assert notice.reason == "RuntimeError: disk on fire"
+    assert "Traceback" in notice.details
+    assert window.notices.details_button.isVisible()
+
+
+def test_closing_joins_every_worker(qtbot, make_window, sample_folder: Path) -> None:
+    gate = threading.Event()
+    window = make_window(engine=FakeEngine(SCORES, gate))
+    open_and_wait(qtbot, window, sample_folder)
+    window.analyse_folder()
+    qtbot.waitUntil(lambda: len(window.findings) == 1, timeout=10000)
+    gate.set()
+    window.close()
+    assert [t.name for t in threading.enumerate() if t.name.startswith("fd-")] == []
