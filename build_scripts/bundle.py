@@ -1,0 +1,178 @@
+"""What goes into the PyInstaller bundle, kept free of PyInstaller so tests can read it.
+
+``fracture_desktop.spec`` imports this module; ``tests/packaging`` checks that every data
+entry exists. The bundle's layout mirrors the source tree, so
+:func:`fracture_desktop.core.paths.bundle_root` finds ``resources/`` and ``models/`` the
+same way in both.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+APP_NAME = "fracture-desktop"
+ENTRY_SCRIPT = ROOT / "fracture_desktop" / "__main__.py"
+BUILD_INFO_FILE = "build_info.json"
+
+#: The model the app loads by default (``fracture_desktop.core.inference.card``).
+SHIPPED_MODEL = "models/fracture_net-v1"
+#: (source relative to the checkout, destination folder inside the bundle). Explicit, as in
+#: qutebrowser's spec: nothing reaches the bundle by accident (a model under development
+#: lying in ``models/`` stays out).
+DATAS: tuple[tuple[str, str], ...] = (
+    ("resources", "resources"),
+    (SHIPPED_MODEL, SHIPPED_MODEL),
+)
+
+#: Modules the app never imports at run time. Each saves size or stops a hook from dragging
+#: in a second Qt or the training stack.
+EXCLUDES: tuple[str, ...] = (
+    # the training stack (extra "train") and our training code, which imports it
+    "fracture_desktop.training",
+    "torchvision",
+    "sklearn",
+    "scipy",
+    "matplotlib",
+    "pandas",
+    # other GUI toolkits and Qt bindings
+    "tkinter",
+    "_tkinter",
+    "PyQt5",
+    "PyQt6",
+    "PySide2",
+    # Qt modules the viewer does not use
+    "PySide6.Qt3DCore",
+    "PySide6.QtCharts",
+    "PySide6.QtDataVisualization",
+    "PySide6.QtDesigner",
+    "PySide6.QtHelp",
+    "PySide6.QtMultimedia",
+    "PySide6.QtMultimediaWidgets",
+    "PySide6.QtNetwork",
+    "PySide6.QtOpenGL",
+    "PySide6.QtOpenGLWidgets",
+    "PySide6.QtPdf",
+    "PySide6.QtQml",
+    "PySide6.QtQuick",
+    "PySide6.QtQuickWidgets",
+    "PySide6.QtSql",
+    "PySide6.QtTest",
+    "PySide6.QtUiTools",
+    "PySide6.QtWebEngineCore",
+    "PySide6.QtWebEngineWidgets",
+    "pyqtgraph.opengl",
+    "pyqtgraph.examples",
+    "pyqtgraph.jupyter",
+    # development tools
+    "pytest",
+    "IPython",
+    "PyInstaller",
+    "setuptools",
+    "pip",
+)
+
+#: Hidden imports: plugins found by name or entry point at run time.
+HIDDEN_IMPORTS: tuple[str, ...] = ("libjpeg", "openjpeg", "rle", "gdcm")
+
+#: Distributions whose metadata must ship: pylibjpeg finds its decoders by entry point.
+METADATA: tuple[str, ...] = (
+    "pylibjpeg",
+    "pylibjpeg-libjpeg",
+    "pylibjpeg-openjpeg",
+    "pylibjpeg-rle",
+    "fracture-desktop",
+)
+
+#: Bundle paths (``fnmatch`` patterns on the destination) dropped after analysis: test and
+#: example libraries of torch, headers and static libraries, GDCM's command-line tools.
+TRIM_PATTERNS: tuple[str, ...] = (
+    "torch/lib/libtorchbind_test.so",
+    "torch/lib/libjitbackend_test.so",
+    "torch/lib/libbackend_with_compiler.so",
+    "torch/lib/libaoti_custom_ops.so",
+    "torch/include/*",
+    "torch/share/*",
+    "torch/test/*",
+    "torch/testing/_internal/*",
+    "torch/utils/benchmark/*",
+    "torchgen/*",
+    "*.a",
+    "_gdcm/gdcm*",
+)
+
+
+def data_entries(root: Path = ROOT) -> list[tuple[str, str]]:
+    """:data:`DATAS` as (absolute source, destination) pairs, as PyInstaller takes them."""
+    return [(str(root / source), dest) for source, dest in DATAS]
+
+
+def git_commit(root: Path = ROOT) -> str:
+    """The checkout's commit, with ``+dirty`` when tracked files differ; ``unknown`` without git."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return f"{commit}+dirty" if dirty else commit
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def build_info(root: Path = ROOT) -> dict[str, Any]:
+    """The build-info record: version, commit, date, Python, torch, the bundled weights.
+
+    The weights' sha256 is computed from the file that is bundled (not copied from the
+    card), so a reader can compare both.
+    """
+    import torch  # the build venv's torch: its version is what the bundle carries
+
+    sys.path.insert(0, str(root))
+    import fracture_desktop
+
+    models = {}
+    card_path = root / SHIPPED_MODEL / "model_card.json"
+    if card_path.is_file():  # without it the bundle fails its own self-test
+        card = json.loads(card_path.read_text(encoding="utf-8"))
+        models[card["id"]] = {
+            "version": str(card["version"]),
+            "weights": card["weights"]["file"],
+            "sha256": _sha256(card_path.parent / card["weights"]["file"]),
+        }
+    return {
+        "app": APP_NAME,
+        "version": fracture_desktop.__version__,
+        "git_commit": git_commit(root),
+        "built": datetime.now(UTC).isoformat(timespec="seconds"),
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "models": models,
+    }
+
+
+def write_build_info(folder: Path, root: Path = ROOT) -> Path:
+    """Write :func:`build_info` as ``folder/build_info.json``; return the path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / BUILD_INFO_FILE
+    path.write_text(json.dumps(build_info(root), indent=2) + "\n", encoding="utf-8")
+    return path

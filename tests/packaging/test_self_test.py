@@ -1,0 +1,48 @@
+"""``--self-test`` from the source tree: the check ``make package`` runs on the frozen app."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def self_test(*args: str, python_flags: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, *python_flags, "-m", "fracture_desktop", "--self-test", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_self_test_passes_from_the_source_tree_without_qt(model_dir: Path) -> None:
+    # -X importtime lists every imported module on stderr: none may be Qt.
+    result = self_test("--model", str(model_dir), python_flags=("-X", "importtime"))
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "fracture_net-untrained 0.0.0" in result.stdout
+    assert "sha256 verified" in result.stdout
+    assert "Grad-CAM map checked" in result.stdout
+    assert "self-test passed" in result.stdout
+    imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()}
+    assert "fracture_desktop.self_test" in imported
+    assert not {m for m in imported if m.startswith(("PySide6", "pyqtgraph", "shiboken6"))}
+
+
+def test_a_tampered_model_fails_the_self_test(tampered_model_dir: Path) -> None:
+    result = self_test("--model", str(tampered_model_dir))
+
+    assert result.returncode != 0
+    assert "self-test FAILED" in result.stderr
+    assert "do not match their model card" in result.stderr
+
+
+def test_a_missing_model_fails_the_self_test(tmp_path: Path) -> None:
+    result = self_test("--model", str(tmp_path / "nowhere"))
+
+    assert result.returncode != 0
+    assert "self-test FAILED: no model card" in result.stderr
