@@ -24,6 +24,11 @@ class _Centred(nn.Module):
         super().__init__()
         self.body = body
 
+    @property
+    def cam_layer(self) -> nn.Module:
+        """The last feature block, for Grad-CAM (``layer4`` in ResNets)."""
+        return getattr(self.body, "features", None) or self.body.layer4
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.body((x - 0.5) / 0.25).squeeze(1)
 

@@ -43,7 +43,9 @@ def calibrate_run(run_dir: Path, data: Path, cache_dir: Path) -> tuple[Inference
     config = json.loads((Path(run_dir) / "config.json").read_text())
     arch = architecture(config["arch"])
     model = arch.build()
-    model.load_state_dict(torch.load(Path(run_dir) / "best.pt", weights_only=True))
+    state = torch.load(Path(run_dir) / "best.pt", weights_only=True)
+    # Early runs registered Grad-CAM's layer a second time; those keys duplicate others.
+    model.load_state_dict({k: v for k, v in state.items() if not k.startswith("cam_layer.")})
     model.eval().requires_grad_(False)
     val = [s for s in load_samples(data) if s.split == "val"]
     draft = ModelCard(

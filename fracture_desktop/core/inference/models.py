@@ -49,6 +49,11 @@ class PaperCNN(nn.Module):
             nn.Linear(256, 1),
         )
 
+    @property
+    def cam_layer(self) -> nn.Module:
+        """The last convolution block's output (14 x 14), for Grad-CAM."""
+        return self.features
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x)).squeeze(1)
 
@@ -83,8 +88,7 @@ class FractureNet(nn.Module):
     Design choices for FracAtlas on a 2-core CPU: a single grey channel (radiographs carry no
     colour), letterboxing so thin bones are not distorted, strided convolutions rather than
     early pooling to keep fine cortical detail, and global average + max pooling so that one
-    small focal finding can still dominate the image-level score. About 1.2 M parameters.
-    The last stage's activations are exposed for Grad-CAM (:attr:`cam_layer`).
+    small focal finding can still dominate the image-level score. About 1.7 M parameters.
     """
 
     input_spec = InputSpec(size=256, letterbox=True, channels=1)
@@ -100,8 +104,12 @@ class FractureNet(nn.Module):
             layers += [ResidualBlock(w[i + 1]) for _ in range(blocks)]
             stages.append(nn.Sequential(*layers))
         self.stages = nn.Sequential(*stages)
-        self.cam_layer = self.stages[-1]
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(2 * w[-1], 1))
+
+    @property
+    def cam_layer(self) -> nn.Module:
+        """The last stage: Grad-CAM's layer (a property, so it is not saved twice)."""
+        return self.stages[-1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # Centre the [0, 1] input: a fixed shift keeps the card's input rule simple.
