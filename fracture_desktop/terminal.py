@@ -17,7 +17,8 @@ class ProgressBar:
     """A :data:`~fracture_desktop.core.jobs.ProgressCallback` that draws ``label [###..] n/N``.
 
     On a terminal the line is redrawn in place with the rate and time left; elsewhere a
-    plain line is printed every 10 % so logs stay short.
+    plain line is printed at the first item (a sign of life) and every 10 %, so logs stay
+    short.
 
     Parameters
     ----------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import os
 import shutil
 import subprocess
@@ -20,6 +21,7 @@ from fracture_desktop.batch import (
     EXIT_USAGE,
 )
 from fracture_desktop.core.decisions import Decision, DecisionStore
+from fracture_desktop.terminal import ProgressBar
 
 DICOMS = ("CT_small.dcm", "MR_small.dcm")
 CT_SOP_UID = "1.3.6.1.4.1.5962.1.1.1.1.1.20040119072730.12322"
@@ -191,3 +193,33 @@ def test_subprocess_run_prints_summary_and_needs_no_display(
     assert "not analysed" in done.stdout and str(out) in done.stdout
     assert "Analysing" in done.stderr  # the progress bar goes to stderr
     assert len(csv_rows(out)) == GOOD_IMAGES + 3
+
+
+class _Stream(io.StringIO):
+    def __init__(self, tty: bool) -> None:
+        super().__init__()
+        self.tty = tty
+
+    def isatty(self) -> bool:
+        return self.tty
+
+
+def test_progress_bar_logs_every_tenth_without_a_terminal() -> None:
+    stream = _Stream(tty=False)
+    bar = ProgressBar("Analysing", "images", stream)
+    for done in range(1, 201):
+        bar(done, 200)
+    bar.close()
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 11  # the first item, then every 10 %
+    assert lines[-1].startswith("Analysing  [") and "200/200" in lines[-1]
+    assert "\r" not in stream.getvalue()
+
+
+def test_progress_bar_redraws_in_place_on_a_terminal() -> None:
+    stream = _Stream(tty=True)
+    bar = ProgressBar("Finding", "files", stream)
+    bar(3, 3)
+    bar.close()
+    text = stream.getvalue()
+    assert text.startswith("\r") and "3/3" in text and text.endswith("\n")

@@ -1,0 +1,126 @@
+"""Throughput and peak memory of ``fracture-desktop scan`` on the FracAtlas test split.
+
+Builds a temporary folder of hard links (symbolic links where hard links fail) to the test
+split's JPEGs, then runs the real command in a fresh process per folder size, so each peak
+resident set (``ru_maxrss`` of that child alone, via ``os.wait4``) belongs to one run. The
+peak staying level from the small folder to the full split shows that memory does not grow
+with the folder. Uses the shipped model when present, else an untrained one of the same
+architecture (same cost per image). Target (issue 5): >= 20 images/s end to end on CPU.
+
+Run: ``python -m benchmarks.scan_throughput [--sizes 100,523] [--device cpu]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from fracture_desktop.core.inference.card import default_model_dir
+
+FRACATLAS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "fracatlas"
+TARGET_RATE = 20.0
+_SUMMARY_TIME = re.compile(r"Time\s+(\d+) images in ([\d.]+) s")
+
+
+def test_split(root: Path) -> list[Path]:
+    """The test split's image files, in splits.csv order."""
+    by_name = {p.name: p for p in (root / "images").rglob("*.jpg")}
+    with open(root / "splits.csv", encoding="utf-8", newline="") as f:
+        names = [row["image_id"] for row in csv.DictReader(f) if row["split"] == "test"]
+    return [by_name[n] for n in names if n in by_name]
+
+
+def link_folder(files: list[Path], target: Path) -> Path:
+    target.mkdir(parents=True)
+    for src in files:
+        try:
+            os.link(src, target / src.name)
+        except OSError:
+            os.symlink(src, target / src.name)
+    return target
+
+
+def model_dir(work: Path) -> tuple[Path, str]:
+    shipped = default_model_dir()
+    if (shipped / "model_card.json").is_file():
+        return shipped, "shipped"
+    from fracture_desktop.training.export import untrained_model_dir
+
+    return untrained_model_dir(work / "untrained").directory, "untrained (same architecture)"
+
+
+def run_scan(folder: Path, model: Path, device: str, pdf: bool, out: Path) -> dict[str, float]:
+    """One ``scan`` in a child process: wall seconds, in-command rate, peak RSS in MiB."""
+    argv = [sys.executable, "-m", "fracture_desktop", "scan", str(folder)]
+    argv += ["--model", str(model), "--device", device, "--csv", str(out / "r.csv")]
+    argv += ["--decisions", str(out / "decisions.json"), "--overwrite"]
+    if pdf:
+        argv += ["--pdf", str(out / "r.pdf")]
+    started = time.perf_counter()
+    child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    stdout = child.stdout.read() if child.stdout else ""
+    _, status, usage = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - started
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        raise SystemExit(f"scan failed with exit code {child.returncode}:\n{stdout}")
+    match = _SUMMARY_TIME.search(stdout)
+    images, seconds = (int(match[1]), float(match[2])) if match else (0, wall)
+    # ru_maxrss is in KiB on Linux, bytes on macOS.
+    scale = 1 if sys.platform == "darwin" else 1024
+    return {
+        "images": images,
+        "wall": wall,
+        "rate": images / seconds if seconds else 0.0,
+        "wall_rate": images / wall,
+        "peak_mib": usage.ru_maxrss * scale / 2**20,
+        "pdf_kib": (out / "r.pdf").stat().st_size / 1024 if pdf else 0.0,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=FRACATLAS, help="FracAtlas folder")
+    parser.add_argument("--sizes", default="100,523", help="folder sizes, comma-separated")
+    parser.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
+    args = parser.parse_args(argv)
+    files = test_split(args.data)
+    if not files:
+        print(f"no FracAtlas test split under {args.data}", file=sys.stderr)
+        return 1
+    sizes = [min(int(s), len(files)) for s in args.sizes.split(",")]
+    with tempfile.TemporaryDirectory(prefix="scan-bench-") as tmp:
+        work = Path(tmp)
+        model, kind = model_dir(work)
+        print(
+            f"scan throughput: FracAtlas test split ({len(files)} JPEGs), model {kind}, "
+            f"device {args.device}, {os.cpu_count()} CPUs"
+        )
+        print(
+            f"{'images':>6} {'reports':<8} {'scan+analyse':>13} {'end to end':>11} "
+            f"{'wall s':>7} {'peak RSS':>9} {'PDF':>8}"
+        )
+        for size in sizes:
+            folder = link_folder(files[:size], work / f"n{size}")
+            for pdf in (False, True):
+                out = work / f"out{size}{'pdf' if pdf else ''}"
+                out.mkdir()
+                r = run_scan(folder, model, args.device, pdf, out)
+                print(
+                    f"{r['images']:>6} {'CSV+PDF' if pdf else 'CSV':<8} "
+                    f"{r['rate']:>8.1f} im/s {r['wall_rate']:>6.1f} im/s {r['wall']:>7.1f} "
+                    f"{r['peak_mib']:>6.0f} MiB {r['pdf_kib']:>5.0f} KiB"
+                )
+    print(f"target: >= {TARGET_RATE:.0f} images/s end to end; peak RSS level across sizes")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
