@@ -51,7 +51,8 @@ def write_model_dir(
             "letterbox": spec.letterbox,
             "channels": spec.channels,
             "function": "fracture_desktop.core.imaging.model_input.model_input",
-            "rules": "default window (file's first, else 0.5-99.5 percentile auto), bone bright "
+            "rules": "default VOI (first file window, else file VOI LUT, else 0.5-99.5 percentile "
+            "auto window), bone bright "
             "(MONOCHROME1 / INVERSE inverted), colour to BT.601 luminance, values in [0, 1], "
             "bilinear antialiased resize, black padding when letterboxed",
         },
@@ -59,7 +60,56 @@ def write_model_dir(
         "weights": {"file": WEIGHTS_FILE, "sha256": file_sha256(weights)},
     }
     (directory / CARD_FILE).write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    (directory / "README.md").write_text(model_readme(document), encoding="utf-8")
     return load_card(directory)
+
+
+def _interval(metric: dict[str, float] | None) -> str:
+    if not metric:
+        return "n/a"
+    return f"{metric['value']:.3f} (95% CI {metric['low']:.3f}-{metric['high']:.3f})"
+
+
+def model_readme(card: dict[str, Any]) -> str:
+    """A human summary of a model card; the card stays the source of truth."""
+    th = card["thresholds"]
+    overall = card.get("metrics", {}).get("overall", {})
+    lines = [
+        f"# {card['id']} {card['version']}",
+        "",
+        card["intended_use"],
+        "",
+        f"- Architecture: `{card['architecture']['name']}`, "
+        f"{card['architecture']['parameters']:,} parameters",
+        f"- Input: {card['input']['size']} px, {card['input']['channels']} channel(s), "
+        f"{'letterboxed' if card['input']['letterbox'] else 'stretched'}; {card['input']['rules']}",
+        f"- Output: {card['output']}; temperature {card['calibration']['temperature']:.3f}",
+        f"- Thresholds: fracture >= {th['fracture']['value']:.3f} ({th['fracture']['rule']}); "
+        f"doubt >= {th['doubt']['value']:.3f} ({th['doubt']['rule']})",
+        f"- Weights: `{card['weights']['file']}`, sha256 `{card['weights']['sha256']}`",
+    ]
+    if overall:
+        points = overall["operating_points"]
+        lines += [
+            "",
+            f"## Test split ({overall['n']} images, {overall['positives']} fractured)",
+            "",
+            f"- ROC-AUC {_interval(overall.get('roc_auc'))}",
+            f"- PR-AUC {_interval(overall.get('pr_auc'))}",
+        ]
+        for name in ("fracture", "doubt"):
+            p = points[name]
+            lines.append(
+                f"- At `{name}`: sensitivity {p['recall_sensitivity']:.3f}, "
+                f"specificity {p['specificity']:.3f}, precision {p['precision']:.3f}"
+            )
+        lines += ["", "Per body region and hardware subgroup: see `model_card.json`."]
+    if "training" in card:
+        lines += ["", "## Training", "", f"`{card['training']['command']}`", ""]
+        lines.append(card["training"]["data_credit"])
+    if "limitations" in card:
+        lines += ["", "## Limitations", ""] + [f"- {item}" for item in card["limitations"]]
+    return "\n".join(lines) + "\n"
 
 
 def untrained_model_dir(directory: Path, arch: str = "fracture_net", seed: int = 0) -> ModelCard:
