@@ -56,10 +56,12 @@ def model_dir(work: Path) -> tuple[Path, str]:
     return untrained_model_dir(work / "untrained").directory, "untrained (same architecture)"
 
 
-def run_scan(folder: Path, model: Path, device: str, pdf: bool, out: Path) -> dict[str, float]:
-    """One ``scan`` in a child process: wall seconds, in-command rate, peak RSS in MiB."""
-    argv = [sys.executable, "-m", "fracture_desktop", "scan", str(folder)]
-    argv += ["--model", str(model), "--device", device, "--csv", str(out / "r.csv")]
+def run_scan(
+    folder: Path, model: Path, device: str, threads: int, pdf: bool, out: Path
+) -> dict[str, float]:
+    """One ``scan`` in a child process: rates, CPU seconds per image, peak RSS in MiB."""
+    argv = [sys.executable, "-m", "fracture_desktop", "scan", str(folder), "--model", str(model)]
+    argv += ["--device", device, "--threads", str(threads), "--csv", str(out / "r.csv")]
     argv += ["--decisions", str(out / "decisions.json"), "--overwrite"]
     if pdf:
         argv += ["--pdf", str(out / "r.pdf")]
@@ -80,6 +82,7 @@ def run_scan(folder: Path, model: Path, device: str, pdf: bool, out: Path) -> di
         "wall": wall,
         "rate": images / seconds if seconds else 0.0,
         "wall_rate": images / wall,
+        "cpu_ms": 1000 * (usage.ru_utime + usage.ru_stime) / max(images, 1),
         "peak_mib": usage.ru_maxrss * scale / 2**20,
         "pdf_kib": (out / "r.pdf").stat().st_size / 1024 if pdf else 0.0,
     }
@@ -90,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=FRACATLAS, help="FracAtlas folder")
     parser.add_argument("--sizes", default="100,523", help="folder sizes, comma-separated")
     parser.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--threads", type=int, default=0, help="model threads (0: scan's auto)")
     args = parser.parse_args(argv)
     files = test_split(args.data)
     if not files:
@@ -101,21 +105,23 @@ def main(argv: list[str] | None = None) -> int:
         model, kind = model_dir(work)
         print(
             f"scan throughput: FracAtlas test split ({len(files)} JPEGs), model {kind}, "
-            f"device {args.device}, {os.cpu_count()} CPUs"
+            f"device {args.device}, threads {args.threads or 'auto'}, {os.cpu_count()} CPUs, "
+            f"load average {os.getloadavg()[0]:.1f}"
         )
         print(
             f"{'images':>6} {'reports':<8} {'scan+analyse':>13} {'end to end':>11} "
-            f"{'wall s':>7} {'peak RSS':>9} {'PDF':>8}"
+            f"{'wall s':>7} {'CPU/img':>8} {'peak RSS':>9} {'PDF':>8}"
         )
         for size in sizes:
             folder = link_folder(files[:size], work / f"n{size}")
             for pdf in (False, True):
                 out = work / f"out{size}{'pdf' if pdf else ''}"
                 out.mkdir()
-                r = run_scan(folder, model, args.device, pdf, out)
+                r = run_scan(folder, model, args.device, args.threads, pdf, out)
                 print(
                     f"{r['images']:>6} {'CSV+PDF' if pdf else 'CSV':<8} "
                     f"{r['rate']:>8.1f} im/s {r['wall_rate']:>6.1f} im/s {r['wall']:>7.1f} "
+                    f"{r['cpu_ms']:>5.0f} ms "
                     f"{r['peak_mib']:>6.0f} MiB {r['pdf_kib']:>5.0f} KiB"
                 )
     print(f"target: >= {TARGET_RATE:.0f} images/s end to end; peak RSS level across sizes")

@@ -125,6 +125,7 @@ def _add_scan(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace existing report files")
     p.add_argument("--model", type=Path, help="model folder (default: the shipped model)")
     p.add_argument("--decisions", type=Path, help="reader decisions file (default: the user's)")
+    p.add_argument("--threads", type=int, default=0, help="CPU threads for the model (0: auto)")
 
 
 def _run_scan(args: argparse.Namespace) -> int:

@@ -1,19 +1,21 @@
 """Analyse scanned images into report entries, keeping only what a report needs.
 
-Each image is decoded, scored and dropped before the next one: only flagged images keep a
-small key image (see :class:`~fracture_desktop.core.report.model.KeyImage`), so memory stays
-flat however large the folder is.
+Each image is decoded (one image ahead, in a helper thread), scored and dropped: only flagged
+images keep a small key image (see :class:`~fracture_desktop.core.report.model.KeyImage`), so
+memory stays flat however large the folder is.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from fracture_desktop.core.decisions import DecisionStore
 from fracture_desktop.core.errors import FractureDesktopError
 from fracture_desktop.core.findings import Finding, Flag
-from fracture_desktop.core.imaging.image import default_voi, display_grey
+from fracture_desktop.core.imaging.image import LoadedImage, default_voi, display_grey
 from fracture_desktop.core.imaging.loader import load_image
 from fracture_desktop.core.imaging.records import FileProblem, ImageRecord
 from fracture_desktop.core.imaging.scan import image_identity
@@ -23,6 +25,56 @@ from fracture_desktop.core.report.model import ReportEntry
 
 if TYPE_CHECKING:  # the engine imports torch; callers hand one in
     from fracture_desktop.core.inference.engine import InferenceEngine
+
+
+@dataclass(frozen=True)
+class ReadImage:
+    """The part of an analysis that needs no model: the identity and the decoded pixels."""
+
+    record: ImageRecord
+    identity: str = ""
+    image: LoadedImage | None = None
+    error: str = ""
+
+
+def read_image(record: ImageRecord) -> ReadImage:
+    """Hash / identify and decode ``record``'s first frame; never raises for a bad file."""
+    try:
+        identity = image_identity(record)
+    except OSError as exc:
+        return ReadImage(record, error=failure_reason(exc))
+    try:
+        return ReadImage(record, identity, load_image(record.path))
+    except Exception as exc:  # one odd file must not end a batch of thousands
+        return ReadImage(record, identity, error=failure_reason(exc))
+
+
+def score_image(
+    engine: InferenceEngine,
+    read: ReadImage,
+    decisions: DecisionStore | None = None,
+    key_image: bool = False,
+) -> ReportEntry:
+    """Score an image read by :func:`read_image` and make its report entry."""
+    record, identity, image = read.record, read.identity, read.image
+    decision = decisions.get(identity) if decisions is not None and identity else None
+    error = read.error
+    if image is not None:
+        try:
+            prediction = engine.predict(image, heatmap=key_image)
+        except Exception as exc:  # e.g. an image too small for the network
+            error = failure_reason(exc)
+    if image is None or error:
+        finding = Finding(record.path, identity, Flag.NOT_ANALYSED, error=error)
+        return ReportEntry(record.path, finding, record, decision)
+    finding = Finding(record.path, identity, prediction.flag, prediction.probability)
+    picture = None
+    if key_image and prediction.flag in (Flag.FRACTURE, Flag.DOUBT):
+        voi = None if image.is_colour else default_voi(image)
+        grey = display_grey(image, voi)
+        picture = make_key_image(grey, prediction.heatmap, window_label(voi))
+    spacing = image.spacing.source if image.spacing else None
+    return ReportEntry(record.path, finding, record, decision, spacing, image.warnings, picture)
 
 
 def analyse_entry(
@@ -50,26 +102,23 @@ def analyse_entry(
         image then gets its heatmap in the scoring pass: Grad-CAM adds little to a forward
         pass, while a second pass for flagged images only would cost a full forward each.
     """
-    try:
-        identity = image_identity(record)
-    except OSError as exc:
-        finding = Finding(record.path, "", Flag.NOT_ANALYSED, error=f"cannot read file: {exc}")
-        return ReportEntry(record.path, finding, record)
-    decision = decisions.get(identity) if decisions is not None else None
-    try:
-        image = load_image(record.path)
-        prediction = engine.predict(image, heatmap=key_image)
-    except Exception as exc:  # one odd file must not end a batch of thousands
-        finding = Finding(record.path, identity, Flag.NOT_ANALYSED, error=failure_reason(exc))
-        return ReportEntry(record.path, finding, record, decision)
-    finding = Finding(record.path, identity, prediction.flag, prediction.probability)
-    picture = None
-    if key_image and prediction.flag in (Flag.FRACTURE, Flag.DOUBT):
-        voi = None if image.is_colour else default_voi(image)
-        grey = display_grey(image, voi)
-        picture = make_key_image(grey, prediction.heatmap, window_label(voi))
-    spacing = image.spacing.source if image.spacing else None
-    return ReportEntry(record.path, finding, record, decision, spacing, image.warnings, picture)
+    return score_image(engine, read_image(record), decisions, key_image)
+
+
+def _read_ahead(records: Sequence[ImageRecord], pool: ThreadPoolExecutor) -> Iterator[ReadImage]:
+    """Read images in order, the next one decoding while the current one is scored.
+
+    JPEG / DICOM decoding releases the GIL, so it overlaps the forward pass; at most two
+    decoded images are alive at once.
+    """
+    pending: Future[ReadImage] | None = None
+    for record in records:
+        ahead = pool.submit(read_image, record)
+        if pending is not None:
+            yield pending.result()
+        pending = ahead
+    if pending is not None:
+        yield pending.result()
 
 
 def failure_reason(exc: Exception) -> str:
@@ -114,15 +163,16 @@ def collect_entries(
     """
     records = list(records)
     entries: list[ReportEntry] = []
-    for done, record in enumerate(records, start=1):
-        if cancel is not None:
-            cancel.raise_if_cancelled()
-        entry = analyse_entry(engine, record, decisions, key_images)
-        entries.append(entry)
-        if on_entry is not None:
-            on_entry(entry)
-        if progress is not None:
-            progress(done, len(records))
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="report-read") as pool:
+        for done, read in enumerate(_read_ahead(records, pool), start=1):
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            entry = score_image(engine, read, decisions, key_images)
+            entries.append(entry)
+            if on_entry is not None:
+                on_entry(entry)
+            if progress is not None:
+                progress(done, len(records))
     for problem in problems:
         entry = ReportEntry.from_problem(problem)
         entries.append(entry)
