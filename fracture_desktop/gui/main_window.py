@@ -277,6 +277,14 @@ class MainWindow(QMainWindow):
         help_menu.addAction(self.act_shortcuts)
         help_menu.addAction(self.act_model)
 
+        # Short toolbar labels; menus keep the full names and shortcuts.
+        for act, label in (
+            (self.act_open, "Open"), (self.act_actual, "1:1"), (self.act_rotate, "Rotate"),
+            (self.act_flip, "Flip"), (self.act_reset, "Reset"), (self.act_measure, "Measure"),
+            (self.act_analyse_image, "▶ Image"), (self.act_analyse_series, "▶ Series"),
+            (self.act_analyse_folder, "▶ Folder"), (self.act_heatmap, "Heatmap"),
+        ):  # fmt: skip
+            act.setIconText(label)
         tools = self.addToolBar("Tools")
         tools.setObjectName("toolsToolbar")
         tools.setMovable(False)
@@ -442,7 +450,7 @@ class MainWindow(QMainWindow):
         return f"Image {order.index(record) + 1} / {len(order)}" if record in order else ""
 
     def _on_loaded(self, loaded: Loaded) -> None:
-        self.view.set_image(loaded.record, loaded.image, self._position_text(loaded.record))
+        self.view.set_image(loaded, self._position_text(loaded.record))
         self.tags.set_rows(loaded.tags)
         self.window_label.setText(self.view.window_text)
         if loaded.image.warnings:

@@ -18,22 +18,31 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 
 from fracture_desktop.core.errors import ImageLoadError
-from fracture_desktop.core.imaging.image import LoadedImage
+from fracture_desktop.core.imaging.image import LoadedImage, default_voi
 from fracture_desktop.core.imaging.loader import load_image
 from fracture_desktop.core.imaging.records import ImageRecord
 from fracture_desktop.gui.bridge import Worker
 from fracture_desktop.gui.tags import TagRow, read_tags
+from fracture_desktop.gui.windowing import Voi, presets, value_range
 
 CACHE_SIZE = 6
 
 
 @dataclass(frozen=True)
 class Loaded:
-    """What the viewer shows for one record: the pixels and the header as rows."""
+    """What the viewer shows for one record, prepared off the GUI thread.
+
+    ``presets`` (number-key order) and ``default`` (the window shown first) are computed here
+    because their percentiles cost tens of milliseconds on a radiograph; ``span`` is the
+    value range that scales mouse window/level.
+    """
 
     record: ImageRecord
     image: LoadedImage
     tags: tuple[TagRow, ...]
+    presets: tuple[Voi, ...] = ()
+    default: Voi | None = None
+    span: float = 1.0
 
 
 class ImageLoader(QObject):
@@ -89,7 +98,14 @@ class ImageLoader(QObject):
         with warnings.catch_warnings():
             # Decoder complaints are kept in LoadedImage.warnings and shown with the image.
             warnings.simplefilter("ignore")
-            loaded = Loaded(record, load_image(record.path), read_tags(record))
+            image = load_image(record.path)
+            tags = read_tags(record)
+        if image.is_colour:
+            loaded = Loaded(record, image, tags)
+        else:
+            low, high = value_range(image)
+            found = tuple(presets(image, record.modality))
+            loaded = Loaded(record, image, tags, found, default_voi(image), max(high - low, 1.0))
         with self._lock:
             self._cache[record.path] = loaded
             self._cache.move_to_end(record.path)

@@ -25,12 +25,12 @@ from fracture_desktop.core.imaging.image import (
     apply_voi_lut_table,
     apply_window,
     auto_window,
-    default_voi,
 )
 from fracture_desktop.core.imaging.records import ImageRecord
+from fracture_desktop.gui.controllers.images import Loaded
 from fracture_desktop.gui.measure import Distance, distance
 from fracture_desktop.gui.widgets.viewbox import ReadingViewBox
-from fracture_desktop.gui.windowing import Voi, dragged_window, presets, value_range, voi_label
+from fracture_desktop.gui.windowing import Voi, dragged_window, voi_label
 
 INVERTED_LUT = np.arange(255, -1, -1, dtype=np.uint8)
 HEATMAP_COLORMAP = "inferno"
@@ -94,6 +94,7 @@ class ImageView(QWidget):
         self.measurement: Distance | None = None
         self.position_text = ""
         self._span = 1.0
+        self._default: Voi | None = None
         self._show_heatmap = False
         self._overlays_visible = True
 
@@ -105,18 +106,15 @@ class ImageView(QWidget):
 
     # -- image and window -------------------------------------------------------------------
 
-    def set_image(self, record: ImageRecord, image: LoadedImage, position_text: str) -> None:
-        """Show ``image`` with its default window, upright and fitted."""
-        self.record, self.image, self.position_text = record, image, position_text
+    def set_image(self, loaded: Loaded, position_text: str) -> None:
+        """Show a prepared image with its default window, upright and fitted."""
+        self.record, self.image, self.position_text = loaded.record, loaded.image, position_text
         self.set_heatmap(None)
         self.clear_measurement()
         self.voi = None
-        if image.is_colour:
-            self.presets = []
-        else:
-            low, high = value_range(image)
-            self._span = max(high - low, 1.0)
-            self.presets = presets(image, record.modality)
+        self.presets = list(loaded.presets)
+        self._default = loaded.default
+        self._span = loaded.span
         self.reset()
 
     def clear_image(self) -> None:
@@ -231,11 +229,9 @@ class ImageView(QWidget):
             return
         self.user_invert = False
         self.rotation, self.flipped = 0, False
-        if image.is_colour:
-            self._apply_lut()  # sets the colour data with its fixed 0-255 levels
-        else:
-            self.set_voi(default_voi(image))
-            self._apply_lut()
+        if self._default is not None:
+            self.set_voi(self._default)
+        self._apply_lut()  # for colour this also sets the data, with fixed 0-255 levels
         self._apply_orientation()
         self._update_corners()
 

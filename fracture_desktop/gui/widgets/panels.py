@@ -31,7 +31,7 @@ class ProblemsPanel(QTreeWidget):
         self.setColumnCount(2)
         self.setHeaderLabels(["File", "Reason"])
         self.setRootIsDecorated(False)
-        self.setColumnWidth(0, 260)
+        self.setColumnWidth(0, 130)
 
     def add_problem(self, problem: FileProblem) -> None:
         item = QTreeWidgetItem([problem.path.name, problem.reason])
@@ -75,7 +75,8 @@ class FindingsPanel(QWidget):
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
         self.table.horizontalHeader().setStretchLastSection(True)
-        self.table.setColumnWidth(0, 180)
+        self.table.setColumnWidth(0, 150)
+        self.table.setColumnWidth(1, 90)
         self.table.setSortingEnabled(True)
         self.confirm_button = QPushButton("Confirm (Y)")
         self.reject_button = QPushButton("Reject (N)")
