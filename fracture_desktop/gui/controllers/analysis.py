@@ -117,6 +117,8 @@ class AnalysisController(QObject):
         """Use ``device`` from the next job on (the engine is reloaded in the worker)."""
         self._device = device
         self._worker.submit(self._drop_engine)
+        # A failed load on the previous device marked the model unavailable; look again.
+        self.check_model()
 
     def _drop_engine(self) -> None:
         self._engine = None

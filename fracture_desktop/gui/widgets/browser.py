@@ -52,8 +52,13 @@ class SuspicionProxy(QSortFilterProxyModel):
         self.setSortRole(SUSPICION_ROLE)
 
     def set_shown(self, shown: frozenset[Flag] | None) -> None:
-        self.shown = shown
-        self.invalidateFilter()
+        if hasattr(self, "beginFilterChange"):  # Qt >= 6.9 deprecates invalidateFilter
+            self.beginFilterChange()
+            self.shown = shown
+            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+        else:
+            self.shown = shown
+            self.invalidateFilter()
 
     def filterAcceptsRow(self, row: int, parent: QModelIndex) -> bool:
         if self.shown is None:
