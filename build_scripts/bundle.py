@@ -41,6 +41,15 @@ EXCLUDES: tuple[str, ...] = (
     "scipy",
     "matplotlib",
     "pandas",
+    # torch's compiler stack and exporters: never imported by eager inference (checked with
+    # ``python -X importtime`` over the self-test), and they pull in sympy and networkx
+    "torch._dynamo",
+    "torch._inductor",
+    "torch.onnx",
+    "torch.utils.tensorboard",
+    "sympy",
+    "mpmath",
+    "networkx",
     # other GUI toolkits and Qt bindings
     "tkinter",
     "_tkinter",
@@ -90,9 +99,15 @@ METADATA: tuple[str, ...] = (
     "fracture-desktop",
 )
 
-#: Bundle paths (``fnmatch`` patterns on the destination) dropped after analysis: test and
-#: example libraries of torch, headers and static libraries, GDCM's command-line tools.
+#: Bundle paths (``fnmatch`` patterns on the destination) dropped after analysis: torch's
+#: test programs and libraries, protoc, headers and static libraries, GDCM's command-line
+#: tools, Qt's translations (the interface is English only).
 TRIM_PATTERNS: tuple[str, ...] = (
+    "torch/bin/test_*",
+    "torch/bin/*Test",
+    "torch/bin/protoc*",
+    "torch/bin/*.pt",
+    "torch/bin/*.ptl",
     "torch/lib/libtorchbind_test.so",
     "torch/lib/libjitbackend_test.so",
     "torch/lib/libbackend_with_compiler.so",
@@ -100,11 +115,18 @@ TRIM_PATTERNS: tuple[str, ...] = (
     "torch/include/*",
     "torch/share/*",
     "torch/test/*",
-    "torch/testing/_internal/*",
-    "torch/utils/benchmark/*",
-    "torchgen/*",
     "*.a",
     "_gdcm/gdcm*",
+    "PySide6/Qt/translations/*",
+)
+
+#: Libraries (bundle paths) whose static symbol table is stripped after collection:
+#: ``strip --strip-unneeded`` keeps the dynamic symbols the loader needs and drops about
+#: 90 MB from libtorch_cpu.so alone. Only torch's own libraries: wheels' vendored
+#: libraries (``*.libs``) were rewritten by patchelf, which strip can corrupt.
+STRIP_LIBRARIES: tuple[str, ...] = (
+    "torch/lib/libtorch_cpu.so",
+    "torch/lib/libtorch_python.so",
 )
 
 

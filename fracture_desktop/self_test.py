@@ -125,7 +125,7 @@ def _run(model_dir: Path | None, out: TextIO) -> None:
     print(f"Fracture Desktop {fracture_desktop.__version__} self-test", file=out)
     info = build_info()
     if info is not None:
-        print(f"  build     {info['git_commit'][:12]} {info['built']}", file=out)
+        print(f"  build    {info['git_commit']}, {info['built']}", file=out)
 
     def load() -> InferenceEngine:
         from fracture_desktop.core.inference.engine import InferenceEngine

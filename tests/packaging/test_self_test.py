@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -19,8 +20,11 @@ def self_test(*args: str, python_flags: tuple[str, ...] = ()) -> subprocess.Comp
     )
 
 
-def test_self_test_passes_from_the_source_tree_without_qt(model_dir: Path) -> None:
-    # -X importtime lists every imported module on stderr: none may be Qt.
+def test_self_test_passes_from_the_source_tree_without_qt(
+    model_dir: Path, bundle: ModuleType
+) -> None:
+    # -X importtime lists every imported module on stderr: none may be Qt, and none may be
+    # a module the PyInstaller spec leaves out of the bundle.
     result = self_test("--model", str(model_dir), python_flags=("-X", "importtime"))
 
     assert result.returncode == 0, result.stderr[-3000:]
@@ -31,6 +35,8 @@ def test_self_test_passes_from_the_source_tree_without_qt(model_dir: Path) -> No
     imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()}
     assert "fracture_desktop.self_test" in imported
     assert not {m for m in imported if m.startswith(("PySide6", "pyqtgraph", "shiboken6"))}
+    prefixes = tuple(f"{name}." for name in bundle.EXCLUDES)
+    assert not {m for m in imported if m in bundle.EXCLUDES or m.startswith(prefixes)}
 
 
 def test_a_tampered_model_fails_the_self_test(tampered_model_dir: Path) -> None:
