@@ -50,8 +50,9 @@ EXIT_INTERRUPTED = 130
 def auto_threads() -> int:
     """Model threads when not told: leave one core to decode the next image, and stop at 4.
 
-    One image at a time is too little work to keep many threads busy, and idle OpenMP
-    threads spin: on a busy 2-core machine two threads cost 15x the CPU time of one.
+    One image at a time is too little work to keep many threads busy, and waiting OpenMP
+    threads spin: on a busy 2-core machine a forward pass took 347 ms of CPU with two
+    threads against 19 ms with one.
     """
     return max(1, min(4, (os.cpu_count() or 2) - 1))
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import tracemalloc
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +14,7 @@ from PIL import Image
 from pypdf import PdfReader
 
 from fracture_desktop.core.jobs import Cancelled, CancelToken
-from fracture_desktop.core.report import ReportExistsError, write_pdf
+from fracture_desktop.core.report import ReportExistsError, make_key_image, write_pdf
 from tests.report.helpers import context, entries
 
 
@@ -90,3 +92,23 @@ def test_first_page_renders_with_content(tmp_path: Path) -> None:
     page = np.asarray(Image.open(png).convert("L"), dtype=np.float32)
     assert page.std() > 10  # text and pictures, not a blank sheet
     assert (page < 64).mean() > 0.01  # dark ink / image pixels present
+
+
+def test_memory_does_not_grow_with_flagged_images(tmp_path: Path) -> None:
+    """Decoded key images are dropped once drawn: 30 distinct pairs of 512 px pictures
+    would hold 37 MB if they stayed alive until the document was finished."""
+    base = entries()[0]
+    many = []
+    for i in range(30):
+        grey = np.zeros((512, 400), dtype=np.float32)
+        grey[:, i * 12 : i * 12 + 20] = 1.0  # a different picture each time: no de-duplication
+        key = make_key_image(grey, grey, "W 1 L 0 (test)")
+        many.append(replace(base, path=base.path.with_name(f"{i}.dcm"), key_image=key))
+    tracemalloc.start()
+    try:
+        write_pdf(many, tmp_path / "r.pdf", context())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(PdfReader(tmp_path / "r.pdf").pages) >= 15
+    assert peak < 15 * 2**20
