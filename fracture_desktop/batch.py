@@ -139,7 +139,8 @@ def _scan(args: argparse.Namespace, folder: Path, outputs: Sequence[Path]) -> in
     )
     bar.close()
     analysed_in = time.perf_counter() - started
-    context = ReportContext(ModelIdentity.from_card(engine.card), source=str(folder.resolve()))
+    source = os.path.abspath(folder)
+    context = ReportContext(ModelIdentity.from_card(engine.card), source=source)
     try:
         if args.csv is not None:
             write_csv(entries, args.csv, context, args.deidentify, args.overwrite)
