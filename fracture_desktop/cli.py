@@ -118,14 +118,14 @@ def _add_scan(sub: argparse._SubParsersAction) -> None:
         "analysed, 5 report not written, 130 interrupted (docs/REPORTS.md).",
     )
     p.add_argument("folder", type=Path, help="folder (or file) of DICOM / JPEG / PNG images")
-    p.add_argument("--csv", type=Path, help="write the CSV report here")
-    p.add_argument("--pdf", type=Path, help="write the PDF report here")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    p.add_argument("--deidentify", action="store_true", help="leave out patient name, ID, birth")
+    p.add_argument("--csv", type=Path, metavar="OUT.csv", help="write the CSV report here")
+    p.add_argument("--pdf", type=Path, metavar="OUT.pdf", help="write the PDF report here")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="model device")
+    p.add_argument("--deidentify", action="store_true", help="no patient name, ID, birth date")
     p.add_argument("--overwrite", action="store_true", help="replace existing report files")
-    p.add_argument("--model", type=Path, help="model folder (default: the shipped model)")
-    p.add_argument("--decisions", type=Path, help="reader decisions file (default: the user's)")
-    p.add_argument("--threads", type=int, default=0, help="CPU threads for the model (0: auto)")
+    p.add_argument("--model", type=Path, metavar="DIR", help="model folder (default: shipped)")
+    p.add_argument("--decisions", type=Path, metavar="FILE", help="reader decisions file")
+    p.add_argument("--threads", type=int, default=0, metavar="N", help="model threads (0: auto)")
 
 
 def _run_scan(args: argparse.Namespace) -> int:
