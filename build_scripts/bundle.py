@@ -56,7 +56,7 @@ EXCLUDES: tuple[str, ...] = (
     "PyQt5",
     "PyQt6",
     "PySide2",
-    # Qt modules the viewer does not use
+    # Qt modules the viewer does not use (pyqtgraph needs QtOpenGL and QtOpenGLWidgets at import)
     "PySide6.Qt3DCore",
     "PySide6.QtCharts",
     "PySide6.QtDataVisualization",
@@ -65,8 +65,6 @@ EXCLUDES: tuple[str, ...] = (
     "PySide6.QtMultimedia",
     "PySide6.QtMultimediaWidgets",
     "PySide6.QtNetwork",
-    "PySide6.QtOpenGL",
-    "PySide6.QtOpenGLWidgets",
     "PySide6.QtPdf",
     "PySide6.QtQml",
     "PySide6.QtQuick",
