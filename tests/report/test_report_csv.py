@@ -7,9 +7,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from report_helpers import PATIENT, context, entries
 
 from fracture_desktop.core.report import COLUMNS, ReportExistsError, write_csv
-from tests.report.helpers import PATIENT, context, entries
 
 
 def read_rows(path: Path) -> list[dict[str, str]]:

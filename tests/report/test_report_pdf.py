@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from PIL import Image
 from pypdf import PdfReader
+from report_helpers import context, entries
 
 from fracture_desktop.core.jobs import Cancelled, CancelToken
 from fracture_desktop.core.report import ReportExistsError, make_key_image, write_pdf
-from tests.report.helpers import context, entries
 
 
 def pdf_text(path: Path) -> str:
