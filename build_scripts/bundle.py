@@ -8,7 +8,6 @@ same way in both.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import subprocess
 import sys
@@ -151,14 +150,6 @@ def git_commit(root: Path = ROOT) -> str:
     return f"{commit}+dirty" if dirty else commit
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def build_info(root: Path = ROOT) -> dict[str, Any]:
     """The build-info record: version, commit, date, Python, torch, the bundled weights.
 
@@ -169,6 +160,7 @@ def build_info(root: Path = ROOT) -> dict[str, Any]:
 
     sys.path.insert(0, str(root))
     import fracture_desktop
+    from fracture_desktop.core.inference.card import file_sha256
 
     models = {}
     card_path = root / SHIPPED_MODEL / "model_card.json"
@@ -177,7 +169,7 @@ def build_info(root: Path = ROOT) -> dict[str, Any]:
         models[card["id"]] = {
             "version": str(card["version"]),
             "weights": card["weights"]["file"],
-            "sha256": _sha256(card_path.parent / card["weights"]["file"]),
+            "sha256": file_sha256(card_path.parent / card["weights"]["file"]),
         }
     return {
         "app": APP_NAME,
