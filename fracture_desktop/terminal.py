@@ -37,6 +37,7 @@ class ProgressBar:
         self.started = time.perf_counter()
         self._last_draw = 0.0
         self._next_log = 0.0
+        self._logged = -1
         self._drawn = False
 
     def __call__(self, done: int, total: int) -> None:
@@ -48,7 +49,8 @@ class ProgressBar:
                 self.stream.write("\r" + self.line(done, total, now) + "\033[K")
                 self.stream.flush()
                 self._drawn = True
-        elif total > 0 and (done / total >= self._next_log or finished):
+        elif total > 0 and done != self._logged and (finished or done / total >= self._next_log):
+            self._logged = done
             self._next_log = (int(done / total / LOG_STEP) + 1) * LOG_STEP
             self.stream.write(self.line(done, total, now) + "\n")
             self.stream.flush()

@@ -148,16 +148,24 @@ class _ReportDoc(BaseDocTemplate):
         )
         self.context = context
         self._total, self._done = total, 0
+        self._story: list[Flowable] = []
         self._progress, self._cancel = progress, cancel
         frame = Frame(self.leftMargin, self.bottomMargin, self.width, self.height, id="body")
         self.addPageTemplates([PageTemplate("page", [frame], onPage=self._decorate)])
 
+    def build(self, flowables: list[Flowable]) -> None:
+        # reportlab consumes this list as it lays out; what is left measures progress
+        # (afterFlowable also fires for the pieces of split tables and kept-together blocks).
+        self._story = flowables
+        super().build(flowables)
+
     def afterFlowable(self, flowable: Flowable) -> None:
-        self._done += 1
         if self._cancel is not None:
             self._cancel.raise_if_cancelled()
-        if self._progress is not None:
-            self._progress(min(self._done, self._total), self._total)
+        done = max(self._done, self._total - len(self._story))
+        if done != self._done and self._progress is not None:
+            self._progress(done, self._total)
+        self._done = done
 
     def _decorate(self, canvas: Canvas, doc: BaseDocTemplate) -> None:
         """Running header (from page 2) and footer: identity on every sheet of paper."""
