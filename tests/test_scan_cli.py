@@ -209,6 +209,7 @@ def test_progress_bar_logs_every_tenth_without_a_terminal() -> None:
     bar = ProgressBar("Analysing", "images", stream)
     for done in range(1, 201):
         bar(done, 200)
+    bar(200, 200)  # a repeated final report prints nothing new
     bar.close()
     lines = stream.getvalue().splitlines()
     assert len(lines) == 11  # the first item, then every 10 %

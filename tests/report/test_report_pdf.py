@@ -50,6 +50,7 @@ def test_pdf_names_model_app_counts_and_images(tmp_path: Path) -> None:
     images = [img for page in reader.pages for img in page.images]
     assert len(images) == 4  # two flagged entries, display + overlay each
     assert seen and seen[-1][0] == seen[-1][1]
+    assert [d for d, _ in seen] == sorted({d for d, _ in seen})  # rising, never past total
 
 
 def test_deidentified_pdf_has_no_patient_data(tmp_path: Path) -> None:
