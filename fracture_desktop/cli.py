@@ -173,14 +173,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         from fracture_desktop.self_test import run_self_test
 
         return run_self_test(args.model)
-    handlers = {
-        "scan": _run_scan,
-        "train": _run_train,
-        "evaluate": _run_evaluate,
-        "export-model": _run_export,
-    }
-    if args.command in handlers:
-        return handlers[args.command](args)
+    if args.command == "scan":
+        return _run_scan(args)
+    training = {"train": _run_train, "evaluate": _run_evaluate, "export-model": _run_export}
+    if args.command in training:
+        try:
+            return training[args.command](args)
+        except ModuleNotFoundError as exc:
+            # The desktop bundle and plain installs leave out the 'train' extra.
+            print(
+                f"{args.command} needs the training extra ({exc.name} is missing): "
+                "pip install 'fracture-desktop[train]'",
+                file=sys.stderr,
+            )
+            return 2
     parser.print_help()
     return 0
 
