@@ -27,3 +27,13 @@ def dicom_dir(shared_dir: Path) -> Path:
     if not (path / "MANIFEST.tsv").is_file():
         pytest.skip("../shared/dicom is not available")
     return path
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A loadable random-weights model: flags are meaningless, plumbing and timings real."""
+    from fracture_desktop.training.export import untrained_model_dir
+
+    directory = tmp_path_factory.mktemp("model") / "fracture_net-untrained"
+    untrained_model_dir(directory)
+    return directory

@@ -30,13 +30,6 @@ BROKEN = {"empty.dcm": "empty file", "notes.txt": "not an image"}
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from fracture_desktop.training.export import untrained_model_dir
-
-    return untrained_model_dir(tmp_path_factory.mktemp("model") / "m").directory
-
-
-@pytest.fixture(scope="module")
 def sample(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Good JPEGs and DICOMs in two folders, plus an empty, a text and a truncated file."""
     jpegs = sorted((shared_dir / "datasets" / "fracatlas" / "images" / "Fractured").glob("*.jpg"))

@@ -39,16 +39,6 @@ def sample_folder(tmp_path: Path, shared_dir: Path) -> Path:
     return folder
 
 
-@pytest.fixture(scope="session")
-def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A loadable random-weights model (flags are meaningless, timings and plumbing real)."""
-    from fracture_desktop.training.export import untrained_model_dir
-
-    directory = tmp_path_factory.mktemp("model") / "fracture_net-untrained"
-    untrained_model_dir(directory)
-    return directory
-
-
 @pytest.fixture
 def make_window(qtbot, tmp_path: Path, model_dir: Path) -> Iterator[Callable[..., object]]:
     """Build main windows with settings and decisions kept in ``tmp_path``."""

@@ -13,14 +13,6 @@ from fracture_desktop.core.findings import Flag
 from fracture_desktop.core.imaging.image import LoadedImage
 from fracture_desktop.core.imaging.model_input import InputSpec
 from fracture_desktop.core.inference.engine import InferenceEngine, cam_to_image
-from fracture_desktop.training.export import untrained_model_dir
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("model")
-    untrained_model_dir(directory)
-    return directory
 
 
 def grey_image(rows: int, cols: int) -> LoadedImage:

@@ -22,16 +22,6 @@ def bundle() -> ModuleType:
     return module
 
 
-@pytest.fixture(scope="session")
-def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A random-weights model with a valid card (the self-test checks plumbing, not skill)."""
-    from fracture_desktop.training.export import untrained_model_dir
-
-    directory = tmp_path_factory.mktemp("model") / "fracture_net-untrained"
-    untrained_model_dir(directory)
-    return directory
-
-
 @pytest.fixture
 def tampered_model_dir(model_dir: Path, tmp_path: Path) -> Path:
     """``model_dir`` with one byte of its weights changed after the card was written."""
