@@ -23,10 +23,9 @@ from typing import TYPE_CHECKING, TextIO, TypeVar
 import numpy as np
 
 import fracture_desktop
+from fracture_desktop.core.analysis import analyse_record
 from fracture_desktop.core.errors import FractureDesktopError
 from fracture_desktop.core.findings import Flag
-from fracture_desktop.core.imaging.image import default_voi, display_grey
-from fracture_desktop.core.imaging.loader import load_image
 from fracture_desktop.core.imaging.scan import scan_folder
 from fracture_desktop.core.paths import build_info, resources_root
 from fracture_desktop.core.report import (
@@ -35,8 +34,7 @@ from fracture_desktop.core.report import (
     ReportEntry,
     collect_entries,
     flag_counts,
-    make_key_image,
-    window_label,
+    key_image_of,
     write_csv,
 )
 
@@ -84,10 +82,12 @@ def check_heatmap(engine: InferenceEngine, entry: ReportEntry) -> ReportEntry:
         The map has the wrong shape or values, or the probability differs from the one
         the batch pass gave.
     """
-    image = load_image(entry.path)
-    voi = None if image.is_colour else default_voi(image)
-    grey = display_grey(image, voi)
-    prediction = engine.predict(image, heatmap=True)
+    if entry.record is None:
+        raise SelfTestError(f"{entry.path.name} has no scan record to analyse again")
+    analysis = analyse_record(engine, entry.record, heatmap=True)
+    image, prediction = analysis.image, analysis.prediction
+    if image is None or prediction is None:
+        raise SelfTestError(f"the Grad-CAM pass failed: {analysis.finding.error}")
     heat = prediction.heatmap
     if heat is None or heat.shape != image.shape:
         shape = None if heat is None else heat.shape
@@ -99,7 +99,7 @@ def check_heatmap(engine: InferenceEngine, entry: ReportEntry) -> ReportEntry:
         raise SelfTestError(
             f"probability differs between passes: {prediction.probability} vs {batch}"
         )
-    key = make_key_image(grey, heat, window_label(voi))
+    key = key_image_of(image, heat)
     return dataclasses.replace(entry, key_image=key)
 
 

@@ -18,6 +18,11 @@ class Flag(enum.StrEnum):
         """0 for the most suspicious flag: sorting by it puts fractures first."""
         return _RANK[self]
 
+    @property
+    def is_flagged(self) -> bool:
+        """Fracture or doubt: the images a reader should look at first."""
+        return self in (Flag.FRACTURE, Flag.DOUBT)
+
 
 _RANK = {Flag.FRACTURE: 0, Flag.DOUBT: 1, Flag.NO_FRACTURE: 2, Flag.NOT_ANALYSED: 3}
 

@@ -20,9 +20,9 @@ from fracture_desktop.core.report.atomic import (
     atomic_write,
     check_writable,
 )
-from fracture_desktop.core.report.collect import analyse_entry, collect_entries
+from fracture_desktop.core.report.collect import collect_entries, report_entry
 from fracture_desktop.core.report.csv_report import COLUMNS, write_csv
-from fracture_desktop.core.report.imagery import make_key_image, window_label
+from fracture_desktop.core.report.imagery import key_image_of, make_key_image, window_label
 from fracture_desktop.core.report.model import (
     KeyImage,
     ModelIdentity,
@@ -42,12 +42,13 @@ __all__ = [
     "ReportEntry",
     "ReportExistsError",
     "ReportWriteError",
-    "analyse_entry",
     "atomic_write",
     "check_writable",
     "collect_entries",
     "flag_counts",
+    "key_image_of",
     "make_key_image",
+    "report_entry",
     "window_label",
     "write_csv",
     "write_pdf",

@@ -7,7 +7,13 @@ import io
 import numpy as np
 from PIL import Image
 
-from fracture_desktop.core.imaging.image import VoiLut, VoiWindow
+from fracture_desktop.core.imaging.image import (
+    LoadedImage,
+    VoiLut,
+    VoiWindow,
+    default_voi,
+    display_grey,
+)
 from fracture_desktop.core.report.model import KeyImage
 
 #: Longest side of a key image: sharp at the ~8 cm a PDF gives it, small in memory.
@@ -105,3 +111,17 @@ def make_key_image(
     if heatmap is not None:
         blended = _jpeg(overlay(small, _shrink(heatmap, size)))
     return KeyImage(display, blended, size[0], size[1], window)
+
+
+def key_image_of(image: LoadedImage, heatmap: np.ndarray | None = None) -> KeyImage:
+    """The key image of ``image`` as the viewer first shows it (default window, bone bright).
+
+    Parameters
+    ----------
+    image : LoadedImage
+        The decoded image.
+    heatmap : np.ndarray, optional
+        ``Prediction.heatmap`` for ``image``, blended into the overlay picture.
+    """
+    voi = None if image.is_colour else default_voi(image)
+    return make_key_image(display_grey(image, voi), heatmap, window_label(voi))

@@ -144,7 +144,7 @@ class ReportEntry:
     @property
     def is_flagged(self) -> bool:
         """Fracture or doubt: the images a reader should look at first."""
-        return self.finding.flag in (Flag.FRACTURE, Flag.DOUBT)
+        return self.finding.flag.is_flagged
 
 
 def flag_counts(entries: Iterable[ReportEntry]) -> dict[Flag, int]:

@@ -189,7 +189,8 @@ class AnalysisController(QObject):
         """Score ``record`` with its Grad-CAM map; runs after any batch already queued."""
 
         def job() -> tuple[Finding, Any]:
-            finding, prediction = analyse_record(self._engine_for_job(), record, heatmap=True)
-            return finding, None if prediction is None else prediction.heatmap
+            analysis = analyse_record(self._engine_for_job(), record, heatmap=True)
+            prediction = analysis.prediction
+            return analysis.finding, None if prediction is None else prediction.heatmap
 
         self._worker.submit(job, lambda result: self.sig_heatmap_ready.emit(*result))
