@@ -28,6 +28,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int, default=0, help="images per split (smoke tests)")
     p.add_argument("--cache-dir", type=Path, default=Path("cache"))
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
+    p.add_argument("--input-size", type=int, default=0, help="override the input size")
+    p.add_argument("--init", default="", help="start from these weights (fine-tuning)")
 
 
 def _run_train(args: argparse.Namespace) -> int:
@@ -46,6 +48,8 @@ def _run_train(args: argparse.Namespace) -> int:
         limit=args.limit,
         cache_dir=str(args.cache_dir),
         threads=args.threads,
+        input_size=args.input_size,
+        init=args.init,
     )
     print(train(config))
     return 0

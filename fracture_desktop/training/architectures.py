@@ -7,7 +7,7 @@ only in training code: the app never imports torchvision.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import nn
@@ -50,17 +50,25 @@ _TORCHVISION = {
 _TORCHVISION_INPUT = InputSpec(size=128, letterbox=True, channels=3)
 
 
-def architecture(name: str) -> Architecture:
-    """Look up an architecture by the name used on the command line and in model cards."""
+def architecture(name: str, input_size: int = 0) -> Architecture:
+    """Look up an architecture by the name used on the command line and in model cards.
+
+    ``input_size`` overrides the default input size; networks that end in global pooling
+    (all but ``paper_cnn``) accept any size.
+    """
     if name in ARCHITECTURES:
         cls = ARCHITECTURES[name]
-        return Architecture(name, cls, cls.input_spec)
-    if name in _TORCHVISION:
+        found = Architecture(name, cls, cls.input_spec)
+    elif name in _TORCHVISION:
         factory = _TORCHVISION[name]
-        return Architecture(
+        found = Architecture(
             name, lambda: _Centred(factory(weights=None, num_classes=1)), _TORCHVISION_INPUT
         )
-    raise KeyError(f"unknown architecture {name!r}; choose from {sorted(names())}")
+    else:
+        raise KeyError(f"unknown architecture {name!r}; choose from {sorted(names())}")
+    if input_size:
+        found = replace(found, input_spec=replace(found.input_spec, size=input_size))
+    return found
 
 
 def names() -> list[str]:

@@ -72,7 +72,7 @@ def main(argv: list[str]) -> int:
         report = json.loads((eval_dir / "report.json").read_text())
         run = json.loads((run_dir / "summary.json").read_text())
         config = json.loads((run_dir / "config.json").read_text())
-        spec = architecture(config["arch"]).input_spec
+        spec = architecture(config["arch"], config.get("input_size", 0)).input_spec
         shape = "letterbox" if spec.letterbox else "stretched"
         print(row(name, report, run, f"{spec.size} px {shape}, {spec.channels} ch"))
     return 0

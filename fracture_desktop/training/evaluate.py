@@ -22,7 +22,7 @@ from fracture_desktop.core.inference.engine import InferenceEngine, cam_to_image
 from fracture_desktop.training import metrics
 from fracture_desktop.training.architectures import architecture
 from fracture_desktop.training.dataset import REGIONS, Sample, build_cache, load_samples
-from fracture_desktop.training.train import predict_logits
+from fracture_desktop.training.train import load_weights, predict_logits
 
 #: Operating-point rules, applied to calibrated ``val`` probabilities.
 SPECIFICITY_TARGET = 0.90
@@ -41,11 +41,9 @@ def calibrate_run(run_dir: Path, data: Path, cache_dir: Path) -> tuple[Inference
     Returns an engine holding an in-memory card and the card's calibration/threshold parts.
     """
     config = json.loads((Path(run_dir) / "config.json").read_text())
-    arch = architecture(config["arch"])
+    arch = architecture(config["arch"], config.get("input_size", 0))
     model = arch.build()
-    state = torch.load(Path(run_dir) / "best.pt", weights_only=True)
-    # Early runs registered Grad-CAM's layer a second time; those keys duplicate others.
-    model.load_state_dict({k: v for k, v in state.items() if not k.startswith("cam_layer.")})
+    model.load_state_dict(load_weights(Path(run_dir) / "best.pt"))
     model.eval().requires_grad_(False)
     val = [s for s in load_samples(data) if s.split == "val"]
     draft = ModelCard(

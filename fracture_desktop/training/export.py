@@ -13,6 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from fracture_desktop.core.imaging.model_input import InputSpec
 from fracture_desktop.core.inference.card import CARD_FILE, ModelCard, file_sha256, load_card
 from fracture_desktop.core.inference.models import ARCHITECTURES
 
@@ -24,7 +25,7 @@ INTENDED_USE = (
 
 
 def write_model_dir(
-    model: nn.Module, arch: str, directory: Path, card: dict[str, Any]
+    model: nn.Module, arch: str, spec: InputSpec, directory: Path, card: dict[str, Any]
 ) -> ModelCard:
     """Save ``model``'s state_dict and a card completed with input, weights and sha256.
 
@@ -36,7 +37,6 @@ def write_model_dir(
     directory.mkdir(parents=True, exist_ok=True)
     weights = directory / WEIGHTS_FILE
     torch.save(model.state_dict(), weights)
-    spec = ARCHITECTURES[arch].input_spec
     document = {
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "intended_use": INTENDED_USE,
@@ -125,7 +125,8 @@ def untrained_model_dir(directory: Path, arch: str = "fracture_net", seed: int =
         },
         "metrics": {},
     }
-    return write_model_dir(ARCHITECTURES[arch](), arch, directory, card)
+    cls = ARCHITECTURES[arch]
+    return write_model_dir(cls(), arch, cls.input_spec, directory, card)
 
 
 DATA_CREDIT = (
@@ -142,6 +143,20 @@ LIMITATIONS = [
     "Not validated on external data, on children, or on modalities other than radiography.",
     "Heatmaps show where the network looked, not where a fracture is.",
 ]
+
+
+def train_command(config: dict[str, Any]) -> str:
+    """The ``fracture-desktop train`` command line that reproduces a run's config."""
+    parts = [
+        f"fracture-desktop train --arch {config['arch']} --data {config['data']}",
+        f"--out {config['out']} --epochs {config['epochs']} --patience {config['patience']}",
+        f"--budget-minutes {config['budget_minutes']} --threads {config['threads']}",
+    ]
+    if config.get("input_size"):
+        parts.append(f"--input-size {config['input_size']}")
+    if config.get("init"):
+        parts.append(f"--init {config['init']} --lr {config['lr']}")
+    return " ".join(parts)
 
 
 def _git_commit() -> str:
@@ -189,11 +204,7 @@ def release_model(
             "data": "FracAtlas (developers' share: 3,470 of 4,083 images)",
             "data_credit": DATA_CREDIT,
             "split_file": "splits.csv (fixed, stratified by label x body region)",
-            "command": (
-                f"fracture-desktop train --arch {config['arch']} --data {config['data']} "
-                f"--out {config['out']} --epochs {config['epochs']} "
-                f"--budget-minutes {config['budget_minutes']} --patience {config['patience']}"
-            ),
+            "command": train_command(config),
             "config": config,
             "code_commit": _git_commit(),
             "epochs_run": run["epochs_run"],
@@ -212,4 +223,4 @@ def release_model(
         },
         "limitations": LIMITATIONS,
     }
-    return write_model_dir(engine.model, config["arch"], out_dir, card)
+    return write_model_dir(engine.model, config["arch"], engine.card.input_spec, out_dir, card)

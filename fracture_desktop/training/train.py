@@ -40,6 +40,14 @@ class TrainConfig:
     limit: int = 0
     cache_dir: str = "cache"
     threads: int = 0
+    input_size: int = 0
+    init: str = ""
+
+
+def load_weights(path: Path) -> dict[str, torch.Tensor]:
+    """A saved state_dict, without the duplicate Grad-CAM keys that early runs saved."""
+    state = torch.load(path, weights_only=True)
+    return {k: v for k, v in state.items() if not k.startswith("cam_layer.")}
 
 
 def seed_everything(seed: int) -> None:
@@ -89,7 +97,7 @@ def train(config: TrainConfig) -> Path:
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(asdict(config), indent=2))
-    arch = architecture(config.arch)
+    arch = architecture(config.arch, config.input_size)
     spec = arch.input_spec
     samples = load_samples(Path(config.data))
     train_set = _subset(samples, "train", config.limit)
@@ -100,6 +108,9 @@ def train(config: TrainConfig) -> Path:
     y_val = np.array([s.label for s in val_set], dtype=np.int64)
 
     model = arch.build()
+    if config.init:
+        # Fine-tuning, e.g. at a higher resolution than the run the weights come from.
+        model.load_state_dict(load_weights(Path(config.init)))
     optimiser = torch.optim.AdamW(
         model.parameters(), lr=config.lr, weight_decay=config.weight_decay
     )

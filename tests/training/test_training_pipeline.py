@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -63,6 +64,14 @@ def test_two_epoch_smoke_run_and_resume(fracatlas_dir: Path, tmp_path: Path) -> 
     train(TrainConfig(**{**config.__dict__, "epochs": 3}))
     log = (tmp_path / "run" / "log.jsonl").read_text().splitlines()
     assert [json.loads(line)["epoch"] for line in log] == [1, 2, 3]
+    # Fine-tuning at another input size starts from those weights and records the size.
+    tuned = dataclasses.replace(
+        config, out=str(tmp_path / "tuned"), epochs=1, input_size=160, init=str(best)
+    )
+    train(tuned)
+    saved = json.loads((tmp_path / "tuned" / "config.json").read_text())
+    assert (saved["input_size"], saved["init"]) == (160, str(best))
+    assert any(p.name.startswith("inputs-160-") for p in (tmp_path / "cache").iterdir())
 
 
 def test_evaluate_on_an_external_labelled_folder(fracatlas_dir: Path, tmp_path: Path) -> None:
