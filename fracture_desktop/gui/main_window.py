@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QProgressBar,
+    QProgressDialog,
     QPushButton,
     QSlider,
     QWidget,
@@ -29,6 +30,7 @@ from fracture_desktop.core.imaging.records import FileProblem, ImageRecord, Scan
 from fracture_desktop.core.inference.card import ModelCard
 from fracture_desktop.gui.bridge import Bridge, Worker
 from fracture_desktop.gui.controllers.analysis import AnalysisController, EngineFactory
+from fracture_desktop.gui.controllers.export import ExportRequest, ReportExporter
 from fracture_desktop.gui.controllers.images import ImageLoader, Loaded
 from fracture_desktop.gui.controllers.scan import ScanController
 from fracture_desktop.gui.controllers.thumbnails import ThumbnailMaker
@@ -41,6 +43,7 @@ from fracture_desktop.gui.widgets.dialogs import (
     model_card_html,
     shortcuts_html,
 )
+from fracture_desktop.gui.widgets.export_dialog import ExportDialog
 from fracture_desktop.gui.widgets.image_view import ZOOM_STEP, ImageView
 from fracture_desktop.gui.widgets.legend import HeatmapLegend
 from fracture_desktop.gui.widgets.notifications import NotificationArea
@@ -89,7 +92,10 @@ class MainWindow(QMainWindow):
         self.records: dict[Path, ImageRecord] = {}
         self.findings: dict[Path, Finding] = {}
         self.identities: dict[Path, str] = {}
+        self.file_problems: list[FileProblem] = []
         self.scan_done = False
+        self.export_dialog: ExportDialog | None = None
+        self.export_progress: QProgressDialog | None = None
         self.setWindowTitle(WINDOW_TITLE)
         self.setAcceptDrops(True)
         self.resize(1400, 900)
@@ -107,6 +113,7 @@ class MainWindow(QMainWindow):
         self.analysis = AnalysisController(
             model_worker, model_dir, settings.device, engine_factory, self
         )
+        self.exporter = ReportExporter(self.analysis, decisions, self)
 
         self._build_widgets()
         self._build_actions()
@@ -196,6 +203,7 @@ class MainWindow(QMainWindow):
     def _build_actions(self) -> None:
         a = self._action
         self.act_open = a("&Open Folder\u2026", "Ctrl+O", self.choose_folder)
+        self.act_export = a("&Export report\u2026", "Ctrl+E", self.export_report)
         self.act_quit = a("&Quit", "Ctrl+Q", self.close)
         self.act_fit = a("&Fit", "F", self.view.fit)
         self.act_actual = a("&1:1 pixels", "A", self.view.actual_size)
@@ -245,6 +253,7 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.act_open)
         self.recent_menu = file_menu.addMenu("Open &Recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent)
+        file_menu.addAction(self.act_export)
         file_menu.addSeparator()
         file_menu.addAction(self.act_quit)
         view_menu = menu.addMenu("&View")
@@ -317,6 +326,8 @@ class MainWindow(QMainWindow):
         self.analysis.sig_finding.connect(self._on_finding)
         self.analysis.sig_finished.connect(self._on_analysis_finished)
         self.analysis.sig_heatmap_ready.connect(self._on_heatmap)
+        self.exporter.sig_progress.connect(self._on_export_progress)
+        self.exporter.sig_finished.connect(self._on_export_finished)
         self.browser.sig_record_selected.connect(self.show_record)
         self.findings_panel.sig_record_selected.connect(self.browser.select_record)
         self.findings_panel.sig_decision.connect(self._on_panel_decision)
@@ -368,6 +379,7 @@ class MainWindow(QMainWindow):
         self.records.clear()
         self.findings.clear()
         self.identities.clear()
+        self.file_problems.clear()
         self.scan_done = False
         self.browser.clear()
         self.problems.clear()
@@ -405,6 +417,7 @@ class MainWindow(QMainWindow):
         self.thumbnails.add(records)
 
     def _on_problem(self, problem: FileProblem) -> None:
+        self.file_problems.append(problem)
         self.problems.add_problem(problem)
         self._update_problems_title()
 
@@ -549,7 +562,10 @@ class MainWindow(QMainWindow):
 
     def _on_model_state(self, card: ModelCard | None, reason: str) -> None:
         available = card is not None and not reason
-        for act in (self.act_analyse_image, self.act_analyse_series, self.act_analyse_folder):
+        for act in (
+            self.act_analyse_image, self.act_analyse_series, self.act_analyse_folder,
+            self.act_export,
+        ):  # fmt: skip
             act.setEnabled(available)
             act.setToolTip(act.text().replace("&", "") if available else f"Unavailable: {reason}")
         if available:
@@ -611,6 +627,73 @@ class MainWindow(QMainWindow):
         self.view.set_heatmap_opacity(value / 100)
         self.settings.heatmap_opacity = value
 
+    # -- reports ----------------------------------------------------------------------------
+
+    def export_report(self) -> None:
+        """Ask where the reports of the open folder go, then write them in the model worker."""
+        if self.exporter.running:
+            self._notify("A report is already being exported")
+            return
+        if self.folder is None or not self.records:
+            self._notify("Open a folder with images before exporting a report")
+            return
+        if not self.scan_done:
+            self._notify("The folder is still being scanned; export when the scan is done")
+            return
+        if not self.analysis.available:
+            self._notify(f"Export unavailable: {self.analysis.unavailable_reason}")
+            return
+        missing = sum(path not in self.findings for path in self.records)
+        summary = f"{len(self.records)} images in {self.folder}" + (
+            f"; {missing} not analysed yet will be analysed first." if missing else "."
+        )
+        dialog = ExportDialog(self.settings.export_folder, self.folder.name, summary, self)
+        dialog.accepted.connect(lambda: self._start_export(dialog))
+        self.export_dialog = dialog
+        dialog.open()
+
+    def _start_export(self, dialog: ExportDialog) -> None:
+        if self.folder is None:  # the folder was closed while the dialog was open
+            return
+        if dialog.folder is not None:
+            self.settings.export_folder = dialog.folder
+        request = ExportRequest(
+            records=tuple(self.records.values()),
+            source=str(self.folder),
+            csv_path=dialog.paths["csv"],
+            pdf_path=dialog.paths["pdf"],
+            deidentify=dialog.deidentify.isChecked(),
+            problems=tuple(self.file_problems),
+            known=dict(self.findings),
+        )
+        progress = QProgressDialog("Preparing the report\u2026", "Cancel", 0, 0, self)
+        progress.setWindowTitle("Export report")
+        progress.setWindowModality(Qt.WindowModality.WindowModal)
+        progress.setMinimumDuration(0)
+        progress.setAutoClose(False)
+        progress.setAutoReset(False)
+        progress.canceled.connect(self.exporter.cancel)
+        progress.show()
+        self.export_progress = progress
+        self.exporter.export(request)
+
+    def _on_export_progress(self, what: str, done: int, total: int) -> None:
+        if self.export_progress is not None:
+            self.export_progress.setLabelText(f"{what}: {done} of {total}")
+            self.export_progress.setRange(0, total)
+            self.export_progress.setValue(done)
+
+    def _on_export_finished(self, written: tuple[Path, ...], cancelled: bool) -> None:
+        if self.export_progress is not None:
+            self.export_progress.hide()  # hide, not close: closing it would emit canceled
+            self.export_progress.deleteLater()
+            self.export_progress = None
+        if cancelled:
+            self.statusBar().showMessage("Export cancelled; no report was written", 8000)
+        elif written:
+            names = ", ".join(path.name for path in written)
+            self.statusBar().showMessage(f"Report written: {names}", 10000)
+
     # -- reader decisions -------------------------------------------------------------------
 
     def decide(self, decision: Decision | None, record: ImageRecord | None = None) -> None:
@@ -654,6 +737,7 @@ class MainWindow(QMainWindow):
         self.scan.cancel()
         self.thumbnails.cancel()
         self.analysis.cancel()
+        self.exporter.cancel()
         self.loader.clear()
         for worker in self.workers:
             worker.shutdown()

@@ -79,6 +79,19 @@ class ViewerSettings:
     def heatmap_opacity(self, value: int) -> None:
         self._s.setValue("heatmap/opacity", int(value))
 
+    @property
+    def export_folder(self) -> Path:
+        """Where the export dialog opens: the folder last exported to, else the home folder.
+
+        Never the study folder by default, so reports are not written among the images.
+        """
+        value = self._s.value("export/folder", "")
+        return Path(value) if value and Path(value).is_dir() else Path.home()
+
+    @export_folder.setter
+    def export_folder(self, folder: Path) -> None:
+        self._s.setValue("export/folder", str(folder))
+
     def geometry(self) -> tuple[QByteArray | None, QByteArray | None]:
         """Saved window geometry and dock state, or None."""
         return self._s.value("window/geometry"), self._s.value("window/state")
