@@ -47,32 +47,6 @@ EXIT_WRITE_FAILED = 5
 EXIT_INTERRUPTED = 130
 
 
-def auto_threads() -> int:
-    """Model threads when not told: leave one core to decode the next image, and stop at 4.
-
-    One image at a time is too little work to keep many threads busy, and waiting OpenMP
-    threads spin: on a busy 2-core machine a forward pass took 347 ms of CPU with two
-    threads against 19 ms with one.
-    """
-    return max(1, min(4, (os.cpu_count() or 2) - 1))
-
-
-def limit_model_threads(threads: int) -> None:
-    """Set torch's CPU thread count (``OMP_NUM_THREADS``) before torch is first imported.
-
-    The engine offers no thread setting and torch may only be imported in the inference
-    package, so the environment variable torch reads at import is the one lever. A user's
-    own ``OMP_NUM_THREADS`` wins over the automatic choice. When torch is already loaded
-    (the command run inside a test or the viewer) nothing changes.
-    """
-    if threads <= 0:
-        if "OMP_NUM_THREADS" in os.environ:
-            return
-        threads = auto_threads()
-    if "torch" not in sys.modules:
-        os.environ["OMP_NUM_THREADS"] = str(threads)
-
-
 def _error(message: str, details: str = "") -> None:
     print(f"fracture-desktop scan: error: {message}", file=sys.stderr)
     if details:
@@ -113,11 +87,10 @@ def run_scan(args: argparse.Namespace) -> int:
 def _scan(args: argparse.Namespace, folder: Path, outputs: Sequence[Path]) -> int:
     # The engine imports torch: load it here, after the cheap checks, and before the scan
     # so that a missing model fails in a second rather than after a long folder walk.
-    limit_model_threads(args.threads)
-    from fracture_desktop.core.inference.engine import InferenceEngine
+    from fracture_desktop.core.inference.engine import InferenceEngine, model_threads
 
     try:
-        engine = InferenceEngine.load(args.model, args.device)
+        engine = InferenceEngine.load(args.model, args.device, model_threads(args.threads))
     except ModelError as exc:
         _error(exc.reason, exc.details)
         return EXIT_NO_MODEL

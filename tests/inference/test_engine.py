@@ -12,7 +12,7 @@ from fracture_desktop.core.errors import ModelIntegrityError, ModelUnavailableEr
 from fracture_desktop.core.findings import Flag
 from fracture_desktop.core.imaging.image import LoadedImage
 from fracture_desktop.core.imaging.model_input import InputSpec
-from fracture_desktop.core.inference.engine import InferenceEngine, cam_to_image
+from fracture_desktop.core.inference.engine import InferenceEngine, cam_to_image, model_threads
 
 
 def grey_image(rows: int, cols: int) -> LoadedImage:
@@ -75,3 +75,30 @@ def test_heatmap_maps_back_through_the_letterbox() -> None:
     assert heat.shape == (40, 80)
     row, col = np.unravel_index(np.argmax(heat), heat.shape)
     assert row < 10 and col < 10
+
+
+def test_threads_are_set_process_wide(model_dir: Path) -> None:
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        InferenceEngine.load(model_dir, device="cpu", threads=1)
+        assert torch.get_num_threads() == 1
+        InferenceEngine.load(model_dir, device="cpu")  # None leaves the setting alone
+        assert torch.get_num_threads() == 1
+        with pytest.raises(ValueError, match="at least 1"):
+            InferenceEngine.load(model_dir, device="cpu", threads=0)
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_thread_policy(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    assert model_threads() == 1  # one core decodes, one scores: the measured best on 2 cores
+    monkeypatch.setattr("os.cpu_count", lambda: 16)
+    assert model_threads() == 4
+    assert model_threads(3) == 3
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert model_threads() is None  # the user's own setting wins
+    assert model_threads(1) == 1

@@ -36,9 +36,12 @@ def model_dir_from_env() -> Path:
 
 
 def _load_engine(model_dir: Path, device: str) -> InferenceEngine:
-    from fracture_desktop.core.inference.engine import InferenceEngine  # imports torch
+    from fracture_desktop.core.inference.engine import (  # imports torch
+        InferenceEngine,
+        model_threads,
+    )
 
-    return InferenceEngine.load(model_dir, device)
+    return InferenceEngine.load(model_dir, device, model_threads())
 
 
 class AnalysisController(QObject):
@@ -123,8 +126,19 @@ class AnalysisController(QObject):
     def _drop_engine(self) -> None:
         self._engine = None
 
-    def _engine_for_job(self) -> Any:
-        """The engine, loaded on first use inside the worker thread."""
+    @property
+    def worker(self) -> Worker:
+        """The thread that owns the engine: every job that uses it must run there."""
+        return self._worker
+
+    def engine_in_worker(self) -> Any:
+        """The engine, loaded on first use; call it only from a job running in :attr:`worker`.
+
+        Raises
+        ------
+        ModelError
+            The model cannot be loaded; the model state is updated to say why.
+        """
         if self._engine is None:
             try:
                 self._engine = self._factory(self.model_dir, self._device)
@@ -167,7 +181,7 @@ class AnalysisController(QObject):
 
             try:
                 token.raise_if_cancelled()
-                analyse(records, self._engine_for_job(), on_finding, progress, token)
+                analyse(records, self.engine_in_worker(), on_finding, progress, token)
             except Cancelled:
                 return True
             except Exception:
@@ -189,7 +203,7 @@ class AnalysisController(QObject):
         """Score ``record`` with its Grad-CAM map; runs after any batch already queued."""
 
         def job() -> tuple[Finding, Any]:
-            analysis = analyse_record(self._engine_for_job(), record, heatmap=True)
+            analysis = analyse_record(self.engine_in_worker(), record, heatmap=True)
             prediction = analysis.prediction
             return analysis.finding, None if prediction is None else prediction.heatmap
 
