@@ -321,6 +321,7 @@ class MainWindow(QMainWindow):
         self.loader.sig_failed.connect(self._on_load_failed)
         self.analysis.sig_model_state.connect(self._on_model_state)
         self.analysis.sig_engine_ready.connect(self._on_engine_ready)
+        self.analysis.sig_devices_known.connect(self._on_devices_known)
         self.analysis.sig_started.connect(self._on_analysis_started)
         self.analysis.sig_progress.connect(self._on_analysis_progress)
         self.analysis.sig_finding.connect(self._on_finding)
@@ -559,6 +560,12 @@ class MainWindow(QMainWindow):
 
     def _on_engine_ready(self, actual: str) -> None:
         self._update_device_label(actual)
+
+    def _on_devices_known(self, devices: tuple[str, ...]) -> None:
+        """Offer only the devices this machine has (CUDA is offered until torch says)."""
+        for device, act in self.device_actions.items():
+            act.setEnabled(device in devices)
+            act.setToolTip("" if device in devices else "Not available on this machine")
 
     def _on_model_state(self, card: ModelCard | None, reason: str) -> None:
         available = card is not None and not reason

@@ -174,3 +174,18 @@ def test_closing_joins_every_worker(qtbot, make_window, sample_folder: Path) -> 
     gate.set()
     window.close()
     assert [t.name for t in threading.enumerate() if t.name.startswith("fd-")] == []
+
+
+@pytest.mark.parametrize("devices", [("auto", "cpu"), ("auto", "cpu", "cuda")])
+def test_device_menu_offers_what_torch_reports(
+    qtbot, make_window, sample_folder: Path, monkeypatch, devices
+) -> None:
+    monkeypatch.setattr("fracture_desktop.core.inference.engine.available_devices", lambda: devices)
+    window = make_window(engine=FakeEngine(SCORES))
+    assert window.device_actions["cuda"].isEnabled()  # unknown until torch is loaded
+    open_and_wait(qtbot, window, sample_folder)
+    with qtbot.waitSignal(window.analysis.sig_devices_known, timeout=20000) as known:
+        window.analyse_image()
+    assert known.args == [devices]
+    assert window.device_actions["cuda"].isEnabled() == ("cuda" in devices)
+    assert window.device_actions["cpu"].isEnabled()

@@ -61,6 +61,7 @@ class AnalysisController(QObject):
 
     sig_model_state = Signal(object, str)  # ModelCard or None, why it is unavailable
     sig_engine_ready = Signal(str)  # the device the engine actually runs on
+    sig_devices_known = Signal(tuple)  # the device choices this machine supports
     sig_finding = Signal(object)  # Finding
     sig_progress = Signal(int, int, float)  # done, total, remaining seconds (-1: unknown)
     sig_started = Signal(int)  # number of images
@@ -81,6 +82,7 @@ class AnalysisController(QObject):
         self._device = device
         self._factory = engine_factory or _load_engine
         self._engine: Any = None  # lives in the worker thread only
+        self._devices_known = False  # worker thread only
         self._cancel = CancelToken()
         self._generation = 0
         self.card: ModelCard | None = None
@@ -146,9 +148,21 @@ class AnalysisController(QObject):
                 reason, card = exc.reason, self.card
                 self._worker.post(lambda: self._set_state(card, reason))
                 raise
+            finally:
+                self._report_devices()
             device = self._engine.device
             self._worker.post(lambda: self.sig_engine_ready.emit(device))
         return self._engine
+
+    def _report_devices(self) -> None:
+        """Say once which devices torch offers; the first engine load has imported it."""
+        if self._devices_known:
+            return
+        from fracture_desktop.core.inference.engine import available_devices
+
+        self._devices_known = True
+        devices = available_devices()
+        self._worker.post(lambda: self.sig_devices_known.emit(devices))
 
     # -- batch analysis ---------------------------------------------------------------------
 
