@@ -654,6 +654,8 @@ class MainWindow(QMainWindow):
         summary = f"{len(self.records)} images in {self.folder}" + (
             f"; {missing} not analysed yet will be analysed first." if missing else "."
         )
+        if self.export_dialog is not None:
+            self.export_dialog.deleteLater()  # keep one: each export builds a fresh dialog
         dialog = ExportDialog(self.settings.export_folder, self.folder.name, summary, self)
         dialog.accepted.connect(lambda: self._start_export(dialog))
         self.export_dialog = dialog
