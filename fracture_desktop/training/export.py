@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -159,16 +158,6 @@ def train_command(config: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
-def _git_commit() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True
-        )
-        return out.stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def release_model(
     run_dir: Path,
     data: Path,
@@ -196,6 +185,7 @@ def release_model(
     report = evaluate_model(engine, test, eval_dir, cache_dir, default_annotations(data))
     config = json.loads((run_dir / "config.json").read_text())
     run = json.loads((run_dir / "summary.json").read_text())
+    parent = Path(config["init"]).parent / "summary.json" if config.get("init") else None
     card = {
         "id": model_id,
         "version": version,
@@ -206,11 +196,12 @@ def release_model(
             "split_file": "splits.csv (fixed, stratified by label x body region)",
             "command": train_command(config),
             "config": config,
-            "code_commit": _git_commit(),
+            "code_commit": run.get("code_commit", "unknown"),
             "epochs_run": run["epochs_run"],
             "best_epoch": run["best_epoch"],
             "best_val_roc_auc": run["best_val_auc"],
             "wall_time_s": run["train_seconds"],
+            "initialised_from": json.loads(parent.read_text()) if parent else None,
             "hardware": f"{platform.processor() or platform.machine()}, "
             f"{os.cpu_count()} CPU cores, no GPU",
         },

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -48,6 +49,17 @@ def load_weights(path: Path) -> dict[str, torch.Tensor]:
     """A saved state_dict, without the duplicate Grad-CAM keys that early runs saved."""
     state = torch.load(path, weights_only=True)
     return {k: v for k, v in state.items() if not k.startswith("cam_layer.")}
+
+
+def git_commit() -> str:
+    """The commit of the code that runs, recorded with every run ("unknown" outside git)."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+        )
+        return out.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
 
 
 def seed_everything(seed: int) -> None:
@@ -193,6 +205,7 @@ def train(config: TrainConfig) -> Path:
         "epochs_run": state["epoch"],
         "train_seconds": round(state["elapsed"], 1),
         "parameters": sum(p.numel() for p in model.parameters()),
+        "code_commit": git_commit(),
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     return out / "best.pt"
