@@ -108,8 +108,13 @@ class FractureNet(nn.Module):
 
     @property
     def cam_layer(self) -> nn.Module:
-        """The last stage: Grad-CAM's layer (a property, so it is not saved twice)."""
-        return self.stages[-1]
+        """Grad-CAM's layer: the stage before last, at 1/16 of the input size.
+
+        Chosen on ``val`` (40 fractured images with boxes): its map hit the fracture box
+        three times as often as the last stage's coarser 1/32 map (pointing game 0.075 vs
+        0.025). A property, so that the layer is not saved twice in the state_dict.
+        """
+        return self.stages[-2]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # Centre the [0, 1] input: a fixed shift keeps the card's input rule simple.
