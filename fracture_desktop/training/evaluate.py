@@ -17,7 +17,7 @@ import torch
 from fracture_desktop.core.findings import Thresholds
 from fracture_desktop.core.imaging.loader import load_image
 from fracture_desktop.core.imaging.model_input import model_input
-from fracture_desktop.core.inference.card import CARD_FILE, ModelCard
+from fracture_desktop.core.inference.card import CARD_FILE, ModelCard, file_sha256
 from fracture_desktop.core.inference.engine import InferenceEngine, cam_to_image
 from fracture_desktop.training import metrics
 from fracture_desktop.training.architectures import architecture
@@ -55,7 +55,7 @@ def calibrate_run(run_dir: Path, data: Path, cache_dir: Path) -> tuple[Inference
         temperature=1.0,
         thresholds=Thresholds(0.5, 0.5),
         weights_file="best.pt",
-        sha256="",
+        sha256=file_sha256(Path(run_dir) / "best.pt"),
         intended_use="",
     )
     engine = InferenceEngine(draft, model, "cpu")
