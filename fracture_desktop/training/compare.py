@@ -1,5 +1,8 @@
 """Print the comparison table of docs/MODEL.md from evaluation and run folders.
 
+Speed is left to ``benchmarks/model_speed.py``: timings taken during evaluation depend on
+whatever else the machine was doing, so they are measured apart, on an idle machine.
+
 Usage: ``python -m fracture_desktop.training.compare NAME=EVAL_DIR:RUN_DIR ...``
 """
 
@@ -13,7 +16,7 @@ from typing import Any
 HEADER = (
     "| model | input | parameters | epochs (best) | train time | test ROC-AUC [95% CI] "
     "| test PR-AUC [95% CI] | sens / spec @fracture | sens / spec @doubt "
-    "| acc / prec / rec / F1 @0.5 | CPU ms/image | + heatmap ms | pointing game (chance) "
+    "| acc / prec / rec / F1 @0.5 | pointing game (chance) "
     "| energy in boxes (chance) |"
 )
 
@@ -35,7 +38,6 @@ def row(name: str, report: dict[str, Any], run: dict[str, Any], input_text: str)
         f"{half['accuracy']:.3f} / {half['precision']:.2f} / "
         f"{half['recall_sensitivity']:.2f} / {half['f1']:.2f}"
     )
-    speed = report["speed_cpu_1_thread"]
     loc = report.get("localisation")
     pointing = energy = "n/a"
     if loc:
@@ -53,8 +55,6 @@ def row(name: str, report: dict[str, Any], run: dict[str, Any], input_text: str)
         _rates(points["fracture"]),
         _rates(points["doubt"]),
         paper,
-        f"{speed['forward_ms']:.1f}",
-        f"{speed['forward_with_heatmap_ms']:.1f}",
         pointing,
         energy,
     ]

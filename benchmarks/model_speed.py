@@ -1,0 +1,66 @@
+"""CPU time per image of every compared network: forward alone and forward + Grad-CAM.
+
+One thread, network only, from a prepared input (timing does not depend on the weights, so
+random ones serve). Run on an idle machine: ``python -m benchmarks.model_speed``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from fracture_desktop.training.architectures import architecture, names
+
+
+def time_ms(run: object, repeats: int) -> float:
+    run()  # warm-up: first calls allocate
+    start = time.perf_counter()
+    for _ in range(repeats):
+        run()
+    return (time.perf_counter() - start) / repeats * 1e3
+
+
+def measure(name: str, input_size: int, repeats: int) -> tuple[float, float]:
+    arch = architecture(name, input_size)
+    model = arch.build().eval().requires_grad_(False)
+    spec = arch.input_spec
+    x = torch.rand(1, spec.channels, spec.size, spec.size)
+
+    def forward() -> None:
+        with torch.inference_mode():
+            model(x)
+
+    def with_cam() -> None:
+        captured: list[torch.Tensor] = []
+
+        def hook(_m: object, _i: object, out: torch.Tensor) -> torch.Tensor:
+            captured.append(out.detach().requires_grad_(True))
+            return captured[-1]
+
+        handle = model.cam_layer.register_forward_hook(hook)
+        try:
+            with torch.enable_grad():
+                torch.autograd.grad(model(x).sum(), captured[0])
+        finally:
+            handle.remove()
+
+    return time_ms(forward, repeats), time_ms(with_cam, repeats)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeats", type=int, default=30)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    print(f"{'network':<22}{'input':>7}{'forward ms':>12}{'+ Grad-CAM ms':>15}{'ratio':>7}")
+    runs = [(name, 0) for name in names()] + [("fracture_net", 384)]
+    for name, size in runs:
+        forward, cam = measure(name, size, args.repeats)
+        shown = size or architecture(name).input_spec.size
+        print(f"{name:<22}{shown:>7}{forward:>12.1f}{cam:>15.1f}{cam / forward:>7.2f}")
+
+
+if __name__ == "__main__":
+    main()
