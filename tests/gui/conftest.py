@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -71,3 +72,7 @@ def make_window(qtbot, tmp_path: Path, model_dir: Path) -> Iterator[Callable[...
     yield make
     for window in made:
         window.close()
+    # Collect the closed windows here, where no worker runs: left to chance, a collection
+    # in the middle of a later test frees their Qt objects while that test's workers run.
+    made.clear()
+    gc.collect()
