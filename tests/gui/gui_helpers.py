@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -14,13 +13,7 @@ from PySide6.QtWidgets import QApplication, QWidget
 
 from fracture_desktop.core.findings import Flag
 from fracture_desktop.core.imaging.image import LoadedImage
-
-
-@dataclass(frozen=True)
-class FakePrediction:
-    probability: float
-    flag: Flag
-    heatmap: np.ndarray | None = None
+from fracture_desktop.core.inference.engine import Prediction
 
 
 class FakeEngine:
@@ -37,14 +30,14 @@ class FakeEngine:
         self.gate = gate
         self.calls = 0
 
-    def predict(self, image: LoadedImage, heatmap: bool = False) -> FakePrediction:
+    def predict(self, image: LoadedImage, heatmap: bool = False) -> Prediction:
         self.calls += 1
         if self.gate is not None and self.calls > 1:
             self.gate.wait(timeout=10)
         p = self.scores.get(image.path.name, 0.1)
         flag = Flag.FRACTURE if p >= 0.6 else Flag.DOUBT if p >= 0.4 else Flag.NO_FRACTURE
         hm = np.linspace(0, 1, image.values.shape[0] * image.values.shape[1], dtype=np.float32)
-        return FakePrediction(p, flag, hm.reshape(image.values.shape[:2]) if heatmap else None)
+        return Prediction(p, flag, hm.reshape(image.values.shape[:2]) if heatmap else None)
 
 
 def open_and_wait(qtbot, window, folder: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -11,14 +10,8 @@ from PIL import Image
 from fracture_desktop.core.findings import Finding, Flag
 from fracture_desktop.core.imaging.image import LoadedImage
 from fracture_desktop.core.imaging.scan import scan_folder
+from fracture_desktop.core.inference.engine import Prediction
 from fracture_desktop.core.report import collect_entries
-
-
-@dataclass(frozen=True)
-class _Prediction:
-    probability: float
-    flag: Flag
-    heatmap: np.ndarray | None = None
 
 
 class _CountingEngine:
@@ -27,10 +20,10 @@ class _CountingEngine:
     def __init__(self) -> None:
         self.scored: list[str] = []
 
-    def predict(self, image: LoadedImage, heatmap: bool = False) -> _Prediction:
+    def predict(self, image: LoadedImage, heatmap: bool = False) -> Prediction:
         self.scored.append(image.path.name)
         heat = np.full(image.shape, 0.5, dtype=np.float32) if heatmap else None
-        return _Prediction(0.5, Flag.DOUBT, heat)
+        return Prediction(0.5, Flag.DOUBT, heat)
 
 
 def test_known_findings_are_reused_except_flagged_ones_needing_a_key_image(
