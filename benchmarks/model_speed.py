@@ -11,6 +11,7 @@ import time
 
 import torch
 
+from fracture_desktop.core.inference.engine import grad_cam
 from fracture_desktop.training.architectures import architecture, names
 
 
@@ -32,21 +33,7 @@ def measure(name: str, input_size: int, repeats: int) -> tuple[float, float]:
         with torch.inference_mode():
             model(x)
 
-    def with_cam() -> None:
-        captured: list[torch.Tensor] = []
-
-        def hook(_m: object, _i: object, out: torch.Tensor) -> torch.Tensor:
-            captured.append(out.detach().requires_grad_(True))
-            return captured[-1]
-
-        handle = model.cam_layer.register_forward_hook(hook)
-        try:
-            with torch.enable_grad():
-                torch.autograd.grad(model(x).sum(), captured[0])
-        finally:
-            handle.remove()
-
-    return time_ms(forward, repeats), time_ms(with_cam, repeats)
+    return time_ms(forward, repeats), time_ms(lambda: grad_cam(model, x), repeats)
 
 
 def main() -> None:

@@ -160,7 +160,7 @@ def build_info(root: Path = ROOT) -> dict[str, Any]:
 
     sys.path.insert(0, str(root))
     import fracture_desktop
-    from fracture_desktop.core.inference.card import file_sha256
+    from fracture_desktop.core.files import file_sha256
 
     models = {}
     card_path = root / SHIPPED_MODEL / "model_card.json"

@@ -14,11 +14,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from fracture_desktop.core.files import file_sha256
 from fracture_desktop.core.findings import Thresholds
 from fracture_desktop.core.imaging.loader import load_image
 from fracture_desktop.core.imaging.model_input import model_input
-from fracture_desktop.core.inference.card import CARD_FILE, ModelCard, file_sha256
-from fracture_desktop.core.inference.engine import InferenceEngine, cam_to_image
+from fracture_desktop.core.inference.card import CARD_FILE, ModelCard
+from fracture_desktop.core.inference.engine import InferenceEngine, cam_to_image, grad_cam
 from fracture_desktop.training import metrics
 from fracture_desktop.training.architectures import architecture
 from fracture_desktop.training.dataset import REGIONS, Sample, build_cache, load_samples
@@ -185,10 +186,10 @@ def speed(engine: InferenceEngine, image_path: Path, repeats: int = 30) -> dict[
             for _ in range(repeats):
                 engine.model(x)
             forward = (time.perf_counter() - start) / repeats
-        engine.grad_cam(x)
+        grad_cam(engine.model, x)
         start = time.perf_counter()
         for _ in range(repeats):
-            _, cam = engine.grad_cam(x)
+            _, cam = grad_cam(engine.model, x)
             cam_to_image(cam, image.shape, spec)
         cam_time = (time.perf_counter() - start) / repeats
     finally:
@@ -240,7 +241,7 @@ def evaluate_model(
     }
     if len(set(labels.tolist())) > 1:
         report["curves"] = _curves(labels, probs, out_dir, engine.card.id)
-    if annotations is not None and getattr(engine.model, "cam_layer", None) is not None:
+    if annotations is not None:
         report["localisation"] = localisation(engine, samples, annotations, localisation_limit)
     report["speed_cpu_1_thread"] = speed(engine, samples[0].path)
     predictions = [

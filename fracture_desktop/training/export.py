@@ -12,8 +12,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from fracture_desktop.core.files import file_sha256
 from fracture_desktop.core.imaging.model_input import InputSpec
-from fracture_desktop.core.inference.card import CARD_FILE, ModelCard, file_sha256, load_card
+from fracture_desktop.core.inference.card import CARD_FILE, ModelCard, load_card
 from fracture_desktop.core.inference.models import ARCHITECTURES
 
 WEIGHTS_FILE = "weights.pt"

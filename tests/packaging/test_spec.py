@@ -10,7 +10,8 @@ from types import ModuleType
 import pytest
 
 import fracture_desktop
-from fracture_desktop.core.inference.card import SHIPPED_MODEL_ID, file_sha256
+from fracture_desktop.core.files import file_sha256
+from fracture_desktop.core.inference.card import SHIPPED_MODEL_ID
 
 PACKAGE = Path(fracture_desktop.__file__).parent
 

@@ -47,7 +47,7 @@ def _to_array(im: Image.Image) -> np.ndarray:
     """Grey pictures become 2-D arrays; RGB pictures whose channels agree become grey too."""
     if im.mode in ("I;16", "I;16B", "I;16L", "I"):
         return np.asarray(im, dtype=np.int32)
-    if im.mode in ("L", "1", "P") and im.mode != "P":
+    if im.mode in ("L", "1"):
         return np.asarray(im.convert("L"))
     rgb = np.asarray(im.convert("RGB"))
     if np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 1], rgb[..., 2]):

@@ -5,7 +5,6 @@ Nothing is ever written into the scanned folder; files are opened read-only.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import warnings
 from collections.abc import Callable, Iterator
@@ -20,6 +19,7 @@ from fracture_desktop.core.errors import (
     ImageLoadError,
     UnsupportedTransferSyntaxError,
 )
+from fracture_desktop.core.files import file_sha256
 from fracture_desktop.core.imaging.dicom import (
     is_dicomdir,
     read_dataset,
@@ -321,8 +321,4 @@ def image_identity(record: ImageRecord) -> str:
     """
     if record.kind is SourceKind.DICOM and record.sop_instance_uid:
         return record.sop_instance_uid
-    digest = hashlib.sha256()
-    with open(record.path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return "sha256:" + digest.hexdigest()
+    return "sha256:" + file_sha256(record.path)

@@ -5,7 +5,6 @@ The card idea follows MONAI bundles' metadata; the fields are listed in docs/MOD
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,14 +22,6 @@ SHIPPED_MODEL_ID = "fracture_net-v1"
 
 def default_model_dir() -> Path:
     return models_root() / SHIPPED_MODEL_ID
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)

@@ -15,13 +15,13 @@ import torch
 from PIL import Image
 
 from fracture_desktop.core.errors import ModelIntegrityError, ModelUnavailableError
+from fracture_desktop.core.files import file_sha256
 from fracture_desktop.core.findings import Flag, classify
 from fracture_desktop.core.imaging.image import LoadedImage
 from fracture_desktop.core.imaging.model_input import InputSpec, fit_box, model_input
 from fracture_desktop.core.inference.card import (
     ModelCard,
     default_model_dir,
-    file_sha256,
     load_card,
 )
 from fracture_desktop.core.inference.models import ARCHITECTURES
@@ -152,40 +152,38 @@ class InferenceEngine:
             with torch.inference_mode():
                 p = float(self.probability(self.model(x))[0])
             return Prediction(p, classify(p, self.card.thresholds))
-        logit, cam = self.grad_cam(x)
+        logit, cam = grad_cam(self.model, x)
         p = float(self.probability(logit)[0])
         heat = cam_to_image(cam, image.shape, self.card.input_spec)
         return Prediction(p, classify(p, self.card.thresholds), heat)
 
-    def grad_cam(self, x: torch.Tensor) -> tuple[torch.Tensor, np.ndarray]:
-        """Grad-CAM (Selvaraju et al. 2017) on the model's ``cam_layer``.
 
-        The hook detaches the layer's output and makes it the only tensor requiring grad, so
-        the backward pass runs through the head alone: the map costs little more than the
-        forward pass.
-        """
-        layer = getattr(self.model, "cam_layer", None)
-        if layer is None:
-            raise ModelUnavailableError(f"{self.card.architecture} offers no heatmap layer")
-        captured: list[torch.Tensor] = []
+def grad_cam(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, np.ndarray]:
+    """Grad-CAM (Selvaraju et al. 2017) on ``model.cam_layer``: the logits and a [0, 1] map.
 
-        def hook(_module: torch.nn.Module, _inputs: object, output: torch.Tensor) -> torch.Tensor:
-            leaf = output.detach().requires_grad_(True)
-            captured.append(leaf)
-            return leaf
+    The hook detaches the layer's output and makes it the only tensor requiring grad, so
+    the backward pass runs through the layers after it alone: the map costs little more
+    than the forward pass.
+    """
+    captured: list[torch.Tensor] = []
 
-        handle = layer.register_forward_hook(hook)
-        try:
-            with torch.enable_grad():
-                logit = self.model(x)
-                (grad,) = torch.autograd.grad(logit.sum(), captured[0])
-        finally:
-            handle.remove()
-        activations = captured[0].detach()
-        weights = grad.mean(dim=(2, 3), keepdim=True)
-        cam = torch.relu((weights * activations).sum(dim=1))[0]
-        cam = cam / cam.max() if float(cam.max()) > 0 else cam
-        return logit.detach(), cam.cpu().numpy().astype(np.float32)
+    def hook(_module: torch.nn.Module, _inputs: object, output: torch.Tensor) -> torch.Tensor:
+        leaf = output.detach().requires_grad_(True)
+        captured.append(leaf)
+        return leaf
+
+    handle = model.cam_layer.register_forward_hook(hook)
+    try:
+        with torch.enable_grad():
+            logit = model(x)
+            (grad,) = torch.autograd.grad(logit.sum(), captured[0])
+    finally:
+        handle.remove()
+    activations = captured[0].detach()
+    weights = grad.mean(dim=(2, 3), keepdim=True)
+    cam = torch.relu((weights * activations).sum(dim=1))[0]
+    cam = cam / cam.max() if float(cam.max()) > 0 else cam
+    return logit.detach(), cam.cpu().numpy().astype(np.float32)
 
 
 def cam_to_image(cam: np.ndarray, shape: tuple[int, int], spec: InputSpec) -> np.ndarray:
