@@ -23,7 +23,7 @@ from fracture_desktop.core.inference.engine import InferenceEngine, cam_to_image
 from fracture_desktop.training import metrics
 from fracture_desktop.training.architectures import architecture
 from fracture_desktop.training.dataset import REGIONS, Sample, build_cache, load_samples
-from fracture_desktop.training.train import load_weights, predict_logits
+from fracture_desktop.training.train import predict_logits
 
 #: Operating-point rules, applied to calibrated ``val`` probabilities.
 SPECIFICITY_TARGET = 0.90
@@ -44,7 +44,7 @@ def calibrate_run(run_dir: Path, data: Path, cache_dir: Path) -> tuple[Inference
     config = json.loads((Path(run_dir) / "config.json").read_text())
     arch = architecture(config["arch"], config.get("input_size", 0))
     model = arch.build()
-    model.load_state_dict(load_weights(Path(run_dir) / "best.pt"))
+    model.load_state_dict(torch.load(Path(run_dir) / "best.pt", weights_only=True))
     model.eval().requires_grad_(False)
     val = [s for s in load_samples(data) if s.split == "val"]
     draft = ModelCard(

@@ -45,12 +45,6 @@ class TrainConfig:
     init: str = ""
 
 
-def load_weights(path: Path) -> dict[str, torch.Tensor]:
-    """A saved state_dict, without the duplicate Grad-CAM keys that early runs saved."""
-    state = torch.load(path, weights_only=True)
-    return {k: v for k, v in state.items() if not k.startswith("cam_layer.")}
-
-
 def git_commit() -> str:
     """The commit of the code that runs, recorded with every run ("unknown" outside git)."""
     try:
@@ -122,7 +116,7 @@ def train(config: TrainConfig) -> Path:
     model = arch.build()
     if config.init:
         # Fine-tuning, e.g. at a higher resolution than the run the weights come from.
-        model.load_state_dict(load_weights(Path(config.init)))
+        model.load_state_dict(torch.load(config.init, weights_only=True))
     optimiser = torch.optim.AdamW(
         model.parameters(), lr=config.lr, weight_decay=config.weight_decay
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -83,7 +83,7 @@ class ScanResult:
     root: Path
     patients: tuple[Patient, ...] = ()
     problems: tuple[FileProblem, ...] = ()
-    skipped: tuple[FileProblem, ...] = field(default=())
+    skipped: tuple[FileProblem, ...] = ()
 
     @property
     def images(self) -> tuple[ImageRecord, ...]:
