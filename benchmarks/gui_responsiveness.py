@@ -105,14 +105,26 @@ def main() -> int:
         folder.mkdir()
         build_folder(folder, args.images)
         settings = ViewerSettings(QSettings(str(scratch / "s.ini"), QSettings.Format.IniFormat))
+        started = time.perf_counter()
         window = MainWindow(settings, DecisionStore(scratch / "d.json"), model_dir(scratch))
+        engine_ready: list[float] = []
+        window.analysis.sig_engine_ready.connect(
+            lambda _device: engine_ready.append(time.perf_counter() - started)
+        )
         window.resize(1400, 900)
         window.show()
         wait_for(app, lambda: window.analysis.card is not None, 30)
         window.open_folder(folder)
-        wait_for(app, lambda: window.scan_done and window.view.image is not None, 120)
+        wait_for(app, lambda: window.view.image is not None, 120)
+        first_image = time.perf_counter() - started
+        wait_for(app, lambda: window.scan_done, 120)
         n = len(window.records)
         print(f"images: {n}  model: {window.analysis.card.label}  platform: {app.platformName()}")
+        print(f"first image shown {first_image:.2f} s after start")
+        # The viewer loads and warms the model in the background at start-up, so that
+        # importing torch (which holds the GIL in long stretches) never lands in a batch.
+        wait_for(app, lambda: bool(engine_ready), 120)
+        print(f"model loaded and warmed in the background {engine_ready[0]:.1f} s after start")
 
         # 1. Next image: step through the series as a reader does (a short pause per image
         #    lets the neighbour prefetch work, as reading time does).

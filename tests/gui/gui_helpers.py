@@ -30,6 +30,9 @@ class FakeEngine:
         self.gate = gate
         self.calls = 0
 
+    def warm_up(self) -> None:
+        """Nothing to build."""
+
     def predict(self, image: LoadedImage, heatmap: bool = False) -> Prediction:
         self.calls += 1
         if self.gate is not None and self.calls > 1:

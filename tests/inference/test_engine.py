@@ -42,6 +42,20 @@ def test_prediction_has_probability_flag_and_image_shaped_heatmap(model_dir: Pat
     assert plain.flag is expected
 
 
+def test_warm_up_leaves_predictions_and_heatmaps_unchanged(model_dir: Path) -> None:
+    image = grey_image(300, 200)
+    cold = InferenceEngine.load(model_dir, device="cpu")
+    expected = cold.predict(image, heatmap=True)
+    warm = InferenceEngine.load(model_dir, device="cpu")
+    warm.warm_up()
+    after = warm.predict(image, heatmap=True)
+    assert after.probability == expected.probability
+    assert after.heatmap is not None and expected.heatmap is not None
+    np.testing.assert_array_equal(after.heatmap, expected.heatmap)
+    assert not any(p.requires_grad for p in warm.model.parameters())
+    assert not warm.model.training
+
+
 def test_tampered_weights_are_refused(model_dir: Path, tmp_path: Path) -> None:
     copy = tmp_path / "tampered"
     copy.mkdir()

@@ -141,6 +141,19 @@ class InferenceEngine:
         model.eval().requires_grad_(False).to(resolved)
         return cls(card, model, resolved)
 
+    def warm_up(self) -> None:
+        """Run one blank input through the model, forward and Grad-CAM.
+
+        The first passes import the rest of torch and build its kernels, which holds the GIL
+        for up to a few hundred milliseconds at a time; done here, in the thread that owns
+        the engine and before any image is analysed, that cost never lands in a batch.
+        """
+        spec = self.card.input_spec
+        x = torch.zeros(1, spec.channels, spec.size, spec.size, device=self.device)
+        with torch.inference_mode():
+            self.model(x)
+        grad_cam(self.model, x)
+
     def probability(self, logit: torch.Tensor) -> torch.Tensor:
         """Temperature-scaled sigmoid (calibrated on ``val``)."""
         return torch.sigmoid(logit / self.card.temperature)

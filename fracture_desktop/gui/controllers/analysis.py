@@ -1,7 +1,7 @@
 """The CNN in one worker thread: model state, batch analysis, heatmaps.
 
 The inference engine is not thread-safe, so it is created, used and dropped only inside this
-controller's worker; torch is imported there, lazily, so the viewer opens without it.
+controller's worker; torch is imported there, in the background once the viewer has opened.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from fracture_desktop.core.analysis import analyse, analyse_record
 from fracture_desktop.core.errors import ModelError
@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 MODEL_DIR_ENV = "FRACTURE_DESKTOP_MODEL_DIR"
 EngineFactory = Callable[[Path, str], "InferenceEngine"]
+# Loading the engine competes with the first image for the GIL: let that image show first.
+PRELOAD_DELAY_MS = 1500
 
 
 def model_dir_from_env() -> Path:
@@ -92,7 +94,11 @@ class AnalysisController(QObject):
     # -- model state ------------------------------------------------------------------------
 
     def check_model(self) -> None:
-        """Read the model card in the worker (no torch) and report whether analysis is possible."""
+        """Read the model card in the worker (no torch) and report whether analysis is possible.
+
+        When it is, the engine is loaded and warmed in the background shortly afterwards
+        (:meth:`preload`).
+        """
 
         def job() -> tuple[ModelCard | None, str]:
             try:
@@ -109,6 +115,24 @@ class AnalysisController(QObject):
         self.card = card
         self.unavailable_reason = reason
         self.sig_model_state.emit(card, reason)
+        if self.available:
+            QTimer.singleShot(PRELOAD_DELAY_MS, self, self.preload)
+
+    def preload(self) -> None:
+        """Load and warm the engine in the worker before the first analysis is asked for.
+
+        Importing torch and the first passes through the model hold the GIL in long
+        stretches; paying for them ahead keeps them out of the first batch, where they would
+        stall the viewer. A model that cannot be loaded is reported through the model state.
+        """
+
+        def job() -> None:
+            try:
+                self.engine_in_worker()
+            except ModelError:
+                return  # engine_in_worker has reported why
+
+        self._worker.submit(job)
 
     @property
     def available(self) -> bool:
@@ -134,7 +158,8 @@ class AnalysisController(QObject):
         return self._worker
 
     def engine_in_worker(self) -> Any:
-        """The engine, loaded on first use; call it only from a job running in :attr:`worker`.
+        """The engine, loaded and warmed on first use; call it only from a job running in
+        :attr:`worker`.
 
         Raises
         ------
@@ -150,6 +175,7 @@ class AnalysisController(QObject):
                 raise
             finally:
                 self._report_devices()
+            self._engine.warm_up()
             device = self._engine.device
             self._worker.post(lambda: self.sig_engine_ready.emit(device))
         return self._engine
