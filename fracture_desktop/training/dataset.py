@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from fracture_desktop.core.imaging.loader import load_image
-from fracture_desktop.core.imaging.model_input import InputSpec, model_input
+from fracture_desktop.core.imaging.model_input import PREPROCESSING_VERSION, InputSpec, model_input
 
 REGIONS = ("hand", "leg", "hip", "shoulder", "mixed")
 #: Folder names that mark labels in an external data set, lower-cased.
@@ -103,10 +103,12 @@ def _model_input_of(args: tuple[Path, InputSpec]) -> np.ndarray:
 def build_cache(samples: list[Sample], spec: InputSpec, cache_dir: Path) -> np.ndarray:
     """Decode every sample once into a float32 array (N, size, size), reusing a cache file.
 
-    The cache file name hashes the spec and the ordered file list, so a change to either
-    builds a new cache instead of silently reusing a stale one.
+    The cache file name hashes the preprocessing version, the spec and the ordered file
+    list, so a change to any of them builds a new cache instead of silently reusing a stale
+    one.
     """
-    key = json.dumps([spec.size, spec.letterbox, [str(s.path) for s in samples]])
+    files = [str(s.path) for s in samples]
+    key = json.dumps([PREPROCESSING_VERSION, spec.size, spec.letterbox, files])
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     path = Path(cache_dir) / f"inputs-{spec.size}-{int(spec.letterbox)}-{digest}.npy"
     if path.is_file():

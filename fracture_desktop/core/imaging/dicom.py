@@ -11,7 +11,7 @@ import math
 import os
 import struct
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import BinaryIO
@@ -94,9 +94,7 @@ def _warning_texts(caught: Iterable[warnings.WarningMessage]) -> list[str]:
     return [str(w.message) for w in caught]
 
 
-def read_dataset(
-    path: Path, *, header_only: bool, specific_tags: Sequence[str] | None = None
-) -> FileDataset:
+def read_dataset(path: Path, *, header_only: bool) -> FileDataset:
     """Read a DICOM file, whatever its name.
 
     Files with a preamble are read normally; files without one are parsed with ``force``
@@ -109,8 +107,6 @@ def read_dataset(
         The file.
     header_only : bool
         Stop before the pixel data (PS3.5 7.1: (7FE0,0010) is the last standard element).
-    specific_tags : sequence of str, optional
-        Keep only these elements (faster for a scan).
 
     Raises
     ------
@@ -129,9 +125,7 @@ def read_dataset(
             # Record warnings instead of printing them: the reader sees them with the image.
             warnings.simplefilter("always")
             try:
-                ds = pydicom.dcmread(
-                    f, force=True, stop_before_pixels=header_only, specific_tags=specific_tags
-                )
+                ds = pydicom.dcmread(f, force=True, stop_before_pixels=header_only)
             except (InvalidDicomError, EOFError, ValueError, TypeError, KeyError, OSError) as exc:
                 raise CorruptImageError(path, "DICOM header is damaged", repr(exc)) from exc
         texts = _warning_texts(caught)

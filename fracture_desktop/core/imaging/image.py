@@ -174,25 +174,39 @@ def apply_window(values: np.ndarray, window: VoiWindow, invert: bool = False) ->
         Apply an INVERSE presentation (MONOCHROME1 or Presentation LUT Shape INVERSE).
     """
     c, w = window.center, window.width
-    # float64 keeps the results bit-identical to what training cached; the operations run
-    # in place so that a 2k x 2k radiograph needs one temporary, not five.
-    x = np.array(values, dtype=np.float64)
+    # float32 throughout, no float64 temporaries: this runs for every image shown,
+    # thumbnailed or analysed, so it has to cost little more than reading the file.
     if window.function is VoiFunction.SIGMOID:
-        out = (1.0 / (1.0 + np.exp(-4.0 * (x - c) / w))).astype(np.float32)
+        out = np.subtract(values, np.float32(c), dtype=np.float32)
+        out *= np.float32(4.0 / w if invert else -4.0 / w)  # 1 - sigmoid(z) = sigmoid(-z)
+        with np.errstate(over="ignore"):  # exp -> inf far below the centre: 1/inf is 0
+            np.exp(out, out=out)
+        out += 1.0
+        np.reciprocal(out, out=out)
+        return out
+    if window.function is VoiFunction.LINEAR_EXACT:
+        lower, upper = c - w / 2.0, c + w / 2.0
     else:
-        if window.function is VoiFunction.LINEAR_EXACT:
-            x -= c
-            x /= w
-        else:
-            # C.11.2.1.2.1: width is "w - 1" and centre "c - 0.5" for the discrete LINEAR
-            # function.
-            x -= c - 0.5
-            x /= max(w - 1.0, 1e-6)
-        x += 0.5
-        np.clip(x, 0.0, 1.0, out=x)
-        out = x.astype(np.float32)
+        # C.11.2.1.2.1: the discrete LINEAR function maps c - 0.5 -/+ (w - 1) / 2 to the
+        # ends of the output range.
+        lower, upper = c - 0.5 - (w - 1.0) / 2.0, c - 0.5 + (w - 1.0) / 2.0
+    low, high = np.float32(lower), np.float32(upper)
+    if high <= low:
+        # Narrower than float32 resolves at this level: the window is a threshold.
+        bright = np.less_equal if invert else np.greater
+        return bright(values, lower).astype(np.float32)
+    # Clip to the window, then shift and scale: three passes, with an exact subtraction
+    # for integer-valued data. Inversion measures from the other end of the window.
+    out = np.clip(values, low, high, dtype=np.float32)
     if invert:
-        np.subtract(1.0, out, out=out)
+        np.subtract(high, out, out=out)
+    else:
+        out -= low
+    span = high - low
+    scale = np.float32(1.0 / float(span))
+    if span * scale > 1.0:  # keep the top of the window at 1, not one rounding above it
+        scale = np.nextafter(scale, np.float32(0.0))
+    out *= scale
     return out
 
 

@@ -13,6 +13,11 @@ from PIL import Image
 
 from fracture_desktop.core.imaging.image import LoadedImage, display_grey
 
+#: Raise when the output of :func:`model_input` changes (loading, windowing, resizing), so
+#: that training caches made by an older version are rebuilt rather than reused.
+#: 2: windowing in float32 (outputs moved by at most 6e-8).
+PREPROCESSING_VERSION = 2
+
 
 @dataclass(frozen=True)
 class InputSpec:

@@ -14,6 +14,8 @@ from fracture_desktop.core.errors import ImageLoadError
 from fracture_desktop.core.imaging.dicom import MAX_SPACING_MM, MIN_SPACING_MM, pixel_spacing
 from fracture_desktop.core.imaging.image import (
     SpacingSource,
+    VoiFunction,
+    VoiWindow,
     apply_window,
     default_window,
     display_grey,
@@ -98,6 +100,27 @@ def test_values_match_pydicom_reference(dicom_dir: Path, row: dict[str, str]) ->
         voi = image.windows[index] if image.windows else image.voi_luts[index]
         shown = display_grey(image, voi)
         np.testing.assert_allclose(shown, expected, atol=2e-3)
+
+
+@pytest.mark.parametrize("function", list(VoiFunction))
+@pytest.mark.parametrize(("center", "width"), [(512.0, 400.0), (40.0, 2.0), (100.5, 1.0)])
+@pytest.mark.parametrize("invert", [False, True])
+def test_voi_functions_match_pydicom(
+    function: VoiFunction, center: float, width: float, invert: bool
+) -> None:
+    values = np.arange(-1024, 2048, dtype=np.float32)  # integer-valued, like most modalities
+    ds = pydicom.Dataset()
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.BitsStored, ds.PixelRepresentation = 16, 1
+    ds.WindowCenter, ds.WindowWidth, ds.VOILUTFunction = center, width, function.value
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):  # pydicom's own maths
+        expected = _normalised_reference(values.astype(np.float64), ds, 0)
+    if invert:
+        expected = 1.0 - expected
+    shown = apply_window(values, VoiWindow(center, width, function), invert)
+    assert shown.dtype == np.float32
+    assert shown.min() >= 0.0 and shown.max() <= 1.0
+    np.testing.assert_allclose(shown, expected, atol=1e-6)
 
 
 def test_monochrome1_comes_out_bone_bright(dicom_dir: Path) -> None:
