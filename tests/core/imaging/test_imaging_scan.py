@@ -133,3 +133,44 @@ def test_scan_of_shared_dicom_finds_known_problems(dicom_dir: Path) -> None:
         "DICOMDIR-empty.dcm",
     }
     assert len(result.images) > 140
+
+
+# Only the reference reads (plain pydicom) may warn about odd values; the scan stays quiet.
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_scan_header_values_equal_pydicom(dicom_dir: Path) -> None:
+    """The scan decodes simple values from raw bytes; pydicom's conversion is the reference."""
+
+    def text(ds: pydicom.Dataset, keyword: str) -> str:
+        value = ds.get(keyword)
+        return "" if value is None else str(value).strip()
+
+    def number(ds: pydicom.Dataset, keyword: str) -> int | None:
+        try:
+            return int(ds.get(keyword))
+        except (TypeError, ValueError):  # absent, empty or not a number ("1A")
+            return None
+
+    images = scan_folder(dicom_dir).images
+    assert len(images) > 140
+    for record in images:
+        ds = pydicom.dcmread(record.path, stop_before_pixels=True, force=True)
+        expected = {
+            "rows": number(ds, "Rows"),
+            "columns": number(ds, "Columns"),
+            "frames": max(1, number(ds, "NumberOfFrames") or 1),
+            "patient_name": text(ds, "PatientName"),
+            "patient_id": text(ds, "PatientID"),
+            "patient_birth_date": text(ds, "PatientBirthDate"),
+            "study_date": text(ds, "StudyDate"),
+            "series_description": text(ds, "SeriesDescription"),
+            "series_number": number(ds, "SeriesNumber"),
+            "sop_instance_uid": text(ds, "SOPInstanceUID"),
+            "instance_number": number(ds, "InstanceNumber"),
+            "acquisition_time": text(ds, "AcquisitionTime") or text(ds, "ContentTime"),
+            "modality": text(ds, "Modality"),
+            "body_part": text(ds, "BodyPartExamined"),
+            "view_position": text(ds, "ViewPosition"),
+            "photometric": text(ds, "PhotometricInterpretation"),
+        }
+        found = {key: getattr(record, key) for key in expected}
+        assert found == expected, record.path
