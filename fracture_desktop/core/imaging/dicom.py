@@ -343,17 +343,18 @@ def _load(path: Path, frame: int) -> LoadedImage:
             frame=frame,
             stored=stored,
             values=_to_rgb8(stored, ds, photometric),
-            spacing=pixel_spacing(ds),
+            spacing=pixel_spacing(ds, frame),
         )
+    rescale = frame_attributes(ds, frame, "RescaleSlope", "PixelValueTransformationSequence")
     return LoadedImage(
         path=path,
         frame=frame,
         stored=stored,
-        values=modality_values(stored, ds, notes),
-        windows=voi_windows(ds),
+        values=modality_values(stored, rescale, notes),
+        windows=voi_windows(frame_attributes(ds, frame, "WindowCenter", "FrameVOILUTSequence")),
         voi_luts=voi_luts(ds),
         invert=needs_inversion(ds),
-        spacing=pixel_spacing(ds),
+        spacing=pixel_spacing(ds, frame),
         warnings=tuple(notes),
     )
 
@@ -500,21 +501,39 @@ def _two_floats(value: object) -> tuple[float, float] | None:
     return row, col
 
 
-def _shared_pixel_spacing(ds: Dataset) -> object:
-    """Pixel Spacing of enhanced multi-frame objects (PS3.3 C.7.6.16.2.1 Pixel Measures)."""
-    try:
-        return ds.SharedFunctionalGroupsSequence[0].PixelMeasuresSequence[0].PixelSpacing
-    except (AttributeError, IndexError, KeyError):
-        return None
+def functional_group(ds: Dataset, frame: int, keyword: str) -> Dataset | None:
+    """The item of functional group macro ``keyword`` that applies to ``frame``.
+
+    Enhanced multi-frame objects (PS3.3 C.7.6.16) keep rescale, windows and spacing in
+    functional groups: the frame's own Per-Frame Functional Groups item wins over the
+    Shared Functional Groups item. None when neither holds the macro.
+    """
+    for groups, index in (
+        ("PerFrameFunctionalGroupsSequence", frame),
+        ("SharedFunctionalGroupsSequence", 0),
+    ):
+        try:
+            return ds.get(groups)[index].get(keyword)[0]
+        except (AttributeError, IndexError, KeyError, TypeError):
+            continue
+    return None
 
 
-def pixel_spacing(ds: Dataset) -> PixelSpacing | None:
+def frame_attributes(ds: Dataset, frame: int, keyword: str, macro: str) -> Dataset:
+    """Where ``keyword`` for ``frame`` lives: the dataset itself when it has the attribute
+    (classic objects), else the functional group item ``macro`` when there is one."""
+    if keyword in ds:
+        return ds
+    return functional_group(ds, frame, macro) or ds
+
+
+def pixel_spacing(ds: Dataset, frame: int = 0) -> PixelSpacing | None:
     """Physical pixel size and where it came from, or None when uncalibrated.
 
     Order (PS3.3 10.7.1.1-10.7.1.3):
 
     1. Pixel Spacing (0028,0030), in the patient plane as the modality states it
-       (or, for enhanced objects, in the shared Pixel Measures functional group);
+       (for enhanced objects, in the Pixel Measures functional group of ``frame``);
     2. Imager Pixel Spacing (0018,1164) divided by the Estimated Radiographic
        Magnification Factor (0018,1114) when present, else at the detector;
     3. Nominal Scanned Pixel Spacing (0018,2010) of digitised film.
@@ -522,7 +541,8 @@ def pixel_spacing(ds: Dataset) -> PixelSpacing | None:
     Zero, negative, non-numeric and absurd values (outside 0.005-10 mm) are ignored,
     since a wrong scale is worse than none: WG04 RG1 says ``0.000\\0.000``.
     """
-    spacing = _two_floats(ds.get("PixelSpacing")) or _two_floats(_shared_pixel_spacing(ds))
+    measures = frame_attributes(ds, frame, "PixelSpacing", "PixelMeasuresSequence")
+    spacing = _two_floats(measures.get("PixelSpacing"))
     if spacing:
         return PixelSpacing(*spacing, SpacingSource.PIXEL_SPACING)
     imager = _two_floats(ds.get("ImagerPixelSpacing"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import csv
 from pathlib import Path
 
@@ -79,6 +80,23 @@ def _normalised_reference(modality: np.ndarray, ds: pydicom.Dataset, index: int)
     return (out - lo) / (hi - lo)
 
 
+def _flattened(ds: pydicom.Dataset) -> pydicom.Dataset:
+    """``ds`` with frame 1's rescale and window functional groups (PS3.3 C.7.6.16) copied to
+    the top level, where pydicom's ``apply_modality_lut`` / ``apply_voi_lut`` look for them.
+
+    Shared groups first, then the frame's own (which win); top-level attributes stay.
+    """
+    flat = ds
+    for groups in ("SharedFunctionalGroupsSequence", "PerFrameFunctionalGroupsSequence"):
+        for macro in ("PixelValueTransformationSequence", "FrameVOILUTSequence"):
+            if groups in ds and macro in ds[groups].value[0]:
+                flat = copy.deepcopy(ds) if flat is ds else flat
+                for element in ds[groups].value[0][macro].value[0]:
+                    if element.tag not in ds:
+                        flat[element.tag] = element
+    return flat
+
+
 @pytest.mark.parametrize("row", GREY)
 # Only the reference reads (plain pydicom) may warn about odd encodings; ours record them.
 @pytest.mark.filterwarnings("ignore::UserWarning")
@@ -89,6 +107,7 @@ def test_values_match_pydicom_reference(dicom_dir: Path, row: dict[str, str]) ->
     stored = ds.pixel_array
     if int(ds.get("NumberOfFrames") or 1) > 1:
         stored = stored[0]
+    ds = _flattened(ds)
     reference = apply_modality_lut(stored, ds)
     np.testing.assert_allclose(image.values, reference, rtol=1e-6, atol=1e-3)
     if not image.windows and not image.voi_luts:
@@ -121,6 +140,46 @@ def test_voi_functions_match_pydicom(
     assert shown.dtype == np.float32
     assert shown.min() >= 0.0 and shown.max() <= 1.0
     np.testing.assert_allclose(shown, expected, atol=1e-6)
+
+
+def test_enhanced_frames_take_their_own_functional_groups(dicom_dir: Path, tmp_path: Path) -> None:
+    """PS3.3 C.7.6.16: a frame's Per-Frame Functional Groups item wins over the Shared one."""
+    ds = pydicom.dcmread(dicom_dir / "pydicom-data_1.0.0/eCT_Supplemental.dcm")
+    shared = ds.SharedFunctionalGroupsSequence[0]
+    rescale = shared.PixelValueTransformationSequence[0]
+    own = pydicom.Dataset()
+    own.RescaleSlope, own.RescaleIntercept, own.RescaleType = 2, -500, "HU"
+    own_window = pydicom.Dataset()
+    own_window.WindowCenter, own_window.WindowWidth = 300, 1500
+    own_measures = pydicom.Dataset()
+    own_measures.PixelSpacing = [0.25, 0.5]
+    second = ds.PerFrameFunctionalGroupsSequence[1]
+    second.PixelValueTransformationSequence = pydicom.Sequence([own])
+    second.FrameVOILUTSequence = pydicom.Sequence([own_window])
+    second.PixelMeasuresSequence = pydicom.Sequence([own_measures])
+    path = tmp_path / "enhanced.dcm"
+    ds.save_as(path)
+    stored = ds.pixel_array
+
+    first, other = load_image(path, 0), load_image(path, 1)
+    slope, intercept = float(rescale.RescaleSlope), float(rescale.RescaleIntercept)
+    np.testing.assert_allclose(first.values, stored[0] * slope + intercept, rtol=1e-6)
+    np.testing.assert_allclose(other.values, stored[1] * 2.0 - 500.0, rtol=1e-6)
+    window = shared.FrameVOILUTSequence[0]
+    assert (first.windows[0].center, first.windows[0].width) == (
+        float(_first(window.WindowCenter)),
+        float(_first(window.WindowWidth)),
+    )
+    assert (other.windows[0].center, other.windows[0].width) == (300.0, 1500.0)
+    assert first.spacing is not None and other.spacing is not None
+    shared_spacing = [float(v) for v in shared.PixelMeasuresSequence[0].PixelSpacing]
+    assert [first.spacing.row, first.spacing.column] == pytest.approx(shared_spacing)
+    assert (other.spacing.row, other.spacing.column) == (0.25, 0.5)
+
+
+def _first(value: object) -> object:
+    """The first of a multi-valued element, or the value itself."""
+    return value[0] if isinstance(value, pydicom.multival.MultiValue) else value
 
 
 def test_monochrome1_comes_out_bone_bright(dicom_dir: Path) -> None:
