@@ -374,22 +374,26 @@ def _decode_error(
 def modality_values(stored: np.ndarray, ds: Dataset, notes: list[str]) -> np.ndarray:
     """Apply the Modality LUT (PS3.3 C.11.1): Rescale Slope/Intercept or the LUT Sequence.
 
-    Returns float32. The common rescale is done in float32 in place: pydicom's version
-    works in float64, which doubles the memory traffic for no visible gain. A damaged
-    transform is skipped with a note in ``notes``: stored values still show the anatomy.
+    Returns ``stored`` itself when the transform is the identity (integer data without
+    rescale, the usual radiograph): no copy of every pixel. Otherwise float32, with the
+    rescale done in place: pydicom's version works in float64, which doubles the memory
+    traffic for no visible gain. A damaged transform is skipped with a note in ``notes``:
+    stored values still show the anatomy.
     """
     if "ModalityLUTSequence" in ds:
         try:
             return apply_modality_lut(stored, ds).astype(np.float32)
         except (TypeError, ValueError, IndexError, AttributeError) as exc:
             notes.append(f"Modality LUT is damaged and was ignored ({exc})")
-    values = stored.astype(np.float32)
     try:
         slope = float(ds.get("RescaleSlope", 1.0) or 1.0)
         intercept = float(ds.get("RescaleIntercept", 0.0) or 0.0)
     except (TypeError, ValueError):
         notes.append("Rescale Slope/Intercept are not numbers and were ignored")
-        return values
+        slope, intercept = 1.0, 0.0
+    if slope == 1.0 and intercept == 0.0 and np.issubdtype(stored.dtype, np.integer):
+        return stored
+    values = stored.astype(np.float32)
     if slope != 1.0:
         values *= slope
     if intercept != 0.0:

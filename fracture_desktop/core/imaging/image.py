@@ -92,8 +92,9 @@ class LoadedImage:
     stored : np.ndarray
         Stored values as decoded (rows x columns, or rows x columns x 3 for colour).
     values : np.ndarray
-        Grey images: float32 values after the Modality LUT (PS3.3 C.11.1). Colour images:
-        uint8 RGB, rows x columns x 3.
+        Grey images: values after the Modality LUT (PS3.3 C.11.1), float32, or ``stored``
+        itself (integers) when that transform is the identity. Colour images: uint8 RGB,
+        rows x columns x 3.
     windows : tuple of VoiWindow
         Windows offered by the file, in file order (may be empty).
     voi_luts : tuple of VoiLut
@@ -215,8 +216,9 @@ def apply_voi_lut_table(values: np.ndarray, lut: VoiLut, invert: bool = False) -
 
     Inputs outside the table take its first or last entry, as the standard prescribes.
     """
-    index = np.clip(np.asarray(values) - lut.first_mapped, 0, lut.table.size - 1)
-    out = lut.table[index.astype(np.intp)].astype(np.float32)
+    # intp before subtracting: unsigned stored values would wrap below the first entry.
+    index = np.clip(np.asarray(values).astype(np.intp) - lut.first_mapped, 0, lut.table.size - 1)
+    out = lut.table[index].astype(np.float32)
     out *= np.float32(1.0 / float(2**lut.bits - 1))
     if invert:
         np.subtract(1.0, out, out=out)

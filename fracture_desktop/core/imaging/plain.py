@@ -84,7 +84,6 @@ def load_plain(path: Path) -> LoadedImage:
     except (OSError, SyntaxError, ValueError) as exc:
         raise CorruptImageError(path, "image data is damaged", repr(exc)) from exc
     stored = _to_array(im)
-    values = stored if stored.ndim == 3 else stored.astype(np.float32)
     windows: tuple[VoiWindow, ...] = ()
     if stored.ndim == 2 and stored.dtype == np.uint8:
         windows = (VoiWindow(center=127.5, width=256.0, explanation="full range"),)
@@ -92,7 +91,7 @@ def load_plain(path: Path) -> LoadedImage:
         path=path,
         frame=0,
         stored=stored,
-        values=values,
+        values=stored,  # no Modality LUT: the values are the stored ones
         windows=windows,
         warnings=tuple(warnings),
     )
