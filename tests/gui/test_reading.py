@@ -10,7 +10,7 @@ import pytest
 from conftest import IMAGE_COUNT
 from gui_helpers import drag, open_and_wait
 from PySide6.QtCore import QPoint, QPointF, Qt
-from PySide6.QtGui import QWheelEvent
+from PySide6.QtGui import QImage, QWheelEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
@@ -208,17 +208,28 @@ def test_tag_browser_search(qtbot, make_window, sample_folder: Path) -> None:
 def test_heatmap_overlay_leaves_pixels_alone(qtbot, make_window, sample_folder: Path) -> None:
     from gui_helpers import FakeEngine
 
+    def tinted_pixels() -> int:
+        """Rendered pixels that are not grey: the corner text's and the heatmap's colours."""
+        shot = view.graphics.grab().toImage().convertToFormat(QImage.Format.Format_RGB888)
+        ptr = shot.constBits()
+        rgb = np.frombuffer(ptr, np.uint8).reshape(shot.height(), shot.bytesPerLine())
+        rgb = rgb[:, : shot.width() * 3].reshape(shot.height(), shot.width(), 3).astype(int)
+        return int((np.ptp(rgb, axis=2) > 40).sum())
+
     window = make_window(engine=FakeEngine({}))
     open_and_wait(qtbot, window, sample_folder)
     select(qtbot, window, "CT_small.dcm")
     view = window.view
     original = view.image_item.image.copy()
+    baseline = tinted_pixels()
     window.act_heatmap.trigger()
     qtbot.waitUntil(lambda: view.has_heatmap, timeout=10000)
     assert view.heatmap_item.isVisible()
     assert view.heatmap_item.image.shape == original.shape
+    assert tinted_pixels() > baseline + 5000  # drawn over the image, not just switched on
     np.testing.assert_array_equal(view.image_item.image, original)
     window.opacity.setValue(30)
     assert view.heatmap_item.opacity() == pytest.approx(0.3)
     window.act_heatmap.trigger()
     assert not view.heatmap_item.isVisible()
+    assert tinted_pixels() == baseline

@@ -65,7 +65,10 @@ class ImageView(QWidget):
         self.graphics.setCentralItem(self.viewbox)
         self.image_item = pg.ImageItem(axisOrder="row-major")
         self.viewbox.addItem(self.image_item)
-        self.heatmap_item = pg.ImageItem(axisOrder="row-major", parent=self.image_item)
+        self.heatmap_item = pg.ImageItem(axisOrder="row-major")
+        # A child of the image (ImageItem takes no parent argument): it follows the image's
+        # rotation and flips and draws above it.
+        self.heatmap_item.setParentItem(self.image_item)
         self.heatmap_item.setLookupTable(heatmap_lut())
         self.heatmap_item.setZValue(10)
         self.heatmap_item.setVisible(False)
