@@ -89,6 +89,7 @@ class MainWindow(QMainWindow):
         self.decisions = decisions
         self.folder: Path | None = None
         self.current: ImageRecord | None = None
+        self.frame = 0  # of the current record, the one last asked for
         self.records: dict[Path, ImageRecord] = {}
         self.findings: dict[Path, Finding] = {}
         self.identities: dict[Path, str] = {}
@@ -227,6 +228,8 @@ class MainWindow(QMainWindow):
         self.act_prev = a("Previous image", "Up", lambda: self.step_image(-1))
         self.act_next_series = a("Next series", "Right", lambda: self.step_series(1))
         self.act_prev_series = a("Previous series", "Left", lambda: self.step_series(-1))
+        self.act_next_frame = a("Next frame", "PgDown", lambda: self.step_frame(1))
+        self.act_prev_frame = a("Previous frame", "PgUp", lambda: self.step_frame(-1))
         self.act_first = a("First image", "Home", lambda: self.jump(0))
         self.act_last = a("Last image", "End", lambda: self.jump(-1))
         self.act_analyse_image = a("Analyse &image", "Ctrl+1", self.analyse_image)
@@ -262,7 +265,7 @@ class MainWindow(QMainWindow):
             self.act_invert, self.act_rotate, self.act_flip, self.act_reset, None,
             self.act_measure, self.act_clear_measure, self.act_overlays, self.act_tags, None,
             self.act_next, self.act_prev, self.act_next_series, self.act_prev_series,
-            self.act_first, self.act_last,
+            self.act_next_frame, self.act_prev_frame, self.act_first, self.act_last,
         ):  # fmt: skip
             view_menu.addSeparator() if act is None else view_menu.addAction(act)
         window_menu = view_menu.addMenu("Window presets")
@@ -452,25 +455,49 @@ class MainWindow(QMainWindow):
         """Display ``record`` (decoded in the worker) and decode its neighbours ahead."""
         if self.current == record and self.view.record == record:
             return
-        self.current = record
+        self.current, self.frame = record, 0
         order = self.browser.visible_records()
         i = order.index(record) if record in order else -1
         neighbours = tuple(order[j] for j in (i + 1, i - 1) if 0 <= j < len(order) and i >= 0)
         self.loader.request(record, neighbours)
         self.findings_panel.select(record.path)
 
-    def _position_text(self, record: ImageRecord) -> str:
-        order = self.browser.visible_records()
-        return f"Image {order.index(record) + 1} / {len(order)}" if record in order else ""
+    def _position_text(self, loaded: Loaded) -> str:
+        record, order = loaded.record, self.browser.visible_records()
+        parts = [f"Image {order.index(record) + 1} / {len(order)}"] if record in order else []
+        if record.frames > 1:
+            parts.append(f"frame {loaded.image.frame + 1} / {record.frames}")
+        return " \u00b7 ".join(parts)
 
     def _on_loaded(self, loaded: Loaded) -> None:
-        self.view.set_image(loaded, self._position_text(loaded.record))
-        self.tags.set_rows(loaded.tags)
+        if self.view.record == loaded.record and self.view.image is not None:
+            self.view.set_frame(loaded, self._position_text(loaded))
+        else:
+            self.view.set_image(loaded, self._position_text(loaded))
+            self.tags.set_rows(loaded.tags)
         self.window_label.setText(self.view.window_text)
         if loaded.image.warnings:
             self.statusBar().showMessage("; ".join(loaded.image.warnings), 8000)
-        if self.act_heatmap.isChecked():
+        if not self.act_heatmap.isChecked():
+            return
+        if loaded.image.frame == 0:
             self._request_heatmap()
+        else:  # analysis, and so the heatmap, covers the first frame only
+            self.statusBar().showMessage("Heatmap: the model analyses frame 1 only", 4000)
+
+    def step_frame(self, delta: int) -> None:
+        """Next (or previous) frame of a multi-frame image; window and zoom stay.
+
+        Steps count from the frame last asked for, so a held key runs through the frames
+        even while the decoder is behind.
+        """
+        record = self.current
+        if record is None or record.frames < 2:
+            return
+        frame = max(0, min(record.frames - 1, self.frame + delta))
+        if frame != self.frame:
+            self.frame = frame
+            self.loader.request(record, frame=frame)
 
     def _on_load_failed(self, record: ImageRecord, reason: str, details: str) -> None:
         self.view.clear_image()

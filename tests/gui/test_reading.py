@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ from PySide6.QtGui import QImage, QWheelEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
-from fracture_desktop.core.imaging.image import auto_window
+from fracture_desktop.core.imaging.image import VoiWindow, auto_window
 from fracture_desktop.core.imaging.loader import load_image
 
 pytestmark = pytest.mark.gui
@@ -233,3 +234,41 @@ def test_heatmap_overlay_leaves_pixels_alone(qtbot, make_window, sample_folder: 
     window.act_heatmap.trigger()
     assert not view.heatmap_item.isVisible()
     assert tinted_pixels() == baseline
+
+
+def test_page_keys_step_through_frames_keeping_the_window(
+    qtbot, make_window, dicom_dir: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "multiframe"
+    folder.mkdir()
+    path = folder / "enhanced_mr.dcm"
+    shutil.copy(dicom_dir / "pydicom-data_1.0.0/emri_small.dcm", path)
+    from gui_helpers import FakeEngine
+
+    window = make_window(engine=FakeEngine({}))
+    open_and_wait(qtbot, window, folder)
+    view = window.view
+    assert view.record.frames == 10 and view.image.frame == 0
+    window.act_heatmap.trigger()
+    qtbot.waitUntil(lambda: view.has_heatmap, timeout=10000)
+    heatmap_requests = []
+    window.analysis.request_heatmap = heatmap_requests.append
+    custom = VoiWindow(center=300.0, width=200.0, explanation="reader's")
+    view.set_voi(custom)
+    window.view.zoom_by(2.0)
+    zoomed = view.viewbox.viewRect()
+
+    QTest.keyClick(window, Qt.Key.Key_PageDown)
+    qtbot.waitUntil(lambda: view.image.frame == 1, timeout=10000)
+    np.testing.assert_array_equal(view.image_item.image, load_image(path, 1).values)
+    assert view.voi == custom and tuple(view.image_item.levels) == (custom.lower, custom.upper)
+    assert view.viewbox.viewRect() == zoomed
+    assert "frame 2 / 10" in view.position_text
+    # The model analyses the first frame: its heatmap must not be laid over another one.
+    assert not view.has_heatmap and heatmap_requests == []
+    for _ in range(12):  # past the end: stays on the last frame
+        QTest.keyClick(window, Qt.Key.Key_PageDown)
+    qtbot.waitUntil(lambda: view.image.frame == 9, timeout=10000)
+    QTest.keyClick(window, Qt.Key.Key_PageUp)
+    qtbot.waitUntil(lambda: view.image.frame == 8, timeout=10000)
+    assert view.record.path == path

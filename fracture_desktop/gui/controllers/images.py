@@ -3,7 +3,8 @@
 Only the latest request matters: a request superseded before its turn is skipped without
 decoding, and a result that arrives after a newer request is dropped (generation numbers).
 Neighbours of the shown image are decoded ahead into a small cache so that stepping through
-a series shows the next image without waiting for the decoder.
+a series shows the next image without waiting for the decoder. Multi-frame files are decoded
+one frame at a time, each frame cached under its own key.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ class ImageLoader(QObject):
         super().__init__(parent)
         self._worker = worker
         self._generation = 0
-        self._cache: OrderedDict[Path, Loaded] = OrderedDict()
+        self._cache: OrderedDict[tuple[Path, int], Loaded] = OrderedDict()
         self._lock = threading.Lock()  # the cache is filled in the worker, read in the GUI
 
     def clear(self) -> None:
@@ -63,24 +64,27 @@ class ImageLoader(QObject):
             self._cache.clear()
         self._generation += 1
 
-    def request(self, record: ImageRecord, neighbours: tuple[ImageRecord, ...] = ()) -> None:
-        """Show ``record`` as soon as it is decoded, then decode ``neighbours`` ahead."""
+    def request(
+        self, record: ImageRecord, neighbours: tuple[ImageRecord, ...] = (), frame: int = 0
+    ) -> None:
+        """Show frame ``frame`` of ``record`` as soon as it is decoded, then decode the first
+        frame of ``neighbours`` ahead."""
         self._generation += 1
         generation = self._generation
         with self._lock:
-            cached = self._cache.get(record.path)
+            cached = self._cache.get((record.path, frame))
         if cached is not None and cached.record == record:
             self.sig_loaded.emit(cached)
         else:
-            self._worker.submit(lambda: self._load_current(record, generation))
+            self._worker.submit(lambda: self._load_current(record, frame, generation))
         for neighbour in neighbours:
             self._worker.submit(lambda r=neighbour: self._prefetch(r, generation))
 
-    def _load_current(self, record: ImageRecord, generation: int) -> None:
+    def _load_current(self, record: ImageRecord, frame: int, generation: int) -> None:
         if generation != self._generation:
             return  # superseded before its turn: do not spend time decoding it
         try:
-            loaded = self._decode(record)
+            loaded = self._decode(record, frame)
         except ImageLoadError as exc:
             reason, details = exc.reason, exc.details
             self._worker.post(lambda: self._fail(generation, record, reason, details))
@@ -89,16 +93,16 @@ class ImageLoader(QObject):
 
     def _prefetch(self, record: ImageRecord, generation: int) -> None:
         with self._lock:
-            known = record.path in self._cache
+            known = (record.path, 0) in self._cache
         if generation == self._generation and not known:
             with contextlib.suppress(ImageLoadError):  # reported when the reader opens it
                 self._decode(record)
 
-    def _decode(self, record: ImageRecord) -> Loaded:
+    def _decode(self, record: ImageRecord, frame: int = 0) -> Loaded:
         with warnings.catch_warnings():
             # Decoder complaints are kept in LoadedImage.warnings and shown with the image.
             warnings.simplefilter("ignore")
-            image = load_image(record.path)
+            image = load_image(record.path, frame)
             tags = read_tags(record)
         if image.is_colour:
             loaded = Loaded(record, image, tags)
@@ -106,9 +110,10 @@ class ImageLoader(QObject):
             low, high = value_range(image)
             found = tuple(presets(image, record.modality))
             loaded = Loaded(record, image, tags, found, default_voi(image), max(high - low, 1.0))
+        key = (record.path, frame)
         with self._lock:
-            self._cache[record.path] = loaded
-            self._cache.move_to_end(record.path)
+            self._cache[key] = loaded
+            self._cache.move_to_end(key)
             while len(self._cache) > CACHE_SIZE:
                 self._cache.popitem(last=False)
         return loaded

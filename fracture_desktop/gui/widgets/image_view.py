@@ -120,6 +120,21 @@ class ImageView(QWidget):
         self._span = loaded.span
         self.reset()
 
+    def set_frame(self, loaded: Loaded, position_text: str) -> None:
+        """Show another frame of the shown record, keeping window, zoom and orientation.
+
+        The heatmap and the measurement belong to the frame they were made on, so they go.
+        """
+        self.image, self.position_text = loaded.image, position_text
+        self.set_heatmap(None)
+        self.clear_measurement()
+        voi = self.voi or self._default
+        if loaded.image.is_colour or voi is None:
+            self._apply_lut()  # for colour this also sets the data
+            self._update_corners()
+        else:
+            self.set_voi(voi)
+
     def clear_image(self) -> None:
         self.record = self.image = self.voi = None
         self.presets = []
