@@ -145,6 +145,27 @@ LIMITATIONS = [
 ]
 
 
+def initialised_from(init: str | None) -> dict[str, Any] | None:
+    """What a fine-tune started from, for its card: the run's summary when ``init`` is a
+    run's checkpoint, the model's id, version, sha256 and training when it is a shipped
+    model's weights, else just the path.
+    """
+    if not init:
+        return None
+    folder = Path(init).parent
+    if (folder / "summary.json").is_file():
+        return json.loads((folder / "summary.json").read_text())
+    if (folder / CARD_FILE).is_file():
+        card = json.loads((folder / CARD_FILE).read_text(encoding="utf-8"))
+        return {
+            "model": card["id"],
+            "version": card["version"],
+            "sha256": card["weights"]["sha256"],
+            "training": card.get("training"),
+        }
+    return {"weights": init}
+
+
 def train_command(config: dict[str, Any]) -> str:
     """The ``fracture-desktop train`` command line that reproduces a run's config."""
     parts = [
@@ -156,6 +177,8 @@ def train_command(config: dict[str, Any]) -> str:
         parts.append(f"--input-size {config['input_size']}")
     if config.get("init"):
         parts.append(f"--init {config['init']} --lr {config['lr']}")
+    if config.get("seed"):
+        parts.append(f"--seed {config['seed']}")
     return " ".join(parts)
 
 
@@ -186,7 +209,6 @@ def release_model(
     report = evaluate_model(engine, test, eval_dir, cache_dir, default_annotations(data))
     config = json.loads((run_dir / "config.json").read_text())
     run = json.loads((run_dir / "summary.json").read_text())
-    parent = Path(config["init"]).parent / "summary.json" if config.get("init") else None
     card = {
         "id": model_id,
         "version": version,
@@ -202,7 +224,7 @@ def release_model(
             "best_epoch": run["best_epoch"],
             "best_val_roc_auc": run["best_val_auc"],
             "wall_time_s": run["train_seconds"],
-            "initialised_from": json.loads(parent.read_text()) if parent else None,
+            "initialised_from": initialised_from(config.get("init") or None),
             "hardware": f"{platform.processor() or platform.machine()}, "
             f"{os.cpu_count()} CPU cores, no GPU",
         },

@@ -15,7 +15,7 @@ from fracture_desktop.core.imaging.model_input import InputSpec, model_input
 from fracture_desktop.core.inference.engine import InferenceEngine
 from fracture_desktop.training.dataset import build_cache, fracatlas_samples, load_samples
 from fracture_desktop.training.evaluate import evaluate_model, evaluation_samples
-from fracture_desktop.training.export import untrained_model_dir
+from fracture_desktop.training.export import initialised_from, untrained_model_dir
 from fracture_desktop.training.train import TrainConfig, train
 
 
@@ -100,3 +100,21 @@ def test_evaluate_on_an_external_labelled_folder(fracatlas_dir: Path, tmp_path: 
 def test_folder_without_labels_is_refused(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="Fractured"):
         load_samples(tmp_path)
+
+
+def test_a_fine_tune_card_says_what_it_started_from(tmp_path: Path) -> None:
+    assert initialised_from(None) is None
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "summary.json").write_text(json.dumps({"best_epoch": 3}))
+    assert initialised_from(str(run / "best.pt")) == {"best_epoch": 3}
+    model = tmp_path / "model"
+    untrained_model_dir(model)
+    card = json.loads((model / "model_card.json").read_text())
+    parent = initialised_from(str(model / "weights.pt"))
+    assert parent is not None
+    assert (parent["model"], parent["version"]) == (card["id"], card["version"])
+    assert parent["sha256"] == card["weights"]["sha256"]
+    assert initialised_from(str(tmp_path / "elsewhere.pt")) == {
+        "weights": str(tmp_path / "elsewhere.pt")
+    }
