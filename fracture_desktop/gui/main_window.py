@@ -492,8 +492,8 @@ class MainWindow(QMainWindow):
         even while the decoder is behind.
         """
         record = self.current
-        if record is None or record.frames < 2:
-            return
+        if record is None or record.frames < 2 or self.view.record != record:
+            return  # frames are stepped on a shown image only
         frame = max(0, min(record.frames - 1, self.frame + delta))
         if frame != self.frame:
             self.frame = frame

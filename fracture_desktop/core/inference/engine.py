@@ -44,7 +44,7 @@ class Prediction:
 
 def available_devices() -> tuple[str, ...]:
     """Device choices this machine supports, ``auto`` first."""
-    return ("auto", "cpu", "cuda") if torch.cuda.is_available() else ("auto", "cpu")
+    return DEVICES if torch.cuda.is_available() else tuple(d for d in DEVICES if d != "cuda")
 
 
 def model_threads(requested: int = 0) -> int | None:

@@ -103,8 +103,10 @@ class ImageLoader(QObject):
             # Decoder complaints are kept in LoadedImage.warnings and shown with the image.
             warnings.simplefilter("ignore")
             image = load_image(record.path, frame)
-            tags = read_tags(record)
-        if image.is_colour:
+            tags = read_tags(record) if frame == 0 else ()
+        if frame > 0 or image.is_colour:
+            # Colour has no windows; another frame of the record on show keeps that record's
+            # tags, presets and window in the view, so only its pixels are needed.
             loaded = Loaded(record, image, tags)
         else:
             low, high = value_range(image)
