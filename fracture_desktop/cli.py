@@ -30,6 +30,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
     p.add_argument("--input-size", type=int, default=0, help="override the input size")
     p.add_argument("--init", default="", help="start from these weights (fine-tuning)")
+    p.add_argument(
+        "--box-weight", type=float, default=0.0, help="weight of the box-guidance loss (0: off)"
+    )
 
 
 def _run_train(args: argparse.Namespace) -> int:
@@ -50,6 +53,7 @@ def _run_train(args: argparse.Namespace) -> int:
         threads=args.threads,
         input_size=args.input_size,
         init=args.init,
+        box_weight=args.box_weight,
     )
     print(train(config))
     return 0

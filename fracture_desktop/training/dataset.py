@@ -18,7 +18,12 @@ from pathlib import Path
 import numpy as np
 
 from fracture_desktop.core.imaging.loader import load_image
-from fracture_desktop.core.imaging.model_input import PREPROCESSING_VERSION, InputSpec, model_input
+from fracture_desktop.core.imaging.model_input import (
+    PREPROCESSING_VERSION,
+    InputSpec,
+    fit_box,
+    model_input,
+)
 
 REGIONS = ("hand", "leg", "hip", "shoulder", "mixed")
 #: Folder names that mark labels in an external data set, lower-cased.
@@ -41,6 +46,67 @@ class Sample:
 def _region(row: dict[str, str]) -> str:
     hits = [name for name in REGIONS if row.get(name) == "1"]
     return hits[0] if len(hits) == 1 else ("mixed" if hits else "unknown")
+
+
+@dataclass(frozen=True)
+class FractureBoxes:
+    """The COCO fracture boxes of one image, in the pixels of the image as stored.
+
+    Attributes
+    ----------
+    width, height : int
+        The image size the boxes refer to.
+    boxes : tuple of (x, y, w, h)
+        COCO ``bbox`` values: top-left corner, width and height in pixels.
+    """
+
+    width: int
+    height: int
+    boxes: tuple[tuple[float, float, float, float], ...]
+
+
+def fracture_boxes(annotations: Path) -> dict[str, FractureBoxes]:
+    """The COCO fracture boxes of FracAtlas, by image file name."""
+    coco = json.loads(Path(annotations).read_text())
+    images = {image["id"]: image for image in coco["images"]}
+    boxes: dict[int, list[tuple[float, float, float, float]]] = {}
+    for ann in coco["annotations"]:
+        boxes.setdefault(ann["image_id"], []).append(tuple(ann["bbox"]))
+    return {
+        images[key]["file_name"]: FractureBoxes(
+            images[key]["width"], images[key]["height"], tuple(found)
+        )
+        for key, found in boxes.items()
+    }
+
+
+def box_masks(
+    samples: list[Sample], spec: InputSpec, boxes: dict[str, FractureBoxes]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fracture boxes drawn into model-input coordinates, for box-guided training.
+
+    Returns ``masks`` (N, size, size), uint8, 1 inside a box once the image is placed in the
+    input square as :func:`~fracture_desktop.core.imaging.model_input.model_input` places
+    it, and ``known`` (N,), bool: whether the sample's mask is known. A non-fractured image
+    has no fracture anywhere (an empty mask, known); a fractured image without boxes is
+    unknown and must not teach the network that its fracture is nowhere.
+    """
+    masks = np.zeros((len(samples), spec.size, spec.size), dtype=np.uint8)
+    known = np.zeros(len(samples), dtype=bool)
+    for i, sample in enumerate(samples):
+        found = boxes.get(sample.image_id)
+        known[i] = not sample.label or found is not None
+        if not sample.label or found is None:
+            continue
+        top, left, rows, cols = fit_box((found.height, found.width), spec.size, spec.letterbox)
+        sy, sx = rows / found.height, cols / found.width
+        for x, y, w, h in found.boxes:
+            # Every input pixel the box touches, so that a thin box keeps at least one.
+            r0, c0 = int(top + y * sy), int(left + x * sx)
+            r1 = max(r0 + 1, int(np.ceil(top + (y + h) * sy)))
+            c1 = max(c0 + 1, int(np.ceil(left + (x + w) * sx)))
+            masks[i, r0:r1, c0:c1] = 1
+    return masks, known
 
 
 def fracatlas_samples(root: Path) -> list[Sample]:

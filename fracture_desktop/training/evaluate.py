@@ -22,7 +22,13 @@ from fracture_desktop.core.inference.card import CARD_FILE, ModelCard
 from fracture_desktop.core.inference.engine import InferenceEngine, cam_to_image, grad_cam
 from fracture_desktop.training import metrics
 from fracture_desktop.training.architectures import architecture
-from fracture_desktop.training.dataset import REGIONS, Sample, build_cache, load_samples
+from fracture_desktop.training.dataset import (
+    REGIONS,
+    Sample,
+    build_cache,
+    fracture_boxes,
+    load_samples,
+)
 from fracture_desktop.training.train import predict_logits
 
 #: Operating-point rules, applied to calibrated ``val`` probabilities.
@@ -129,15 +135,6 @@ def _curves(labels: np.ndarray, probs: np.ndarray, out_dir: Path, title: str) ->
     return files
 
 
-def _boxes_by_image(annotations: Path) -> dict[str, list[list[float]]]:
-    coco = json.loads(annotations.read_text())
-    names = {image["id"]: image["file_name"] for image in coco["images"]}
-    boxes: dict[str, list[list[float]]] = {}
-    for ann in coco["annotations"]:
-        boxes.setdefault(names[ann["image_id"]], []).append(ann["bbox"])
-    return boxes
-
-
 def localisation(
     engine: InferenceEngine, samples: list[Sample], annotations: Path, limit: int = 0
 ) -> dict[str, float]:
@@ -146,14 +143,14 @@ def localisation(
     Pointing game: is the heatmap's maximum inside a box? Energy: share of the heatmap's
     sum inside boxes. Each comes with its chance level, the boxes' share of the image area.
     """
-    boxes = _boxes_by_image(annotations)
+    boxes = fracture_boxes(annotations)
     chosen = [s for s in samples if s.label == 1 and s.image_id in boxes]
     chosen = chosen[:limit] if limit else chosen
     hits, energies, areas = [], [], []
     for sample in chosen:
         heat = engine.predict(load_image(sample.path), heatmap=True).heatmap
         mask = np.zeros(heat.shape, dtype=bool)
-        for x, y, w, h in boxes[sample.image_id]:
+        for x, y, w, h in boxes[sample.image_id].boxes:
             mask[int(y) : int(np.ceil(y + h)), int(x) : int(np.ceil(x + w))] = True
         peak = np.unravel_index(int(np.argmax(heat)), heat.shape)
         hits.append(bool(mask[peak]))

@@ -179,6 +179,8 @@ def train_command(config: dict[str, Any]) -> str:
         parts.append(f"--init {config['init']} --lr {config['lr']}")
     if config.get("seed"):
         parts.append(f"--seed {config['seed']}")
+    if config.get("box_weight"):
+        parts.append(f"--box-weight {config['box_weight']}")
     return " ".join(parts)
 
 

@@ -20,8 +20,22 @@ from sklearn.metrics import roc_auc_score
 from torch import nn
 
 from fracture_desktop.training.architectures import architecture
-from fracture_desktop.training.augment import augment_batch, training_augmentation
-from fracture_desktop.training.dataset import Sample, build_cache, load_samples
+from fracture_desktop.training.augment import (
+    augment_batch,
+    augment_batch_with_masks,
+    training_augmentation,
+)
+from fracture_desktop.training.box_guidance import BoxGuide
+from fracture_desktop.training.dataset import (
+    Sample,
+    box_masks,
+    build_cache,
+    fracture_boxes,
+    load_samples,
+)
+
+#: Where FracAtlas keeps its fracture boxes, relative to the data folder.
+ANNOTATIONS = Path("annotations") / "coco_fracture_masks.json"
 
 
 @dataclass(frozen=True)
@@ -43,6 +57,7 @@ class TrainConfig:
     threads: int = 0
     input_size: int = 0
     init: str = ""
+    box_weight: float = 0.0
 
 
 def git_commit() -> str:
@@ -96,6 +111,8 @@ def train(config: TrainConfig) -> Path:
 
     Resumes from ``out/last.pt`` when it exists. Stops at ``epochs``, after ``patience``
     epochs without val improvement, or when ``budget_minutes`` of training time are spent.
+    A ``box_weight`` above 0 adds :class:`BoxGuide`'s loss on the training boxes, with that
+    weight beside the image-level loss.
     """
     if config.threads:
         torch.set_num_threads(config.threads)
@@ -117,9 +134,13 @@ def train(config: TrainConfig) -> Path:
     if config.init:
         # Fine-tuning, e.g. at a higher resolution than the run the weights come from.
         model.load_state_dict(torch.load(config.init, weights_only=True))
-    optimiser = torch.optim.AdamW(
-        model.parameters(), lr=config.lr, weight_decay=config.weight_decay
-    )
+    guide = None
+    if config.box_weight:
+        masks, known = box_masks(train_set, spec, fracture_boxes(Path(config.data) / ANNOTATIONS))
+        guide = BoxGuide(model, spec)
+        cell_weight = guide.positive_weight(masks, known)
+    trained = [*model.parameters(), *(guide.parameters() if guide else [])]
+    optimiser = torch.optim.AdamW(trained, lr=config.lr, weight_decay=config.weight_decay)
     # Weight positives by the class ratio so the rare class is not ignored.
     pos_weight = torch.tensor((len(y_train) - y_train.sum()) / max(y_train.sum(), 1.0))
     loss_fn = nn.BCEWithLogitsLoss(pos_weight=pos_weight)
@@ -129,6 +150,8 @@ def train(config: TrainConfig) -> Path:
     if last.is_file():
         ckpt = torch.load(last, weights_only=False)
         model.load_state_dict(ckpt["model"])
+        if guide:
+            guide.load_state_dict(ckpt["guide"])
         optimiser.load_state_dict(ckpt["optimiser"])
         state = ckpt["state"]
         torch.set_rng_state(ckpt["torch_rng"])
@@ -142,7 +165,7 @@ def train(config: TrainConfig) -> Path:
         started = time.monotonic()
         model.train()
         order = np.random.permutation(len(train_set))
-        total, seen = 0.0, 0
+        total, box_total, seen = 0.0, 0.0, 0
         for step in range(steps):
             # Cosine decay over whichever runs out first: epochs or wall-clock budget.
             done = max(
@@ -153,13 +176,22 @@ def train(config: TrainConfig) -> Path:
                 group["lr"] = config.lr * 0.5 * (1 + math.cos(math.pi * min(done, 1.0)))
             idx = np.sort(order[step * config.batch_size : (step + 1) * config.batch_size])
             x = torch.from_numpy(np.asarray(x_train[idx]))[:, None]
-            x = augment_batch(x, transform).expand(-1, spec.channels, -1, -1)
+            if guide:
+                x, box_mask = augment_batch_with_masks(
+                    x, torch.from_numpy(masks[idx])[:, None], transform
+                )
+            else:
+                x = augment_batch(x, transform)
             y = torch.from_numpy(y_train[idx])
-            loss = loss_fn(model(x), y)
+            loss = loss_fn(model(x.expand(-1, spec.channels, -1, -1)), y)
+            total += loss.item() * len(idx)
+            if guide:
+                box_loss = guide.loss(box_mask, torch.from_numpy(known[idx]), cell_weight)
+                box_total += box_loss.item() * len(idx)
+                loss = loss + config.box_weight * box_loss
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
-            total += loss.item() * len(idx)
             seen += len(idx)
             _progress(epoch, step + 1, steps, total / seen)
         val_logits = predict_logits(model, x_val, spec.channels)
@@ -169,6 +201,7 @@ def train(config: TrainConfig) -> Path:
         record = {
             "epoch": epoch,
             "train_loss": total / len(train_set),
+            **({"box_loss": box_total / len(train_set)} if guide else {}),
             "val_auc": val_auc,
             "elapsed_s": round(state["elapsed"], 1),
         }
@@ -183,6 +216,7 @@ def train(config: TrainConfig) -> Path:
             {
                 "model": model.state_dict(),
                 "optimiser": optimiser.state_dict(),
+                **({"guide": guide.state_dict()} if guide else {}),
                 "state": state,
                 "torch_rng": torch.get_rng_state(),
                 "numpy_rng": np.random.get_state(),

@@ -1,0 +1,87 @@
+"""Box-guided training: teach the Grad-CAM layer where FracAtlas' fracture boxes are.
+
+FracAtlas gives a box for every fractured image, but an image-level loss uses none of
+them, and with 2,425 training images a network can score well on shortcuts (hardware,
+casts, the body part) rather than on the fracture. A training-only 1 x 1 convolution reads
+the network's Grad-CAM layer and is trained, beside the image-level loss, to mark the grid
+cells that a box touches (every cell of a non-fractured image is negative). The extra loss
+shapes the shared features; the head itself is dropped with the training run, so the
+shipped network, its weights file and the app are unchanged.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from fracture_desktop.core.imaging.model_input import InputSpec
+
+
+class BoxGuide(nn.Module):
+    """A 1 x 1 convolution on ``model.cam_layer`` that predicts fracture cells.
+
+    Parameters
+    ----------
+    model : nn.Module
+        The network being trained; its ``cam_layer`` output is read through a forward hook,
+        so the network's own forward pass is not changed.
+    spec : InputSpec
+        The network's input, used once to find the layer's channels and grid size.
+    """
+
+    def __init__(self, model: nn.Module, spec: InputSpec) -> None:
+        super().__init__()
+        self._features: torch.Tensor | None = None
+        self._hook = model.cam_layer.register_forward_hook(self._keep)
+        was_training = model.training
+        model.eval()
+        with torch.no_grad():
+            model(torch.zeros(1, spec.channels, spec.size, spec.size))
+        model.train(was_training)
+        assert self._features is not None
+        channels, *self.grid = self._features.shape[1:]
+        self.head = nn.Conv2d(channels, 1, 1)
+
+    def _keep(self, _module: nn.Module, _inputs: object, output: torch.Tensor) -> None:
+        self._features = output
+
+    def cell_targets(self, masks: torch.Tensor) -> torch.Tensor:
+        """Input-pixel masks (N, 1, H, W) -> (N, rows, cols): 1 where a cell touches a box."""
+        return F.adaptive_max_pool2d(masks.float(), self.grid)[:, 0]
+
+    def positive_weight(self, masks: np.ndarray, known: np.ndarray) -> float:
+        """Weight of a box cell against a free cell, from the training masks.
+
+        The square root of the negative-to-positive cell ratio: box cells are well under 1%
+        of all cells, and the full ratio would let them swamp the image-level loss.
+        """
+        positives = negatives = 0.0
+        for start in range(0, len(masks), 256):
+            chunk = torch.from_numpy(np.asarray(masks[start : start + 256]))[:, None]
+            cells = self.cell_targets(chunk)[torch.from_numpy(known[start : start + 256])]
+            positives += float(cells.sum())
+            negatives += float(cells.numel()) - float(cells.sum())
+        return math.sqrt(negatives / max(positives, 1.0))
+
+    def loss(
+        self, masks: torch.Tensor, known: torch.Tensor, positive_weight: float
+    ) -> torch.Tensor:
+        """Cell-wise cross-entropy for the batch the network has just seen.
+
+        Samples whose mask is not ``known`` add nothing.
+        """
+        if self._features is None:
+            raise RuntimeError("run the network on the batch before asking for its box loss")
+        logits = self.head(self._features)[:, 0]
+        per_cell = F.binary_cross_entropy_with_logits(
+            logits,
+            self.cell_targets(masks),
+            pos_weight=torch.tensor(positive_weight),
+            reduction="none",
+        )
+        weights = known.float()[:, None, None].expand_as(per_cell)
+        return (per_cell * weights).sum() / weights.sum().clamp(min=1.0)
