@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 from scipy.optimize import minimize_scalar
+from scipy.stats import beta
 from sklearn.metrics import average_precision_score, confusion_matrix, roc_auc_score
 
 
@@ -107,18 +108,53 @@ def fit_temperature(labels: np.ndarray, logits: np.ndarray) -> float:
     return float(np.exp(result.x))
 
 
-def threshold_for_specificity(labels: np.ndarray, probs: np.ndarray, target: float) -> float:
-    """The lowest threshold whose specificity reaches ``target`` (most sensitive such point)."""
+def rate_lower_bound(successes: int, trials: int, confidence: float | None) -> float:
+    """One-sided lower confidence bound of a binomial rate, or the rate itself.
+
+    The exact bound of Clopper and Pearson (1934): the true rate lies above it with
+    probability ``confidence``. ``None`` gives the observed rate ``successes / trials``.
+    """
+    if confidence is None:
+        return successes / trials
+    if successes == 0:
+        return 0.0
+    return float(beta.ppf(1.0 - confidence, successes, trials - successes + 1))
+
+
+def threshold_for_specificity(
+    labels: np.ndarray, probs: np.ndarray, target: float, confidence: float | None = None
+) -> float:
+    """The lowest threshold whose specificity reaches ``target`` (most sensitive such point).
+
+    With a ``confidence``, the specificity's lower confidence bound must reach ``target``
+    (:func:`rate_lower_bound`), so that the threshold keeps its promise on new images and
+    not only on the images it was chosen on.
+    """
     negatives = probs[labels == 0]
-    # Above the maximum, nothing is called positive: specificity 1, so a candidate always fits.
+    # Above the maximum, nothing is called positive: specificity 1.
     candidates = np.append(np.unique(probs), np.nextafter(probs.max(), np.inf))
-    return float(min(t for t in candidates if np.mean(negatives < t) >= target))
+    fits = [
+        t
+        for t in candidates
+        if rate_lower_bound(int(np.sum(negatives < t)), len(negatives), confidence) >= target
+    ]
+    # With too few negatives for the bound to reach the target, call nothing positive.
+    return float(min(fits)) if fits else float(candidates[-1])
 
 
-def threshold_for_sensitivity(labels: np.ndarray, probs: np.ndarray, target: float) -> float:
-    """The highest threshold whose sensitivity reaches ``target`` (most specific such point)."""
+def threshold_for_sensitivity(
+    labels: np.ndarray, probs: np.ndarray, target: float, confidence: float | None = None
+) -> float:
+    """The highest threshold whose sensitivity reaches ``target`` (most specific such point).
+
+    ``confidence`` as in :func:`threshold_for_specificity`.
+    """
     positives = probs[labels == 1]
-    candidates = [t for t in np.unique(probs) if np.mean(positives >= t) >= target]
+    candidates = [
+        t
+        for t in np.unique(probs)
+        if rate_lower_bound(int(np.sum(positives >= t)), len(positives), confidence) >= target
+    ]
     return float(max(candidates)) if candidates else float(probs.min())
 
 

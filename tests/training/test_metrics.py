@@ -44,3 +44,30 @@ def test_temperature_scaling_recovers_a_known_temperature() -> None:
     logits = rng.normal(0, 4, 20_000)
     labels = (rng.random(logits.size) < 1 / (1 + np.exp(-logits / 2.0))).astype(int)
     assert metrics.fit_temperature(labels, logits) == pytest.approx(2.0, rel=0.1)
+
+
+def test_rate_lower_bound_is_clopper_pearson() -> None:
+    # With every one of n trials a success, the exact bound solves p**n = 1 - confidence.
+    assert metrics.rate_lower_bound(29, 29, 0.95) == pytest.approx(0.05 ** (1 / 29))
+    assert metrics.rate_lower_bound(0, 10, 0.95) == 0.0
+    assert metrics.rate_lower_bound(9, 10, None) == 0.9
+    # 90 of 100 observed: the true rate may well be lower than 0.9.
+    assert 0.83 < metrics.rate_lower_bound(90, 100, 0.95) < 0.85
+
+
+def test_a_confident_threshold_leaves_a_margin() -> None:
+    rng = np.random.default_rng(1)
+    labels = np.repeat([0, 1], [400, 100])
+    probs = np.concatenate([rng.beta(2, 5, 400), rng.beta(5, 2, 100)])
+    plain = metrics.threshold_for_sensitivity(labels, probs, 0.9)
+    sure = metrics.threshold_for_sensitivity(labels, probs, 0.9, confidence=0.95)
+    found = metrics.operating_point(labels, probs, sure)
+    assert sure < plain
+    assert metrics.rate_lower_bound(found.tp, 100, 0.95) >= 0.9
+    # The next higher threshold would no longer keep the promise: the choice is the tightest.
+    above = np.unique(probs[probs > sure]).min()
+    assert metrics.rate_lower_bound(int(np.sum(probs[labels == 1] >= above)), 100, 0.95) < 0.9
+    spec_sure = metrics.threshold_for_specificity(labels, probs, 0.9, confidence=0.95)
+    assert spec_sure > metrics.threshold_for_specificity(labels, probs, 0.9)
+    negatives_below = int(np.sum(probs[labels == 0] < spec_sure))
+    assert metrics.rate_lower_bound(negatives_below, 400, 0.95) >= 0.9
