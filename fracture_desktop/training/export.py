@@ -146,15 +146,20 @@ LIMITATIONS = [
 
 
 def initialised_from(init: str | None) -> dict[str, Any] | None:
-    """What a fine-tune started from, for its card: the run's summary when ``init`` is a
-    run's checkpoint, the model's id, version, sha256 and training when it is a shipped
-    model's weights, else just the path.
+    """What a fine-tune started from, for its card: the run's summary and training command
+    when ``init`` is a run's checkpoint, the model's id, version, sha256 and training when it
+    is a shipped model's weights, else just the path.
     """
     if not init:
         return None
     folder = Path(init).parent
     if (folder / "summary.json").is_file():
-        return json.loads((folder / "summary.json").read_text())
+        parent = json.loads((folder / "summary.json").read_text())
+        if (folder / "config.json").is_file():
+            config = json.loads((folder / "config.json").read_text())
+            parent["command"] = train_command(config)
+            parent["initialised_from"] = initialised_from(config.get("init") or None)
+        return parent
     if (folder / CARD_FILE).is_file():
         card = json.loads((folder / CARD_FILE).read_text(encoding="utf-8"))
         return {

@@ -116,6 +116,8 @@ def train(config: TrainConfig) -> Path:
     """
     if config.threads:
         torch.set_num_threads(config.threads)
+    # The code that trains is the code checked out now, not when the run ends.
+    code_commit = git_commit()
     seed_everything(config.seed)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -233,7 +235,7 @@ def train(config: TrainConfig) -> Path:
         "epochs_run": state["epoch"],
         "train_seconds": round(state["elapsed"], 1),
         "parameters": sum(p.numel() for p in model.parameters()),
-        "code_commit": git_commit(),
+        "code_commit": code_commit,
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     return out / "best.pt"

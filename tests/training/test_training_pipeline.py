@@ -108,8 +108,18 @@ def test_a_fine_tune_card_says_what_it_started_from(tmp_path: Path) -> None:
     run.mkdir()
     (run / "summary.json").write_text(json.dumps({"best_epoch": 3}))
     assert initialised_from(str(run / "best.pt")) == {"best_epoch": 3}
+    # A run with its config also says how it was trained, and from what, down the chain.
     model = tmp_path / "model"
     untrained_model_dir(model)
+    config = dataclasses.asdict(
+        TrainConfig(
+            "fracture_net", "data", str(run), box_weight=1.0, init=str(model / "weights.pt")
+        )
+    )
+    (run / "config.json").write_text(json.dumps(config))
+    chained = initialised_from(str(run / "best.pt"))
+    assert chained is not None and "--box-weight 1.0" in chained["command"]
+    assert chained["initialised_from"]["model"] == "fracture_net-untrained"
     card = json.loads((model / "model_card.json").read_text())
     parent = initialised_from(str(model / "weights.pt"))
     assert parent is not None
