@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from fracture_desktop.training.train import TrainConfig
+
 
 @pytest.fixture(scope="session")
 def fracatlas_dir(shared_dir: Path) -> Path:
@@ -13,3 +15,17 @@ def fracatlas_dir(shared_dir: Path) -> Path:
     if not (path / "splits.csv").is_file():
         pytest.skip("../shared/datasets/fracatlas is not available")
     return path
+
+
+@pytest.fixture
+def smoke_config(fracatlas_dir: Path, tmp_path: Path) -> TrainConfig:
+    """A FractureNet run on 12 images per split, small batches: seconds, not hours."""
+    return TrainConfig(
+        arch="fracture_net",
+        data=str(fracatlas_dir),
+        out=str(tmp_path / "run"),
+        epochs=2,
+        limit=12,
+        cache_dir=str(tmp_path / "cache"),
+        batch_size=8,
+    )

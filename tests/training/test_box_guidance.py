@@ -67,17 +67,10 @@ def test_guide_targets_cells_and_skips_unknown_masks() -> None:
     assert guide.loss(masks, torch.tensor([False, False]), 10.0) == 0
 
 
-def test_box_guided_smoke_run_ships_the_plain_network(fracatlas_dir: Path, tmp_path: Path) -> None:
-    config = TrainConfig(
-        arch="fracture_net",
-        data=str(fracatlas_dir),
-        out=str(tmp_path / "run"),
-        epochs=1,
-        limit=12,
-        cache_dir=str(tmp_path / "cache"),
-        batch_size=8,
-        box_weight=1.0,
-    )
+def test_box_guided_smoke_run_ships_the_plain_network(
+    smoke_config: TrainConfig, tmp_path: Path
+) -> None:
+    config = dataclasses.replace(smoke_config, epochs=1, box_weight=1.0)
     best = train(config)
     (record,) = [
         json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()

@@ -45,16 +45,8 @@ def test_samples_follow_folders_and_splits(fracatlas_dir: Path) -> None:
     assert all(s.path.is_file() for s in samples[:50])
 
 
-def test_two_epoch_smoke_run_and_resume(fracatlas_dir: Path, tmp_path: Path) -> None:
-    config = TrainConfig(
-        arch="fracture_net",
-        data=str(fracatlas_dir),
-        out=str(tmp_path / "run"),
-        epochs=2,
-        limit=12,
-        cache_dir=str(tmp_path / "cache"),
-        batch_size=8,
-    )
+def test_two_epoch_smoke_run_and_resume(smoke_config: TrainConfig, tmp_path: Path) -> None:
+    config = smoke_config
     best = train(config)
     assert best.is_file()
     log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
