@@ -26,6 +26,8 @@ from fracture_desktop.core.imaging.model_input import (
 )
 
 REGIONS = ("hand", "leg", "hip", "shoulder", "mixed")
+#: Where FracAtlas keeps its COCO fracture boxes, relative to the data folder.
+ANNOTATIONS = Path("annotations") / "coco_fracture_masks.json"
 #: Folder names that mark labels in an external data set, lower-cased.
 POSITIVE_DIRS = frozenset({"fractured"})
 NEGATIVE_DIRS = frozenset({"non_fractured", "not_fractured", "nonfractured"})

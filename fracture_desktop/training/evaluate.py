@@ -23,6 +23,7 @@ from fracture_desktop.core.inference.engine import InferenceEngine, cam_to_image
 from fracture_desktop.training import metrics
 from fracture_desktop.training.architectures import architecture
 from fracture_desktop.training.dataset import (
+    ANNOTATIONS,
     REGIONS,
     Sample,
     build_cache,
@@ -267,5 +268,5 @@ def evaluation_samples(data: Path, split: str | None) -> list[Sample]:
 
 
 def default_annotations(data: Path) -> Path | None:
-    path = Path(data) / "annotations" / "coco_fracture_masks.json"
+    path = Path(data) / ANNOTATIONS
     return path if path.is_file() else None

@@ -27,15 +27,13 @@ from fracture_desktop.training.augment import (
 )
 from fracture_desktop.training.box_guidance import BoxGuide
 from fracture_desktop.training.dataset import (
+    ANNOTATIONS,
     Sample,
     box_masks,
     build_cache,
     fracture_boxes,
     load_samples,
 )
-
-#: Where FracAtlas keeps its fracture boxes, relative to the data folder.
-ANNOTATIONS = Path("annotations") / "coco_fracture_masks.json"
 
 
 @dataclass(frozen=True)
