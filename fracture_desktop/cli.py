@@ -33,6 +33,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--box-weight", type=float, default=0.0, help="weight of the box-guidance loss (0: off)"
     )
+    p.add_argument(
+        "--ema-decay", type=float, default=0.0, help="average the weights with this decay (0: off)"
+    )
 
 
 def _run_train(args: argparse.Namespace) -> int:
@@ -54,6 +57,7 @@ def _run_train(args: argparse.Namespace) -> int:
         input_size=args.input_size,
         init=args.init,
         box_weight=args.box_weight,
+        ema_decay=args.ema_decay,
     )
     print(train(config))
     return 0

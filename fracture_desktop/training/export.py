@@ -186,6 +186,8 @@ def train_command(config: dict[str, Any]) -> str:
         parts.append(f"--seed {config['seed']}")
     if config.get("box_weight"):
         parts.append(f"--box-weight {config['box_weight']}")
+    if config.get("ema_decay"):
+        parts.append(f"--ema-decay {config['ema_decay']}")
     return " ".join(parts)
 
 

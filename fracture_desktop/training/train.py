@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from sklearn.metrics import roc_auc_score
 from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from fracture_desktop.training.architectures import architecture
 from fracture_desktop.training.augment import (
@@ -56,6 +57,7 @@ class TrainConfig:
     input_size: int = 0
     init: str = ""
     box_weight: float = 0.0
+    ema_decay: float = 0.0
 
 
 def git_commit() -> str:
@@ -98,6 +100,11 @@ def predict_logits(
     return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
 
 
+def _auc(labels: np.ndarray, logits: np.ndarray) -> float:
+    """Val ROC-AUC; 0.5 when a tiny smoke subset holds one class only."""
+    return float(roc_auc_score(labels, logits)) if len(set(labels)) > 1 else 0.5
+
+
 def _progress(epoch: int, step: int, steps: int, loss: float) -> None:
     filled = int(30 * step / max(steps, 1))
     bar = "#" * filled + "-" * (30 - filled)
@@ -110,7 +117,9 @@ def train(config: TrainConfig) -> Path:
     Resumes from ``out/last.pt`` when it exists. Stops at ``epochs``, after ``patience``
     epochs without val improvement, or when ``budget_minutes`` of training time are spent.
     A ``box_weight`` above 0 adds :class:`BoxGuide`'s loss on the training boxes, with that
-    weight beside the image-level loss.
+    weight beside the image-level loss. An ``ema_decay`` above 0 keeps an exponential moving
+    average of the weights and batch-norm statistics; val then scores the average, and
+    ``best.pt`` holds it.
     """
     if config.threads:
         torch.set_num_threads(config.threads)
@@ -134,6 +143,15 @@ def train(config: TrainConfig) -> Path:
     if config.init:
         # Fine-tuning, e.g. at a higher resolution than the run the weights come from.
         model.load_state_dict(torch.load(config.init, weights_only=True))
+    # On 2,400 images the weights after any one step are noisy; their running average
+    # generalises better and makes the best-epoch choice less of a lottery. Made before
+    # the box guide hooks the network, so that the average's copy carries no hook.
+    ema = (
+        AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
+        if config.ema_decay
+        else None
+    )
+    scored = ema.module if ema else model
     guide = None
     if config.box_weight:
         masks, known = box_masks(train_set, spec, fracture_boxes(Path(config.data) / ANNOTATIONS))
@@ -152,6 +170,8 @@ def train(config: TrainConfig) -> Path:
         model.load_state_dict(ckpt["model"])
         if guide:
             guide.load_state_dict(ckpt["guide"])
+        if ema:
+            ema.load_state_dict(ckpt["ema"])
         optimiser.load_state_dict(ckpt["optimiser"])
         state = ckpt["state"]
         torch.set_rng_state(ckpt["torch_rng"])
@@ -192,10 +212,11 @@ def train(config: TrainConfig) -> Path:
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
+            if ema:
+                ema.update_parameters(model)
             seen += len(idx)
             _progress(epoch, step + 1, steps, total / seen)
-        val_logits = predict_logits(model, x_val, spec.channels)
-        val_auc = float(roc_auc_score(y_val, val_logits)) if len(set(y_val)) > 1 else 0.5
+        val_auc = _auc(y_val, predict_logits(scored, x_val, spec.channels))
         state["elapsed"] += time.monotonic() - started
         state["epoch"] = epoch
         record = {
@@ -203,6 +224,12 @@ def train(config: TrainConfig) -> Path:
             "train_loss": total / len(train_set),
             **({"box_loss": box_total / len(train_set)} if guide else {}),
             "val_auc": val_auc,
+            # What the average gains over the latest weights, epoch by epoch.
+            **(
+                {"val_auc_raw": _auc(y_val, predict_logits(model, x_val, spec.channels))}
+                if ema
+                else {}
+            ),
             "elapsed_s": round(state["elapsed"], 1),
         }
         state["history"].append(record)
@@ -211,12 +238,13 @@ def train(config: TrainConfig) -> Path:
             log.write(json.dumps(record) + "\n")
         if val_auc > state["best_auc"]:
             state["best_auc"], state["best_epoch"] = val_auc, epoch
-            torch.save(model.state_dict(), out / "best.pt")
+            torch.save(scored.state_dict(), out / "best.pt")
         torch.save(
             {
                 "model": model.state_dict(),
                 "optimiser": optimiser.state_dict(),
                 **({"guide": guide.state_dict()} if guide else {}),
+                **({"ema": ema.state_dict()} if ema else {}),
                 "state": state,
                 "torch_rng": torch.get_rng_state(),
                 "numpy_rng": np.random.get_state(),
