@@ -9,10 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from fracture_desktop.core.imaging.loader import load_image
 from fracture_desktop.core.imaging.model_input import InputSpec, model_input
 from fracture_desktop.core.inference.engine import InferenceEngine
+from fracture_desktop.core.inference.models import FractureNet
 from fracture_desktop.training.dataset import build_cache, fracatlas_samples, load_samples
 from fracture_desktop.training.evaluate import evaluate_model, evaluation_samples
 from fracture_desktop.training.export import initialised_from, untrained_model_dir
@@ -105,12 +107,18 @@ def test_a_fine_tune_card_says_what_it_started_from(tmp_path: Path) -> None:
     untrained_model_dir(model)
     config = dataclasses.asdict(
         TrainConfig(
-            "fracture_net", "data", str(run), box_weight=1.0, init=str(model / "weights.pt")
+            "fracture_net",
+            "data",
+            str(run),
+            box_weight=1.0,
+            ema_decay=0.998,
+            init=str(model / "weights.pt"),
         )
     )
     (run / "config.json").write_text(json.dumps(config))
     chained = initialised_from(str(run / "best.pt"))
-    assert chained is not None and "--box-weight 1.0" in chained["command"]
+    assert chained is not None
+    assert "--box-weight 1.0 --ema-decay 0.998" in chained["command"]
     assert chained["initialised_from"]["model"] == "fracture_net-untrained"
     card = json.loads((model / "model_card.json").read_text())
     parent = initialised_from(str(model / "weights.pt"))
@@ -120,3 +128,25 @@ def test_a_fine_tune_card_says_what_it_started_from(tmp_path: Path) -> None:
     assert initialised_from(str(tmp_path / "elsewhere.pt")) == {
         "weights": str(tmp_path / "elsewhere.pt")
     }
+
+
+def test_weight_average_is_what_val_scores_and_best_keeps(
+    smoke_config: TrainConfig, tmp_path: Path
+) -> None:
+    # 12 training images in batches of 8: two optimiser steps per epoch.
+    config = dataclasses.replace(smoke_config, epochs=1, ema_decay=0.5)
+    best = torch.load(train(config), weights_only=True)
+    last = torch.load(tmp_path / "run" / "last.pt", weights_only=False)
+    averaged = {k.removeprefix("module."): v for k, v in last["ema"].items()}
+    weight = "stem.0.weight"
+    assert torch.equal(best[weight], averaged[weight])
+    assert not torch.equal(best[weight], last["model"][weight])
+    FractureNet().load_state_dict(best)
+    (record,) = [
+        json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()
+    ]
+    assert 0.0 <= record["val_auc_raw"] <= 1.0
+    # Resuming carries the average on instead of restarting it from the latest weights.
+    train(dataclasses.replace(config, epochs=2))
+    resumed = torch.load(tmp_path / "run" / "last.pt", weights_only=False)
+    assert int(resumed["ema"]["n_averaged"]) == 4
