@@ -141,6 +141,8 @@ def test_weight_average_is_what_val_scores_and_best_keeps(
     weight = "stem.0.weight"
     assert torch.equal(best[weight], averaged[weight])
     assert not torch.equal(best[weight], last["model"][weight])
+    # The average's batch-norm statistics are measured for it, not left at their start.
+    assert torch.count_nonzero(best["stem.1.running_mean"]) > 0
     FractureNet().load_state_dict(best)
     (record,) = [
         json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()
