@@ -48,19 +48,18 @@ def test_samples_follow_folders_and_splits(fracatlas_dir: Path) -> None:
 
 
 def test_two_epoch_smoke_run_and_resume(smoke_config: TrainConfig, tmp_path: Path) -> None:
-    config = smoke_config
-    best = train(config)
+    best = train(smoke_config)
     assert best.is_file()
     log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in log] == [1, 2]
     assert all(0.0 <= r["val_auc"] <= 1.0 for r in log)
     # Asking for one more epoch resumes from the checkpoint instead of starting over.
-    train(TrainConfig(**{**config.__dict__, "epochs": 3}))
+    train(dataclasses.replace(smoke_config, epochs=3))
     log = (tmp_path / "run" / "log.jsonl").read_text().splitlines()
     assert [json.loads(line)["epoch"] for line in log] == [1, 2, 3]
     # Fine-tuning at another input size starts from those weights and records the size.
     tuned = dataclasses.replace(
-        config, out=str(tmp_path / "tuned"), epochs=1, input_size=160, init=str(best)
+        smoke_config, out=str(tmp_path / "tuned"), epochs=1, input_size=160, init=str(best)
     )
     train(tuned)
     saved = json.loads((tmp_path / "tuned" / "config.json").read_text())
