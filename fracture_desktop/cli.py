@@ -36,6 +36,10 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--ema-decay", type=float, default=0.0, help="average the weights with this decay (0: off)"
     )
+    p.add_argument("--teacher", default="", help="training run to distil from (its best.pt)")
+    p.add_argument(
+        "--distill-weight", type=float, default=0.5, help="share of the distillation loss"
+    )
 
 
 def _run_train(args: argparse.Namespace) -> int:
@@ -58,6 +62,8 @@ def _run_train(args: argparse.Namespace) -> int:
         init=args.init,
         box_weight=args.box_weight,
         ema_decay=args.ema_decay,
+        teacher=args.teacher,
+        distill_weight=args.distill_weight,
     )
     print(train(config))
     return 0

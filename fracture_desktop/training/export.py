@@ -188,6 +188,8 @@ def train_command(config: dict[str, Any]) -> str:
         parts.append(f"--box-weight {config['box_weight']}")
     if config.get("ema_decay"):
         parts.append(f"--ema-decay {config['ema_decay']}")
+    if config.get("teacher"):
+        parts.append(f"--teacher {config['teacher']} --distill-weight {config['distill_weight']}")
     return " ".join(parts)
 
 

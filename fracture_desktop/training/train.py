@@ -36,6 +36,7 @@ from fracture_desktop.training.dataset import (
     fracture_boxes,
     load_samples,
 )
+from fracture_desktop.training.distillation import Teacher, distillation_loss
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,8 @@ class TrainConfig:
     init: str = ""
     box_weight: float = 0.0
     ema_decay: float = 0.0
+    teacher: str = ""
+    distill_weight: float = 0.5
 
 
 def git_commit() -> str:
@@ -124,7 +127,9 @@ def train(config: TrainConfig) -> Path:
     A ``box_weight`` above 0 adds :class:`BoxGuide`'s loss on the training boxes, with that
     weight beside the image-level loss. An ``ema_decay`` above 0 keeps an exponential moving
     average of the weights, with batch-norm statistics measured for it on the training
-    images each epoch; val then scores the average, and ``best.pt`` holds it.
+    images each epoch; val then scores the average, and ``best.pt`` holds it. A ``teacher``
+    run folder adds the distillation loss on the teacher's scores of the same batches, with
+    weight ``distill_weight`` and the image-level loss with ``1 - distill_weight``.
     """
     if config.threads:
         torch.set_num_threads(config.threads)
@@ -162,6 +167,7 @@ def train(config: TrainConfig) -> Path:
         masks, known = box_masks(train_set, spec, fracture_boxes(Path(config.data) / ANNOTATIONS))
         guide = BoxGuide(model, spec)
         cell_weight = guide.positive_weight(masks, known)
+    teacher = Teacher(Path(config.teacher), spec) if config.teacher else None
     trained = [*model.parameters(), *(guide.parameters() if guide else [])]
     optimiser = torch.optim.AdamW(trained, lr=config.lr, weight_decay=config.weight_decay)
     # Weight positives by the class ratio so the rare class is not ignored.
@@ -190,7 +196,7 @@ def train(config: TrainConfig) -> Path:
         started = time.monotonic()
         model.train()
         order = np.random.permutation(len(train_set))
-        total, box_total, seen = 0.0, 0.0, 0
+        total, box_total, distill_total, seen = 0.0, 0.0, 0.0, 0
         for step in range(steps):
             # Cosine decay over whichever runs out first: epochs or wall-clock budget.
             done = max(
@@ -208,8 +214,13 @@ def train(config: TrainConfig) -> Path:
             else:
                 x = augment_batch(x, transform)
             y = torch.from_numpy(y_train[idx])
-            loss = loss_fn(model(x.expand(-1, spec.channels, -1, -1)), y)
+            logits = model(x.expand(-1, spec.channels, -1, -1))
+            loss = loss_fn(logits, y)
             total += loss.item() * len(idx)
+            if teacher:
+                distill = distillation_loss(logits, teacher.logits(x))
+                distill_total += distill.item() * len(idx)
+                loss = (1 - config.distill_weight) * loss + config.distill_weight * distill
             if guide:
                 box_loss = guide.loss(box_mask, torch.from_numpy(known[idx]), cell_weight)
                 box_total += box_loss.item() * len(idx)
@@ -233,6 +244,7 @@ def train(config: TrainConfig) -> Path:
             "epoch": epoch,
             "train_loss": total / len(train_set),
             **({"box_loss": box_total / len(train_set)} if guide else {}),
+            **({"distill_loss": distill_total / len(train_set)} if teacher else {}),
             "val_auc": val_auc,
             # What the average gains over the latest weights, epoch by epoch.
             **(
