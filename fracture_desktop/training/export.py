@@ -177,11 +177,12 @@ def train_command(config: dict[str, Any]) -> str:
         f"fracture-desktop train --arch {config['arch']} --data {config['data']}",
         f"--out {config['out']} --epochs {config['epochs']} --patience {config['patience']}",
         f"--budget-minutes {config['budget_minutes']} --threads {config['threads']}",
+        f"--lr {config['lr']}",
     ]
     if config.get("input_size"):
         parts.append(f"--input-size {config['input_size']}")
     if config.get("init"):
-        parts.append(f"--init {config['init']} --lr {config['lr']}")
+        parts.append(f"--init {config['init']}")
     if config.get("seed"):
         parts.append(f"--seed {config['seed']}")
     if config.get("box_weight"):

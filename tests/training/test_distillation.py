@@ -49,7 +49,10 @@ def test_a_student_trains_against_a_frozen_teacher(
     assert record["distill_loss"] > 0.0
     assert _digest(teacher_best) == before
     saved = json.loads((tmp_path / "student" / "config.json").read_text())
-    assert f"--teacher {teacher_run} --distill-weight 0.5" in train_command(saved)
+    command = train_command(saved)
+    assert f"--teacher {teacher_run} --distill-weight 0.5" in command
+    # The learning rate is recorded for every run, not only for fine-tunes.
+    assert "--lr 0.001" in command
     # Both score the same augmented batch, so their inputs must be framed alike.
     with pytest.raises(ValueError, match="teacher input 256 px"):
         train(dataclasses.replace(student, out=str(tmp_path / "small"), input_size=160))
