@@ -1,7 +1,8 @@
 """CPU time per image of every compared network: forward alone and forward + Grad-CAM.
 
-One thread, network only, from a prepared input (timing does not depend on the weights, so
-random ones serve). Run on an idle machine: ``python -m benchmarks.model_speed``.
+One thread, network only, batch norms folded as in the app, from a prepared input (timing
+does not depend on the weights, so random ones serve). Run on an idle machine:
+``python -m benchmarks.model_speed``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import time
 
 import torch
 
-from fracture_desktop.core.inference.engine import grad_cam
+from fracture_desktop.core.inference.engine import frozen, grad_cam
 from fracture_desktop.training.architectures import architecture, names
 
 
@@ -25,7 +26,7 @@ def time_ms(run: object, repeats: int) -> float:
 
 def measure(name: str, input_size: int, repeats: int) -> tuple[float, float]:
     arch = architecture(name, input_size)
-    model = arch.build().eval().requires_grad_(False)
+    model = frozen(arch.build())
     spec = arch.input_spec
     x = torch.rand(1, spec.channels, spec.size, spec.size)
 

@@ -1,5 +1,5 @@
-"""Every architecture the comparison trains: our two shipped ones, torchvision's, and one
-pretrained network.
+"""Every architecture the comparison trains: the ones the app can load (``ARCHITECTURES``)
+and torchvision's.
 
 torchvision networks are trained from scratch (no weights can be downloaded here) and live
 only in training code: the app never imports torchvision. EfficientNet-Lite0 starts from
@@ -18,8 +18,9 @@ from torch import nn
 from torchvision import models as tv
 
 from fracture_desktop.core.imaging.model_input import InputSpec
-from fracture_desktop.core.inference.models import ARCHITECTURES, FractureNet
-from fracture_desktop.training.efficientnet_lite import pretrained_efficientnet_lite0
+from fracture_desktop.core.inference.engine import frozen
+from fracture_desktop.core.inference.models import ARCHITECTURES
+from fracture_desktop.training.imagenet import pretrained_efficientnet_lite0
 
 
 class _Centred(nn.Module):
@@ -62,12 +63,12 @@ def architecture(name: str, input_size: int = 0) -> Architecture:
     ``input_size`` overrides the default input size; networks that end in global pooling
     (all but ``paper_cnn``) accept any size.
     """
-    if name in ARCHITECTURES:
+    if name in _PRETRAINED:
+        # Shipped like our own networks, but trained from the ImageNet weights.
+        found = Architecture(name, _PRETRAINED[name], ARCHITECTURES[name].input_spec)
+    elif name in ARCHITECTURES:
         cls = ARCHITECTURES[name]
         found = Architecture(name, cls, cls.input_spec)
-    elif name in _PRETRAINED:
-        # FractureNet's input, so that both read the same cached arrays.
-        found = Architecture(name, _PRETRAINED[name], FractureNet.input_spec)
     elif name in _TORCHVISION:
         factory = _TORCHVISION[name]
         found = Architecture(
@@ -81,7 +82,7 @@ def architecture(name: str, input_size: int = 0) -> Architecture:
 
 
 def names() -> list[str]:
-    return [*ARCHITECTURES, *_TORCHVISION, *_PRETRAINED]
+    return [*ARCHITECTURES, *_TORCHVISION]
 
 
 def best_of_run(run_dir: Path) -> tuple[dict, Architecture, nn.Module]:
@@ -90,5 +91,4 @@ def best_of_run(run_dir: Path) -> tuple[dict, Architecture, nn.Module]:
     arch = architecture(config["arch"], config.get("input_size", 0))
     model = arch.build()
     model.load_state_dict(torch.load(run_dir / "best.pt", weights_only=True))
-    model.eval().requires_grad_(False)
-    return config, arch, model
+    return config, arch, frozen(model)

