@@ -33,10 +33,17 @@ def write_model_dir(
     training, ...); the parts that follow from the architecture and the file are filled here
     so they cannot disagree with the weights.
     """
+    state = model.state_dict()
+    try:
+        # The app builds ARCHITECTURES[arch] and loads the file strictly: refuse anything
+        # else here, such as a copy whose batch norms were folded for inference.
+        ARCHITECTURES[arch]().load_state_dict(state)
+    except RuntimeError as exc:
+        raise ValueError(f"these weights do not fit the app's {arch!r}: {exc}") from exc
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     weights = directory / WEIGHTS_FILE
-    torch.save(model.state_dict(), weights)
+    torch.save(state, weights)
     document = {
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "intended_use": INTENDED_USE,
@@ -249,4 +256,8 @@ def release_model(
         },
         "limitations": LIMITATIONS,
     }
-    return write_model_dir(engine.model, config["arch"], engine.card.input_spec, out_dir, card)
+    # The engine's copy has its batch norms folded for inference; the folder keeps the
+    # weights as trained, which the app folds the same way when it loads them.
+    trained = ARCHITECTURES[config["arch"]]()
+    trained.load_state_dict(torch.load(run_dir / "best.pt", weights_only=True))
+    return write_model_dir(trained, config["arch"], engine.card.input_spec, out_dir, card)

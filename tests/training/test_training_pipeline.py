@@ -13,11 +13,15 @@ import torch
 
 from fracture_desktop.core.imaging.loader import load_image
 from fracture_desktop.core.imaging.model_input import InputSpec, model_input
-from fracture_desktop.core.inference.engine import InferenceEngine
+from fracture_desktop.core.inference.engine import InferenceEngine, frozen
 from fracture_desktop.core.inference.models import FractureNet
 from fracture_desktop.training.dataset import build_cache, fracatlas_samples, load_samples
 from fracture_desktop.training.evaluate import evaluate_model, evaluation_samples
-from fracture_desktop.training.export import initialised_from, untrained_model_dir
+from fracture_desktop.training.export import (
+    initialised_from,
+    untrained_model_dir,
+    write_model_dir,
+)
 from fracture_desktop.training.train import TrainConfig, train
 
 
@@ -151,3 +155,11 @@ def test_weight_average_is_what_val_scores_and_best_keeps(
     train(dataclasses.replace(config, epochs=2))
     resumed = torch.load(tmp_path / "run" / "last.pt", weights_only=False)
     assert int(resumed["ema"]["n_averaged"]) == 4
+
+
+def test_a_model_folder_gets_the_weights_the_app_can_load(tmp_path: Path) -> None:
+    # The engine folds batch norms for inference; a folded copy must never be exported.
+    folded = frozen(FractureNet())
+    with pytest.raises(ValueError, match="do not fit the app's 'fracture_net'"):
+        write_model_dir(folded, "fracture_net", FractureNet.input_spec, tmp_path / "m", {})
+    assert not (tmp_path / "m").exists()
