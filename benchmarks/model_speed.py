@@ -1,7 +1,8 @@
 """CPU time per image of every compared network: forward alone and forward + Grad-CAM.
 
-One thread, network only, batch norms folded as in the app, from a prepared input (timing
-does not depend on the weights, so random ones serve). Run on an idle machine:
+One thread, network only, prepared as the app runs it (``frozen``: batch norms folded,
+channels-last), from a prepared input (timing does not depend on the weights, so random
+ones serve). Run on an idle machine:
 ``python -m benchmarks.model_speed``.
 """
 

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
 
 from fracture_desktop.core.files import file_sha256
 from fracture_desktop.core.imaging.model_input import InputSpec
@@ -25,19 +24,23 @@ INTENDED_USE = (
 
 
 def write_model_dir(
-    model: nn.Module, arch: str, spec: InputSpec, directory: Path, card: dict[str, Any]
+    state: dict[str, torch.Tensor],
+    arch: str,
+    spec: InputSpec,
+    directory: Path,
+    card: dict[str, Any],
 ) -> ModelCard:
-    """Save ``model``'s state_dict and a card completed with input, weights and sha256.
+    """Save a state_dict of ``arch`` and a card completed with input, weights and sha256.
 
     ``card`` supplies the run-specific parts (id, version, thresholds, calibration, metrics,
     training, ...); the parts that follow from the architecture and the file are filled here
     so they cannot disagree with the weights.
     """
-    state = model.state_dict()
+    model = ARCHITECTURES[arch]()
     try:
         # The app builds ARCHITECTURES[arch] and loads the file strictly: refuse anything
         # else here, such as a copy whose batch norms were folded for inference.
-        ARCHITECTURES[arch]().load_state_dict(state)
+        model.load_state_dict(state)
     except RuntimeError as exc:
         raise ValueError(f"these weights do not fit the app's {arch!r}: {exc}") from exc
     directory = Path(directory)
@@ -133,7 +136,7 @@ def untrained_model_dir(directory: Path, arch: str = "fracture_net", seed: int =
         "metrics": {},
     }
     cls = ARCHITECTURES[arch]
-    return write_model_dir(cls(), arch, cls.input_spec, directory, card)
+    return write_model_dir(cls().state_dict(), arch, cls.input_spec, directory, card)
 
 
 DATA_CREDIT = (
@@ -258,6 +261,5 @@ def release_model(
     }
     # The engine's copy has its batch norms folded for inference; the folder keeps the
     # weights as trained, which the app folds the same way when it loads them.
-    trained = ARCHITECTURES[config["arch"]]()
-    trained.load_state_dict(torch.load(run_dir / "best.pt", weights_only=True))
+    trained = torch.load(run_dir / "best.pt", weights_only=True)
     return write_model_dir(trained, config["arch"], engine.card.input_spec, out_dir, card)

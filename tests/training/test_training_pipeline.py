@@ -161,5 +161,7 @@ def test_a_model_folder_gets_the_weights_the_app_can_load(tmp_path: Path) -> Non
     # The engine folds batch norms for inference; a folded copy must never be exported.
     folded = frozen(FractureNet())
     with pytest.raises(ValueError, match="do not fit the app's 'fracture_net'"):
-        write_model_dir(folded, "fracture_net", FractureNet.input_spec, tmp_path / "m", {})
+        write_model_dir(
+            folded.state_dict(), "fracture_net", FractureNet.input_spec, tmp_path / "m", {}
+        )
     assert not (tmp_path / "m").exists()
