@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 SUBCOMMANDS = ("scan", "train", "evaluate", "export-model")
+MIRROR_HELP = "score each image as the mean logit of it and its left-right mirror"
 
 
 def _add_train(sub: argparse._SubParsersAction) -> None:
@@ -77,6 +78,7 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, default=Path("evaluation"), help="report folder")
     p.add_argument("--cache-dir", type=Path, default=Path("cache"))
     p.add_argument("--no-heatmaps", action="store_true", help="skip Grad-CAM localisation")
+    p.add_argument("--mirror-average", action="store_true", help=MIRROR_HELP + " (runs only)")
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
@@ -87,7 +89,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         load_for_evaluation,
     )
 
-    engine, _ = load_for_evaluation(args.model, args.data, args.cache_dir)
+    engine, _ = load_for_evaluation(args.model, args.data, args.cache_dir, args.mirror_average)
     samples = evaluation_samples(args.data, args.split)
     annotations = None if args.no_heatmaps else default_annotations(args.data)
     report = evaluate_model(engine, samples, args.out, args.cache_dir, annotations)
@@ -116,13 +118,21 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--id", required=True, help="model id, e.g. fracture_net-v1")
     p.add_argument("--version", default="1.0.0")
     p.add_argument("--cache-dir", type=Path, default=Path("cache"))
+    p.add_argument("--mirror-average", action="store_true", help=MIRROR_HELP)
 
 
 def _run_export(args: argparse.Namespace) -> int:
     from fracture_desktop.training.export import release_model
 
     card = release_model(
-        args.run, args.data, args.out, args.eval_dir, args.id, args.version, args.cache_dir
+        args.run,
+        args.data,
+        args.out,
+        args.eval_dir,
+        args.id,
+        args.version,
+        args.cache_dir,
+        args.mirror_average,
     )
     print(f"wrote {card.directory}: {card.label}")
     return 0

@@ -20,6 +20,7 @@ from fracture_desktop.core.imaging.loader import load_image
 from fracture_desktop.core.imaging.model_input import model_input
 from fracture_desktop.core.inference.card import CARD_FILE, ModelCard
 from fracture_desktop.core.inference.engine import InferenceEngine, cam_to_image, grad_cam
+from fracture_desktop.core.inference.mirror import MirrorAverage
 from fracture_desktop.training import metrics
 from fracture_desktop.training.architectures import best_of_run
 from fracture_desktop.training.dataset import (
@@ -47,12 +48,20 @@ def logits_for(engine: InferenceEngine, samples: list[Sample], cache_dir: Path) 
     return predict_logits(engine.model, inputs, spec.channels)
 
 
-def calibrate_run(run_dir: Path, data: Path, cache_dir: Path) -> tuple[InferenceEngine, dict]:
+def calibrate_run(
+    run_dir: Path, data: Path, cache_dir: Path, mirror_average: bool = False
+) -> tuple[InferenceEngine, dict]:
     """Load a run's best checkpoint; fit temperature and thresholds on ``val``.
+
+    With ``mirror_average`` the network is wrapped in
+    :class:`~fracture_desktop.core.inference.mirror.MirrorAverage` first, so that the
+    temperature and thresholds fit the mean logits the app will compute.
 
     Returns an engine holding an in-memory card and the card's calibration/threshold parts.
     """
     config, arch, model = best_of_run(Path(run_dir))
+    if mirror_average:
+        model = MirrorAverage(model)
     val = [s for s in load_samples(data) if s.split == "val"]
     draft = ModelCard(
         directory=Path(run_dir),
@@ -65,6 +74,7 @@ def calibrate_run(run_dir: Path, data: Path, cache_dir: Path) -> tuple[Inference
         weights_file="best.pt",
         sha256=file_sha256(Path(run_dir) / "best.pt"),
         intended_use="",
+        mirror_average=mirror_average,
     )
     engine = InferenceEngine(draft, model, "cpu")
     labels = np.array([s.label for s in val])
@@ -200,13 +210,17 @@ def speed(engine: InferenceEngine, image_path: Path, repeats: int = 30) -> dict[
 
 
 def load_for_evaluation(
-    model: Path, data: Path, cache_dir: Path
+    model: Path, data: Path, cache_dir: Path, mirror_average: bool = False
 ) -> tuple[InferenceEngine, dict[str, Any]]:
-    """A shipped model folder (with its card) or a training run folder (calibrated on val)."""
+    """A shipped model folder (with its card) or a training run folder (calibrated on val).
+
+    ``mirror_average`` applies to a run only: a model folder's card says whether it
+    averages mirrored views.
+    """
     if (Path(model) / CARD_FILE).is_file():
         engine = InferenceEngine.load(model, device="cpu")
         return engine, {}
-    return calibrate_run(model, data, cache_dir)
+    return calibrate_run(model, data, cache_dir, mirror_average)
 
 
 def evaluate_model(

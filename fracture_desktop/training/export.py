@@ -47,6 +47,7 @@ def write_model_dir(
     directory.mkdir(parents=True, exist_ok=True)
     weights = directory / WEIGHTS_FILE
     torch.save(state, weights)
+    mirrored = card.get("architecture", {}).get("mirror_average", False)
     document = {
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "intended_use": INTENDED_USE,
@@ -66,7 +67,8 @@ def write_model_dir(
             "(MONOCHROME1 / INVERSE inverted), colour to BT.601 luminance, values in [0, 1], "
             "bilinear antialiased resize, black padding when letterboxed",
         },
-        "output": "logit; probability of fracture = sigmoid(logit / temperature)",
+        "output": ("mean logit of the image and its left-right mirror" if mirrored else "logit")
+        + "; probability of fracture = sigmoid(logit / temperature)",
         "weights": {"file": WEIGHTS_FILE, "sha256": file_sha256(weights)},
     }
     (directory / CARD_FILE).write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
@@ -122,10 +124,12 @@ def model_readme(card: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def untrained_model_dir(directory: Path, arch: str = "fracture_net", seed: int = 0) -> ModelCard:
+def untrained_model_dir(
+    directory: Path, arch: str = "fracture_net", seed: int = 0, mirror_average: bool = False
+) -> ModelCard:
     """A loadable model with random weights: for tests and smoke runs, never for reading."""
     torch.manual_seed(seed)
-    card = {
+    card: dict[str, Any] = {
         "id": f"{arch}-untrained",
         "version": "0.0.0",
         "calibration": {"temperature": 1.0},
@@ -134,6 +138,7 @@ def untrained_model_dir(directory: Path, arch: str = "fracture_net", seed: int =
             "doubt": {"value": 0.4, "rule": "fixed for tests"},
         },
         "metrics": {},
+        "architecture": {"mirror_average": mirror_average},
     }
     cls = ARCHITECTURES[arch]
     return write_model_dir(cls().state_dict(), arch, cls.input_spec, directory, card)
@@ -212,11 +217,14 @@ def release_model(
     model_id: str,
     version: str,
     cache_dir: Path,
+    mirror_average: bool = False,
 ) -> ModelCard:
     """Calibrate a finished run on ``val``, score it once on ``test``, write the model folder.
 
     The card records the thresholds and temperature (from ``val``), the ``test`` metrics
     with their intervals, and how the run was made (config, epochs, wall time, commit).
+    With ``mirror_average`` the model scores each image with its left-right mirror
+    (:class:`~fracture_desktop.core.inference.mirror.MirrorAverage`), from calibration on.
     """
     from fracture_desktop.training.evaluate import (
         calibrate_run,
@@ -226,7 +234,7 @@ def release_model(
     )
 
     run_dir = Path(run_dir)
-    engine, parts = calibrate_run(run_dir, data, cache_dir)
+    engine, parts = calibrate_run(run_dir, data, cache_dir, mirror_average)
     test = evaluation_samples(data, "test")
     report = evaluate_model(engine, test, eval_dir, cache_dir, default_annotations(data))
     config = json.loads((run_dir / "config.json").read_text())
@@ -259,6 +267,8 @@ def release_model(
         },
         "limitations": LIMITATIONS,
     }
+    if mirror_average:
+        card["architecture"] = {"mirror_average": True}
     # The engine's copy has its batch norms folded for inference; the folder keeps the
     # weights as trained, which the app folds the same way when it loads them.
     trained = torch.load(run_dir / "best.pt", weights_only=True)

@@ -14,6 +14,7 @@ from fracture_desktop.core.findings import Flag
 from fracture_desktop.core.imaging.image import LoadedImage
 from fracture_desktop.core.imaging.model_input import InputSpec, model_input
 from fracture_desktop.core.inference.engine import InferenceEngine, cam_to_image, model_threads
+from fracture_desktop.core.inference.mirror import MirrorAverage
 from fracture_desktop.core.inference.models import ARCHITECTURES
 
 
@@ -135,3 +136,36 @@ def test_every_app_architecture_loads_and_scores_as_saved(arch: str, tmp_path: P
         expected = float(torch.sigmoid(saved(x))[0])
     assert engine.predict(image).probability == pytest.approx(expected, abs=1e-5)
     assert with_map.probability == pytest.approx(expected, abs=1e-5)
+
+
+def test_a_card_that_says_mirror_average_scores_both_views(tmp_path: Path) -> None:
+    from fracture_desktop.training.export import untrained_model_dir
+
+    card = untrained_model_dir(tmp_path / "mirror", mirror_average=True)
+    assert card.mirror_average and "left-right mirror" in card.raw["output"]
+    assert "left-right mirror" in (card.directory / "README.md").read_text()
+    engine = InferenceEngine.load(card.directory, device="cpu")
+    # 300 x 150 letterboxes to 256 x 128 with equal padding on each side, so the mirrored
+    # image's model input is exactly the mirrored model input.
+    image = grey_image(300, 150)
+    mirrored = LoadedImage(
+        path=image.path, frame=0, stored=image.stored[:, ::-1], values=image.values[:, ::-1]
+    )
+    saved = ARCHITECTURES["fracture_net"]().eval()
+    saved.load_state_dict(torch.load(card.weights_path, weights_only=True))
+    x = torch.from_numpy(model_input(image, card.input_spec))[None]
+    with torch.inference_mode():
+        expected = float(torch.sigmoid((saved(x) + saved(x.flip(-1))) / 2)[0])
+    assert engine.predict(image).probability == pytest.approx(expected, abs=1e-5)
+    assert engine.predict(mirrored).probability == pytest.approx(expected, abs=1e-5)
+    heat = engine.predict(image, heatmap=True).heatmap
+    heat_mirrored = engine.predict(mirrored, heatmap=True).heatmap
+    assert heat is not None and heat_mirrored is not None
+    np.testing.assert_allclose(heat_mirrored, heat[:, ::-1], atol=1e-4)
+
+
+def test_cards_without_mirror_average_score_the_image_alone(model_dir: Path) -> None:
+    engine = InferenceEngine.load(model_dir, device="cpu")
+    assert not engine.card.mirror_average
+    assert not isinstance(engine.model, MirrorAverage)
+    assert engine.card.raw["output"].startswith("logit;")

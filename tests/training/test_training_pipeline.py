@@ -14,15 +14,22 @@ import torch
 from fracture_desktop.core.imaging.loader import load_image
 from fracture_desktop.core.imaging.model_input import InputSpec, model_input
 from fracture_desktop.core.inference.engine import InferenceEngine, frozen
+from fracture_desktop.core.inference.mirror import MirrorAverage
 from fracture_desktop.core.inference.models import FractureNet
 from fracture_desktop.training.dataset import build_cache, fracatlas_samples, load_samples
-from fracture_desktop.training.evaluate import evaluate_model, evaluation_samples
+from fracture_desktop.training.evaluate import (
+    calibrate_run,
+    evaluate_model,
+    evaluation_samples,
+    logits_for,
+)
 from fracture_desktop.training.export import (
     initialised_from,
     untrained_model_dir,
     write_model_dir,
 )
-from fracture_desktop.training.train import TrainConfig, train
+from fracture_desktop.training.metrics import fit_temperature
+from fracture_desktop.training.train import TrainConfig, predict_logits, train
 
 
 def test_training_cache_equals_what_the_app_feeds_the_model(
@@ -165,3 +172,41 @@ def test_a_model_folder_gets_the_weights_the_app_can_load(tmp_path: Path) -> Non
             folded.state_dict(), "fracture_net", FractureNet.input_spec, tmp_path / "m", {}
         )
     assert not (tmp_path / "m").exists()
+
+
+def test_a_mirror_averaged_run_is_calibrated_on_mirror_averaged_logits(
+    fracatlas_dir: Path, tmp_path: Path
+) -> None:
+    # A FracAtlas-shaped share with six val images, and a run with random weights.
+    val = [s for s in fracatlas_samples(fracatlas_dir) if s.split == "val"]
+    chosen = [s for s in val if s.label == 1][:3] + [s for s in val if s.label == 0][:3]
+    data = tmp_path / "fracatlas"
+    for sample in chosen:
+        folder = data / "images" / sample.path.parent.name
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copy(sample.path, folder)
+    shutil.copy(fracatlas_dir / "dataset.csv", data)
+    rows = [f"{s.image_id},{s.label},val" for s in chosen]
+    (data / "splits.csv").write_text("\n".join(["image_id,label,split", *rows]) + "\n")
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps({"arch": "fracture_net"}))
+    torch.manual_seed(0)
+    torch.save(FractureNet().state_dict(), run / "best.pt")
+
+    plain, _ = calibrate_run(run, data, tmp_path / "cache")
+    mirrored, parts = calibrate_run(run, data, tmp_path / "cache", mirror_average=True)
+    assert not plain.card.mirror_average and mirrored.card.mirror_average
+    assert isinstance(mirrored.model, MirrorAverage)
+    inputs = build_cache(chosen, FractureNet.input_spec, tmp_path / "cache")
+    logits = predict_logits(plain.model, inputs, 1)
+    logits_of_mirrors = predict_logits(plain.model, np.ascontiguousarray(inputs[:, :, ::-1]), 1)
+    expected = (logits + logits_of_mirrors) / 2
+    np.testing.assert_allclose(
+        logits_for(mirrored, chosen, tmp_path / "cache"), expected, atol=1e-5
+    )
+    # The temperature is fitted to those mean logits.
+    labels = np.array([s.label for s in chosen])
+    assert parts["calibration"]["temperature"] == pytest.approx(
+        fit_temperature(labels, expected), rel=1e-3
+    )

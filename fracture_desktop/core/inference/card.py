@@ -1,6 +1,7 @@
 """Model cards (``models/<id>/model_card.json``): what a model is, expects and can be trusted for.
 
-The card idea follows MONAI bundles' metadata; the fields are listed in docs/MODEL.md.
+The card idea follows MONAI bundles' metadata; the fields are those of the design notes
+(section 5), written by :func:`fracture_desktop.training.export.write_model_dir`.
 """
 
 from __future__ import annotations
@@ -38,6 +39,10 @@ class ModelCard:
     weights_file: str
     sha256: str
     intended_use: str
+    #: Score each image as the mean logit of it and its left-right mirror
+    #: (:class:`~fracture_desktop.core.inference.mirror.MirrorAverage`); the temperature and
+    #: thresholds were fitted on those mean logits.
+    mirror_average: bool = False
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
     @property
@@ -84,6 +89,7 @@ def load_card(model_dir: Path) -> ModelCard:
             weights_file=raw["weights"]["file"],
             sha256=raw["weights"]["sha256"],
             intended_use=raw["intended_use"],
+            mirror_average=bool(raw["architecture"].get("mirror_average", False)),
             raw=raw,
         )
     except FileNotFoundError as exc:

@@ -25,6 +25,7 @@ from fracture_desktop.core.inference.card import (
     load_card,
 )
 from fracture_desktop.core.inference.folding import fold_batch_norms
+from fracture_desktop.core.inference.mirror import MirrorAverage
 from fracture_desktop.core.inference.models import ARCHITECTURES
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -153,6 +154,8 @@ class InferenceEngine:
             model.load_state_dict(state)
         except (RuntimeError, OSError, ValueError) as exc:
             raise ModelUnavailableError("the model weights cannot be loaded", repr(exc)) from exc
+        if card.mirror_average:
+            model = MirrorAverage(model)
         return cls(card, frozen(model, resolved), resolved)
 
     def warm_up(self) -> None:
@@ -208,7 +211,10 @@ def grad_cam(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, np.
         handle.remove()
     activations = captured[0].detach()
     weights = grad.mean(dim=(2, 3), keepdim=True)
-    cam = torch.relu((weights * activations).sum(dim=1))[0]
+    maps = torch.relu((weights * activations).sum(dim=1))
+    if isinstance(model, MirrorAverage):
+        maps = model.merge_views(maps)
+    cam = maps[0]
     cam = cam / cam.max() if float(cam.max()) > 0 else cam
     return logit.detach(), cam.cpu().numpy().astype(np.float32)
 
