@@ -81,6 +81,12 @@ def architecture(name: str, input_size: int = 0) -> Architecture:
     return found
 
 
+def parameter_count(name: str) -> int:
+    """Parameters of ``name`` as trained and saved; the app's inference copy has fewer, since
+    folding each batch norm into its convolution drops the norm's scale and shift."""
+    return sum(p.numel() for p in architecture(name).build().parameters())
+
+
 def names() -> list[str]:
     return [*ARCHITECTURES, *_TORCHVISION]
 

@@ -74,7 +74,8 @@ def main(argv: list[str]) -> int:
         config = json.loads((run_dir / "config.json").read_text())
         spec = architecture(config["arch"], config.get("input_size", 0)).input_spec
         shape = "letterbox" if spec.letterbox else "stretched"
-        print(row(name, report, run, f"{spec.size} px {shape}, {spec.channels} ch"))
+        mirror = ", mirror-averaged" if report.get("mirror_average") else ""
+        print(row(name, report, run, f"{spec.size} px {shape}, {spec.channels} ch{mirror}"))
     return 0
 
 

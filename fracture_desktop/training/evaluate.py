@@ -22,7 +22,7 @@ from fracture_desktop.core.inference.card import CARD_FILE, ModelCard
 from fracture_desktop.core.inference.engine import InferenceEngine, cam_to_image, grad_cam
 from fracture_desktop.core.inference.mirror import MirrorAverage
 from fracture_desktop.training import metrics
-from fracture_desktop.training.architectures import best_of_run
+from fracture_desktop.training.architectures import best_of_run, parameter_count
 from fracture_desktop.training.dataset import (
     ANNOTATIONS,
     REGIONS,
@@ -249,7 +249,8 @@ def evaluate_model(
     report: dict[str, Any] = {
         "model": engine.card.label,
         "architecture": engine.card.architecture,
-        "parameters": sum(p.numel() for p in engine.model.parameters()),
+        "parameters": parameter_count(engine.card.architecture),
+        "mirror_average": engine.card.mirror_average,
         "temperature": engine.card.temperature,
         "thresholds": th,
         "overall": metrics.summary(labels, probs, th),

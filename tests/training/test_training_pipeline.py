@@ -99,6 +99,8 @@ def test_evaluate_on_an_external_labelled_folder(fracatlas_dir: Path, tmp_path: 
     assert point["tp"] + point["fn"] == 2 and point["tn"] + point["fp"] == 3
     assert (tmp_path / "eval" / "roc.png").stat().st_size > 1000
     assert json.loads((tmp_path / "eval" / "report.json").read_text())["model"] == engine.card.label
+    # The network as trained, not the engine's copy with its batch norms folded away.
+    assert report["parameters"] == sum(p.numel() for p in FractureNet().parameters())
 
 
 def test_folder_without_labels_is_refused(tmp_path: Path) -> None:
@@ -210,3 +212,5 @@ def test_a_mirror_averaged_run_is_calibrated_on_mirror_averaged_logits(
     assert parts["calibration"]["temperature"] == pytest.approx(
         fit_temperature(labels, expected), rel=1e-3
     )
+    report = evaluate_model(mirrored, chosen, tmp_path / "eval", tmp_path / "cache")
+    assert report["mirror_average"] is True
