@@ -47,8 +47,8 @@ def main() -> None:
     print(f"{'network':<26}{'input':>7}{'forward ms':>12}{'+ Grad-CAM ms':>15}{'ratio':>7}")
     runs = [(name, 0, False) for name in names()] + [
         ("fracture_net", 384, False),
-        ("efficientnet_lite0", 0, True),
-        ("fracture_net", 0, True),
+        ("efficientnet_lite0", 320, False),
+        ("efficientnet_lite0", 320, True),
     ]
     for name, size, mirror in runs:
         forward, cam = measure(name, size, mirror, args.repeats)
