@@ -63,6 +63,9 @@ class OperatingPoint:
         }
 
 
+SCORES = {"roc_auc": roc_auc_score, "pr_auc": average_precision_score}
+
+
 def operating_point(labels: np.ndarray, probs: np.ndarray, threshold: float) -> OperatingPoint:
     predicted = (probs >= threshold).astype(int)
     tn, fp, fn, tp = confusion_matrix(labels, predicted, labels=[0, 1]).ravel()
@@ -80,18 +83,43 @@ def bootstrap_interval(
 
     Resamples images with replacement; resamples holding one class only are skipped.
     """
-    score = {"roc_auc": roc_auc_score, "pr_auc": average_precision_score}[metric]
+    score = SCORES[metric]
     value = float(score(labels, probs))
-    rng = np.random.default_rng(seed)
-    n = len(labels)
-    values = []
-    for _ in range(n_resamples):
-        idx = rng.integers(0, n, n)
-        if labels[idx].min() == labels[idx].max():
-            continue
-        values.append(score(labels[idx], probs[idx]))
+    values = [score(labels[idx], probs[idx]) for idx in _resamples(labels, n_resamples, seed)]
     low, high = np.percentile(values, [2.5, 97.5])
     return Interval(value, float(low), float(high))
+
+
+def paired_difference(
+    labels: np.ndarray,
+    probs_a: np.ndarray,
+    probs_b: np.ndarray,
+    metric: str,
+    n_resamples: int = 2000,
+    seed: int = 0,
+) -> Interval:
+    """``metric`` of model A minus that of model B on the same images, with a 95% interval.
+
+    Both models are scored on each resample of the images, so the interval counts only
+    the noise in their difference, which is much narrower than the two models' own
+    intervals suggest when the models rank the images alike.
+    """
+    score = SCORES[metric]
+    value = float(score(labels, probs_a) - score(labels, probs_b))
+    values = [
+        score(labels[idx], probs_a[idx]) - score(labels[idx], probs_b[idx])
+        for idx in _resamples(labels, n_resamples, seed)
+    ]
+    low, high = np.percentile(values, [2.5, 97.5])
+    return Interval(value, float(low), float(high))
+
+
+def _resamples(labels: np.ndarray, n_resamples: int, seed: int) -> list[np.ndarray]:
+    """Bootstrap index sets, skipping those that hold one class only."""
+    rng = np.random.default_rng(seed)
+    n = len(labels)
+    draws = (rng.integers(0, n, n) for _ in range(n_resamples))
+    return [idx for idx in draws if labels[idx].min() != labels[idx].max()]
 
 
 def fit_temperature(labels: np.ndarray, logits: np.ndarray) -> float:

@@ -27,6 +27,16 @@ def test_auc_interval_contains_the_estimate() -> None:
     assert interval.low <= interval.value <= interval.high
 
 
+def test_paired_difference_by_hand() -> None:
+    perfect = np.array([0.1, 0.2, 0.3, 0.4, 0.6, 0.9])
+    same = metrics.paired_difference(LABELS, PROBS, PROBS, "roc_auc", n_resamples=200)
+    assert (same.value, same.low, same.high) == (0.0, 0.0, 0.0)
+    better = metrics.paired_difference(LABELS, perfect, PROBS, "roc_auc", n_resamples=200)
+    # 8 of 8 pairs against 7 of 8; no resample can favour the imperfect ranking.
+    assert better.value == pytest.approx(1 / 8)
+    assert 0.0 <= better.low <= better.value <= better.high
+
+
 def test_thresholds_meet_their_targets() -> None:
     spec_t = metrics.threshold_for_specificity(LABELS, PROBS, 0.75)
     assert metrics.operating_point(LABELS, PROBS, spec_t).specificity >= 0.75
