@@ -6,6 +6,7 @@ answers.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -84,10 +85,7 @@ def bootstrap_interval(
     Resamples images with replacement; resamples holding one class only are skipped.
     """
     score = SCORES[metric]
-    value = float(score(labels, probs))
-    values = [score(labels[idx], probs[idx]) for idx in _resamples(labels, n_resamples, seed)]
-    low, high = np.percentile(values, [2.5, 97.5])
-    return Interval(value, float(low), float(high))
+    return _bootstrap(labels, lambda idx: score(labels[idx], probs[idx]), n_resamples, seed)
 
 
 def paired_difference(
@@ -105,21 +103,30 @@ def paired_difference(
     intervals suggest when the models rank the images alike.
     """
     score = SCORES[metric]
-    value = float(score(labels, probs_a) - score(labels, probs_b))
-    values = [
-        score(labels[idx], probs_a[idx]) - score(labels[idx], probs_b[idx])
-        for idx in _resamples(labels, n_resamples, seed)
-    ]
-    low, high = np.percentile(values, [2.5, 97.5])
-    return Interval(value, float(low), float(high))
+
+    def difference(idx: np.ndarray) -> float:
+        return score(labels[idx], probs_a[idx]) - score(labels[idx], probs_b[idx])
+
+    return _bootstrap(labels, difference, n_resamples, seed)
 
 
-def _resamples(labels: np.ndarray, n_resamples: int, seed: int) -> list[np.ndarray]:
-    """Bootstrap index sets, skipping those that hold one class only."""
+def _bootstrap(
+    labels: np.ndarray,
+    statistic: Callable[[np.ndarray], float],
+    n_resamples: int,
+    seed: int,
+) -> Interval:
+    """``statistic`` of all images, and its percentile 95% interval over resamples of them
+    (with replacement; resamples holding one class only are skipped)."""
     rng = np.random.default_rng(seed)
     n = len(labels)
-    draws = (rng.integers(0, n, n) for _ in range(n_resamples))
-    return [idx for idx in draws if labels[idx].min() != labels[idx].max()]
+    values = []
+    for _ in range(n_resamples):
+        idx = rng.integers(0, n, n)
+        if labels[idx].min() != labels[idx].max():
+            values.append(statistic(idx))
+    low, high = np.percentile(values, [2.5, 97.5])
+    return Interval(float(statistic(np.arange(n))), float(low), float(high))
 
 
 def fit_temperature(labels: np.ndarray, logits: np.ndarray) -> float:
