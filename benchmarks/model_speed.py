@@ -2,7 +2,7 @@
 
 One thread, network only, prepared as the app runs it (``frozen``: batch norms folded,
 channels-last), from a prepared input (timing does not depend on the weights, so random
-ones serve); the shipped model's mirror averaging is timed too. Run on an idle machine:
+ones serve); efficientnet_lite0-v2's mirror averaging is timed too. Run on an idle machine:
 ``python -m benchmarks.model_speed``.
 """
 

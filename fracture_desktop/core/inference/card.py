@@ -18,7 +18,7 @@ from fracture_desktop.core.paths import models_root
 
 CARD_FILE = "model_card.json"
 #: The model the app uses unless told otherwise.
-SHIPPED_MODEL_ID = "efficientnet_lite0-v2"
+SHIPPED_MODEL_ID = "efficientnet_lite0-v1"
 
 
 def default_model_dir() -> Path:
