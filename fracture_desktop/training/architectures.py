@@ -83,8 +83,10 @@ def architecture(name: str, input_size: int = 0) -> Architecture:
 
 def parameter_count(name: str) -> int:
     """Parameters of ``name`` as trained and saved; the app's inference copy has fewer, since
-    folding each batch norm into its convolution drops the norm's scale and shift."""
-    return sum(p.numel() for p in architecture(name).build().parameters())
+    folding each batch norm into its convolution drops the norm's scale and shift. The app's
+    networks are built bare, without reading their ImageNet start."""
+    build = ARCHITECTURES.get(name) or architecture(name).build
+    return sum(p.numel() for p in build().parameters())
 
 
 def names() -> list[str]:
