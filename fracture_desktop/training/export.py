@@ -266,9 +266,8 @@ def release_model(
             "speed_cpu_1_thread": report["speed_cpu_1_thread"],
         },
         "limitations": LIMITATIONS,
+        "architecture": {"mirror_average": mirror_average},
     }
-    if mirror_average:
-        card["architecture"] = {"mirror_average": True}
     # The engine's copy has its batch norms folded for inference; the folder keeps the
     # weights as trained, which the app folds the same way when it loads them.
     trained = torch.load(run_dir / "best.pt", weights_only=True)
