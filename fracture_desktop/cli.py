@@ -41,6 +41,12 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--distill-weight", type=float, default=0.5, help="share of the distillation loss"
     )
+    p.add_argument(
+        "--hint-weight",
+        type=float,
+        default=0.0,
+        help="weight of the loss on the teacher's image embedding (0: off)",
+    )
 
 
 def _run_train(args: argparse.Namespace) -> int:
@@ -65,6 +71,7 @@ def _run_train(args: argparse.Namespace) -> int:
         ema_decay=args.ema_decay,
         teacher=args.teacher,
         distill_weight=args.distill_weight,
+        hint_weight=args.hint_weight,
     )
     print(train(config))
     return 0

@@ -206,6 +206,8 @@ def train_command(config: dict[str, Any]) -> str:
         parts.append(f"--ema-decay {config['ema_decay']}")
     if config.get("teacher"):
         parts.append(f"--teacher {config['teacher']} --distill-weight {config['distill_weight']}")
+    if config.get("hint_weight"):
+        parts.append(f"--hint-weight {config['hint_weight']}")
     return " ".join(parts)
 
 

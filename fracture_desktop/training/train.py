@@ -36,7 +36,7 @@ from fracture_desktop.training.dataset import (
     fracture_boxes,
     load_samples,
 )
-from fracture_desktop.training.distillation import Teacher, distillation_loss
+from fracture_desktop.training.distillation import EmbeddingHint, Teacher, distillation_loss
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,7 @@ class TrainConfig:
     ema_decay: float = 0.0
     teacher: str = ""
     distill_weight: float = 0.5
+    hint_weight: float = 0.0
 
 
 def git_commit() -> str:
@@ -129,8 +130,12 @@ def train(config: TrainConfig) -> Path:
     average of the weights, with batch-norm statistics measured for it on the training
     images each epoch; val then scores the average, and ``best.pt`` holds it. A ``teacher``
     run folder adds the distillation loss on the teacher's scores of the same batches, with
-    weight ``distill_weight`` and the image-level loss with ``1 - distill_weight``.
+    weight ``distill_weight`` and the image-level loss with ``1 - distill_weight``; a
+    ``hint_weight`` above 0 adds :class:`EmbeddingHint`'s loss on the teacher's embedding of
+    the same batches, with that weight.
     """
+    if config.hint_weight and not config.teacher:
+        raise ValueError("an embedding hint needs a teacher")
     if config.threads:
         torch.set_num_threads(config.threads)
     # The code that trains is the code checked out now, not when the run ends.
@@ -168,7 +173,16 @@ def train(config: TrainConfig) -> Path:
         guide = BoxGuide(model, spec)
         cell_weight = guide.positive_weight(masks, known)
     teacher = Teacher(Path(config.teacher), spec) if config.teacher else None
-    trained = [*model.parameters(), *(guide.parameters() if guide else [])]
+    hint = (
+        EmbeddingHint(model, spec, *teacher.embedding_statistics(x_train))
+        if teacher and config.hint_weight
+        else None
+    )
+    trained = [
+        *model.parameters(),
+        *(guide.parameters() if guide else []),
+        *(hint.parameters() if hint else []),
+    ]
     optimiser = torch.optim.AdamW(trained, lr=config.lr, weight_decay=config.weight_decay)
     # Weight positives by the class ratio so the rare class is not ignored.
     pos_weight = torch.tensor((len(y_train) - y_train.sum()) / max(y_train.sum(), 1.0))
@@ -181,6 +195,8 @@ def train(config: TrainConfig) -> Path:
         model.load_state_dict(ckpt["model"])
         if guide:
             guide.load_state_dict(ckpt["guide"])
+        if hint:
+            hint.load_state_dict(ckpt["hint"])
         if ema:
             ema.load_state_dict(ckpt["ema"])
         optimiser.load_state_dict(ckpt["optimiser"])
@@ -196,7 +212,7 @@ def train(config: TrainConfig) -> Path:
         started = time.monotonic()
         model.train()
         order = np.random.permutation(len(train_set))
-        total, box_total, distill_total, seen = 0.0, 0.0, 0.0, 0
+        total, box_total, distill_total, hint_total, seen = 0.0, 0.0, 0.0, 0.0, 0
         for step in range(steps):
             # Cosine decay over whichever runs out first: epochs or wall-clock budget.
             done = max(
@@ -218,9 +234,14 @@ def train(config: TrainConfig) -> Path:
             loss = loss_fn(logits, y)
             total += loss.item() * len(idx)
             if teacher:
-                distill = distillation_loss(logits, teacher.logits(x))
+                teacher_logits, teacher_embedding = teacher.scores(x)
+                distill = distillation_loss(logits, teacher_logits)
                 distill_total += distill.item() * len(idx)
                 loss = (1 - config.distill_weight) * loss + config.distill_weight * distill
+            if hint:
+                hint_loss = hint.loss(teacher_embedding)
+                hint_total += hint_loss.item() * len(idx)
+                loss = loss + config.hint_weight * hint_loss
             if guide:
                 box_loss = guide.loss(box_mask, torch.from_numpy(known[idx]), cell_weight)
                 box_total += box_loss.item() * len(idx)
@@ -245,6 +266,7 @@ def train(config: TrainConfig) -> Path:
             "train_loss": total / len(train_set),
             **({"box_loss": box_total / len(train_set)} if guide else {}),
             **({"distill_loss": distill_total / len(train_set)} if teacher else {}),
+            **({"hint_loss": hint_total / len(train_set)} if hint else {}),
             "val_auc": val_auc,
             # What the average gains over the latest weights, epoch by epoch.
             **(
@@ -266,6 +288,7 @@ def train(config: TrainConfig) -> Path:
                 "model": model.state_dict(),
                 "optimiser": optimiser.state_dict(),
                 **({"guide": guide.state_dict()} if guide else {}),
+                **({"hint": hint.state_dict()} if hint else {}),
                 **({"ema": ema.state_dict()} if ema else {}),
                 "state": state,
                 "torch_rng": torch.get_rng_state(),

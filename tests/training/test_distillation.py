@@ -1,4 +1,5 @@
-"""Distillation: the student learns from a frozen teacher's scores of the same batches."""
+"""Distillation: the student learns from a frozen teacher's scores and embedding of the same
+batches."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from fracture_desktop.training.distillation import distillation_loss
+from fracture_desktop.core.inference.models import FractureNet
+from fracture_desktop.training.distillation import EmbeddingHint, distillation_loss
 from fracture_desktop.training.export import train_command
 from fracture_desktop.training.train import TrainConfig, train
 
@@ -56,3 +58,55 @@ def test_a_student_trains_against_a_frozen_teacher(
     # Both score the same augmented batch, so their inputs must be framed alike.
     with pytest.raises(ValueError, match="teacher input 256 px"):
         train(dataclasses.replace(student, out=str(tmp_path / "small"), input_size=160))
+
+
+def test_the_hint_reads_the_students_embedding_and_trains_its_features() -> None:
+    torch.manual_seed(0)
+    student = FractureNet()
+    mean, std = torch.full((5,), 2.0), torch.tensor([1.0, 2.0, 0.5, 1.0, 0.0])
+    hint = EmbeddingHint(student, FractureNet.input_spec, mean, std)
+    # FractureNet pools each of its last 192 channels twice (mean and max).
+    assert hint.project.in_features == 2 * FractureNet.widths[-1]
+    assert hint.project.out_features == 5
+    x = torch.rand(3, 1, 64, 64)
+    student(x)
+    # A projection that says "the teacher's mean" is exact for a teacher at its mean...
+    torch.nn.init.zeros_(hint.project.weight)
+    torch.nn.init.zeros_(hint.project.bias)
+    assert hint.loss(mean.expand(3, -1)).item() == 0.0
+    # ...and one standard deviation off is a loss of 1 per feature (the fifth never varies,
+    # so it is not off at all).
+    assert hint.loss((mean + std).expand(3, -1)).item() == pytest.approx(4 / 5)
+    # A feature that never varies is scaled by 1, not divided by zero.
+    shifted = mean.clone()
+    shifted[4] += 3.0
+    assert hint.loss(shifted.expand(3, -1)).item() == pytest.approx(9 / 5)
+    # The loss reaches the student's own convolutions, not only the projection.
+    torch.nn.init.normal_(hint.project.weight)
+    student.zero_grad()
+    student(x)
+    hint.loss(torch.zeros(3, 5)).backward()
+    assert student.stem[0].weight.grad is not None
+    assert float(student.stem[0].weight.grad.abs().sum()) > 0.0
+
+
+def test_a_student_trains_against_a_teachers_embedding(
+    smoke_config: TrainConfig, tmp_path: Path
+) -> None:
+    train(dataclasses.replace(smoke_config, epochs=1))
+    student = dataclasses.replace(
+        smoke_config,
+        out=str(tmp_path / "student"),
+        epochs=1,
+        teacher=str(tmp_path / "run"),
+        hint_weight=1.0,
+    )
+    train(student)
+    (record,) = [
+        json.loads(line) for line in (tmp_path / "student" / "log.jsonl").read_text().splitlines()
+    ]
+    assert record["hint_loss"] > 0.0
+    saved = json.loads((tmp_path / "student" / "config.json").read_text())
+    assert "--hint-weight 1.0" in train_command(saved)
+    with pytest.raises(ValueError, match="needs a teacher"):
+        train(dataclasses.replace(student, out=str(tmp_path / "alone"), teacher=""))

@@ -111,6 +111,11 @@ class EfficientNetLite0(nn.Module):
         """The last block at 1/16 of the input size (before the final stride-2 stage)."""
         return self._blocks[10]
 
+    @property
+    def classifier(self) -> nn.Module:
+        """The layer that turns the pooled 1,280-value image embedding into the logit."""
+        return self._fc
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # TensorFlow's Lite preprocessing: (pixel - 127) / 128, about 2x - 1 for x in [0, 1].
         x = F.relu6(self._bn0(self._conv_stem(2.0 * x - 1.0)))

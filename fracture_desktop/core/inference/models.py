@@ -117,6 +117,11 @@ class FractureNet(nn.Module):
         """
         return self.stages[-2]
 
+    @property
+    def classifier(self) -> nn.Module:
+        """The head that turns the pooled image embedding into the logit."""
+        return self.head
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # Centre the [0, 1] input: a fixed shift keeps the card's input rule simple.
         f = self.stages(self.stem(x - 0.5))
