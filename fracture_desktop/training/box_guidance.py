@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from fracture_desktop.core.imaging.model_input import InputSpec
+from fracture_desktop.training.architectures import run_blank
 
 
 class BoxGuide(nn.Module):
@@ -37,11 +38,7 @@ class BoxGuide(nn.Module):
         super().__init__()
         self._features: torch.Tensor | None = None
         self._hook = model.cam_layer.register_forward_hook(self._keep)
-        was_training = model.training
-        model.eval()
-        with torch.no_grad():
-            model(torch.zeros(1, spec.channels, spec.size, spec.size))
-        model.train(was_training)
+        run_blank(model, spec)
         assert self._features is not None
         channels, *self.grid = self._features.shape[1:]
         self.head = nn.Conv2d(channels, 1, 1)

@@ -20,7 +20,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from fracture_desktop.core.imaging.model_input import InputSpec
-from fracture_desktop.training.architectures import best_of_run
+from fracture_desktop.training.architectures import best_of_run, run_blank
 
 #: Softens both scores before they are compared (Hinton et al. 2015).
 TEMPERATURE = 2.0
@@ -106,11 +106,7 @@ class EmbeddingHint(nn.Module):
     ) -> None:
         super().__init__()
         self._embedding = _InputOf(student.classifier)
-        was_training = student.training
-        student.eval()
-        with torch.no_grad():
-            student(torch.zeros(1, spec.channels, spec.size, spec.size))
-        student.train(was_training)
+        run_blank(student, spec)
         self.project = nn.Linear(self._embedding.value().shape[1], len(mean))
         self.register_buffer("mean", mean)
         # Features the teacher never varies carry nothing to learn; 1 keeps them harmless.
