@@ -12,9 +12,9 @@ from its own features is pushed to learn them too (a hint, Romero et al. 2015, "
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -57,14 +57,12 @@ class Teacher:
             logits = self.model(grey.expand(-1, self.channels, -1, -1))
         return logits, self._embedding.value()
 
-    def embedding_statistics(self, inputs: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        """Mean and standard deviation of each embedding feature over cached inputs
-        (N, size, size), the training images as they are, for :class:`EmbeddingHint`."""
-        embeddings = [
-            self.scores(torch.from_numpy(np.array(inputs[start : start + 64]))[:, None])[1]
-            for start in range(0, len(inputs), 64)
-        ]
-        stacked = torch.cat(embeddings)
+    def embedding_statistics(
+        self, batches: Iterable[torch.Tensor]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and standard deviation of each embedding feature over grey batches
+        (n, 1, size, size), the training images as they are, for :class:`EmbeddingHint`."""
+        stacked = torch.cat([self.scores(batch)[1] for batch in batches])
         return stacked.mean(dim=0), stacked.std(dim=0)
 
 

@@ -174,7 +174,7 @@ def train(config: TrainConfig) -> Path:
         cell_weight = guide.positive_weight(masks, known)
     teacher = Teacher(Path(config.teacher), spec) if config.teacher else None
     hint = (
-        EmbeddingHint(model, spec, *teacher.embedding_statistics(x_train))
+        EmbeddingHint(model, spec, *teacher.embedding_statistics(_batches(x_train, 1)))
         if teacher and config.hint_weight
         else None
     )
