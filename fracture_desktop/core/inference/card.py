@@ -26,6 +26,16 @@ def default_model_dir() -> Path:
 
 
 @dataclass(frozen=True)
+class LocaliserSettings:
+    """How the app reads boxes off a localising model's objectness map (chosen on ``val``;
+    see :func:`~fracture_desktop.core.inference.localiser.decode_boxes`)."""
+
+    threshold: float
+    shrink: float = 1.0
+    max_boxes: int = 3
+
+
+@dataclass(frozen=True)
 class ModelCard:
     """The parts of a card the app acts on; ``raw`` keeps the whole document for display."""
 
@@ -43,6 +53,8 @@ class ModelCard:
     #: (:class:`~fracture_desktop.core.inference.mirror.MirrorAverage`); the temperature and
     #: thresholds were fitted on those mean logits.
     mirror_average: bool = False
+    #: Present when the network has a localisation head.
+    localiser: LocaliserSettings | None = None
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
     @property
@@ -57,6 +69,16 @@ class ModelCard:
     def label(self) -> str:
         """``id version (sha256 prefix)``, the identity printed on every report."""
         return f"{self.id} {self.version} ({self.short_sha})"
+
+
+def _localiser(section: dict[str, Any] | None) -> LocaliserSettings | None:
+    if section is None:
+        return None
+    return LocaliserSettings(
+        threshold=float(section["threshold"]),
+        shrink=float(section.get("shrink", 1.0)),
+        max_boxes=int(section.get("max_boxes", 3)),
+    )
 
 
 def load_card(model_dir: Path) -> ModelCard:
@@ -90,6 +112,7 @@ def load_card(model_dir: Path) -> ModelCard:
             sha256=raw["weights"]["sha256"],
             intended_use=raw["intended_use"],
             mirror_average=bool(raw["architecture"].get("mirror_average", False)),
+            localiser=_localiser(raw.get("localiser")),
             raw=raw,
         )
     except FileNotFoundError as exc:

@@ -17,6 +17,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from fracture_desktop.core.imaging.model_input import InputSpec
+from fracture_desktop.core.inference.localiser import LocalisationHead
 
 # (repeats, kernel, stride, expansion, in channels, out channels) of the seven stages.
 _STAGES = (
@@ -116,8 +117,39 @@ class EfficientNetLite0(nn.Module):
         """The layer that turns the pooled 1,280-value image embedding into the logit."""
         return self._fc
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def _stem(self, x: torch.Tensor) -> torch.Tensor:
         # TensorFlow's Lite preprocessing: (pixel - 127) / 128, about 2x - 1 for x in [0, 1].
-        x = F.relu6(self._bn0(self._conv_stem(2.0 * x - 1.0)))
-        x = F.relu6(self._bn1(self._conv_head(self._blocks(x))))
+        return F.relu6(self._bn0(self._conv_stem(2.0 * x - 1.0)))
+
+    def _logit(self, features: torch.Tensor) -> torch.Tensor:
+        x = F.relu6(self._bn1(self._conv_head(features)))
         return self._fc(self._dropout(x.mean(dim=(2, 3)))).squeeze(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._logit(self._blocks(self._stem(x)))
+
+
+class EfficientNetLite0Localiser(EfficientNetLite0):
+    """EfficientNet-Lite0 with a :class:`LocalisationHead` on its stride-4, -8 and -16 blocks.
+
+    ``forward`` gives the image's logit as :class:`EfficientNetLite0` does, so calibration,
+    evaluation and Grad-CAM treat it like any classifier; :meth:`forward_with_map` also
+    returns the objectness logits on the stride-4 grid, from the same pass.
+    """
+
+    #: Indices in ``_blocks`` of the last block at strides 4, 8 and 16.
+    _TAPS = (2, 4, 10)
+
+    def __init__(self, dropout: float = 0.2) -> None:
+        super().__init__(dropout)
+        self._localiser = LocalisationHead(tuple(_STAGES[i][5] for i in (1, 2, 4)))
+
+    def forward_with_map(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits (N,) and objectness logits (N, size / 4, size / 4)."""
+        x = self._stem(x)
+        taps = []
+        for index, block in enumerate(self._blocks):
+            x = block(x)
+            if index in self._TAPS:
+                taps.append(x)
+        return self._logit(x), self._localiser(tuple(taps))

@@ -25,6 +25,7 @@ from fracture_desktop.core.inference.card import (
     load_card,
 )
 from fracture_desktop.core.inference.folding import fold_batch_norms
+from fracture_desktop.core.inference.localiser import Box, decode_boxes
 from fracture_desktop.core.inference.mirror import MirrorAverage
 from fracture_desktop.core.inference.models import ARCHITECTURES
 
@@ -36,12 +37,15 @@ class Prediction:
     """Calibrated probability of fracture, its flag, and (optionally) a heatmap.
 
     ``heatmap`` is float32 in [0, 1] with the image's own shape (rows, columns), so it
-    overlays the original pixels directly; it is None unless asked for.
+    overlays the original pixels directly; it is None unless asked for. ``boxes`` are the
+    localiser's suspected fractures in the stored image's pixels, highest score first;
+    empty when the model has no localiser or finds nothing above its threshold.
     """
 
     probability: float
     flag: Flag
     heatmap: np.ndarray | None = None
+    boxes: tuple[Box, ...] = ()
 
 
 def available_devices() -> tuple[str, ...]:
@@ -176,16 +180,34 @@ class InferenceEngine:
         return torch.sigmoid(logit / self.card.temperature)
 
     def predict(self, image: LoadedImage, heatmap: bool = False) -> Prediction:
-        """Score one image; with ``heatmap`` also compute its Grad-CAM map."""
+        """Score one image; with ``heatmap`` also compute its Grad-CAM map. A localising
+        model also returns its boxes, from the same forward pass."""
         x = torch.from_numpy(model_input(image, self.card.input_spec))[None].to(self.device)
-        if not heatmap:
-            with torch.inference_mode():
-                p = float(self.probability(self.model(x))[0])
-            return Prediction(p, classify(p, self.card.thresholds))
-        logit, cam = grad_cam(self.model, x)
+        boxes: tuple[Box, ...] = ()
+        with torch.inference_mode():
+            if self.card.localiser is not None:
+                logit, cells = self.model.forward_with_map(x)
+                boxes = self._boxes(torch.sigmoid(cells[0]).cpu().numpy(), image.shape)
+            elif not heatmap:
+                logit = self.model(x)
+        heat = None
+        if heatmap:
+            logit, cam = grad_cam(self.model, x)
+            heat = cam_to_image(cam, image.shape, self.card.input_spec)
         p = float(self.probability(logit)[0])
-        heat = cam_to_image(cam, image.shape, self.card.input_spec)
-        return Prediction(p, classify(p, self.card.thresholds), heat)
+        return Prediction(p, classify(p, self.card.thresholds), heat, boxes)
+
+    def _boxes(self, scores: np.ndarray, shape: tuple[int, int]) -> tuple[Box, ...]:
+        settings = self.card.localiser
+        assert settings is not None
+        return decode_boxes(
+            scores,
+            shape,
+            self.card.input_spec,
+            settings.threshold,
+            settings.max_boxes,
+            settings.shrink,
+        )
 
 
 def grad_cam(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, np.ndarray]:

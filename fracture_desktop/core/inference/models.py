@@ -12,7 +12,10 @@ import torch
 from torch import nn
 
 from fracture_desktop.core.imaging.model_input import InputSpec
-from fracture_desktop.core.inference.efficientnet_lite import EfficientNetLite0
+from fracture_desktop.core.inference.efficientnet_lite import (
+    EfficientNetLite0,
+    EfficientNetLite0Localiser,
+)
 
 
 class PaperCNN(nn.Module):
@@ -134,4 +137,5 @@ ARCHITECTURES: dict[str, Callable[[], nn.Module]] = {
     "paper_cnn": PaperCNN,
     "fracture_net": FractureNet,
     "efficientnet_lite0": EfficientNetLite0,
+    "efficientnet_lite0_loc": EfficientNetLite0Localiser,
 }

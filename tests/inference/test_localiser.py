@@ -1,0 +1,62 @@
+"""The localisation head's shape and the boxes read off its map."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from fracture_desktop.core.imaging.model_input import InputSpec
+from fracture_desktop.core.inference.engine import frozen
+from fracture_desktop.core.inference.localiser import Box, decode_boxes, suppress
+from fracture_desktop.core.inference.models import ARCHITECTURES
+
+SPEC = InputSpec(size=256, letterbox=True, channels=1)
+
+
+def test_localising_lite0_gives_the_classifier_logit_and_a_stride_4_map() -> None:
+    model = ARCHITECTURES["efficientnet_lite0_loc"]().eval()
+    x = torch.rand(2, 1, 256, 256)
+    with torch.no_grad():
+        logit, cells = model.forward_with_map(x)
+        assert torch.allclose(logit, model(x))
+        assert cells.shape == (2, 64, 64)
+        folded_logit, folded_cells = frozen(model).forward_with_map(x)
+    # Folding the head's batch norm changes nothing but rounding.
+    assert torch.allclose(folded_cells, cells, atol=1e-4)
+    assert torch.allclose(folded_logit, logit, atol=1e-4)
+
+
+def test_a_peak_becomes_a_box_in_stored_image_pixels() -> None:
+    # A 512 x 1024 image letterboxes into 256 x 256 at a quarter scale, as rows 64..192.
+    scores = np.zeros((64, 64), dtype=np.float32)
+    scores[30, 40] = 0.9
+    scores[30, 41] = 0.6  # above half the peak: the box grows by one cell to the right
+    scores[31, 40] = 0.3  # below half: not part of the box
+    (box,) = decode_boxes(scores, (512, 1024), SPEC, threshold=0.5)
+    # Cells are 4 input px = 16 image px; columns 40..41 -> input 160..168 -> image 640..672.
+    assert (box.x0, box.x1) == pytest.approx((640.0, 672.0))
+    # Row 30 -> input 120..124 -> less the 64-row band, times 4 -> image 224..240.
+    assert (box.y0, box.y1) == pytest.approx((224.0, 240.0))
+    assert box.score == pytest.approx(0.9)
+    assert decode_boxes(scores, (512, 1024), SPEC, threshold=0.95) == ()
+
+
+def test_shrink_scales_about_the_centre_and_boxes_stay_inside_the_image() -> None:
+    scores = np.zeros((64, 64), dtype=np.float32)
+    scores[0, 0] = scores[10, 10] = 0.8
+    boxes = decode_boxes(scores, (256, 256), SPEC, threshold=0.5, shrink=0.5)
+    assert len(boxes) == 2
+    for box in boxes:
+        assert 0 <= box.x0 < box.x1 <= 256 and 0 <= box.y0 < box.y1 <= 256
+        assert box.x1 - box.x0 == pytest.approx(2.0)
+
+
+def test_suppression_keeps_the_best_of_overlapping_boxes_and_max_boxes_holds() -> None:
+    a, b, c = Box(0, 0, 10, 10, 0.9), Box(1, 1, 11, 11, 0.8), Box(50, 50, 60, 60, 0.7)
+    assert suppress([b, c, a]) == [a, c]
+    scores = np.zeros((64, 64), dtype=np.float32)
+    for k in range(6):
+        scores[5 + 10 * k, 5] = 0.9 - 0.1 * k
+    boxes = decode_boxes(scores, (256, 256), SPEC, threshold=0.1, max_boxes=3)
+    assert [round(b.score, 1) for b in boxes] == [0.9, 0.8, 0.7]
