@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-SUBCOMMANDS = ("scan", "train", "evaluate", "export-model")
+SUBCOMMANDS = ("scan", "train", "evaluate", "shift", "export-model")
 MIRROR_HELP = "score each image as the mean logit of it and its left-right mirror"
 
 
@@ -47,6 +47,29 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         default=0.0,
         help="weight of the loss on the teacher's image embedding (0: off)",
     )
+    p.add_argument(
+        "--localiser-weight",
+        type=float,
+        default=1.0,
+        help="weight of the localisation head's box loss (localising networks only)",
+    )
+    p.add_argument(
+        "--shift-robust",
+        action="store_true",
+        help="randomise framing and acquisition, draw sources evenly (training/acquisition.py)",
+    )
+    p.add_argument("--keep-epochs", action="store_true", help="keep every epoch's weights")
+    p.add_argument(
+        "--holdout",
+        default="",
+        help="train without a source or region, for the shift benchmarks (docs/MODEL.md)",
+    )
+    p.add_argument(
+        "--frozen-blocks",
+        type=int,
+        default=0,
+        help="keep the stem and this many first blocks fixed (EfficientNet fine-tunes)",
+    )
 
 
 def _run_train(args: argparse.Namespace) -> int:
@@ -72,6 +95,11 @@ def _run_train(args: argparse.Namespace) -> int:
         teacher=args.teacher,
         distill_weight=args.distill_weight,
         hint_weight=args.hint_weight,
+        localiser_weight=args.localiser_weight,
+        shift_robust=args.shift_robust,
+        keep_epochs=args.keep_epochs,
+        frozen_blocks=args.frozen_blocks,
+        holdout=args.holdout,
     )
     print(train(config))
     return 0
@@ -111,6 +139,46 @@ def _run_evaluate(args: argparse.Namespace) -> int:
             f"  @{name} ({point['threshold']:.3f}): sensitivity {point['recall_sensitivity']:.3f}"
             f" specificity {point['specificity']:.3f} accuracy {point['accuracy']:.3f}"
         )
+    return 0
+
+
+def _add_shift(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("shift", help="shift benchmarks: re-acquisition, source ratio, hold-outs")
+    p.add_argument("--model", required=True, type=Path, help="model folder or training run")
+    p.add_argument("--data", required=True, type=Path, help="FracAtlas folder")
+    p.add_argument("--split", default="test", help="FracAtlas split")
+    p.add_argument("--holdout", default="", help="score only the images a hold-out run left out")
+    p.add_argument("--out", required=True, type=Path, help="JSON report to write")
+    p.add_argument("--cache-dir", type=Path, default=Path("cache"))
+
+
+def _run_shift(args: argparse.Namespace) -> int:
+    import json
+
+    from fracture_desktop.training.dataset import holdout_subset
+    from fracture_desktop.training.evaluate import evaluation_samples, load_for_evaluation
+    from fracture_desktop.training.shift import shift_report
+
+    engine, _ = load_for_evaluation(args.model, args.data, args.cache_dir)
+    samples = evaluation_samples(args.data, args.split)
+    if args.holdout:
+        samples = holdout_subset(samples, args.data, args.holdout, "test")
+    # A hold-out's test side is one source or region: its clean figures are the benchmark.
+    report = shift_report(engine, samples, args.data, args.cache_dir, full=not args.holdout)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2))
+    print(f"{engine.card.label} on {len(samples)} images -> {args.out}")
+    for name, figures in report.items():
+        if isinstance(figures, dict) and "median_probability_of_normals" in figures:
+            auc = figures["roc_auc"]
+            shown = f"{auc['value']:.3f} [{auc['low']:.3f}-{auc['high']:.3f}]" if auc else "n/a"
+            print(
+                f"  {name:24s} ROC-AUC {shown}  normals' median p "
+                f"{figures['median_probability_of_normals']:.3f}"
+            )
+    if "source_ratio" in report:
+        ratio = report["source_ratio"]["large_over_small"]
+        print(f"  large / small normals' median p: {ratio:.2f}")
     return 0
 
 
@@ -192,6 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_scan(sub)
     _add_train(sub)
     _add_evaluate(sub)
+    _add_shift(sub)
     _add_export(sub)
     return parser
 
@@ -210,7 +279,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_self_test(args.model)
     if args.command == "scan":
         return _run_scan(args)
-    training = {"train": _run_train, "evaluate": _run_evaluate, "export-model": _run_export}
+    training = {
+        "train": _run_train,
+        "evaluate": _run_evaluate,
+        "shift": _run_shift,
+        "export-model": _run_export,
+    }
     if args.command in training:
         try:
             return training[args.command](args)

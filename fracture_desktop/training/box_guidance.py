@@ -46,23 +46,10 @@ class BoxGuide(nn.Module):
     def _keep(self, _module: nn.Module, _inputs: object, output: torch.Tensor) -> None:
         self._features = output
 
-    def cell_targets(self, masks: torch.Tensor) -> torch.Tensor:
-        """Input-pixel masks (N, 1, H, W) -> (N, rows, cols): 1 where a cell touches a box."""
-        return F.adaptive_max_pool2d(masks.float(), self.grid)[:, 0]
-
     def positive_weight(self, masks: np.ndarray, known: np.ndarray) -> float:
-        """Weight of a box cell against a free cell, from the training masks.
-
-        The square root of the negative-to-positive cell ratio: box cells are well under 1%
-        of all cells, and the full ratio would let them swamp the image-level loss.
-        """
-        positives = negatives = 0.0
-        for start in range(0, len(masks), 256):
-            chunk = torch.from_numpy(np.asarray(masks[start : start + 256]))[:, None]
-            cells = self.cell_targets(chunk)[torch.from_numpy(known[start : start + 256])]
-            positives += float(cells.sum())
-            negatives += float(cells.numel()) - float(cells.sum())
-        return math.sqrt(negatives / max(positives, 1.0))
+        """Weight of a box cell against a free cell on this head's grid (see
+        :func:`positive_weight`)."""
+        return positive_weight(masks, known, self.grid)
 
     def loss(
         self, masks: torch.Tensor, known: torch.Tensor, positive_weight: float
@@ -73,12 +60,39 @@ class BoxGuide(nn.Module):
         """
         if self._features is None:
             raise RuntimeError("run the network on the batch before asking for its box loss")
-        logits = self.head(self._features)[:, 0]
-        per_cell = F.binary_cross_entropy_with_logits(
-            logits,
-            self.cell_targets(masks),
-            pos_weight=torch.tensor(positive_weight),
-            reduction="none",
-        )
-        weights = known.float()[:, None, None].expand_as(per_cell)
-        return (per_cell * weights).sum() / weights.sum().clamp(min=1.0)
+        return cell_loss(self.head(self._features)[:, 0], masks, known, positive_weight)
+
+
+def cell_targets(masks: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
+    """Input-pixel masks (N, 1, H, W) -> (N, rows, cols): 1 where a cell touches a box."""
+    return F.adaptive_max_pool2d(masks.float(), grid)[:, 0]
+
+
+def positive_weight(masks: np.ndarray, known: np.ndarray, grid: tuple[int, int]) -> float:
+    """Weight of a box cell against a free cell, from the training masks.
+
+    The square root of the negative-to-positive cell ratio: box cells are well under 1%
+    of all cells, and the full ratio would let them swamp the image-level loss.
+    """
+    positives = negatives = 0.0
+    for start in range(0, len(masks), 256):
+        chunk = torch.from_numpy(np.asarray(masks[start : start + 256]))[:, None]
+        cells = cell_targets(chunk, grid)[torch.from_numpy(known[start : start + 256])]
+        positives += float(cells.sum())
+        negatives += float(cells.numel()) - float(cells.sum())
+    return math.sqrt(negatives / max(positives, 1.0))
+
+
+def cell_loss(
+    logits: torch.Tensor, masks: torch.Tensor, known: torch.Tensor, positive_weight: float
+) -> torch.Tensor:
+    """Cell-wise cross-entropy of cell logits (N, rows, cols) against input-pixel box masks
+    (N, 1, H, W); samples whose mask is not ``known`` add nothing."""
+    per_cell = F.binary_cross_entropy_with_logits(
+        logits,
+        cell_targets(masks, tuple(logits.shape[-2:])),
+        pos_weight=torch.tensor(positive_weight),
+        reduction="none",
+    )
+    weights = known.float()[:, None, None].expand_as(per_cell)
+    return (per_cell * weights).sum() / weights.sum().clamp(min=1.0)

@@ -11,11 +11,13 @@ import csv
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from fracture_desktop.core.imaging.loader import load_image
 from fracture_desktop.core.imaging.model_input import (
@@ -28,6 +30,11 @@ from fracture_desktop.core.imaging.model_input import (
 REGIONS = ("hand", "leg", "hip", "shoulder", "mixed")
 #: Where FracAtlas keeps its COCO fracture boxes, relative to the data folder.
 ANNOTATIONS = Path("annotations") / "coco_fracture_masks.json"
+#: Original sizes of the FracAtlas images that were downscaled for the share.
+RESIZED = Path("resized.csv")
+#: Long sides (px) of the original image that split FracAtlas into its sources: a size marks
+#: the device an image came from, and fracture prevalence differs between them.
+SOURCE_EDGES = (600, 1500)
 #: Folder names that mark labels in an external data set, lower-cased.
 POSITIVE_DIRS = frozenset({"fractured"})
 NEGATIVE_DIRS = frozenset({"non_fractured", "not_fractured", "nonfractured"})
@@ -100,15 +107,90 @@ def box_masks(
         known[i] = not sample.label or found is not None
         if not sample.label or found is None:
             continue
-        top, left, rows, cols = fit_box((found.height, found.width), spec.size, spec.letterbox)
-        sy, sx = rows / found.height, cols / found.width
-        for x, y, w, h in found.boxes:
+        for x0, y0, x1, y1 in input_boxes(found, spec):
             # Every input pixel the box touches, so that a thin box keeps at least one.
-            r0, c0 = int(top + y * sy), int(left + x * sx)
-            r1 = max(r0 + 1, int(np.ceil(top + (y + h) * sy)))
-            c1 = max(c0 + 1, int(np.ceil(left + (x + w) * sx)))
+            r0, c0 = int(y0), int(x0)
+            r1, c1 = max(r0 + 1, int(np.ceil(y1))), max(c0 + 1, int(np.ceil(x1)))
             masks[i, r0:r1, c0:c1] = 1
     return masks, known
+
+
+def input_boxes(
+    found: FractureBoxes, spec: InputSpec
+) -> list[tuple[float, float, float, float]]:
+    """An image's fracture boxes as (x0, y0, x1, y1) in the model input square, placed as
+    :func:`~fracture_desktop.core.imaging.model_input.model_input` places the image."""
+    top, left, rows, cols = fit_box((found.height, found.width), spec.size, spec.letterbox)
+    sy, sx = rows / found.height, cols / found.width
+    return [
+        (left + x * sx, top + y * sy, left + (x + w) * sx, top + (y + h) * sy)
+        for x, y, w, h in found.boxes
+    ]
+
+
+def original_long_sides(samples: list[Sample], root: Path) -> np.ndarray:
+    """The long side in pixels of each sample's original image (before the share's
+    downscaling, which ``resized.csv`` records); only the file header is read."""
+    resized: dict[str, int] = {}
+    listing = Path(root) / RESIZED
+    if listing.is_file():
+        with open(listing, newline="") as f:
+            resized = {
+                row["image_id"]: max(int(row["original_width"]), int(row["original_height"]))
+                for row in csv.DictReader(f)
+            }
+    sides = []
+    for sample in samples:
+        if sample.image_id in resized:
+            sides.append(resized[sample.image_id])
+            continue
+        with Image.open(sample.path) as image:
+            sides.append(max(image.size))
+    return np.array(sides, dtype=np.int64)
+
+
+def source_bins(long_sides: np.ndarray) -> np.ndarray:
+    """0, 1 or 2: original long side up to 600 px, up to 1,500 px, or larger."""
+    return np.digitize(long_sides, SOURCE_EDGES, right=True)
+
+
+@dataclass(frozen=True)
+class Holdout:
+    """Which training images a hold-out run may use, and which test images score it."""
+
+    description: str
+    train: Callable[[Sample, int], bool]
+    test: Callable[[Sample, int], bool]
+
+
+#: Hold-out benchmarks; the int passed beside a sample is its source bin
+#: (:func:`~fracture_desktop.training.dataset.source_bins`: 0 small, 2 large).
+HOLDOUTS: dict[str, Holdout] = {
+    "small-to-large": Holdout(
+        "train on originals <= 600 px, test on > 1,500 px",
+        lambda s, b: b == 0,
+        lambda s, b: b == 2,
+    ),
+    "large-to-small": Holdout(
+        "train on originals > 1,500 px, test on <= 600 px",
+        lambda s, b: b == 2,
+        lambda s, b: b == 0,
+    ),
+    "no-hand": Holdout(
+        "train without hand and mixed images, test on hands",
+        lambda s, b: s.region not in ("hand", "mixed"),
+        lambda s, b: s.region == "hand",
+    ),
+}
+
+
+def holdout_subset(samples: list[Sample], root: Path, name: str, side: str) -> list[Sample]:
+    """The ``train`` or ``test`` side (``side``) of hold-out ``name`` among ``samples``."""
+    if name not in HOLDOUTS:
+        raise ValueError(f"unknown hold-out {name!r}; choose from {', '.join(HOLDOUTS)}")
+    rule = getattr(HOLDOUTS[name], side)
+    bins = source_bins(original_long_sides(samples, root))
+    return [s for s, b in zip(samples, bins, strict=True) if rule(s, int(b))]
 
 
 def fracatlas_samples(root: Path) -> list[Sample]:

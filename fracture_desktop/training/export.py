@@ -208,6 +208,14 @@ def train_command(config: dict[str, Any]) -> str:
         parts.append(f"--teacher {config['teacher']} --distill-weight {config['distill_weight']}")
     if config.get("hint_weight"):
         parts.append(f"--hint-weight {config['hint_weight']}")
+    if config["arch"].endswith("_loc"):
+        parts.append(f"--localiser-weight {config['localiser_weight']}")
+    if config.get("shift_robust"):
+        parts.append("--shift-robust")
+    if config.get("frozen_blocks"):
+        parts.append(f"--frozen-blocks {config['frozen_blocks']}")
+    if config.get("holdout"):
+        parts.append(f"--holdout {config['holdout']}")
     return " ".join(parts)
 
 
@@ -265,6 +273,7 @@ def release_model(
             "overall": report["overall"],
             "subgroups": report["subgroups"],
             "localisation": report.get("localisation"),
+            "boxes": report.get("boxes"),
             "speed_cpu_1_thread": report["speed_cpu_1_thread"],
         },
         "limitations": LIMITATIONS,

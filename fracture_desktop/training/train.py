@@ -21,20 +21,29 @@ from sklearn.metrics import roc_auc_score
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn, update_bn
 
+from fracture_desktop.training.acquisition import (
+    acquisition_noise,
+    framing_augmentation,
+    side_by_side,
+    source_weights,
+)
 from fracture_desktop.training.architectures import architecture
 from fracture_desktop.training.augment import (
     augment_batch,
     augment_batch_with_masks,
     training_augmentation,
 )
-from fracture_desktop.training.box_guidance import BoxGuide
+from fracture_desktop.training.box_guidance import BoxGuide, cell_loss, positive_weight
 from fracture_desktop.training.dataset import (
     ANNOTATIONS,
     Sample,
     box_masks,
     build_cache,
     fracture_boxes,
+    holdout_subset,
     load_samples,
+    original_long_sides,
+    source_bins,
 )
 from fracture_desktop.training.distillation import EmbeddingHint, Teacher, distillation_loss
 
@@ -63,6 +72,11 @@ class TrainConfig:
     teacher: str = ""
     distill_weight: float = 0.5
     hint_weight: float = 0.0
+    localiser_weight: float = 1.0
+    shift_robust: bool = False
+    keep_epochs: bool = False
+    frozen_blocks: int = 0
+    holdout: str = ""
 
 
 def git_commit() -> str:
@@ -109,6 +123,50 @@ def _batches(inputs: np.ndarray, channels: int, batch_size: int = 64) -> Iterato
         yield x[:, None].expand(-1, channels, -1, -1)
 
 
+def predict_with_maps(
+    model: nn.Module, inputs: np.ndarray, channels: int, batch_size: int = 64
+) -> tuple[np.ndarray, np.ndarray]:
+    """Logits (N,) and objectness probabilities (N, rows, cols) of a localising network."""
+    model.eval()
+    logits, maps = [], []
+    with torch.inference_mode():
+        for x in _batches(inputs, channels, batch_size):
+            logit, cells = model.forward_with_map(x)
+            logits.append(logit.float().numpy())
+            maps.append(torch.sigmoid(cells).float().numpy())
+    return np.concatenate(logits), np.concatenate(maps)
+
+
+def pointing_game(maps: np.ndarray, masks: np.ndarray, chosen: np.ndarray) -> float:
+    """Share of ``chosen`` images whose highest map cell's centre lies inside a box mask.
+
+    ``maps`` (N, rows, cols) cover the model input that ``masks`` (N, size, size) mark.
+    """
+    hits = []
+    for cells, mask in zip(maps[chosen], masks[chosen], strict=True):
+        r, c = np.unravel_index(int(np.argmax(cells)), cells.shape)
+        step = mask.shape[0] / cells.shape[0]
+        hits.append(bool(mask[int((r + 0.5) * step), int((c + 0.5) * step)]))
+    return float(np.mean(hits)) if hits else float("nan")
+
+
+def _load_init(model: nn.Module, path: Path) -> None:
+    """Load starting weights; a localisation head that they lack starts fresh."""
+    missing, unexpected = model.load_state_dict(
+        torch.load(path, weights_only=True), strict=False
+    )
+    if unexpected or any(not key.startswith("_localiser.") for key in missing):
+        raise ValueError(f"{path} does not fit: missing {missing}, unexpected {unexpected}")
+
+
+def _freeze_early_layers(model: nn.Module, blocks: int) -> None:
+    """Keep the stem and the first ``blocks`` blocks of an EfficientNet at their starting
+    weights: on two CPU cores the backward pass through the full-resolution layers costs
+    about half of a training step, and a fine-tune needs them least."""
+    for layer in (model._conv_stem, model._bn0, *model._blocks[:blocks]):
+        layer.requires_grad_(False)
+
+
 def _auc(labels: np.ndarray, logits: np.ndarray) -> float:
     """Val ROC-AUC; 0.5 when a tiny smoke subset holds one class only."""
     return float(roc_auc_score(labels, logits)) if len(set(labels)) > 1 else 0.5
@@ -147,6 +205,9 @@ def train(config: TrainConfig) -> Path:
     arch = architecture(config.arch, config.input_size)
     spec = arch.input_spec
     samples = load_samples(Path(config.data))
+    if config.holdout:
+        # Val is cut like train: choosing the epoch on held-out images would leak them.
+        samples = holdout_subset(samples, Path(config.data), config.holdout, "train")
     train_set = _subset(samples, "train", config.limit)
     val_set = _subset(samples, "val", config.limit)
     x_train = build_cache(train_set, spec, Path(config.cache_dir))
@@ -155,9 +216,16 @@ def train(config: TrainConfig) -> Path:
     y_val = np.array([s.label for s in val_set], dtype=np.int64)
 
     model = arch.build()
+    localises = hasattr(model, "forward_with_map")
     if config.init:
-        # Fine-tuning, e.g. at a higher resolution than the run the weights come from.
-        model.load_state_dict(torch.load(config.init, weights_only=True))
+        # Fine-tuning, e.g. at a higher resolution than the run the weights come from, or a
+        # classifier's weights growing a new localisation head.
+        _load_init(model, Path(config.init))
+    if config.frozen_blocks:
+        _freeze_early_layers(model, config.frozen_blocks)
+    # Channels-last runs oneDNN's convolutions, depthwise ones above all: a Lite0 training
+    # step on one CPU thread takes about half the time it takes in the default layout.
+    model = model.to(memory_format=torch.channels_last)
     # On 2,400 images the weights after any one step are noisy; their running average
     # generalises better and makes the best-epoch choice less of a lottery. Made before
     # the box guide hooks the network, so that the average's copy carries no hook.
@@ -168,10 +236,23 @@ def train(config: TrainConfig) -> Path:
     )
     scored = ema.module if ema else model
     guide = None
+    needs_masks = config.box_weight or localises or config.shift_robust
+    if needs_masks:
+        boxes = fracture_boxes(Path(config.data) / ANNOTATIONS)
+        masks, known = box_masks(train_set, spec, boxes)
     if config.box_weight:
-        masks, known = box_masks(train_set, spec, fracture_boxes(Path(config.data) / ANNOTATIONS))
         guide = BoxGuide(model, spec)
         cell_weight = guide.positive_weight(masks, known)
+    if localises:
+        map_grid = (spec.size // 4, spec.size // 4)
+        map_weight = positive_weight(masks, known, map_grid)
+        val_masks, val_known = box_masks(val_set, spec, boxes)
+    # Draw each source equally often within each class (see training/acquisition.py).
+    draw = (
+        source_weights(y_train, source_bins(original_long_sides(train_set, Path(config.data))))
+        if config.shift_robust
+        else None
+    )
     teacher = Teacher(Path(config.teacher), spec) if config.teacher else None
     hint = (
         EmbeddingHint(model, spec, *teacher.embedding_statistics(_batches(x_train, 1)))
@@ -179,7 +260,7 @@ def train(config: TrainConfig) -> Path:
         else None
     )
     trained = [
-        *model.parameters(),
+        *(p for p in model.parameters() if p.requires_grad),
         *(guide.parameters() if guide else []),
         *(hint.parameters() if hint else []),
     ]
@@ -187,7 +268,7 @@ def train(config: TrainConfig) -> Path:
     # Weight positives by the class ratio so the rare class is not ignored.
     pos_weight = torch.tensor((len(y_train) - y_train.sum()) / max(y_train.sum(), 1.0))
     loss_fn = nn.BCEWithLogitsLoss(pos_weight=pos_weight)
-    transform = training_augmentation()
+    transform = framing_augmentation() if config.shift_robust else training_augmentation()
     state = {"epoch": 0, "elapsed": 0.0, "best_auc": -1.0, "best_epoch": -1, "history": []}
     last = out / "last.pt"
     if last.is_file():
@@ -211,8 +292,13 @@ def train(config: TrainConfig) -> Path:
         epoch = state["epoch"] + 1
         started = time.monotonic()
         model.train()
-        order = np.random.permutation(len(train_set))
+        order = (
+            np.random.choice(len(train_set), len(train_set), p=draw)
+            if draw is not None
+            else np.random.permutation(len(train_set))
+        )
         total, box_total, distill_total, hint_total, seen = 0.0, 0.0, 0.0, 0.0, 0
+        map_total = 0.0
         for step in range(steps):
             # Cosine decay over whichever runs out first: epochs or wall-clock budget.
             done = max(
@@ -223,14 +309,26 @@ def train(config: TrainConfig) -> Path:
                 group["lr"] = config.lr * 0.5 * (1 + math.cos(math.pi * min(done, 1.0)))
             idx = np.sort(order[step * config.batch_size : (step + 1) * config.batch_size])
             x = torch.from_numpy(np.asarray(x_train[idx]))[:, None]
-            if guide:
-                x, box_mask = augment_batch_with_masks(
-                    x, torch.from_numpy(masks[idx])[:, None], transform
-                )
+            y = torch.from_numpy(y_train[idx])
+            if needs_masks:
+                box_mask = torch.from_numpy(masks[idx])[:, None]
+                mask_known = torch.from_numpy(known[idx])
+                if config.shift_robust:
+                    x, box_mask, y, mask_known = side_by_side(x, box_mask, y, mask_known, 0.1)
+                x, box_mask = augment_batch_with_masks(x, box_mask, transform)
+                if config.shift_robust:
+                    x = torch.stack(
+                        [acquisition_noise(i, m) for i, m in zip(x, box_mask, strict=True)]
+                    )
             else:
                 x = augment_batch(x, transform)
-            y = torch.from_numpy(y_train[idx])
-            logits = model(x.expand(-1, spec.channels, -1, -1))
+            net_input = x.expand(-1, spec.channels, -1, -1).contiguous(
+                memory_format=torch.channels_last
+            )
+            if localises:
+                logits, map_logits = model.forward_with_map(net_input)
+            else:
+                logits = model(net_input)
             loss = loss_fn(logits, y)
             total += loss.item() * len(idx)
             if teacher:
@@ -243,9 +341,13 @@ def train(config: TrainConfig) -> Path:
                 hint_total += hint_loss.item() * len(idx)
                 loss = loss + config.hint_weight * hint_loss
             if guide:
-                box_loss = guide.loss(box_mask, torch.from_numpy(known[idx]), cell_weight)
+                box_loss = guide.loss(box_mask, mask_known, cell_weight)
                 box_total += box_loss.item() * len(idx)
                 loss = loss + config.box_weight * box_loss
+            if localises:
+                map_loss = cell_loss(map_logits, box_mask, mask_known, map_weight)
+                map_total += map_loss.item() * len(idx)
+                loss = loss + config.localiser_weight * map_loss
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
@@ -258,7 +360,12 @@ def train(config: TrainConfig) -> Path:
             # weights (from scratch: val ROC-AUC 0.57, against 0.82 once measured again),
             # so the average's statistics are measured on the training images.
             update_bn(_batches(x_train, spec.channels), ema.module)
-        val_auc = _auc(y_val, predict_logits(scored, x_val, spec.channels))
+        if localises:
+            val_logits, val_maps = predict_with_maps(scored, x_val, spec.channels)
+            val_pointing = pointing_game(val_maps, val_masks, val_known & (y_val == 1))
+        else:
+            val_logits = predict_logits(scored, x_val, spec.channels)
+        val_auc = _auc(y_val, val_logits)
         state["elapsed"] += time.monotonic() - started
         state["epoch"] = epoch
         record = {
@@ -267,7 +374,9 @@ def train(config: TrainConfig) -> Path:
             **({"box_loss": box_total / len(train_set)} if guide else {}),
             **({"distill_loss": distill_total / len(train_set)} if teacher else {}),
             **({"hint_loss": hint_total / len(train_set)} if hint else {}),
+            **({"map_loss": map_total / len(train_set)} if localises else {}),
             "val_auc": val_auc,
+            **({"val_pointing": val_pointing} if localises else {}),
             # What the average gains over the latest weights, epoch by epoch.
             **(
                 {"val_auc_raw": _auc(y_val, predict_logits(model, x_val, spec.channels))}
@@ -283,6 +392,9 @@ def train(config: TrainConfig) -> Path:
         if val_auc > state["best_auc"]:
             state["best_auc"], state["best_epoch"] = val_auc, epoch
             torch.save(scored.state_dict(), out / "best.pt")
+        if config.keep_epochs:
+            # For a choice on val by more than one figure (classifier and localiser).
+            torch.save(scored.state_dict(), out / f"epoch-{epoch:03d}.pt")
         torch.save(
             {
                 "model": model.state_dict(),

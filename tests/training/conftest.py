@@ -29,3 +29,4 @@ def smoke_config(fracatlas_dir: Path, tmp_path: Path) -> TrainConfig:
         cache_dir=str(tmp_path / "cache"),
         batch_size=8,
     )
+

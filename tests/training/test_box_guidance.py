@@ -12,7 +12,7 @@ import torch
 from fracture_desktop.core.imaging.model_input import InputSpec, fit_box
 from fracture_desktop.core.inference.models import FractureNet
 from fracture_desktop.training.augment import augment_batch_with_masks, training_augmentation
-from fracture_desktop.training.box_guidance import BoxGuide
+from fracture_desktop.training.box_guidance import BoxGuide, cell_targets
 from fracture_desktop.training.dataset import (
     ANNOTATIONS,
     box_masks,
@@ -65,7 +65,7 @@ def test_guide_targets_cells_and_skips_unknown_masks() -> None:
     assert guide.grid == [16, 16]
     masks = torch.zeros(2, 1, 256, 256, dtype=torch.uint8)
     masks[0, 0, 100, 200] = 1
-    cells = guide.cell_targets(masks)
+    cells = cell_targets(masks, guide.grid)
     assert cells.sum() == 1 and cells[0, 100 // 16, 200 // 16] == 1
     model(torch.rand(2, 1, 256, 256))
     assert guide.loss(masks, torch.tensor([True, True]), 10.0) > 0

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from share_helpers import small_share
 
 from fracture_desktop.core.imaging.loader import load_image
 from fracture_desktop.core.imaging.model_input import InputSpec, model_input
@@ -180,16 +181,8 @@ def test_a_mirror_averaged_run_is_calibrated_on_mirror_averaged_logits(
     fracatlas_dir: Path, tmp_path: Path
 ) -> None:
     # A FracAtlas-shaped share with six val images, and a run with random weights.
-    val = [s for s in fracatlas_samples(fracatlas_dir) if s.split == "val"]
-    chosen = [s for s in val if s.label == 1][:3] + [s for s in val if s.label == 0][:3]
     data = tmp_path / "fracatlas"
-    for sample in chosen:
-        folder = data / "images" / sample.path.parent.name
-        folder.mkdir(parents=True, exist_ok=True)
-        shutil.copy(sample.path, folder)
-    shutil.copy(fracatlas_dir / "dataset.csv", data)
-    rows = [f"{s.image_id},{s.label},val" for s in chosen]
-    (data / "splits.csv").write_text("\n".join(["image_id,label,split", *rows]) + "\n")
+    chosen = small_share(fracatlas_dir, data, 3, ("val",))
     run = tmp_path / "run"
     run.mkdir()
     (run / "config.json").write_text(json.dumps({"arch": "fracture_net"}))

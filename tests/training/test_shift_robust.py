@@ -1,0 +1,134 @@
+"""Shift-robust training: acquisition noise, source-balanced draws, hold-outs, benchmarks."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from fracture_desktop.core.imaging.loader import load_image
+from fracture_desktop.core.imaging.model_input import InputSpec, model_input
+from fracture_desktop.training.acquisition import (
+    _collimate,
+    acquisition_noise,
+    side_by_side,
+    source_weights,
+)
+from fracture_desktop.training.dataset import (
+    HOLDOUTS,
+    fracatlas_samples,
+    holdout_subset,
+    original_long_sides,
+    source_bins,
+)
+from fracture_desktop.training.export import train_command
+from fracture_desktop.training.shift import REACQUISITIONS, reacquired
+from fracture_desktop.training.train import TrainConfig, train
+
+
+def test_source_weights_draw_each_source_equally_within_each_class() -> None:
+    labels = np.array([0] * 90 + [0] * 10 + [1] * 15 + [1] * 5)
+    sources = np.array([0] * 90 + [2] * 10 + [0] * 15 + [2] * 5)
+    p = source_weights(labels, sources)
+    assert p.sum() == pytest.approx(1.0)
+    for label in (0, 1):
+        in_class = labels == label
+        # Each class keeps its share; within it, both sources get half.
+        assert p[in_class].sum() == pytest.approx(in_class.mean())
+        assert p[in_class & (sources == 0)].sum() == pytest.approx(p[in_class].sum() / 2)
+
+
+def test_two_images_on_one_film_carry_either_fracture() -> None:
+    np.random.seed(0)
+    images = torch.rand(4, 1, 32, 32)
+    masks = torch.zeros(4, 1, 32, 32, dtype=torch.uint8)
+    masks[1, 0, 10:14, 10:14] = 1
+    labels = torch.tensor([0.0, 1.0, 0.0, 0.0])
+    known = torch.tensor([True, True, True, False])
+    out, out_masks, out_labels, out_known = side_by_side(images, masks, labels, known, 1.0)
+    for i in range(4):
+        # Every film became two halves; a film holding image 1 is fractured with its mask.
+        assert out[i].shape == images[i].shape
+        assert bool(out_masks[i].any()) == bool(out_labels[i])
+    assert out_labels[1] == 1 and not out_known[3], "a film keeps its own fracture and doubt"
+    assert torch.equal(labels, torch.tensor([0.0, 1.0, 0.0, 0.0])), "inputs are not changed"
+
+
+def test_acquisition_noise_keeps_range_and_collimation_never_hides_a_fracture() -> None:
+    np.random.seed(1)
+    torch.manual_seed(1)
+    image = torch.rand(1, 64, 64) * 0.5
+    mask = torch.zeros(1, 64, 64, dtype=torch.uint8)
+    mask[0, 2:6, 30:34] = 1  # a fracture near the top edge
+    for _ in range(50):
+        out = acquisition_noise(image, mask)
+        assert out.shape == image.shape and 0.0 <= float(out.min()) <= float(out.max()) <= 1.0
+    covered = 0
+    for _ in range(200):
+        framed = _collimate(image, mask)
+        assert torch.equal(framed[0, 2:6, 30:34], image[0, 2:6, 30:34])
+        covered += int(not torch.equal(framed, image))
+    assert covered > 100, "collimation does cover the borders away from the fracture"
+
+
+def test_source_bins_follow_the_original_size(fracatlas_dir: Path) -> None:
+    samples = fracatlas_samples(fracatlas_dir)
+    resized = next(s for s in samples if s.image_id == "IMG0000000.jpg")  # 1,760 x 2,140
+    sides = original_long_sides([resized, samples[1]], fracatlas_dir)
+    assert sides[0] == 2140
+    assert source_bins(np.array([600, 601, 1500, 1501])).tolist() == [0, 1, 1, 2]
+
+
+def test_holdouts_split_sources_and_regions_apart(fracatlas_dir: Path) -> None:
+    samples = [s for s in fracatlas_samples(fracatlas_dir) if s.split == "test"][:120]
+    for name in HOLDOUTS:
+        trained = {s.image_id for s in holdout_subset(samples, fracatlas_dir, name, "train")}
+        tested = {s.image_id for s in holdout_subset(samples, fracatlas_dir, name, "test")}
+        assert not trained & tested, name
+    hands = holdout_subset(samples, fracatlas_dir, "no-hand", "test")
+    assert hands and all(s.region == "hand" for s in hands)
+    with pytest.raises(ValueError, match="unknown hold-out"):
+        holdout_subset(samples, fracatlas_dir, "no-such", "train")
+
+
+def test_reacquired_images_go_through_the_apps_own_preprocessing(fracatlas_dir: Path) -> None:
+    image = load_image(next((fracatlas_dir / "images" / "Fractured").iterdir()))
+    spec = InputSpec(256, True, 1)
+    clean = model_input(image, spec)
+    for name in REACQUISITIONS:
+        made = model_input(reacquired(image, name, 0), spec)
+        assert made.shape == clean.shape and np.isfinite(made).all(), name
+    # The identity window of a re-acquired image shows its pixels unchanged.
+    same = dataclasses.replace(reacquired(image, "gamma 0.7", 0))
+    assert np.allclose(
+        model_input(same, spec), model_input(reacquired(image, "gamma 0.7", 0), spec)
+    )
+    gamma = model_input(reacquired(image, "gamma 1.5", 0), spec)
+    assert gamma.mean() < clean.mean()
+
+
+def test_shift_robust_localising_smoke_run(smoke_config: TrainConfig, tmp_path: Path) -> None:
+    config = dataclasses.replace(
+        smoke_config,
+        arch="efficientnet_lite0_loc",
+        epochs=1,
+        shift_robust=True,
+        frozen_blocks=3,
+        keep_epochs=True,
+        holdout="no-hand",
+    )
+    best = train(config)
+    run = Path(config.out)
+    (record,) = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert record["map_loss"] > 0 and 0.0 <= record["val_pointing"] <= 1.0
+    assert (run / "epoch-001.pt").is_file() and best.is_file()
+    state = torch.load(best, weights_only=True)
+    assert any(key.startswith("_localiser.") for key in state)
+    saved = json.loads((run / "config.json").read_text())
+    command = train_command(saved)
+    for flag in ("--shift-robust", "--frozen-blocks 3", "--holdout no-hand", "--localiser-weight"):
+        assert flag in command
