@@ -13,9 +13,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-import platformdirs
-
-APP_NAME = "FractureDesktop"
+from fracture_desktop.core.paths import user_data_dir
 
 
 class Decision(enum.StrEnum):
@@ -24,7 +22,7 @@ class Decision(enum.StrEnum):
 
 
 def default_decisions_path() -> Path:
-    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)) / "decisions.json"
+    return user_data_dir() / "decisions.json"
 
 
 class DecisionStore:
