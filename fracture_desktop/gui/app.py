@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QApplication
 
 from fracture_desktop.core.decisions import DecisionStore
 from fracture_desktop.core.paths import resources_root
+from fracture_desktop.core.results_store import ResultsStore
 from fracture_desktop.gui.main_window import MainWindow
 from fracture_desktop.gui.settings import APPLICATION, ORGANISATION, ViewerSettings
 
@@ -33,7 +34,7 @@ def application() -> QApplication:
 def create_window(folder: Path | None = None) -> MainWindow:
     """A themed main window with the user's settings and decisions, opening ``folder``."""
     application()
-    window = MainWindow(ViewerSettings(), DecisionStore())
+    window = MainWindow(ViewerSettings(), DecisionStore(), results=ResultsStore())
     if folder is not None:
         window.open_folder(folder)
     return window

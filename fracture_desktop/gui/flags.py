@@ -7,6 +7,8 @@ from PySide6.QtGui import QColor
 from fracture_desktop.core.decisions import Decision
 from fracture_desktop.core.findings import Finding, Flag
 
+#: The colour of results made by another model than the one in use.
+OTHER_MODEL_COLOUR = QColor("#757575")
 FLAG_COLOURS = {
     Flag.FRACTURE: QColor("#ff5252"),
     Flag.DOUBT: QColor("#ffb74d"),
@@ -24,6 +26,17 @@ def flag_text(finding: Finding | None) -> str:
     if finding.probability is None:
         return name
     return f"{name} {finding.probability:.0%}"
+
+
+def other_model_note(model_label: str) -> str:
+    """Tooltip of a result kept from another model: shown, but not this model's answer."""
+    return f"Made by another model ({model_label}); analyse again for this model's result"
+
+
+def shown_flag_text(finding: Finding | None, made_by: str = "") -> str:
+    """The flag as a row shows it: in brackets when another model (``made_by``) made it."""
+    text = flag_text(finding)
+    return f"({text})" if made_by and text else text
 
 
 def suspicion_key(finding: Finding | None) -> float:

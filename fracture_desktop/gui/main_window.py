@@ -28,6 +28,7 @@ from fracture_desktop.core.decisions import Decision, DecisionStore
 from fracture_desktop.core.findings import Finding
 from fracture_desktop.core.imaging.records import FileProblem, ImageRecord, ScanResult
 from fracture_desktop.core.inference.card import ModelCard
+from fracture_desktop.core.results_store import ResultsStore, StoredResult
 from fracture_desktop.gui.bridge import Bridge, Worker
 from fracture_desktop.gui.controllers.analysis import AnalysisController, EngineFactory
 from fracture_desktop.gui.controllers.export import ExportRequest, ReportExporter
@@ -75,6 +76,8 @@ class MainWindow(QMainWindow):
         Model folder; defaults to ``$FRACTURE_DESKTOP_MODEL_DIR`` or the shipped model.
     engine_factory : callable, optional
         Builds the inference engine in its worker (tests pass a fake).
+    results : ResultsStore, optional
+        Where analysis results are kept between sessions; None keeps nothing.
     """
 
     def __init__(
@@ -83,6 +86,7 @@ class MainWindow(QMainWindow):
         decisions: DecisionStore,
         model_dir: Path | None = None,
         engine_factory: EngineFactory | None = None,
+        results: ResultsStore | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings
@@ -112,7 +116,7 @@ class MainWindow(QMainWindow):
         self.loader = ImageLoader(image_worker, self)
         self.thumbnails = ThumbnailMaker(thumb_worker, self)
         self.analysis = AnalysisController(
-            model_worker, model_dir, settings.device, engine_factory, self
+            model_worker, model_dir, settings.device, engine_factory, results, self
         )
         self.exporter = ReportExporter(self.analysis, decisions, self)
 
@@ -332,6 +336,7 @@ class MainWindow(QMainWindow):
         self.analysis.sig_heatmap_ready.connect(self._on_heatmap)
         self.exporter.sig_progress.connect(self._on_export_progress)
         self.exporter.sig_finished.connect(self._on_export_finished)
+        self.exporter.sig_finding.connect(self._on_finding)
         self.browser.sig_record_selected.connect(self.show_record)
         self.findings_panel.sig_record_selected.connect(self.browser.select_record)
         self.findings_panel.sig_decision.connect(self._on_panel_decision)
@@ -444,10 +449,29 @@ class MainWindow(QMainWindow):
 
     def _on_identity(self, record: ImageRecord, identity: str) -> None:
         self.identities[record.path] = identity
+        self._show_stored(record, identity)
         decision = self.decisions.get(identity)
         if decision is not None:
             self.browser.set_decision(record.path, decision)
             self.findings_panel.set_decision(record.path, decision)
+
+    def _show_stored(self, record: ImageRecord, identity: str) -> None:
+        """Show the result kept from an earlier session, without running the model.
+
+        The current model's result counts as a finding; another model's is only shown,
+        marked, so that analysis and reports still score the image with this model.
+        """
+        if record.path in self.findings:
+            return
+        stored = self.analysis.stored.get(identity)
+        if stored is not None:
+            self._on_finding(stored.finding(record.path))
+            return
+        other: StoredResult | None = self.analysis.stored_by_others.get(identity)
+        if other is not None:
+            finding = other.finding(record.path)
+            self.browser.set_finding(finding, made_by=other.model_label)
+            self.findings_panel.set_finding(record, finding, made_by=other.model_label)
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -555,12 +579,22 @@ class MainWindow(QMainWindow):
     # -- analysis ---------------------------------------------------------------------------
 
     def _start_analysis(self, records: list[ImageRecord]) -> None:
+        """Analyse the images of ``records`` that have no result from this model yet.
+
+        An analysis cancelled (or a session closed) half-way so resumes where it stopped.
+        """
         if not records:
             return
         if not self.analysis.available:
             self._notify(f"Analysis unavailable: {self.analysis.unavailable_reason}")
             return
-        self.analysis.analyse(records)
+        todo = [r for r in records if r.path not in self.findings]
+        if not todo:
+            self.statusBar().showMessage(
+                f"Already analysed by this model: {len(records)} of {len(records)} images", 6000
+            )
+            return
+        self.analysis.analyse(todo)
 
     def analyse_image(self) -> None:
         self._start_analysis([self.current] if self.current else [])
@@ -605,6 +639,9 @@ class MainWindow(QMainWindow):
         if available:
             self.model_label.setText(f"Model: {card.label}")
             self.model_label.setToolTip(card.intended_use)
+            for path, identity in list(self.identities.items()):
+                if path in self.records:
+                    self._show_stored(self.records[path], identity)
         else:
             self.model_label.setText("Model: unavailable")
             self.model_label.setToolTip(reason)

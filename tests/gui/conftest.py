@@ -12,6 +12,8 @@ from gui_helpers import FakeEngine
 from PySide6.QtCore import QSettings
 
 from fracture_desktop.core.decisions import DecisionStore
+from fracture_desktop.core.inference.card import load_card
+from fracture_desktop.core.results_store import ResultsStore
 
 PYDICOM = Path("dicom/pydicom_3.0.2")
 DICOM_FILES = {
@@ -40,6 +42,16 @@ def sample_folder(tmp_path: Path, shared_dir: Path) -> Path:
     return folder
 
 
+def _fake_factory(engine: FakeEngine) -> Callable[[Path, str], FakeEngine]:
+    """Hand out ``engine`` as the model of the folder asked for, with that folder's card."""
+
+    def factory(directory: Path, _device: str) -> FakeEngine:
+        engine.card = load_card(directory)
+        return engine
+
+    return factory
+
+
 @pytest.fixture
 def make_window(qtbot, tmp_path: Path, model_dir: Path) -> Iterator[Callable[..., object]]:
     """Build main windows with settings and decisions kept in ``tmp_path``."""
@@ -55,8 +67,9 @@ def make_window(qtbot, tmp_path: Path, model_dir: Path) -> Iterator[Callable[...
             QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
         )
         decisions = DecisionStore(tmp_path / "decisions.json")
-        factory = None if engine is None else (lambda _dir, _device: engine)
-        window = MainWindow(settings, decisions, model or model_dir, factory)
+        results = ResultsStore(tmp_path / "results.sqlite3")
+        factory = None if engine is None else _fake_factory(engine)
+        window = MainWindow(settings, decisions, model or model_dir, factory, results)
         qtbot.addWidget(window)
         window.resize(1200, 800)
         window.show()

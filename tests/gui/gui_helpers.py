@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QApplication, QWidget
 
 from fracture_desktop.core.findings import Flag
 from fracture_desktop.core.imaging.image import LoadedImage
+from fracture_desktop.core.inference.card import ModelCard
 from fracture_desktop.core.inference.engine import Prediction
 
 
@@ -24,6 +25,7 @@ class FakeEngine:
     """
 
     device = "cpu"
+    card: ModelCard | None = None  # set by the factory that hands the engine out
 
     def __init__(self, scores: dict[str, float], gate: threading.Event | None = None) -> None:
         self.scores = scores

@@ -106,7 +106,8 @@ def test_decisions_survive_reopen(qtbot, make_window, sample_folder: Path) -> No
     # Restored before any analysis: decisions are keyed by identity, not by the session.
     assert "confirmed" in reopened.browser.badge_text(by_name["MR_small.dcm"])
     assert "rejected" in reopened.browser.badge_text(by_name[jpeg.path.name])
-    assert reopened.browser.badge_text(by_name["CT_small.dcm"]) == ""
+    # The kept result is shown, with no decision beside it.
+    assert reopened.browser.badge_text(by_name["CT_small.dcm"]) == "Doubt 50%"
     assert not any(sample_folder.rglob("*.json"))  # nothing written into the study folder
 
 

@@ -20,6 +20,7 @@ from fracture_desktop.core.jobs import Cancelled, CancelToken, ProgressCallback
 from fracture_desktop.core.report import (
     ModelIdentity,
     ReportContext,
+    ReportEntry,
     collect_entries,
     write_csv,
 )
@@ -68,6 +69,7 @@ class ReportExporter(QObject):
     """
 
     sig_progress = Signal(str, int, int)  # what is being done, done, total
+    sig_finding = Signal(object)  # Finding scored for the report, shown in the viewer too
     sig_finished = Signal(object, bool)  # tuple of the paths written, cancelled
 
     def __init__(
@@ -121,12 +123,22 @@ class ReportExporter(QObject):
         token.raise_if_cancelled()
         engine = self._analysis.engine_in_worker()
         context = ReportContext(ModelIdentity.from_card(engine.card), source=request.source)
+
+        def on_entry(entry: ReportEntry) -> None:
+            # A score made for the report is a result like any other: kept and shown.
+            finding = entry.finding
+            if finding.probability is not None and finding.path not in request.known:
+                spacing = str(entry.spacing_source) if entry.spacing_source else None
+                self._analysis.keep_finding(finding, engine.card, entry.warnings, spacing)
+                post(lambda: self.sig_finding.emit(finding))
+
         entries = collect_entries(
             request.records,
             engine,
             request.problems,
             self._decisions,
             key_images=request.pdf_path is not None,
+            on_entry=on_entry,
             progress=progress("Analysing images"),
             cancel=token,
             known=request.known,

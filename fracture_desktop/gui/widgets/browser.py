@@ -25,7 +25,15 @@ from PySide6.QtWidgets import (
 from fracture_desktop.core.decisions import Decision
 from fracture_desktop.core.findings import Finding, Flag
 from fracture_desktop.core.imaging.records import ImageRecord
-from fracture_desktop.gui.flags import FLAG_COLOURS, decision_text, flag_text, suspicion_key
+from fracture_desktop.gui.flags import (
+    FLAG_COLOURS,
+    OTHER_MODEL_COLOUR,
+    decision_text,
+    flag_text,
+    other_model_note,
+    shown_flag_text,
+    suspicion_key,
+)
 
 RECORD_ROLE = Qt.ItemDataRole.UserRole + 1
 SUSPICION_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -105,6 +113,7 @@ class StudyBrowser(QWidget):
         self._nodes: dict[tuple[str, ...], QStandardItem] = {}
         self._images: dict[Path, tuple[QStandardItem, QStandardItem]] = {}
         self._findings: dict[Path, Finding] = {}
+        self._made_by: dict[Path, str] = {}  # results shown from another model
         self._decisions: dict[Path, Decision | None] = {}
         self.filter_box.currentIndexChanged.connect(self._on_filter)
         self.sort_box.currentIndexChanged.connect(self._on_sort)
@@ -117,6 +126,7 @@ class StudyBrowser(QWidget):
         self._nodes.clear()
         self._images.clear()
         self._findings.clear()
+        self._made_by.clear()
         self._decisions.clear()
         self._update_summary()
 
@@ -176,18 +186,25 @@ class StudyBrowser(QWidget):
 
     # -- flags and decisions ----------------------------------------------------------------
 
-    def set_finding(self, finding: Finding) -> None:
+    def set_finding(self, finding: Finding, made_by: str = "") -> None:
+        """Show ``finding``; ``made_by`` names another model that made it (shown marked)."""
         items = self._images.get(finding.path)
         if items is None:
             return
         self._findings[finding.path] = finding
+        if made_by:
+            self._made_by[finding.path] = made_by
+        else:
+            self._made_by.pop(finding.path, None)
         name, badge = items
         key = suspicion_key(finding)
         name.setData(finding.flag.value, FLAG_ROLE)
         for item in (name, badge):
             item.setData(key, SUSPICION_ROLE)
-        badge.setForeground(FLAG_COLOURS[finding.flag])
-        badge.setToolTip(finding.error or flag_text(finding))
+        badge.setForeground(OTHER_MODEL_COLOUR if made_by else FLAG_COLOURS[finding.flag])
+        badge.setToolTip(
+            other_model_note(made_by) if made_by else finding.error or flag_text(finding)
+        )
         self._update_badge(finding.path)
         # A folder sorts by its most suspicious image.
         parent = name.parent()
@@ -205,7 +222,7 @@ class StudyBrowser(QWidget):
             self._update_badge(path)
 
     def _update_badge(self, path: Path) -> None:
-        text = flag_text(self._findings.get(path))
+        text = shown_flag_text(self._findings.get(path), self._made_by.get(path, ""))
         mark = decision_text(self._decisions.get(path))
         self._images[path][1].setText(f"{text}  {mark}".strip())
 

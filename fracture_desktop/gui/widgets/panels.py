@@ -20,7 +20,15 @@ from PySide6.QtWidgets import (
 from fracture_desktop.core.decisions import Decision
 from fracture_desktop.core.findings import Finding
 from fracture_desktop.core.imaging.records import FileProblem, ImageRecord
-from fracture_desktop.gui.flags import FLAG_COLOURS, decision_text, flag_text, suspicion_key
+from fracture_desktop.gui.flags import (
+    FLAG_COLOURS,
+    OTHER_MODEL_COLOUR,
+    decision_text,
+    flag_text,
+    other_model_note,
+    shown_flag_text,
+    suspicion_key,
+)
 
 
 class ProblemsPanel(QTreeWidget):
@@ -99,7 +107,8 @@ class FindingsPanel(QWidget):
         self._rows.clear()
         self.summary.setText("")
 
-    def set_finding(self, record: ImageRecord, finding: Finding) -> None:
+    def set_finding(self, record: ImageRecord, finding: Finding, made_by: str = "") -> None:
+        """Show ``finding``; ``made_by`` names another model that made it (shown marked)."""
         key = suspicion_key(finding)
         known = self._rows.get(record.path)
         if known is None:
@@ -120,9 +129,11 @@ class FindingsPanel(QWidget):
         else:
             items = known[1]
         items[1].key = key
-        items[1].setText(flag_text(finding))
-        items[1].setForeground(FLAG_COLOURS[finding.flag])
-        items[1].setToolTip(finding.error or flag_text(finding))
+        items[1].setText(shown_flag_text(finding, made_by))
+        items[1].setForeground(OTHER_MODEL_COLOUR if made_by else FLAG_COLOURS[finding.flag])
+        items[1].setToolTip(
+            other_model_note(made_by) if made_by else finding.error or flag_text(finding)
+        )
         self.table.sortItems(1, Qt.SortOrder.AscendingOrder)
         self.summary.setText(f"{len(self._rows)} analysed, most suspicious first")
 
