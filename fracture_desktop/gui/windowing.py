@@ -58,12 +58,18 @@ def presets(image: LoadedImage, modality: str) -> list[Voi]:
     return found
 
 
-def dragged_window(window: VoiWindow, dx: float, dy: float, span: float) -> VoiWindow:
+def dragged_window(
+    window: VoiWindow, dx: float, dy: float, span: float, inverted: bool = False
+) -> VoiWindow:
     """The window after a mouse drag of ``dx``, ``dy`` screen pixels.
 
-    Right widens, left narrows; down raises the level (darker image), up lowers it. One
-    pixel moves 1/512 of the image's value ``span``, so every bit depth feels the same.
+    Right widens, left narrows; down darkens the image on screen, up brightens it, whatever
+    the photometric interpretation: without inversion (MONOCHROME2) darker means a higher
+    level, while on an ``inverted`` display (MONOCHROME1, PS3.3 C.7.6.3.1.2, or the reader's
+    invert) the grey scale runs the other way, so darker means a lower level. One pixel moves
+    1/512 of the image's value ``span``, so every bit depth feels the same.
     """
     step = max(span / DRAG_STEPS, 1e-6)
     width = max(window.width + dx * step, step)
-    return VoiWindow(window.center + dy * step, width, window.function, "manual")
+    level_step = -dy * step if inverted else dy * step
+    return VoiWindow(window.center + level_step, width, window.function, "manual")

@@ -186,7 +186,13 @@ class ImageView(QWidget):
         if self.image is None or self.image.is_colour:
             return
         start = self.voi if isinstance(self.voi, VoiWindow) else auto_window(self.image.values)
-        self.set_voi(dragged_window(start, dx, dy, self._span))
+        self.set_voi(dragged_window(start, dx, dy, self._span, self.inverted_on_screen))
+
+    @property
+    def inverted_on_screen(self) -> bool:
+        """High values show dark: MONOCHROME1 (or an inverse Presentation LUT), unless the
+        reader inverted it back, or a MONOCHROME2 image the reader inverted."""
+        return self.image is not None and self.image.invert != self.user_invert
 
     def set_inverted(self, inverted: bool) -> None:
         self.user_invert = inverted
@@ -196,7 +202,7 @@ class ImageView(QWidget):
         image = self.image
         if image is None:
             return
-        effective = image.invert != self.user_invert
+        effective = self.inverted_on_screen
         if image.is_colour:
             shown = 255 - image.values if self.user_invert else image.values
             self.image_item.setImage(shown, autoLevels=False, levels=(0, 255))
