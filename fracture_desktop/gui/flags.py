@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtGui import QColor
 
 from fracture_desktop.core.decisions import Decision
@@ -16,6 +18,8 @@ FLAG_COLOURS = {
     Flag.NOT_ANALYSED: QColor("#9e9e9e"),
 }
 DECISION_MARKS = {Decision.CONFIRMED: "\u2713 confirmed", Decision.REJECTED: "\u2717 rejected"}
+#: The decision as one sign, where a column has room for no more (the tooltip says it).
+DECISION_SIGNS = {Decision.CONFIRMED: "\u2713", Decision.REJECTED: "\u2717"}
 
 
 def flag_text(finding: Finding | None) -> str:
@@ -49,3 +53,17 @@ def suspicion_key(finding: Finding | None) -> float:
 
 def decision_text(decision: Decision | None) -> str:
     return "" if decision is None else DECISION_MARKS[decision]
+
+
+def decision_sign(decision: Decision | None) -> str:
+    return "" if decision is None else DECISION_SIGNS[decision]
+
+
+def widest_flag_texts() -> list[str]:
+    """Every flag as it may be shown at its widest (100%, made by another model): a flag
+    column sized for these never cuts a flag off."""
+    return [
+        shown_flag_text(Finding(Path(), "", flag, None if flag is Flag.NOT_ANALYSED else 1.0), m)
+        for flag in Flag
+        for m in ("", "another model")
+    ]

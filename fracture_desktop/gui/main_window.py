@@ -11,7 +11,15 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent, QImage
+from PySide6.QtGui import (
+    QAction,
+    QActionGroup,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QImage,
+    QResizeEvent,
+)
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
@@ -52,6 +60,9 @@ from fracture_desktop.gui.widgets.panels import FindingsPanel, ProblemsPanel
 from fracture_desktop.gui.widgets.tag_browser import TagBrowser
 
 WINDOW_TITLE = "Fracture Desktop"
+#: The side panels' first widths, as shares of the window's; they keep their share as the
+#: window grows or shrinks (a maximised window gives the panels room too).
+DOCK_SHARES = (0.25, 0.27)
 PRESET_KEYS = 9
 
 
@@ -151,7 +162,9 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.findings_dock, self.tags_dock)
         self.findings_dock.raise_()
         self.resizeDocks(
-            [self.browser_dock, self.findings_dock], [340, 320], Qt.Orientation.Horizontal
+            [self.browser_dock, self.findings_dock],
+            [round(self.width() * share) for share in DOCK_SHARES],
+            Qt.Orientation.Horizontal,
         )
         self.resizeDocks(
             [self.browser_dock, self.problems_dock], [600, 160], Qt.Orientation.Vertical
@@ -815,6 +828,16 @@ class MainWindow(QMainWindow):
         for worker in self.workers:
             worker.shutdown()
         self.bridge.close()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        old, new = event.oldSize().width(), event.size().width()
+        super().resizeEvent(event)
+        if old > 0 and new != old:
+            # The layout has given the central view all the change: share it with the panels.
+            docks = [d for d in (self.browser_dock, self.findings_dock, self.tags_dock)
+                     if d.isVisible() and not d.isFloating()]  # fmt: skip
+            widths = [max(d.minimumSizeHint().width(), round(d.width() * new / old)) for d in docks]
+            self.resizeDocks(docks, widths, Qt.Orientation.Horizontal)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.settings.save_geometry(self.saveGeometry(), self.saveState())

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from gui_helpers import drag, open_and_wait
-from PySide6.QtCore import QPoint
+from PySide6.QtCore import QModelIndex, QPoint
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QAbstractItemView, QApplication, QStyleOptionViewItem
 
 pytestmark = pytest.mark.gui
 
@@ -65,3 +65,62 @@ def test_dragging_down_darkens_on_every_photometric_interpretation(
     qtbot.wait(QApplication.doubleClickInterval() + 50)  # a second drag, not a double click
     drag(viewport, centre, centre + QPoint(0, -120))
     assert screen_brightness(view) > darker + 3
+
+
+def cut_off(view: QAbstractItemView) -> list[str]:
+    """Texts of ``view``'s visible cells that are elided or reach past the viewport."""
+    model, delegate = view.model(), view.itemDelegate()
+    right = view.viewport().width()
+    found = []
+
+    def walk(parent: QModelIndex) -> None:
+        for row in range(model.rowCount(parent)):
+            for column in range(model.columnCount(parent)):
+                index = model.index(row, column, parent)
+                text = index.data() or ""
+                rect = view.visualRect(index)
+                if not text or not rect.isValid():
+                    continue
+                option = QStyleOptionViewItem()
+                option.initFrom(view)
+                option.font = view.font()
+                needed = delegate.sizeHint(option, index).width()
+                if needed > rect.width() or rect.right() > right:
+                    found.append(text)
+            walk(model.index(row, 0, parent))
+
+    walk(QModelIndex())
+    return found
+
+
+@pytest.mark.parametrize("size", [None, (1280, 800)])
+def test_nothing_is_cut_off_at_common_window_sizes(qtbot, make_window, size, tmp_path) -> None:
+    from fracture_desktop.core.decisions import Decision
+    from fracture_desktop.core.paths import resources_root
+    from gui_helpers import FakeEngine
+
+    engine = FakeEngine({"IMG0000002.jpg": 0.9, "CR_hip_RG2_JPLY_fixed.dcm": 0.55})
+    window = make_window(engine=engine)
+    window.resize(*(size or (1400, 900)))  # the window's own default size first
+    open_and_wait(qtbot, window, resources_root() / "samples")
+    with qtbot.waitSignal(window.analysis.sig_finished, timeout=60000):
+        window.analyse_folder()
+    for record in list(window.records.values())[:2]:
+        window.decide(Decision.CONFIRMED, record)
+    qtbot.wait(50)
+    assert cut_off(window.browser.tree) == []
+    assert cut_off(window.findings_panel.table) == []
+    window.tags_dock.raise_()
+    select(qtbot, window, "CR_hip_RG2_JPLY_fixed.dcm")
+    tags = window.tags.tree
+    qtbot.waitUntil(lambda: tags.topLevelItemCount() > 10)
+    # Tag, keyword and VR whole; a value may be cut only where it is wider than the room
+    # left for it, and its tooltip then has it whole.
+    value_room = tags.viewport().width() - sum(tags.columnWidth(c) for c in range(3))
+    assert value_room > 100
+    for i in range(tags.topLevelItemCount()):
+        item = tags.topLevelItem(i)
+        for column in range(3):
+            needed = tags.fontMetrics().horizontalAdvance(item.text(column))
+            assert needed <= tags.columnWidth(column), item.text(column)
+        assert item.toolTip(3) == item.text(3)

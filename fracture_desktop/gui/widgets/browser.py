@@ -28,12 +28,16 @@ from fracture_desktop.core.imaging.records import ImageRecord
 from fracture_desktop.gui.flags import (
     FLAG_COLOURS,
     OTHER_MODEL_COLOUR,
+    DECISION_SIGNS,
+    decision_sign,
     decision_text,
     flag_text,
     other_model_note,
     shown_flag_text,
     suspicion_key,
+    widest_flag_texts,
 )
+from fracture_desktop.gui.widgets.columns import fix_column
 
 RECORD_ROLE = Qt.ItemDataRole.UserRole + 1
 SUSPICION_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -83,8 +87,8 @@ class StudyBrowser(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.model = QStandardItemModel(0, 2)
-        self.model.setHorizontalHeaderLabels(["Image", "Flag"])
+        self.model = QStandardItemModel(0, 3)
+        self.model.setHorizontalHeaderLabels(["Image", "Flag", ""])
         self.proxy = SuspicionProxy()
         self.proxy.setSourceModel(self.model)
         self.tree = QTreeView()
@@ -92,9 +96,14 @@ class StudyBrowser(QWidget):
         self.tree.setIconSize(QSize(40, 40))
         self.tree.setUniformRowHeights(False)
         self.tree.setAlternatingRowColors(True)
-        self.tree.header().setStretchLastSection(False)
-        self.tree.header().setSectionResizeMode(0, self.tree.header().ResizeMode.Stretch)
-        self.tree.setColumnWidth(1, 105)
+        self.tree.setIndentation(14)
+        # Names of a folder differ at the end (IMG0000002.jpg, IMG0000089.jpg): cut the middle.
+        self.tree.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        header = self.tree.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, header.ResizeMode.Stretch)
+        fix_column(self.tree, header, 1, widest_flag_texts())
+        fix_column(self.tree, header, 2, DECISION_SIGNS.values())
         self.filter_box = QComboBox()
         self.filter_box.addItems([label for label, _ in FILTERS])
         self.sort_box = QComboBox()
@@ -111,7 +120,7 @@ class StudyBrowser(QWidget):
         layout.addWidget(self.tree)
 
         self._nodes: dict[tuple[str, ...], QStandardItem] = {}
-        self._images: dict[Path, tuple[QStandardItem, QStandardItem]] = {}
+        self._images: dict[Path, tuple[QStandardItem, QStandardItem, QStandardItem]] = {}
         self._findings: dict[Path, Finding] = {}
         self._made_by: dict[Path, str] = {}  # results shown from another model
         self._decisions: dict[Path, Decision | None] = {}
@@ -140,8 +149,10 @@ class StudyBrowser(QWidget):
             name.setToolTip(str(record.path))
             badge = QStandardItem("")
             badge.setData(suspicion_key(None), SUSPICION_ROLE)
-            series.appendRow([name, badge])
-            self._images[record.path] = (name, badge)
+            mark = QStandardItem("")
+            mark.setData(suspicion_key(None), SUSPICION_ROLE)
+            series.appendRow([name, badge, mark])
+            self._images[record.path] = (name, badge, mark)
         for node in self._nodes.values():
             if node.rowCount() and node.child(0).data(RECORD_ROLE) is not None:
                 node.setText(f"{node.data(Qt.ItemDataRole.UserRole)} ({node.rowCount()})")
@@ -160,9 +171,10 @@ class StudyBrowser(QWidget):
             node = QStandardItem(label)
             node.setData(label, Qt.ItemDataRole.UserRole)
             node.setData(suspicion_key(None), SUSPICION_ROLE)
-            tail = QStandardItem("")
-            tail.setData(suspicion_key(None), SUSPICION_ROLE)
-            parent.appendRow([node, tail])
+            tails = [QStandardItem(""), QStandardItem("")]
+            for tail in tails:
+                tail.setData(suspicion_key(None), SUSPICION_ROLE)
+            parent.appendRow([node, *tails])
             self._nodes[key] = node
         return node
 
@@ -196,10 +208,10 @@ class StudyBrowser(QWidget):
             self._made_by[finding.path] = made_by
         else:
             self._made_by.pop(finding.path, None)
-        name, badge = items
+        name, badge, mark = items
         key = suspicion_key(finding)
         name.setData(finding.flag.value, FLAG_ROLE)
-        for item in (name, badge):
+        for item in items:
             item.setData(key, SUSPICION_ROLE)
         badge.setForeground(OTHER_MODEL_COLOUR if made_by else FLAG_COLOURS[finding.flag])
         badge.setToolTip(
@@ -210,8 +222,10 @@ class StudyBrowser(QWidget):
         parent = name.parent()
         while parent is not None:
             if key < parent.data(SUSPICION_ROLE):
-                tail = self.model.itemFromIndex(parent.index().siblingAtColumn(1))
-                for item in (parent, tail):
+                tails = [
+                    self.model.itemFromIndex(parent.index().siblingAtColumn(c)) for c in (1, 2)
+                ]
+                for item in (parent, *tails):
                     item.setData(key, SUSPICION_ROLE)
             parent = parent.parent()
         self._update_summary()
@@ -222,12 +236,17 @@ class StudyBrowser(QWidget):
             self._update_badge(path)
 
     def _update_badge(self, path: Path) -> None:
-        text = shown_flag_text(self._findings.get(path), self._made_by.get(path, ""))
-        mark = decision_text(self._decisions.get(path))
-        self._images[path][1].setText(f"{text}  {mark}".strip())
+        _name, badge, mark = self._images[path]
+        badge.setText(shown_flag_text(self._findings.get(path), self._made_by.get(path, "")))
+        decision = self._decisions.get(path)
+        mark.setText(decision_sign(decision))
+        mark.setToolTip(f"Reader: {decision_text(decision)}" if decision else "")
 
     def badge_text(self, record: ImageRecord) -> str:
-        return self._images[record.path][1].text()
+        """What the row says about the image: its flag and the reader's decision."""
+        _name, badge, _mark = self._images[record.path]
+        decision = decision_text(self._decisions.get(record.path))
+        return f"{badge.text()}  {decision}".strip()
 
     def _on_filter(self, index: int) -> None:
         self.proxy.set_shown(FILTERS[index][1])

@@ -21,6 +21,7 @@ from fracture_desktop.core.decisions import Decision
 from fracture_desktop.core.findings import Finding
 from fracture_desktop.core.imaging.records import FileProblem, ImageRecord
 from fracture_desktop.gui.flags import (
+    DECISION_MARKS,
     FLAG_COLOURS,
     OTHER_MODEL_COLOUR,
     decision_text,
@@ -28,7 +29,9 @@ from fracture_desktop.gui.flags import (
     other_model_note,
     shown_flag_text,
     suspicion_key,
+    widest_flag_texts,
 )
+from fracture_desktop.gui.widgets.columns import fix_column
 
 
 class ProblemsPanel(QTreeWidget):
@@ -39,6 +42,7 @@ class ProblemsPanel(QTreeWidget):
         self.setColumnCount(2)
         self.setHeaderLabels(["File", "Reason"])
         self.setRootIsDecorated(False)
+        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.setColumnWidth(0, 130)
 
     def add_problem(self, problem: FileProblem) -> None:
@@ -82,9 +86,12 @@ class FindingsPanel(QWidget):
         self.table.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setStretchLastSection(True)
-        self.table.setColumnWidth(0, 150)
-        self.table.setColumnWidth(1, 90)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # names differ at the end
+        header = self.table.horizontalHeader()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, header.ResizeMode.Stretch)
+        fix_column(self.table, header, 1, widest_flag_texts())
+        fix_column(self.table, header, 2, DECISION_MARKS.values())
         self.table.setSortingEnabled(True)
         self.confirm_button = QPushButton("Confirm (Y)")
         self.reject_button = QPushButton("Reject (N)")
@@ -141,6 +148,7 @@ class FindingsPanel(QWidget):
         known = self._rows.get(path)
         if known is not None:
             known[1][2].setText(decision_text(decision))
+            known[1][2].setToolTip(f"Reader: {decision_text(decision)}" if decision else "")
 
     def ordered_records(self) -> list[ImageRecord]:
         """Records in the table's current order (top row first)."""
