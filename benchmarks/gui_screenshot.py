@@ -37,10 +37,10 @@ def main() -> int:
         window.show()
         wait_for(app, lambda: window.analysis.card is not None, 30)
         window.open_folder(args.folder)
-        wait_for(app, lambda: window.scan_done and window.view.image is not None, 60)
+        wait_for(app, lambda: window.session.scan_done and window.view.image is not None, 60)
         finished: list[bool] = []
         window.analysis.sig_finished.connect(finished.append)
-        window.analyse_folder()
+        window.reading.analyse_folder()
         wait_for(app, lambda: bool(finished), 300)
         window.browser.sort_box.setCurrentIndex(1)  # most suspicious first
         first = window.browser.visible_records()[0]
@@ -51,7 +51,7 @@ def main() -> int:
             window.act_heatmap.trigger()
         wait_for(app, lambda: window.view.has_heatmap, 60)
         window.browser.tree.expandAll()
-        wait_for(app, lambda: len(window.identities) == len(window.records), 30)
+        wait_for(app, lambda: len(window.session.identities) == len(window.session.records), 30)
         for _ in range(20):
             app.processEvents()
         args.out.parent.mkdir(parents=True, exist_ok=True)

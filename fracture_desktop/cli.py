@@ -11,6 +11,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from fracture_desktop.core.inference.devices import DEVICES
+
 SUBCOMMANDS = ("scan", "train", "evaluate", "export-model")
 MIRROR_HELP = "score each image as the mean logit of it and its left-right mirror"
 
@@ -155,7 +157,7 @@ def _add_scan(sub: argparse._SubParsersAction) -> None:
     p.add_argument("folder", type=Path, help="folder (or file) of DICOM / JPEG / PNG images")
     p.add_argument("--csv", type=Path, metavar="OUT.csv", help="write the CSV report here")
     p.add_argument("--pdf", type=Path, metavar="OUT.pdf", help="write the PDF report here")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="model device")
+    p.add_argument("--device", choices=DEVICES, default="auto", help="model device")
     p.add_argument("--deidentify", action="store_true", help="no patient name, ID, birth date")
     p.add_argument("--overwrite", action="store_true", help="replace existing report files")
     p.add_argument("--model", type=Path, metavar="DIR", help="model folder (default: shipped)")

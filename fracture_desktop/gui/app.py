@@ -48,7 +48,7 @@ def run_viewer(folder: Path | None) -> int:
     def report(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
         # A bug in a slot must not take the reader's session down: show it and carry on.
         details = "".join(traceback.format_exception(kind, exc, tb))
-        window.notices.notify(f"Internal error: {exc}", details)
+        window.notify(f"Internal error: {exc}", details)
         sys.__excepthook__(kind, exc, tb)
 
     sys.excepthook = report

@@ -6,10 +6,12 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
 
+from fracture_desktop.core.display import DisplayState
+from fracture_desktop.core.inference.devices import DEVICES
+
 ORGANISATION = "FractureDesktop"
 APPLICATION = "Fracture Desktop"
 MAX_RECENT = 8
-DEVICES = ("auto", "cpu", "cuda")
 
 
 class ViewerSettings:
@@ -78,6 +80,20 @@ class ViewerSettings:
     @heatmap_opacity.setter
     def heatmap_opacity(self, value: int) -> None:
         self._s.setValue("heatmap/opacity", int(value))
+
+    def display(self) -> DisplayState:
+        """The display choices kept between sessions (overlays and heatmap)."""
+        return DisplayState(
+            overlays=self.overlays,
+            heatmap_visible=self.heatmap,
+            heatmap_opacity=self.heatmap_opacity,
+        )
+
+    def save_display(self, display: DisplayState) -> None:
+        """Keep ``display``'s overlay and heatmap choices for the next session."""
+        self.overlays = display.overlays
+        self.heatmap = display.heatmap_visible
+        self.heatmap_opacity = display.heatmap_opacity
 
     @property
     def export_folder(self) -> Path:

@@ -6,9 +6,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from fracture_desktop.core.imaging.image import LoadedImage, VoiLut, VoiWindow, auto_window
+from fracture_desktop.core.imaging.image import LoadedImage, Voi, VoiLut, VoiWindow, auto_window
 
-Voi = VoiWindow | VoiLut
 #: Hounsfield windows; only meaningful where values are HU (CT).
 CT_BONE = VoiWindow(center=400.0, width=1800.0, explanation="bone")
 CT_SOFT_TISSUE = VoiWindow(center=40.0, width=400.0, explanation="soft tissue")

@@ -76,7 +76,7 @@ def make_window(qtbot, tmp_path: Path, model_dir: Path) -> Iterator[Callable[...
         qtbot.waitUntil(
             lambda: (
                 window.analysis.card is not None
-                or window.model_label.text() != "Model: checking\u2026"
+                or window.status.model_label.text() != "Model: checking\u2026"
             )
         )
         made.append(window)

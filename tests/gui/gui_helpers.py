@@ -50,7 +50,9 @@ def open_and_wait(qtbot, window, folder: Path) -> None:
     with qtbot.waitSignal(window.scan.sig_finished, timeout=20000):
         window.open_folder(folder)
     qtbot.waitUntil(lambda: window.view.image is not None, timeout=10000)
-    qtbot.waitUntil(lambda: len(window.identities) == len(window.records), timeout=20000)
+    qtbot.waitUntil(
+        lambda: len(window.session.identities) == len(window.session.records), timeout=20000
+    )
 
 
 def drag(

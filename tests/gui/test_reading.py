@@ -22,7 +22,7 @@ pytestmark = pytest.mark.gui
 
 
 def select(qtbot, window, name: str) -> None:
-    record = next(r for r in window.records.values() if r.path.name == name)
+    record = next(r for r in window.session.records.values() if r.path.name == name)
     window.browser.select_record(record)
     qtbot.waitUntil(lambda: window.view.record == record, timeout=10000)
 
@@ -42,7 +42,7 @@ def test_open_folder_fills_browser_and_problems(qtbot, make_window, sample_folde
     assert [name for name, _ in window.problems.problems()] == ["broken.dcm"]
     assert window.problems_dock.windowTitle() == "Problems (1)"
     assert len(window.browser.visible_records()) == IMAGE_COUNT
-    assert window.notices.notices == []  # the broken file is a problem, not an error
+    assert window.status.notices.notices == []  # the broken file is a problem, not an error
     # Thumbnails are made in the worker and end up on the browser's image items.
     qtbot.waitUntil(
         lambda: all(not items[0].icon().isNull() for items in window.browser._images.values()),
@@ -65,7 +65,7 @@ def test_drag_changes_window_and_levels_follow(qtbot, make_window, sample_folder
     assert after.width > before.width
     assert after.center > before.center
     assert view.image_item.getLevels() == pytest.approx((after.lower, after.upper))
-    assert f"W {after.width:.0f} L {after.center:.0f}" in window.window_label.text()
+    assert f"W {after.width:.0f} L {after.center:.0f}" in window.status.window_label.text()
 
 
 def test_presets_on_number_keys(qtbot, make_window, sample_folder: Path) -> None:
@@ -146,7 +146,7 @@ def test_measurement_in_mm_from_pixel_spacing(qtbot, make_window, sample_folder:
 def test_measurement_uncalibrated_says_px(qtbot, make_window, sample_folder: Path) -> None:
     window = make_window()
     open_and_wait(qtbot, window, sample_folder)
-    jpeg = next(r for r in window.records.values() if r.path.suffix == ".jpg")
+    jpeg = next(r for r in window.session.records.values() if r.path.suffix == ".jpg")
     window.browser.select_record(jpeg)
     qtbot.waitUntil(lambda: window.view.record == jpeg, timeout=10000)
     QTest.keyClick(window, Qt.Key.Key_M)

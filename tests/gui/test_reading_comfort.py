@@ -19,7 +19,7 @@ MONOCHROME2 = Path("dicom/pydicom_3.0.2/MR_small.dcm")
 
 
 def select(qtbot, window, name: str) -> None:
-    record = next(r for r in window.records.values() if r.path.name == name)
+    record = next(r for r in window.session.records.values() if r.path.name == name)
     window.browser.select_record(record)
     qtbot.waitUntil(lambda: window.view.record == record, timeout=10000)
 
@@ -95,18 +95,19 @@ def cut_off(view: QAbstractItemView) -> list[str]:
 
 @pytest.mark.parametrize("size", [None, (1280, 800)])
 def test_nothing_is_cut_off_at_common_window_sizes(qtbot, make_window, size, tmp_path) -> None:
+    from gui_helpers import FakeEngine
+
     from fracture_desktop.core.decisions import Decision
     from fracture_desktop.core.paths import resources_root
-    from gui_helpers import FakeEngine
 
     engine = FakeEngine({"IMG0000002.jpg": 0.9, "CR_hip_RG2_JPLY_fixed.dcm": 0.55})
     window = make_window(engine=engine)
     window.resize(*(size or (1400, 900)))  # the window's own default size first
     open_and_wait(qtbot, window, resources_root() / "samples")
     with qtbot.waitSignal(window.analysis.sig_finished, timeout=60000):
-        window.analyse_folder()
-    for record in list(window.records.values())[:2]:
-        window.decide(Decision.CONFIRMED, record)
+        window.reading.analyse_folder()
+    for record in list(window.session.records.values())[:2]:
+        window.reading.decide(Decision.CONFIRMED, record)
     qtbot.wait(50)
     assert cut_off(window.browser.tree) == []
     assert cut_off(window.findings_panel.table) == []

@@ -19,7 +19,7 @@ SCORES = {"MR_small.dcm": 0.9, "CT_small.dcm": 0.5, "cr_cervical": 0.75}
 
 def _analyse_folder(qtbot, window) -> None:
     with qtbot.waitSignal(window.analysis.sig_finished, timeout=30000):
-        window.analyse_folder()
+        window.reading.analyse_folder()
 
 
 def test_reopening_after_a_restart_shows_every_result_without_the_model(
@@ -30,20 +30,20 @@ def test_reopening_after_a_restart_shows_every_result_without_the_model(
     open_and_wait(qtbot, window, sample_folder)
     _analyse_folder(qtbot, window)
     assert first.calls == IMAGE_COUNT
-    before = {path.name: (f.flag, f.probability) for path, f in window.findings.items()}
+    before = {path.name: (f.flag, f.probability) for path, f in window.session.findings.items()}
     window.close()
 
     second = FakeEngine({})  # would score everything 0.1: any run would show
     reopened = make_window(engine=second)
     open_and_wait(qtbot, reopened, sample_folder)
-    qtbot.waitUntil(lambda: len(reopened.findings) == IMAGE_COUNT, timeout=10000)
-    after = {path.name: (f.flag, f.probability) for path, f in reopened.findings.items()}
+    qtbot.waitUntil(lambda: len(reopened.session.findings) == IMAGE_COUNT, timeout=10000)
+    after = {path.name: (f.flag, f.probability) for path, f in reopened.session.findings.items()}
     assert after == before
-    mr = next(r for r in reopened.records.values() if r.path.name == "MR_small.dcm")
+    mr = next(r for r in reopened.session.records.values() if r.path.name == "MR_small.dcm")
     assert reopened.browser.badge_text(mr) == "Fracture 90%"
     assert len(reopened.findings_panel.ordered_records()) == IMAGE_COUNT
     # Analysing again has nothing left to do.
-    reopened.analyse_folder()
+    reopened.reading.analyse_folder()
     assert "Already analysed" in reopened.statusBar().currentMessage()
     assert second.calls == 0
 
@@ -53,16 +53,16 @@ def test_analysis_resumes_where_it_stopped(qtbot, make_window, sample_folder: Pa
     engine = FakeEngine(SCORES, gate)
     window = make_window(engine=engine)
     open_and_wait(qtbot, window, sample_folder)
-    window.analyse_folder()
-    qtbot.waitUntil(lambda: len(window.findings) == 1, timeout=10000)
+    window.reading.analyse_folder()
+    qtbot.waitUntil(lambda: len(window.session.findings) == 1, timeout=10000)
     with qtbot.waitSignal(window.analysis.sig_finished, timeout=10000):
-        window.cancel_button.click()
+        window.status.cancel_button.click()
         gate.set()
-    done = len(window.findings)
+    done = len(window.session.findings)
     assert 1 <= done < IMAGE_COUNT
     calls_before = engine.calls
     _analyse_folder(qtbot, window)
-    assert len(window.findings) == IMAGE_COUNT
+    assert len(window.session.findings) == IMAGE_COUNT
     assert engine.calls - calls_before == IMAGE_COUNT - done  # none scored twice
 
 
@@ -92,14 +92,14 @@ def test_results_made_for_a_report_are_shown_and_kept(
     out = sample_folder.parent / "out"
     out.mkdir()
     _export(qtbot, window, monkeypatch, None, out / "r.csv", deidentify=False)
-    qtbot.waitUntil(lambda: len(window.findings) == IMAGE_COUNT, timeout=10000)
+    qtbot.waitUntil(lambda: len(window.session.findings) == IMAGE_COUNT, timeout=10000)
     assert engine.calls == IMAGE_COUNT
-    mr = next(p for p in window.findings if p.name == "MR_small.dcm")
-    assert window.findings[mr].flag is Flag.FRACTURE
+    mr = next(p for p in window.session.findings if p.name == "MR_small.dcm")
+    assert window.session.findings[mr].flag is Flag.FRACTURE
     window.close()
 
     again = FakeEngine({})
     reopened = make_window(engine=again)
     open_and_wait(qtbot, reopened, sample_folder)
-    qtbot.waitUntil(lambda: len(reopened.findings) == IMAGE_COUNT, timeout=10000)
+    qtbot.waitUntil(lambda: len(reopened.session.findings) == IMAGE_COUNT, timeout=10000)
     assert again.calls == 0

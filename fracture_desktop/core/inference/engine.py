@@ -24,11 +24,10 @@ from fracture_desktop.core.inference.card import (
     default_model_dir,
     load_card,
 )
+from fracture_desktop.core.inference.devices import DEVICES
 from fracture_desktop.core.inference.folding import fold_batch_norms
 from fracture_desktop.core.inference.mirror import MirrorAverage
 from fracture_desktop.core.inference.models import ARCHITECTURES
-
-DEVICES = ("auto", "cpu", "cuda")
 
 
 @dataclass(frozen=True)

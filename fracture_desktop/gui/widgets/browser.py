@@ -26,9 +26,9 @@ from fracture_desktop.core.decisions import Decision
 from fracture_desktop.core.findings import Finding, Flag
 from fracture_desktop.core.imaging.records import ImageRecord
 from fracture_desktop.gui.flags import (
+    DECISION_SIGNS,
     FLAG_COLOURS,
     OTHER_MODEL_COLOUR,
-    DECISION_SIGNS,
     decision_sign,
     decision_text,
     flag_text,
@@ -208,7 +208,7 @@ class StudyBrowser(QWidget):
             self._made_by[finding.path] = made_by
         else:
             self._made_by.pop(finding.path, None)
-        name, badge, mark = items
+        name, badge, _mark = items
         key = suspicion_key(finding)
         name.setData(finding.flag.value, FLAG_ROLE)
         for item in items:

@@ -5,6 +5,10 @@ lower and upper bounds), row-major; it never picks levels by itself. Non-linear 
 VOI LUT tables go through the core's :func:`apply_window` / :func:`apply_voi_lut_table`.
 Inversion (MONOCHROME1 and the reader's toggle) is a lookup table, so the data stay as loaded.
 The heatmap is a second ImageItem drawn above; the original pixels are never altered.
+
+The display choices (window, inversion, orientation, overlays, heatmap) live in the reading
+session's :class:`~fracture_desktop.core.display.DisplayState`: the view writes the reader's
+changes there and draws whatever the session holds.
 """
 
 from __future__ import annotations
@@ -17,8 +21,10 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPen, QTransform
 from PySide6.QtWidgets import QGraphicsLineItem, QLabel, QVBoxLayout, QWidget
 
+from fracture_desktop.core.display import HEAT_LUT, DisplayState, window_label
 from fracture_desktop.core.imaging.image import (
     LoadedImage,
+    Voi,
     VoiFunction,
     VoiLut,
     VoiWindow,
@@ -27,39 +33,39 @@ from fracture_desktop.core.imaging.image import (
     auto_window,
 )
 from fracture_desktop.core.imaging.records import ImageRecord
+from fracture_desktop.core.session import ReadingSession
 from fracture_desktop.gui.controllers.images import Loaded
 from fracture_desktop.gui.measure import Distance, distance
 from fracture_desktop.gui.widgets.viewbox import ReadingViewBox
-from fracture_desktop.gui.windowing import Voi, dragged_window, voi_label
+from fracture_desktop.gui.windowing import dragged_window
 
 INVERTED_LUT = np.arange(255, -1, -1, dtype=np.uint8)
-HEATMAP_COLORMAP = "inferno"
 ZOOM_STEP = 1.25
 
 
 def heatmap_lut() -> np.ndarray:
-    """RGBA table: colours of the colormap, alpha rising with the value so cold areas stay
+    """RGBA table: the heatmap colours, alpha rising with the value so cold areas stay
     clear and only the regions that drove the score are tinted."""
-    lut = pg.colormap.get(HEATMAP_COLORMAP).getLookupTable(0.0, 1.0, 256, alpha=True)
-    lut[:, 3] = np.linspace(0, 255, 256).astype(np.uint8)
-    return lut
-
-
-def _window_text(voi: Voi) -> str:
-    if isinstance(voi, VoiLut):
-        return f"VOI LUT {voi_label(voi)}"
-    return f"W {voi.width:.0f} L {voi.center:.0f} ({voi.explanation or 'window'})"
+    alpha = np.linspace(0, 255, 256)[:, None]
+    return np.hstack([HEAT_LUT, alpha]).round().astype(np.uint8)
 
 
 class ImageView(QWidget):
-    """Shows one :class:`LoadedImage`; the main window feeds it and listens to it."""
+    """Shows one :class:`LoadedImage` the way ``session.display`` says.
+
+    Parameters
+    ----------
+    session : ReadingSession
+        Holds the display state this view writes and draws.
+    """
 
     sig_cursor_text = Signal(str)
     sig_window_text = Signal(str)
     sig_measured = Signal(object)  # Distance
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, session: ReadingSession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._session = session
         self.graphics = pg.GraphicsView(background=QColor(0, 0, 0))
         self.viewbox = ReadingViewBox()
         self.graphics.setCentralItem(self.viewbox)
@@ -89,23 +95,62 @@ class ImageView(QWidget):
 
         self.record: ImageRecord | None = None
         self.image: LoadedImage | None = None
-        self.voi: Voi | None = None
         self.presets: list[Voi] = []
-        self.user_invert = False
-        self.rotation = 0
-        self.flipped = False
         self.measurement: Distance | None = None
         self.position_text = ""
         self._span = 1.0
         self._default: Voi | None = None
-        self._show_heatmap = False
-        self._overlays_visible = True
+        self._drawn: DisplayState | None = None  # what the image is drawn with; None: nothing
+        session.events.display.connect(self._draw)
 
         self.viewbox.sig_window_drag.connect(self._on_window_drag)
         self.viewbox.sig_measure_drag.connect(self._on_measure_drag)
         self.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.clear_measurement()
+        self._draw(session.display)
+
+    # -- display state ----------------------------------------------------------------------
+
+    @property
+    def display(self) -> DisplayState:
+        return self._session.display
+
+    @property
+    def voi(self) -> Voi | None:
+        return self.display.voi
+
+    @property
+    def user_invert(self) -> bool:
+        return self.display.invert
+
+    @property
+    def rotation(self) -> int:
+        return self.display.rotation
+
+    @property
+    def flipped(self) -> bool:
+        return self.display.flipped
+
+    def _draw(self, new: DisplayState) -> None:
+        """Bring the drawing up to ``new``, redoing only what changed since the last draw."""
+        old, self._drawn = self._drawn, new
+        self.heatmap_item.setVisible(new.heatmap_visible and self.has_heatmap)
+        self.heatmap_item.setOpacity(new.heatmap_opacity / 100)
+        if self.image is not None:
+            if new.voi is not None and (old is None or new.voi is not old.voi):
+                self._draw_voi(new.voi, None if old is None else old.voi)
+            if old is None or new.invert != old.invert:
+                self._apply_lut()  # for colour this also sets the data, levels 0-255
+            if old is None or (new.rotation, new.flipped) != (old.rotation, old.flipped):
+                self._apply_orientation()
         self._update_corners()
+
+    def _redraw(self, **changes: object) -> None:
+        """Draw everything afresh (a new image) with ``changes`` made to the display state."""
+        self._drawn = None
+        self._session.update_display(**changes)
+        if self._drawn is None:  # the state did not change, so no event drew it
+            self._draw(self.display)
 
     # -- image and window -------------------------------------------------------------------
 
@@ -114,7 +159,6 @@ class ImageView(QWidget):
         self.record, self.image, self.position_text = loaded.record, loaded.image, position_text
         self.set_heatmap(None)
         self.clear_measurement()
-        self.voi = None
         self.presets = list(loaded.presets)
         self._default = loaded.default
         self._span = loaded.span
@@ -128,30 +172,35 @@ class ImageView(QWidget):
         self.image, self.position_text = loaded.image, position_text
         self.set_heatmap(None)
         self.clear_measurement()
-        voi = self.voi or self._default
-        if loaded.image.is_colour or voi is None:
+        voi = None if loaded.image.is_colour else self.voi or self._default
+        self._session.update_display(voi=voi)
+        # The same window over the new pixels; orientation and zoom stay as they are.
+        if voi is None:
             self._apply_lut()  # for colour this also sets the data
-            self._update_corners()
         else:
-            self.set_voi(voi)
+            self._draw_voi(voi, None)
+        self._update_corners()
 
     def clear_image(self) -> None:
-        self.record = self.image = self.voi = None
+        self.record = self.image = None
         self.presets = []
         self.image_item.clear()
         self.set_heatmap(None)
         self.clear_measurement()
+        self._session.update_display(voi=None)
         self._update_corners()
 
     def set_voi(self, voi: Voi) -> None:
         """Show the image through ``voi`` (a window or a VOI LUT table)."""
+        if self.image is not None and not self.image.is_colour:
+            self._session.update_display(voi=voi)
+
+    def _draw_voi(self, voi: Voi, was: Voi | None) -> None:
         image = self.image
         if image is None or image.is_colour:
             return
         linear = isinstance(voi, VoiWindow) and voi.function is not VoiFunction.SIGMOID
-        was_linear = (
-            isinstance(self.voi, VoiWindow) and self.voi.function is not VoiFunction.SIGMOID
-        )
+        was_linear = isinstance(was, VoiWindow) and was.function is not VoiFunction.SIGMOID
         if linear:
             levels = (voi.lower, voi.upper)
             if was_linear and self.image_item.image is image.values:
@@ -165,15 +214,13 @@ class ImageView(QWidget):
                 else apply_window(image.values, voi)
             )
             self.image_item.setImage(shown, autoLevels=False, levels=(0.0, 1.0))
-        self.voi = voi
         self.sig_window_text.emit(self.window_text)
-        self._update_corners()
 
     @property
     def window_text(self) -> str:
         if self.image is None:
             return ""
-        return "colour image" if self.voi is None else _window_text(self.voi)
+        return window_label(self.voi)
 
     def apply_preset(self, index: int) -> bool:
         """Preset ``index`` (0-based, number key minus one); False when there is none."""
@@ -195,8 +242,7 @@ class ImageView(QWidget):
         return self.image is not None and self.image.invert != self.user_invert
 
     def set_inverted(self, inverted: bool) -> None:
-        self.user_invert = inverted
-        self._apply_lut()
+        self._session.update_display(invert=inverted)
 
     def _apply_lut(self) -> None:
         image = self.image
@@ -238,26 +284,17 @@ class ImageView(QWidget):
 
     def rotate(self) -> None:
         """Turn 90 degrees clockwise."""
-        self.rotation = (self.rotation + 90) % 360
-        self._apply_orientation()
+        self._session.update_display(rotation=(self.rotation + 90) % 360)
 
     def flip(self) -> None:
         """Mirror left-right."""
-        self.flipped = not self.flipped
-        self._apply_orientation()
+        self._session.update_display(flipped=not self.flipped)
 
     def reset(self) -> None:
         """Default window, no inversion, upright, fitted; heatmap and measurement stay."""
-        image = self.image
-        if image is None:
-            return
-        self.user_invert = False
-        self.rotation, self.flipped = 0, False
-        if self._default is not None:
-            self.set_voi(self._default)
-        self._apply_lut()  # for colour this also sets the data, with fixed 0-255 levels
-        self._apply_orientation()
-        self._update_corners()
+        if self.image is not None:
+            voi = None if self.image.is_colour else self._default
+            self._redraw(voi=voi, invert=False, rotation=0, flipped=False)
 
     def _apply_orientation(self) -> None:
         if self.image is None:
@@ -344,28 +381,13 @@ class ImageView(QWidget):
             self.heatmap_item.setVisible(False)
             return
         self.heatmap_item.setImage(heatmap, autoLevels=False, levels=(0.0, 1.0))
-        self.heatmap_item.setVisible(self._show_heatmap)
+        self.heatmap_item.setVisible(self.display.heatmap_visible)
 
     @property
     def has_heatmap(self) -> bool:
         return self.heatmap_item.image is not None
 
-    def set_heatmap_visible(self, visible: bool) -> None:
-        self._show_heatmap = visible
-        self.heatmap_item.setVisible(visible and self.has_heatmap)
-
-    def set_heatmap_opacity(self, opacity: float) -> None:
-        self.heatmap_item.setOpacity(opacity)
-
     # -- corner overlays --------------------------------------------------------------------
-
-    def set_overlays_visible(self, visible: bool) -> None:
-        self._overlays_visible = visible
-        self._update_corners()
-
-    @property
-    def overlays_visible(self) -> bool:
-        return self._overlays_visible
 
     def corner_texts(self) -> list[str]:
         """Top-left, top-right, bottom-left, bottom-right."""
@@ -383,7 +405,7 @@ class ImageView(QWidget):
         for label, text in zip(self._corners, self.corner_texts(), strict=True):
             label.setText(text)
             label.adjustSize()
-            label.setVisible(self._overlays_visible and bool(text))
+            label.setVisible(self.display.overlays and bool(text))
         self._place_corners()
 
     def _place_corners(self) -> None:

@@ -1,0 +1,116 @@
+"""File > Export report as the reader sees it: checks, the dialog, the progress dialog."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QProgressDialog, QStatusBar, QWidget
+
+from fracture_desktop.core.session import ReadingSession
+from fracture_desktop.gui.controllers.analysis import AnalysisController
+from fracture_desktop.gui.controllers.export import ExportRequest, ReportExporter
+from fracture_desktop.gui.settings import ViewerSettings
+from fracture_desktop.gui.widgets.export_dialog import ExportDialog
+
+
+class ExportFlow:
+    """Asks where the reports of the open folder go, then has the exporter write them.
+
+    Attributes
+    ----------
+    dialog : ExportDialog or None
+        The last export dialog shown.
+    progress : QProgressDialog or None
+        The progress dialog while an export runs.
+    """
+
+    def __init__(
+        self,
+        session: ReadingSession,
+        settings: ViewerSettings,
+        exporter: ReportExporter,
+        analysis: AnalysisController,
+        status: QStatusBar,
+        notify: Callable[..., None],
+        parent: QWidget,
+    ) -> None:
+        self._session, self._settings = session, settings
+        self._exporter, self._analysis = exporter, analysis
+        self._status, self._notify, self._parent = status, notify, parent
+        self.dialog: ExportDialog | None = None
+        self.progress: QProgressDialog | None = None
+        exporter.sig_progress.connect(self._on_progress)
+        exporter.sig_finished.connect(self._on_finished)
+
+    def ask(self) -> None:
+        """Check that an export makes sense now, then open the export dialog."""
+        session = self._session
+        if self._exporter.running:
+            self._notify("A report is already being exported")
+            return
+        if session.folder is None or not session.records:
+            self._notify("Open a folder with images before exporting a report")
+            return
+        if not session.scan_done:
+            self._notify("The folder is still being scanned; export when the scan is done")
+            return
+        if not self._analysis.available:
+            self._notify(f"Export unavailable: {self._analysis.unavailable_reason}")
+            return
+        missing = session.missing_findings()
+        summary = f"{len(session.records)} images in {session.folder}" + (
+            f"; {missing} not analysed yet will be analysed first." if missing else "."
+        )
+        if self.dialog is not None:
+            self.dialog.deleteLater()  # keep one: each export builds a fresh dialog
+        dialog = ExportDialog(
+            self._settings.export_folder, session.folder.name, summary, self._parent
+        )
+        dialog.accepted.connect(lambda: self._start(dialog))
+        self.dialog = dialog
+        dialog.open()
+
+    def _start(self, dialog: ExportDialog) -> None:
+        session = self._session
+        if session.folder is None:  # the folder was closed while the dialog was open
+            return
+        if dialog.folder is not None:
+            self._settings.export_folder = dialog.folder
+        request = ExportRequest(
+            records=tuple(session.records.values()),
+            source=str(session.folder),
+            csv_path=dialog.paths["csv"],
+            pdf_path=dialog.paths["pdf"],
+            deidentify=dialog.deidentify.isChecked(),
+            problems=tuple(session.problems),
+            known=dict(session.findings),
+        )
+        progress = QProgressDialog("Preparing the report\u2026", "Cancel", 0, 0, self._parent)
+        progress.setWindowTitle("Export report")
+        progress.setWindowModality(Qt.WindowModality.WindowModal)
+        progress.setMinimumDuration(0)
+        progress.setAutoClose(False)
+        progress.setAutoReset(False)
+        progress.canceled.connect(self._exporter.cancel)
+        progress.show()
+        self.progress = progress
+        self._exporter.export(request)
+
+    def _on_progress(self, what: str, done: int, total: int) -> None:
+        if self.progress is not None:
+            self.progress.setLabelText(f"{what}: {done} of {total}")
+            self.progress.setRange(0, total)
+            self.progress.setValue(done)
+
+    def _on_finished(self, written: tuple[Path, ...], cancelled: bool) -> None:
+        if self.progress is not None:
+            self.progress.hide()  # hide, not close: closing it would emit canceled
+            self.progress.deleteLater()
+            self.progress = None
+        if cancelled:
+            self._status.showMessage("Export cancelled; no report was written", 8000)
+        elif written:
+            names = ", ".join(path.name for path in written)
+            self._status.showMessage(f"Report written: {names}", 10000)
