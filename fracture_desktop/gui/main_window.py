@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QResizeEvent
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QSlider, QWidget
 
 from fracture_desktop.core.decisions import DecisionStore
@@ -138,11 +138,6 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.findings_dock, self.tags_dock)
         self.findings_dock.raise_()
         self.resizeDocks(
-            [self.browser_dock, self.findings_dock],
-            [round(self.width() * share) for share in DOCK_SHARES],
-            Qt.Orientation.Horizontal,
-        )
-        self.resizeDocks(
             [self.browser_dock, self.problems_dock], [600, 160], Qt.Orientation.Vertical
         )
         self.status = StatusArea()
@@ -184,6 +179,7 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         if state is not None:
             self.restoreState(state)
+        self._docks_sized = state is not None  # else sized when first shown
         display = self.session.display
         self.act_overlays.setChecked(display.overlays)
         self.act_heatmap.setChecked(display.heatmap_visible)
@@ -292,13 +288,25 @@ class MainWindow(QMainWindow):
             worker.shutdown()
         self.bridge.close()
 
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not self._docks_sized:
+            # Before the first show the layout ignores sizes asked for; now it takes them.
+            self._docks_sized = True
+            docks = [self.browser_dock, self.findings_dock]
+            widths = [round(self.width() * share) for share in DOCK_SHARES]
+            self.resizeDocks(docks, widths, Qt.Orientation.Horizontal)
+
     def resizeEvent(self, event: QResizeEvent) -> None:
         old, new = event.oldSize().width(), event.size().width()
         super().resizeEvent(event)
         if old > 0 and new != old:
             # The layout has given the central view all the change: share it with the panels.
-            docks = [d for d in (self.browser_dock, self.findings_dock, self.tags_dock)
-                     if d.isVisible() and not d.isFloating()]  # fmt: skip
+            docks: list[QDockWidget] = []
+            for dock in (self.browser_dock, self.findings_dock, self.tags_dock):
+                tabbed = self.tabifiedDockWidgets(dock)  # one size per group of tabs
+                if dock.isVisible() and not dock.isFloating() and not set(tabbed) & set(docks):
+                    docks.append(dock)
             widths = [max(d.minimumSizeHint().width(), round(d.width() * new / old)) for d in docks]
             self.resizeDocks(docks, widths, Qt.Orientation.Horizontal)
 

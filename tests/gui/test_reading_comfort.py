@@ -8,9 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from gui_helpers import drag, open_and_wait
-from PySide6.QtCore import QModelIndex, QPoint
+from PySide6.QtCore import QModelIndex, QPoint, Qt
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QAbstractItemView, QApplication, QStyleOptionViewItem
+
+from fracture_desktop.gui.widgets.tag_browser import KEYWORD_SHARE
 
 pytestmark = pytest.mark.gui
 
@@ -115,13 +117,45 @@ def test_nothing_is_cut_off_at_common_window_sizes(qtbot, make_window, size, tmp
     select(qtbot, window, "CR_hip_RG2_JPLY_fixed.dcm")
     tags = window.tags.tree
     qtbot.waitUntil(lambda: tags.topLevelItemCount() > 10)
-    # Tag, keyword and VR whole; a value may be cut only where it is wider than the room
-    # left for it, and its tooltip then has it whole.
+    # Tag and VR whole; a keyword whole unless wider than its share of the panel, a value
+    # unless wider than the room left: those two have tooltips with the whole text.
     value_room = tags.viewport().width() - sum(tags.columnWidth(c) for c in range(3))
-    assert value_room > 100
+    assert value_room > tags.viewport().width() // 4  # a quarter of the panel at least
+    keyword_room = tags.viewport().width() * KEYWORD_SHARE
+    metrics = tags.fontMetrics()
     for i in range(tags.topLevelItemCount()):
         item = tags.topLevelItem(i)
-        for column in range(3):
-            needed = tags.fontMetrics().horizontalAdvance(item.text(column))
-            assert needed <= tags.columnWidth(column), item.text(column)
-        assert item.toolTip(3) == item.text(3)
+        for column in (0, 2):
+            assert metrics.horizontalAdvance(item.text(column)) <= tags.columnWidth(column)
+        keyword = metrics.horizontalAdvance(item.text(1)) + 12
+        assert keyword <= tags.columnWidth(1) or keyword > keyword_room
+        assert item.toolTip(1) == item.text(1) and item.toolTip(3) == item.text(3)
+
+
+def test_long_names_are_cut_in_the_middle_keeping_their_ends(
+    qtbot, make_window, tmp_path: Path
+) -> None:
+    from fracture_desktop.core.paths import resources_root
+
+    folder = tmp_path / "long"
+    folder.mkdir()
+    prefix = "exported_from_the_pacs_for_teaching_2026_hand_series_"
+    names = [f"{prefix}IMG{n:07d}.jpg" for n in (2, 89)]
+    for name, sample in zip(names, ("IMG0000002.jpg", "IMG0000089.jpg"), strict=True):
+        shutil.copy(resources_root() / "samples" / "fracatlas" / sample, folder / name)
+    window = make_window()
+    window.resize(1280, 800)
+    open_and_wait(qtbot, window, folder)
+    tree = window.browser.tree
+    shown = []
+    for record in window.browser.visible_records():
+        index = window.browser.index_of(record)
+        option = QStyleOptionViewItem()
+        tree.initViewItemOption(option)
+        option.rect = tree.visualRect(index)
+        name, _flag = tree.itemDelegateForIndex(index).shown_lines(option, index)
+        assert "\u2026" in name and name != record.path.name
+        assert name.startswith(prefix[:8]) and name.endswith(record.path.name[-10:])
+        assert index.data(Qt.ItemDataRole.ToolTipRole).startswith(str(record.path))
+        shown.append(name)
+    assert len(set(shown)) == len(names)  # told apart by their ends

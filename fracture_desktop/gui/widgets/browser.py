@@ -12,7 +12,13 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QIcon, QImage, QPixmap, QStandardItem, QStandardItemModel
+from PySide6.QtGui import (
+    QIcon,
+    QImage,
+    QPixmap,
+    QStandardItem,
+    QStandardItemModel,
+)
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -35,9 +41,9 @@ from fracture_desktop.gui.flags import (
     other_model_note,
     shown_flag_text,
     suspicion_key,
-    widest_flag_texts,
 )
 from fracture_desktop.gui.widgets.columns import fix_column
+from fracture_desktop.gui.widgets.two_line import FLAG_COLOUR_ROLE, FLAG_TEXT_ROLE, ImageRowDelegate
 
 RECORD_ROLE = Qt.ItemDataRole.UserRole + 1
 SUSPICION_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -87,13 +93,14 @@ class StudyBrowser(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.model = QStandardItemModel(0, 3)
-        self.model.setHorizontalHeaderLabels(["Image", "Flag", ""])
+        self.model = QStandardItemModel(0, 2)
+        self.model.setHorizontalHeaderLabels(["Image", ""])
         self.proxy = SuspicionProxy()
         self.proxy.setSourceModel(self.model)
         self.tree = QTreeView()
         self.tree.setModel(self.proxy)
         self.tree.setIconSize(QSize(40, 40))
+        self.tree.setItemDelegateForColumn(0, ImageRowDelegate(self.tree))
         self.tree.setUniformRowHeights(False)
         self.tree.setAlternatingRowColors(True)
         self.tree.setIndentation(14)
@@ -102,8 +109,7 @@ class StudyBrowser(QWidget):
         header = self.tree.header()
         header.setStretchLastSection(False)
         header.setSectionResizeMode(0, header.ResizeMode.Stretch)
-        fix_column(self.tree, header, 1, widest_flag_texts())
-        fix_column(self.tree, header, 2, DECISION_SIGNS.values())
+        fix_column(self.tree, header, 1, DECISION_SIGNS.values())
         self.filter_box = QComboBox()
         self.filter_box.addItems([label for label, _ in FILTERS])
         self.sort_box = QComboBox()
@@ -120,7 +126,7 @@ class StudyBrowser(QWidget):
         layout.addWidget(self.tree)
 
         self._nodes: dict[tuple[str, ...], QStandardItem] = {}
-        self._images: dict[Path, tuple[QStandardItem, QStandardItem, QStandardItem]] = {}
+        self._images: dict[Path, tuple[QStandardItem, QStandardItem]] = {}
         self._findings: dict[Path, Finding] = {}
         self._made_by: dict[Path, str] = {}  # results shown from another model
         self._decisions: dict[Path, Decision | None] = {}
@@ -146,13 +152,12 @@ class StudyBrowser(QWidget):
             name.setData(record, RECORD_ROLE)
             name.setData(Flag.NOT_ANALYSED.value, FLAG_ROLE)
             name.setData(suspicion_key(None), SUSPICION_ROLE)
+            name.setData("", FLAG_TEXT_ROLE)
             name.setToolTip(str(record.path))
-            badge = QStandardItem("")
-            badge.setData(suspicion_key(None), SUSPICION_ROLE)
             mark = QStandardItem("")
             mark.setData(suspicion_key(None), SUSPICION_ROLE)
-            series.appendRow([name, badge, mark])
-            self._images[record.path] = (name, badge, mark)
+            series.appendRow([name, mark])
+            self._images[record.path] = (name, mark)
         for node in self._nodes.values():
             if node.rowCount() and node.child(0).data(RECORD_ROLE) is not None:
                 node.setText(f"{node.data(Qt.ItemDataRole.UserRole)} ({node.rowCount()})")
@@ -171,10 +176,9 @@ class StudyBrowser(QWidget):
             node = QStandardItem(label)
             node.setData(label, Qt.ItemDataRole.UserRole)
             node.setData(suspicion_key(None), SUSPICION_ROLE)
-            tails = [QStandardItem(""), QStandardItem("")]
-            for tail in tails:
-                tail.setData(suspicion_key(None), SUSPICION_ROLE)
-            parent.appendRow([node, *tails])
+            tail = QStandardItem("")
+            tail.setData(suspicion_key(None), SUSPICION_ROLE)
+            parent.appendRow([node, tail])
             self._nodes[key] = node
         return node
 
@@ -208,24 +212,22 @@ class StudyBrowser(QWidget):
             self._made_by[finding.path] = made_by
         else:
             self._made_by.pop(finding.path, None)
-        name, badge, _mark = items
+        name, _mark = items
         key = suspicion_key(finding)
         name.setData(finding.flag.value, FLAG_ROLE)
         for item in items:
             item.setData(key, SUSPICION_ROLE)
-        badge.setForeground(OTHER_MODEL_COLOUR if made_by else FLAG_COLOURS[finding.flag])
-        badge.setToolTip(
-            other_model_note(made_by) if made_by else finding.error or flag_text(finding)
-        )
+        colour = OTHER_MODEL_COLOUR if made_by else FLAG_COLOURS[finding.flag]
+        name.setData(colour, FLAG_COLOUR_ROLE)
+        about = other_model_note(made_by) if made_by else finding.error or flag_text(finding)
+        name.setToolTip(f"{name.data(RECORD_ROLE).path}\n{about}")
         self._update_badge(finding.path)
         # A folder sorts by its most suspicious image.
         parent = name.parent()
         while parent is not None:
             if key < parent.data(SUSPICION_ROLE):
-                tails = [
-                    self.model.itemFromIndex(parent.index().siblingAtColumn(c)) for c in (1, 2)
-                ]
-                for item in (parent, *tails):
+                tail = self.model.itemFromIndex(parent.index().siblingAtColumn(1))
+                for item in (parent, tail):
                     item.setData(key, SUSPICION_ROLE)
             parent = parent.parent()
         self._update_summary()
@@ -236,17 +238,20 @@ class StudyBrowser(QWidget):
             self._update_badge(path)
 
     def _update_badge(self, path: Path) -> None:
-        _name, badge, mark = self._images[path]
-        badge.setText(shown_flag_text(self._findings.get(path), self._made_by.get(path, "")))
+        name, mark = self._images[path]
+        name.setData(
+            shown_flag_text(self._findings.get(path), self._made_by.get(path, "")),
+            FLAG_TEXT_ROLE,
+        )
         decision = self._decisions.get(path)
         mark.setText(decision_sign(decision))
         mark.setToolTip(f"Reader: {decision_text(decision)}" if decision else "")
 
     def badge_text(self, record: ImageRecord) -> str:
         """What the row says about the image: its flag and the reader's decision."""
-        _name, badge, _mark = self._images[record.path]
+        name, _mark = self._images[record.path]
         decision = decision_text(self._decisions.get(record.path))
-        return f"{badge.text()}  {decision}".strip()
+        return f"{name.data(FLAG_TEXT_ROLE) or ''}  {decision}".strip()
 
     def _on_filter(self, index: int) -> None:
         self.proxy.set_shown(FILTERS[index][1])
@@ -254,7 +259,7 @@ class StudyBrowser(QWidget):
 
     def _on_sort(self, index: int) -> None:
         # -1 restores the order the scan delivered (instance order within a series).
-        self.proxy.sort(1 if index == 1 else -1, Qt.SortOrder.AscendingOrder)
+        self.proxy.sort(0 if index == 1 else -1, Qt.SortOrder.AscendingOrder)
 
     # -- navigation -------------------------------------------------------------------------
 
@@ -273,11 +278,13 @@ class StudyBrowser(QWidget):
     def current_record(self) -> ImageRecord | None:
         return self.tree.currentIndex().siblingAtColumn(0).data(RECORD_ROLE)
 
-    def select_record(self, record: ImageRecord) -> None:
+    def index_of(self, record: ImageRecord) -> QModelIndex:
+        """The tree's index of ``record``'s name cell (invalid when not shown)."""
         items = self._images.get(record.path)
-        if items is None:
-            return
-        index = self.proxy.mapFromSource(items[0].index())
+        return QModelIndex() if items is None else self.proxy.mapFromSource(items[0].index())
+
+    def select_record(self, record: ImageRecord) -> None:
+        index = self.index_of(record)
         if index.isValid():
             self.tree.setCurrentIndex(index)
             self.tree.scrollTo(index)

@@ -21,17 +21,18 @@ from fracture_desktop.core.decisions import Decision
 from fracture_desktop.core.findings import Finding
 from fracture_desktop.core.imaging.records import FileProblem, ImageRecord
 from fracture_desktop.gui.flags import (
-    DECISION_MARKS,
+    DECISION_SIGNS,
     FLAG_COLOURS,
     OTHER_MODEL_COLOUR,
+    decision_sign,
     decision_text,
     flag_text,
     other_model_note,
     shown_flag_text,
     suspicion_key,
-    widest_flag_texts,
 )
 from fracture_desktop.gui.widgets.columns import fix_column
+from fracture_desktop.gui.widgets.two_line import FLAG_COLOUR_ROLE, FLAG_TEXT_ROLE, ImageRowDelegate
 
 
 class ProblemsPanel(QTreeWidget):
@@ -76,7 +77,7 @@ class FindingsPanel(QWidget):
     sig_record_selected = Signal(object)  # ImageRecord
     sig_decision = Signal(object, object)  # ImageRecord, Decision or None
 
-    COLUMNS = ("Image", "Flag", "Reader")
+    COLUMNS = ("Image", "Reader")
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -86,12 +87,13 @@ class FindingsPanel(QWidget):
         self.table.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
-        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # names differ at the end
+        self.table.setItemDelegateForColumn(0, ImageRowDelegate(self.table))
+        rows = self.table.verticalHeader()
+        rows.setDefaultSectionSize(ImageRowDelegate.row_height(self.table.fontMetrics()))
         header = self.table.horizontalHeader()
         header.setStretchLastSection(False)
         header.setSectionResizeMode(0, header.ResizeMode.Stretch)
-        fix_column(self.table, header, 1, widest_flag_texts())
-        fix_column(self.table, header, 2, DECISION_MARKS.values())
+        fix_column(self.table, header, 1, DECISION_SIGNS.values())
         self.table.setSortingEnabled(True)
         self.confirm_button = QPushButton("Confirm (Y)")
         self.reject_button = QPushButton("Reject (N)")
@@ -119,11 +121,7 @@ class FindingsPanel(QWidget):
         key = suspicion_key(finding)
         known = self._rows.get(record.path)
         if known is None:
-            items = [
-                _KeyItem(record.path.name, 0.0),
-                _KeyItem("", key),
-                _KeyItem("", 0.0),
-            ]
+            items = [_KeyItem(record.path.name, key), _KeyItem("", 0.0)]
             items[0].setToolTip(str(record.path))
             items[0].setData(Qt.ItemDataRole.UserRole, str(record.path))
             self.table.setSortingEnabled(False)  # rows must be complete before they sort
@@ -135,20 +133,22 @@ class FindingsPanel(QWidget):
             self._rows[record.path] = (record, items)
         else:
             items = known[1]
-        items[1].key = key
-        items[1].setText(shown_flag_text(finding, made_by))
-        items[1].setForeground(OTHER_MODEL_COLOUR if made_by else FLAG_COLOURS[finding.flag])
-        items[1].setToolTip(
-            other_model_note(made_by) if made_by else finding.error or flag_text(finding)
+        name = items[0]
+        name.key = key
+        name.setData(FLAG_TEXT_ROLE, shown_flag_text(finding, made_by))
+        name.setData(
+            FLAG_COLOUR_ROLE, OTHER_MODEL_COLOUR if made_by else FLAG_COLOURS[finding.flag]
         )
-        self.table.sortItems(1, Qt.SortOrder.AscendingOrder)
+        about = other_model_note(made_by) if made_by else finding.error or flag_text(finding)
+        name.setToolTip(f"{record.path}\n{about}")
+        self.table.sortItems(0, Qt.SortOrder.AscendingOrder)
         self.summary.setText(f"{len(self._rows)} analysed, most suspicious first")
 
     def set_decision(self, path: Path, decision: Decision | None) -> None:
         known = self._rows.get(path)
         if known is not None:
-            known[1][2].setText(decision_text(decision))
-            known[1][2].setToolTip(f"Reader: {decision_text(decision)}" if decision else "")
+            known[1][1].setText(decision_sign(decision))
+            known[1][1].setToolTip(f"Reader: {decision_text(decision)}" if decision else "")
 
     def ordered_records(self) -> list[ImageRecord]:
         """Records in the table's current order (top row first)."""

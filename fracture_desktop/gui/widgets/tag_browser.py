@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QLineEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayo
 from fracture_desktop.gui.tags import TagRow
 
 #: The most of the panel's width the keyword column takes before it is cut.
-KEYWORD_SHARE = 0.4
+KEYWORD_SHARE = 0.3
 
 
 class TagBrowser(QWidget):
