@@ -113,6 +113,7 @@ class MainWindow(QMainWindow):
         self._restore()
         self.analysis.check_model()
         self.status.showMessage("Open a folder (Ctrl+O) or drop one on the window", 0)
+        self.view.show_message("Open a folder (Ctrl+O) or drop one on the window")
 
     # -- construction -----------------------------------------------------------------------
 
@@ -168,7 +169,7 @@ class MainWindow(QMainWindow):
         self.view.sig_cursor_text.connect(status.cursor_label.setText)
         self.view.sig_window_text.connect(status.window_label.setText)
         self.view.sig_measured.connect(
-            lambda measured: status.showMessage(f"Distance: {measured.label}", 0)
+            lambda measured: status.distance_label.setText(f"Distance: {measured.label}")
         )
         status.cancel_button.clicked.connect(analysis.cancel)
         self.opacity.valueChanged.connect(lambda v: session.update_display(heatmap_opacity=v))
@@ -296,6 +297,7 @@ class MainWindow(QMainWindow):
             docks = [self.browser_dock, self.findings_dock]
             widths = [round(self.width() * share) for share in DOCK_SHARES]
             self.resizeDocks(docks, widths, Qt.Orientation.Horizontal)
+            self.layout().activate()  # now, so the first image is fitted to its final view
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         old, new = event.oldSize().width(), event.size().width()

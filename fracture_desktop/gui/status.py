@@ -25,6 +25,7 @@ class StatusArea(QStatusBar):
         super().__init__(parent)
         self.cursor_label = QLabel("")
         self.window_label = QLabel("")
+        self.distance_label = QLabel("")
         self.notices = NotificationArea()
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(180)
@@ -38,6 +39,7 @@ class StatusArea(QStatusBar):
         self.intended_label.setObjectName("intendedUse")
         self.addWidget(self.cursor_label, 1)
         self.addWidget(self.window_label)
+        self.addWidget(self.distance_label)
         self.addWidget(self.notices)
         for widget in (
             self.progress,
@@ -48,6 +50,11 @@ class StatusArea(QStatusBar):
             self.intended_label,
         ):
             self.addPermanentWidget(widget)
+
+    def clear_readouts(self) -> None:
+        """Forget what was read off the previous image (pixel, window, distance)."""
+        for label in (self.cursor_label, self.window_label, self.distance_label):
+            label.clear()
 
     def show_device(self, chosen: str, actual: str = "") -> None:
         shown = f"{chosen} \u2192 {actual}" if actual and actual != chosen else chosen

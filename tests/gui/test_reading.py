@@ -140,7 +140,7 @@ def test_measurement_in_mm_from_pixel_spacing(qtbot, make_window, sample_folder:
     # Mouse positions are whole screen pixels: allow one image pixel of error.
     assert measured.value == pytest.approx(expected, abs=spacing.row * 1.5)
     assert "mm (Pixel Spacing)" in measured.label
-    assert "Distance:" in window.statusBar().currentMessage()
+    assert window.status.distance_label.text() == f"Distance: {measured.label}"
 
 
 def test_measurement_uncalibrated_says_px(qtbot, make_window, sample_folder: Path) -> None:

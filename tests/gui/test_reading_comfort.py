@@ -10,7 +10,13 @@ import pytest
 from gui_helpers import drag, open_and_wait
 from PySide6.QtCore import QModelIndex, QPoint, Qt
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QAbstractItemView, QApplication, QStyleOptionViewItem
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QApplication,
+    QGraphicsDropShadowEffect,
+    QStyleOptionViewItem,
+)
 
 from fracture_desktop.gui.widgets.tag_browser import KEYWORD_SHARE
 
@@ -159,3 +165,68 @@ def test_long_names_are_cut_in_the_middle_keeping_their_ends(
         assert index.data(Qt.ItemDataRole.ToolTipRole).startswith(str(record.path))
         shown.append(name)
     assert len(set(shown)) == len(names)  # told apart by their ends
+
+
+def test_readouts_of_the_previous_image_go_and_an_empty_folder_says_so(
+    qtbot, make_window, sample_folder: Path, tmp_path: Path
+) -> None:
+    window = make_window()
+    open_and_wait(qtbot, window, sample_folder)
+    select(qtbot, window, "cr_cervical")
+    status, view = window.status, window.view
+    viewport = view.graphics.viewport()
+    centre = viewport.rect().center()
+    QTest.mouseMove(viewport, centre)
+    qtbot.waitUntil(lambda: "mm" in status.cursor_label.text())
+    window.act_measure.trigger()
+    qtbot.wait(QApplication.doubleClickInterval() + 50)
+    drag(viewport, centre, centre + QPoint(80, 0))
+    assert status.distance_label.text().startswith("Distance:")
+    shown = view.record
+    window.reading.step_image(1)
+    qtbot.waitUntil(lambda: view.record is not None and view.record != shown, timeout=10000)
+    assert status.cursor_label.text() == "" and status.distance_label.text() == ""
+    assert status.window_label.text() == view.window_text
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with qtbot.waitSignal(window.scan.sig_finished, timeout=10000):
+        window.open_folder(empty)
+    assert view.image is None
+    assert "No images in empty" in view.message_text
+    assert [status.cursor_label.text(), status.window_label.text()] == ["", ""]
+    assert status.distance_label.text() == ""
+
+
+def test_a_truncated_image_warns_on_the_image_and_in_findings(
+    qtbot, make_window, tmp_path: Path
+) -> None:
+    from gui_helpers import FakeEngine
+
+    from fracture_desktop.core.paths import resources_root
+
+    folder = tmp_path / "cut"
+    folder.mkdir()
+    samples = resources_root() / "samples" / "fracatlas"
+    data = (samples / "IMG0000002.jpg").read_bytes()
+    (folder / "IMG0000002.jpg").write_bytes(data[: len(data) * 2 // 3])  # ends early
+    shutil.copy(samples / "IMG0000089.jpg", folder / "IMG0000089.jpg")
+    window = make_window(engine=FakeEngine({}))
+    open_and_wait(qtbot, window, folder)
+    with qtbot.waitSignal(window.analysis.sig_finished, timeout=20000):
+        window.reading.analyse_folder()
+    cut = next(p for p in window.session.records if p.name == "IMG0000002.jpg")
+    whole = next(p for p in window.session.records if p.name == "IMG0000089.jpg")
+    panel = window.findings_panel
+    assert "ends early" in panel.warnings_shown(cut)
+    assert panel.warnings_shown(whole) == ""
+    select(qtbot, window, "IMG0000002.jpg")
+    assert "ends early" in window.view.warning_text
+    select(qtbot, window, "IMG0000089.jpg")
+    assert window.view.warning_text == ""
+    # Corner texts carry a shadow so that they read on bright bone too; zoom is shown.
+    view = window.view
+    assert all(isinstance(c.graphicsEffect(), QGraphicsDropShadowEffect) for c in view._corners)
+    assert "uncalibrated" in view.corner_texts()[2]
+    view.actual_size()
+    assert "Zoom 100%" in view.corner_texts()[3]

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QDockWidget
 
 from fracture_desktop.core.decisions import Decision
 from fracture_desktop.core.findings import Finding
-from fracture_desktop.core.imaging.records import FileProblem, ImageRecord
+from fracture_desktop.core.imaging.records import FileProblem, ImageRecord, ScanResult
 from fracture_desktop.core.session import ReadingSession, neighbours, series_step, step_in
 from fracture_desktop.gui.controllers.analysis import AnalysisController
 from fracture_desktop.gui.controllers.images import ImageLoader, Loaded
@@ -73,6 +73,7 @@ class ReadingController:
         events.opened.connect(self._on_opened)
         events.records_added.connect(self._on_records)
         events.problem_added.connect(self._on_problem)
+        events.scan_finished.connect(self._on_scan_finished)
         events.current.connect(self._on_current)
         events.frame.connect(lambda frame: loader.request(session.current, frame=frame))
         events.finding.connect(self._on_finding)
@@ -90,14 +91,26 @@ class ReadingController:
 
     # -- session -> views -------------------------------------------------------------------
 
-    def _on_opened(self, _folder: Path) -> None:
+    def _on_opened(self, folder: Path) -> None:
         v = self.views
         v.browser.clear()
         v.problems.clear()
         v.findings_panel.clear()
         v.view.clear_image()
+        v.view.show_message(f"Scanning {folder.name or folder}\u2026")
         v.tags.set_rows(())
+        v.status.clear_readouts()
         self._update_problems_title()
+
+    def _on_scan_finished(self, result: ScanResult) -> None:
+        if result.images:
+            return
+        problems = len(result.problems)
+        self.views.view.show_message(
+            f"No images in {result.root.name or result.root}."
+            + (f"\n{problems} files could not be read: see Problems." if problems else "")
+            + "\nOpen another folder with Ctrl+O."
+        )
 
     def _on_records(self, records: tuple[ImageRecord, ...]) -> None:
         self.views.browser.add_records(list(records))
@@ -143,6 +156,9 @@ class ReadingController:
     def _on_finding(self, finding: Finding) -> None:
         self.views.browser.set_finding(finding)
         self.views.findings_panel.set_finding(self.session.records[finding.path], finding)
+        stored = self._analysis.stored.get(finding.identity)
+        if stored is not None and stored.warnings:  # known before the image is opened
+            self.views.findings_panel.set_warnings(finding.path, stored.warnings)
 
     def _on_decision(self, change: tuple[Path, Decision | None]) -> None:
         path, decision = change
@@ -150,6 +166,7 @@ class ReadingController:
         self.views.findings_panel.set_decision(path, decision)
 
     def _on_current(self, record: ImageRecord | None) -> None:
+        self.views.status.clear_readouts()  # they described the previous image
         if record is not None:
             order = self.views.browser.visible_records()
             self._loader.request(record, neighbours(order, record))
@@ -207,8 +224,8 @@ class ReadingController:
             v.view.set_image(loaded, self._position_text(loaded))
             v.tags.set_rows(loaded.tags)
         v.status.window_label.setText(v.view.window_text)
-        if loaded.image.warnings:
-            v.status.showMessage("; ".join(loaded.image.warnings), 8000)
+        if loaded.image.frame == 0:
+            v.findings_panel.set_warnings(loaded.record.path, loaded.image.warnings)
         if not self.session.display.heatmap_visible:
             return
         if loaded.image.frame == 0:
@@ -218,6 +235,7 @@ class ReadingController:
 
     def _on_load_failed(self, record: ImageRecord, reason: str, details: str) -> None:
         self.views.view.clear_image()
+        self.views.view.show_message(f"{record.path.name} cannot be shown:\n{reason}")
         self.views.tags.set_rows(())
         self._notify(f"{record.path.name}: {reason}", details)
 

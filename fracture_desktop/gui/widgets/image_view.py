@@ -19,7 +19,13 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPen, QTransform
-from PySide6.QtWidgets import QGraphicsLineItem, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QGraphicsDropShadowEffect,
+    QGraphicsLineItem,
+    QLabel,
+    QVBoxLayout,
+    QWidget,
+)
 
 from fracture_desktop.core.display import HEAT_LUT, DisplayState, window_label
 from fracture_desktop.core.imaging.image import (
@@ -41,6 +47,21 @@ from fracture_desktop.gui.windowing import dragged_window
 
 INVERTED_LUT = np.arange(255, -1, -1, dtype=np.uint8)
 ZOOM_STEP = 1.25
+
+
+def _overlay_label(parent: QWidget, name: str) -> QLabel:
+    """A text drawn over the image, outlined by a dark shadow so that it stays readable on
+    bright bone as on the black background; clicks go through to the image."""
+    label = QLabel(parent)
+    label.setObjectName(name)
+    label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+    shadow = QGraphicsDropShadowEffect(label)
+    shadow.setColor(QColor(0, 0, 0, 230))
+    shadow.setBlurRadius(4)
+    shadow.setOffset(1, 1)
+    label.setGraphicsEffect(shadow)
+    label.setVisible(False)
+    return label
 
 
 def heatmap_lut() -> np.ndarray:
@@ -85,10 +106,14 @@ class ImageView(QWidget):
         self._measure_line.setZValue(20)
         self._measure_label = pg.TextItem(color="#4fc3f7", anchor=(0, 1), fill=(0, 0, 0, 160))
         self.viewbox.addItem(self._measure_label, ignoreBounds=True)
-        self._corners = [QLabel(self.graphics) for _ in range(4)]
-        for label in self._corners:
-            label.setObjectName("cornerOverlay")
-            label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self._corners = [_overlay_label(self.graphics, "cornerOverlay") for _ in range(4)]
+        # What the reader must know about this image (data ends early, decoder notes).
+        self._warning = _overlay_label(self.graphics, "imageWarning")
+        self._warning.setWordWrap(True)
+        # What the view shows instead of an image: the empty folder, the failed decode.
+        self._message = _overlay_label(self.graphics, "viewMessage")
+        self._message.setWordWrap(True)
+        self._message.setAlignment(Qt.AlignmentFlag.AlignCenter)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.graphics)
@@ -106,6 +131,7 @@ class ImageView(QWidget):
         self.viewbox.sig_window_drag.connect(self._on_window_drag)
         self.viewbox.sig_measure_drag.connect(self._on_measure_drag)
         self.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        self.viewbox.sigRangeChanged.connect(lambda *_: self._update_corners())
         self.clear_measurement()
         self._draw(session.display)
 
@@ -157,6 +183,7 @@ class ImageView(QWidget):
     def set_image(self, loaded: Loaded, position_text: str) -> None:
         """Show a prepared image with its default window, upright and fitted."""
         self.record, self.image, self.position_text = loaded.record, loaded.image, position_text
+        self.show_message("")
         self.set_heatmap(None)
         self.clear_measurement()
         self.presets = list(loaded.presets)
@@ -275,8 +302,14 @@ class ImageView(QWidget):
 
     @property
     def zoom(self) -> float:
-        """Screen pixels per image pixel."""
-        return 1.0 / self.viewbox.viewPixelSize()[0]
+        """Screen pixels per image pixel (the aspect ratio is locked: one number)."""
+        shown = self.viewbox.viewRect().width()
+        return self.viewbox.width() / shown if shown > 0 else 1.0
+
+    @property
+    def zoom_text(self) -> str:
+        """``"Zoom 125%"``: screen pixels per image pixel, as a percentage."""
+        return f"Zoom {self.zoom:.0%}" if self.image is not None else ""
 
     def zoom_by(self, factor: float) -> None:
         """Zoom around the view centre (keys); the wheel zooms toward the cursor."""
@@ -391,25 +424,51 @@ class ImageView(QWidget):
 
     def corner_texts(self) -> list[str]:
         """Top-left, top-right, bottom-left, bottom-right."""
-        r = self.record
-        if r is None or self.image is None:
+        r, image = self.record, self.image
+        if r is None or image is None:
             return ["", "", "", ""]
+        calibration = "uncalibrated" if image.spacing is None else ""
         return [
             "\n".join(filter(None, [r.patient_name, r.patient_id, r.patient_birth_date])),
             "\n".join(filter(None, [r.study_date, r.study_description, r.series_description])),
-            "\n".join(filter(None, [r.modality, r.body_part, r.view_position])),
-            "\n".join(filter(None, [self.position_text, self.window_text])),
+            "\n".join(filter(None, [r.modality, r.body_part, r.view_position, calibration])),
+            "\n".join(filter(None, [self.position_text, self.zoom_text, self.window_text])),
         ]
+
+    @property
+    def warning_text(self) -> str:
+        """The shown image's warnings, as drawn over it ("" when it has none)."""
+        warnings = self.image.warnings if self.image is not None else ()
+        return "\u26a0 " + "\n\u26a0 ".join(warnings) if warnings else ""
+
+    @property
+    def message_text(self) -> str:
+        """What the view says instead of an image ("" while it shows one)."""
+        return self._message.text() if self._message.isVisible() else ""
+
+    def show_message(self, text: str) -> None:
+        """Say ``text`` in the middle of the view (an empty folder, an image that failed)."""
+        self._message.setText(text)
+        self._message.setVisible(bool(text))
+        self._place_corners()
 
     def _update_corners(self) -> None:
         for label, text in zip(self._corners, self.corner_texts(), strict=True):
             label.setText(text)
             label.adjustSize()
             label.setVisible(self.display.overlays and bool(text))
+        # Warnings are shown even with the overlays off: they concern what the image shows.
+        self._warning.setText(self.warning_text)
+        self._warning.setVisible(bool(self.warning_text))
         self._place_corners()
 
     def _place_corners(self) -> None:
         w, h, m = self.graphics.width(), self.graphics.height(), 8
+        for label in (self._warning, self._message):  # centred, at most half the width
+            label.setFixedWidth(max(w // 2, 1))
+            label.adjustSize()
+        self._warning.move((w - self._warning.width()) // 2, m)
+        self._message.move((w - self._message.width()) // 2, (h - self._message.height()) // 2)
         tl, tr, bl, br = self._corners
         tl.move(m, m)
         tr.move(w - tr.width() - m, m)

@@ -107,6 +107,8 @@ class FindingsPanel(QWidget):
         layout.addWidget(self.table)
         layout.addLayout(buttons)
         self._rows: dict[Path, tuple[ImageRecord, list[_KeyItem]]] = {}
+        self._warnings: dict[Path, tuple[str, ...]] = {}
+        self._about: dict[Path, str] = {}  # the flag's tooltip line
         self.table.currentCellChanged.connect(self._on_current)
         self.confirm_button.clicked.connect(lambda: self._decide(Decision.CONFIRMED))
         self.reject_button.clicked.connect(lambda: self._decide(Decision.REJECTED))
@@ -114,6 +116,8 @@ class FindingsPanel(QWidget):
     def clear(self) -> None:
         self.table.setRowCount(0)
         self._rows.clear()
+        self._warnings.clear()
+        self._about.clear()
         self.summary.setText("")
 
     def set_finding(self, record: ImageRecord, finding: Finding, made_by: str = "") -> None:
@@ -139,10 +143,32 @@ class FindingsPanel(QWidget):
         name.setData(
             FLAG_COLOUR_ROLE, OTHER_MODEL_COLOUR if made_by else FLAG_COLOURS[finding.flag]
         )
-        about = other_model_note(made_by) if made_by else finding.error or flag_text(finding)
-        name.setToolTip(f"{record.path}\n{about}")
+        self._about[record.path] = (
+            other_model_note(made_by) if made_by else finding.error or flag_text(finding)
+        )
+        self._update_name(record.path)
         self.table.sortItems(0, Qt.SortOrder.AscendingOrder)
         self.summary.setText(f"{len(self._rows)} analysed, most suspicious first")
+
+    def set_warnings(self, path: Path, warnings: tuple[str, ...]) -> None:
+        """Mark the image's row with the image's warnings (truncated, decoder notes)."""
+        self._warnings[path] = tuple(warnings)
+        self._update_name(path)
+
+    def warnings_shown(self, path: Path) -> str:
+        """The warning part of the row's tooltip ("" when none or no row)."""
+        known = self._rows.get(path)
+        return "\n".join(self._warnings.get(path, ())) if known is not None else ""
+
+    def _update_name(self, path: Path) -> None:
+        known = self._rows.get(path)
+        if known is None:
+            return  # the row comes with the finding; the warnings are kept till then
+        record, items = known
+        warnings = self._warnings.get(path, ())
+        items[0].setText(("\u26a0 " if warnings else "") + record.path.name)
+        lines = [str(record.path), self._about.get(path, ""), *warnings]
+        items[0].setToolTip("\n".join(filter(None, lines)))
 
     def set_decision(self, path: Path, decision: Decision | None) -> None:
         known = self._rows.get(path)
