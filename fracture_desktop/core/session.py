@@ -182,6 +182,16 @@ class ReadingSession:
         self.events.decision.emit((finding.path, self.decision_of(finding.path)))
         return True
 
+    def forget_findings(self) -> list[Finding]:
+        """Drop every finding (another model is in use now) and return them.
+
+        No event fires: the findings are still shown, marked by the caller as another
+        model's; the new model's results arrive as new findings.
+        """
+        dropped = list(self.findings.values())
+        self.findings.clear()
+        return dropped
+
     def decision_of(self, path: Path) -> Decision | None:
         """The reader's decision about the image at ``path``, if any."""
         identity = self.identities.get(path)

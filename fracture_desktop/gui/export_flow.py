@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QProgressDialog, QStatusBar, QWidget
 
 from fracture_desktop.core.session import ReadingSession
@@ -15,7 +15,7 @@ from fracture_desktop.gui.settings import ViewerSettings
 from fracture_desktop.gui.widgets.export_dialog import ExportDialog
 
 
-class ExportFlow:
+class ExportFlow(QObject):
     """Asks where the reports of the open folder go, then has the exporter write them.
 
     Attributes
@@ -25,6 +25,8 @@ class ExportFlow:
     progress : QProgressDialog or None
         The progress dialog while an export runs.
     """
+
+    sig_written = Signal(object)  # Path of the report to open: the PDF, else the CSV
 
     def __init__(
         self,
@@ -36,6 +38,7 @@ class ExportFlow:
         notify: Callable[..., None],
         parent: QWidget,
     ) -> None:
+        super().__init__(parent)
         self._session, self._settings = session, settings
         self._exporter, self._analysis = exporter, analysis
         self._status, self._notify, self._parent = status, notify, parent
@@ -113,4 +116,5 @@ class ExportFlow:
             self._status.showMessage("Export cancelled; no report was written", 8000)
         elif written:
             names = ", ".join(path.name for path in written)
-            self._status.showMessage(f"Report written: {names}", 10000)
+            self._status.showMessage(f"Report written: {names} (File > Open last report)", 10000)
+            self.sig_written.emit(next((p for p in written if p.suffix == ".pdf"), written[0]))

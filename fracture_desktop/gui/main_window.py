@@ -10,12 +10,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QResizeEvent, QShowEvent
+from PySide6.QtCore import Qt, QUrl
+from PySide6.QtGui import (
+    QCloseEvent,
+    QDesktopServices,
+    QDragEnterEvent,
+    QDropEvent,
+    QResizeEvent,
+    QShowEvent,
+)
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QSlider, QWidget
 
 from fracture_desktop.core.decisions import DecisionStore
 from fracture_desktop.core.imaging.records import ScanResult
+from fracture_desktop.core.inference.catalog import available_models, read_choice
 from fracture_desktop.core.results_store import ResultsStore
 from fracture_desktop.core.session import ReadingSession
 from fracture_desktop.gui.bridge import Bridge, Worker
@@ -26,15 +34,21 @@ from fracture_desktop.gui.controllers.reading import ReadingController, ReadingV
 from fracture_desktop.gui.controllers.scan import ScanController
 from fracture_desktop.gui.controllers.thumbnails import ThumbnailMaker
 from fracture_desktop.gui.export_flow import ExportFlow
-from fracture_desktop.gui.menus import build_actions
+from fracture_desktop.gui.menus import build_actions, fill_model_menu, name_presets
 from fracture_desktop.gui.settings import ViewerSettings
 from fracture_desktop.gui.status import StatusArea
 from fracture_desktop.gui.widgets.browser import StudyBrowser
-from fracture_desktop.gui.widgets.dialogs import TextDialog, model_card_html, shortcuts_html
+from fracture_desktop.gui.widgets.dialogs import (
+    TextDialog,
+    about_html,
+    model_card_html,
+    shortcuts_html,
+)
 from fracture_desktop.gui.widgets.image_view import ImageView
 from fracture_desktop.gui.widgets.legend import HeatmapLegend
 from fracture_desktop.gui.widgets.panels import FindingsPanel, ProblemsPanel
 from fracture_desktop.gui.widgets.tag_browser import TagBrowser
+from fracture_desktop.gui.windowing import voi_label
 
 WINDOW_TITLE = "Fracture Desktop"
 #: The side panels' first widths, as shares of the window's; they keep their share as the
@@ -79,6 +93,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.settings = settings
         self.session = ReadingSession(decisions, settings.display())
+        self.last_report: Path | None = None
         self.setWindowTitle(WINDOW_TITLE)
         self.setAcceptDrops(True)
         self.resize(1400, 900)
@@ -92,6 +107,9 @@ class MainWindow(QMainWindow):
         self.scan = ScanController(scan_worker, self)
         self.loader = ImageLoader(image_worker, self)
         self.thumbnails = ThumbnailMaker(thumb_worker, self)
+        chosen = settings.model_dir
+        if model_dir is None and chosen is not None and chosen.is_dir():
+            model_dir = chosen  # the model the reader picked last time
         self.analysis = AnalysisController(
             model_worker, model_dir, settings.device, engine_factory, results, self
         )
@@ -172,6 +190,14 @@ class MainWindow(QMainWindow):
             lambda measured: status.distance_label.setText(f"Distance: {measured.label}")
         )
         status.cancel_button.clicked.connect(analysis.cancel)
+        self.view.viewbox.sig_wheel_step.connect(self._on_wheel_step)
+        # After the reading controller has shown the image: its presets are known now.
+        self.loader.sig_loaded.connect(
+            lambda _loaded: name_presets(
+                self, [voi_label(p, i) for i, p in enumerate(self.view.presets)]
+            )
+        )
+        self.export_flow.sig_written.connect(self._on_report_written)
         self.opacity.valueChanged.connect(lambda v: session.update_display(heatmap_opacity=v))
 
     def _restore(self) -> None:
@@ -187,6 +213,9 @@ class MainWindow(QMainWindow):
         self.opacity.setValue(display.heatmap_opacity)
         self.device_actions[self.analysis.device].setChecked(True)
         self.status.show_device(self.analysis.device)
+        self.act_wheel.setChecked(self.settings.wheel_steps_images)
+        self.view.viewbox.wheel_steps = self.settings.wheel_steps_images
+        name_presets(self, [])
 
     def notify(self, reason: str, details: str = "") -> None:
         """Show a short message to the reader, with details on demand."""
@@ -250,7 +279,63 @@ class MainWindow(QMainWindow):
         self.act_measure.setChecked(False)
         self.view.set_measuring(False)
 
+    def set_wheel_steps(self, on: bool) -> None:
+        """The wheel steps through images (Ctrl+wheel zooms), or the other way round."""
+        self.view.viewbox.wheel_steps = on
+        self.settings.wheel_steps_images = on
+        self.act_wheel.setChecked(on)
+
+    def _on_wheel_step(self, delta: int) -> None:
+        current = self.session.current
+        if current is not None and current.frames > 1:
+            self.reading.step_frame(delta)  # a multi-frame image: its frames first
+        else:
+            self.reading.step_image(delta)
+
+    # -- reports ----------------------------------------------------------------------------
+
+    def _on_report_written(self, path: Path) -> None:
+        self.last_report = path
+        self.act_open_report.setEnabled(True)
+        self.act_open_report.setToolTip(str(path))
+
+    def open_last_report(self) -> None:
+        """Open the report last written in the system's viewer for its type."""
+        if self.last_report is not None:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.last_report)))
+
     # -- model and device -------------------------------------------------------------------
+
+    def fill_models(self) -> None:
+        fill_model_menu(
+            self, available_models(self.settings.user_model_dirs), self.analysis.model_dir
+        )
+
+    def add_model_folder(self) -> None:
+        """Add a model folder (one with a ``model_card.json``) to the model menu."""
+        chosen = QFileDialog.getExistingDirectory(self, "Add a model folder", str(Path.home()))
+        if not chosen:
+            return
+        choice = read_choice(Path(chosen))
+        if choice.card is None:
+            self.notify(f"{chosen} is not a model folder: {choice.problem}")
+            return
+        self.settings.add_user_model_dir(Path(chosen))
+        self.choose_model(Path(chosen))
+
+    def choose_model(self, directory: Path) -> None:
+        """Analyse with the model in ``directory`` from now on, and next time too.
+
+        Its weights are checked against the card's sha256 when it loads; results of the
+        model in use so far stay on show, marked as made by another model.
+        """
+        directory = Path(directory)
+        if directory.resolve() == Path(self.analysis.model_dir).resolve():
+            return
+        self.reading.model_changed()
+        self.analysis.set_model_dir(directory)
+        self.settings.model_dir = directory
+        self.status.show_model(None, "checking the model\u2026")
 
     def set_device(self, device: str) -> None:
         self.analysis.set_device(device)
@@ -275,6 +360,9 @@ class MainWindow(QMainWindow):
     def show_model(self) -> None:
         text = model_card_html(self.analysis.card, self.analysis.unavailable_reason)
         TextDialog("Model", text, self).open()
+
+    def show_about(self) -> None:
+        TextDialog("About Fracture Desktop", about_html(), self).open()
 
     # -- closing ----------------------------------------------------------------------------
 

@@ -81,6 +81,37 @@ class ViewerSettings:
     def heatmap_opacity(self, value: int) -> None:
         self._s.setValue("heatmap/opacity", int(value))
 
+    @property
+    def wheel_steps_images(self) -> bool:
+        """The mouse wheel steps through images (Ctrl+wheel zooms), as in RadiAnt and
+        Weasis; False: the wheel zooms and Ctrl+wheel steps."""
+        return self._bool("view/wheel_steps_images", True)
+
+    @wheel_steps_images.setter
+    def wheel_steps_images(self, value: bool) -> None:
+        self._s.setValue("view/wheel_steps_images", bool(value))
+
+    @property
+    def model_dir(self) -> Path | None:
+        """The model folder the reader chose last (None: the shipped default)."""
+        value = self._s.value("model/folder", "")
+        return Path(value) if value else None
+
+    @model_dir.setter
+    def model_dir(self, folder: Path | None) -> None:
+        self._s.setValue("model/folder", str(folder) if folder else "")
+
+    @property
+    def user_model_dirs(self) -> list[Path]:
+        """Model folders the reader added beside the shipped ones."""
+        value = self._s.value("model/added", [])
+        items = [value] if isinstance(value, str) else list(value or [])
+        return [Path(v) for v in items if v]
+
+    def add_user_model_dir(self, folder: Path) -> None:
+        folders = [*(p for p in self.user_model_dirs if p != folder), folder]
+        self._s.setValue("model/added", [str(p) for p in folders])
+
     def display(self) -> DisplayState:
         """The display choices kept between sessions (overlays and heatmap)."""
         return DisplayState(

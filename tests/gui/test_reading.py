@@ -75,11 +75,17 @@ def test_presets_on_number_keys(qtbot, make_window, sample_folder: Path) -> None
     view = window.view
     values = load_image(sample_folder / "MR_small.dcm").values
     labels = [p.explanation for p in view.presets]
-    assert labels[1:] == ["auto", "bone (estimated)", "soft tissue (estimated)", "full range"]
+    assert labels[1:] == [
+        "auto",
+        "bone (estimated)",
+        "soft tissue (estimated)",
+        "lung (estimated)",
+        "full range",
+    ]
     QTest.keyClick(window, Qt.Key.Key_2)
     auto = auto_window(values)
     assert view.image_item.getLevels() == pytest.approx((auto.lower, auto.upper))
-    QTest.keyClick(window, Qt.Key.Key_5)
+    QTest.keyClick(window, Qt.Key.Key_6)
     assert view.image_item.getLevels() == pytest.approx((values.min(), values.max()))
     QTest.keyClick(window, Qt.Key.Key_1)
     assert view.image_item.getLevels() == pytest.approx((600 - 800, 600 + 800))
@@ -94,13 +100,13 @@ def test_zoom_fit_actual_size_invert(qtbot, make_window, sample_folder: Path) ->
     view = window.view
     viewport = view.graphics.viewport()
     fitted = view.zoom
-    # Wheel toward a point right of centre: zoom grows and that pixel stays under the cursor.
+    # Ctrl+wheel toward a point right of centre: zoom grows, that pixel stays under the cursor.
     at = widget_point(view, 96, 64)
     pixel_before = view.image_item.mapFromScene(view.graphics.mapToScene(at))
     wheel = QWheelEvent(
         QPointF(at), QPointF(viewport.mapToGlobal(at)), QPoint(0, 0), QPoint(0, 120),
-        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase,
-        False,
+        Qt.MouseButton.NoButton, Qt.KeyboardModifier.ControlModifier,
+        Qt.ScrollPhase.NoScrollPhase, False,
     )  # fmt: skip
     QApplication.sendEvent(viewport, wheel)
     assert view.zoom > fitted * 1.05

@@ -153,6 +153,17 @@ class ReadingController:
             self.views.browser.set_finding(finding, made_by=other.model_label)
             self.views.findings_panel.set_finding(record, finding, made_by=other.model_label)
 
+    def model_changed(self) -> None:
+        """Another model is being loaded: the findings so far stay on show, marked as made
+        by the previous model, and no longer count as this model's (analysis and reports
+        score those images again, unless the new model has kept results for them)."""
+        previous = self._analysis.card
+        label = previous.label if previous is not None else "another model"
+        for finding in self.session.forget_findings():
+            record = self.session.records[finding.path]
+            self.views.browser.set_finding(finding, made_by=label)
+            self.views.findings_panel.set_finding(record, finding, made_by=label)
+
     def _on_finding(self, finding: Finding) -> None:
         self.views.browser.set_finding(finding)
         self.views.findings_panel.set_finding(self.session.records[finding.path], finding)

@@ -14,6 +14,7 @@ changes there and draws whatever the session holds.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
@@ -47,6 +48,27 @@ from fracture_desktop.gui.windowing import dragged_window
 
 INVERTED_LUT = np.arange(255, -1, -1, dtype=np.uint8)
 ZOOM_STEP = 1.25
+MEASURE_COLOUR = "#4fc3f7"
+
+
+@dataclass
+class _Ruler:
+    """One measurement drawn on the image: its line, its label and what it measured."""
+
+    line: QGraphicsLineItem
+    label: pg.TextItem
+    distance: Distance | None = None
+
+    @classmethod
+    def create(cls, image_item: pg.ImageItem, viewbox: pg.ViewBox) -> _Ruler:
+        line = QGraphicsLineItem(image_item)  # a child: it turns and flips with the image
+        pen = QPen(QColor(MEASURE_COLOUR), 2)
+        pen.setCosmetic(True)  # same thickness at every zoom
+        line.setPen(pen)
+        line.setZValue(20)
+        label = pg.TextItem(color=MEASURE_COLOUR, anchor=(0, 1), fill=(0, 0, 0, 160))
+        viewbox.addItem(label, ignoreBounds=True)
+        return cls(line, label)
 
 
 def _overlay_label(parent: QWidget, name: str) -> QLabel:
@@ -99,13 +121,8 @@ class ImageView(QWidget):
         self.heatmap_item.setLookupTable(heatmap_lut())
         self.heatmap_item.setZValue(10)
         self.heatmap_item.setVisible(False)
-        self._measure_line = QGraphicsLineItem(self.image_item)
-        pen = QPen(QColor("#4fc3f7"), 2)
-        pen.setCosmetic(True)  # same thickness at every zoom
-        self._measure_line.setPen(pen)
-        self._measure_line.setZValue(20)
-        self._measure_label = pg.TextItem(color="#4fc3f7", anchor=(0, 1), fill=(0, 0, 0, 160))
-        self.viewbox.addItem(self._measure_label, ignoreBounds=True)
+        self._rulers: list[_Ruler] = []  # the image's measurements, oldest first
+        self._drawing: _Ruler | None = None  # the one the mouse is drawing
         self._corners = [_overlay_label(self.graphics, "cornerOverlay") for _ in range(4)]
         # What the reader must know about this image (data ends early, decoder notes).
         self._warning = _overlay_label(self.graphics, "imageWarning")
@@ -121,7 +138,6 @@ class ImageView(QWidget):
         self.record: ImageRecord | None = None
         self.image: LoadedImage | None = None
         self.presets: list[Voi] = []
-        self.measurement: Distance | None = None
         self.position_text = ""
         self._span = 1.0
         self._default: Voi | None = None
@@ -315,13 +331,22 @@ class ImageView(QWidget):
         """Zoom around the view centre (keys); the wheel zooms toward the cursor."""
         self.viewbox.scaleBy(s=(1.0 / factor, 1.0 / factor))
 
-    def rotate(self) -> None:
-        """Turn 90 degrees clockwise."""
-        self._session.update_display(rotation=(self.rotation + 90) % 360)
+    def rotate(self, degrees: int = 90) -> None:
+        """Turn by ``degrees`` on screen: 90 clockwise, -90 counter-clockwise."""
+        self._session.update_display(rotation=(self.rotation + degrees) % 360)
 
     def flip(self) -> None:
-        """Mirror left-right."""
-        self._session.update_display(flipped=not self.flipped)
+        """Mirror left-right on screen, however the image is turned.
+
+        The drawing is ``rotate(r)`` after ``mirror`` (see :meth:`_apply_orientation`); a
+        mirror on screen after it equals ``rotate(-r)`` after the opposite mirror.
+        """
+        self._session.update_display(rotation=-self.rotation % 360, flipped=not self.flipped)
+
+    def flip_vertical(self) -> None:
+        """Mirror top-bottom on screen: a half turn after a left-right mirror."""
+        rotation = (180 - self.rotation) % 360
+        self._session.update_display(rotation=rotation, flipped=not self.flipped)
 
     def reset(self) -> None:
         """Default window, no inversion, upright, fitted; heatmap and measurement stay."""
@@ -376,34 +401,63 @@ class ImageView(QWidget):
         pixel = self.pixel_at(scene_pos)
         self.sig_cursor_text.emit("" if pixel is None else self.readout(*pixel))
 
-    # -- measurement ------------------------------------------------------------------------
+    # -- measurements -----------------------------------------------------------------------
+
+    @property
+    def measurements(self) -> list[Distance]:
+        """The image's measurements, oldest first."""
+        return [r.distance for r in self._rulers if r.distance is not None]
+
+    @property
+    def measurement(self) -> Distance | None:
+        """The latest measurement."""
+        found = self.measurements
+        return found[-1] if found else None
+
+    def delete_last_measurement(self) -> bool:
+        """Remove the latest measurement; False when there is none."""
+        if not self._rulers:
+            return False
+        self._remove(self._rulers.pop())
+        return True
+
+    def _remove(self, ruler: _Ruler) -> None:
+        # Take the items out of the scene now: left to the garbage collector, a pyqtgraph
+        # item may outlive its scene and be freed during interpreter shutdown.
+        self.graphics.scene().removeItem(ruler.line)
+        self.viewbox.removeItem(ruler.label)
+        if ruler is self._drawing:
+            self._drawing = None
 
     def set_measuring(self, on: bool) -> None:
         self.viewbox.measuring = on
         self.graphics.setCursor(Qt.CursorShape.CrossCursor if on else Qt.CursorShape.ArrowCursor)
 
     def clear_measurement(self) -> None:
-        self.measurement = None
-        self._measure_line.setVisible(False)
-        self._measure_label.setVisible(False)
+        """Remove every measurement of the image."""
+        while self.delete_last_measurement():
+            pass
 
     def _on_measure_drag(self, start: QPointF, end: QPointF, finished: bool) -> None:
         if self.image is None:
             return
+        if self._drawing is None:  # a new drag: a new measurement beside the earlier ones
+            self._drawing = _Ruler.create(self.image_item, self.viewbox)
+            self._rulers.append(self._drawing)
+        ruler = self._drawing
         a = self.image_item.mapFromScene(start)
         b = self.image_item.mapFromScene(end)
-        self._measure_line.setLine(a.x(), a.y(), b.x(), b.y())
-        self._measure_line.setVisible(True)
-        self.measurement = distance((a.x(), a.y()), (b.x(), b.y()), self.image.spacing)
-        self._measure_label.setText(self.measurement.label)
-        self._measure_label.setVisible(True)
+        ruler.line.setLine(a.x(), a.y(), b.x(), b.y())
+        ruler.distance = distance((a.x(), a.y()), (b.x(), b.y()), self.image.spacing)
+        ruler.label.setText(ruler.distance.label)
         self._place_measure_label()
         if finished:
-            self.sig_measured.emit(self.measurement)
+            self._drawing = None
+            self.sig_measured.emit(ruler.distance)
 
     def _place_measure_label(self) -> None:
-        line = self._measure_line.line()
-        self._measure_label.setPos(self.image_item.mapToParent(line.p2()))
+        for ruler in self._rulers:
+            ruler.label.setPos(self.image_item.mapToParent(ruler.line.line().p2()))
 
     # -- heatmap ----------------------------------------------------------------------------
 
