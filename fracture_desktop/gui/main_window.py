@@ -335,7 +335,7 @@ class MainWindow(QMainWindow):
         self.reading.model_changed()
         self.analysis.set_model_dir(directory)
         self.settings.model_dir = directory
-        self.status.show_model(None, "checking the model\u2026")
+        self.status.model_label.setText("Model: checking\u2026")
 
     def set_device(self, device: str) -> None:
         self.analysis.set_device(device)
