@@ -187,4 +187,4 @@ def test_a_model_whose_weights_changed_is_refused(
     window.act_add_model.trigger()
     assert window.settings.user_model_dirs == [tampered]
     qtbot.waitUntil(lambda: window.status.model_label.text() == "Model: unavailable", timeout=60000)
-    assert "sha256" in window.analysis.unavailable_reason
+    assert "do not match" in window.analysis.unavailable_reason
