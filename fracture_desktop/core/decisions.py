@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import enum
 import json
-import os
-import tempfile
 import threading
 from pathlib import Path
 
 import platformdirs
+
+from fracture_desktop.core.atomic import atomic_write
 
 APP_NAME = "FractureDesktop"
 
@@ -54,7 +54,6 @@ class DecisionStore:
 
     def _save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump({k: v.value for k, v in self._decisions.items()}, f, indent=1)
-        os.replace(tmp, self.path)
+        text = json.dumps({k: v.value for k, v in self._decisions.items()}, indent=1)
+        with atomic_write(self.path, overwrite=True) as f:
+            f.write(text.encode("utf-8"))

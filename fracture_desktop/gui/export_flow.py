@@ -9,8 +9,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QProgressDialog, QStatusBar, QWidget
 
 from fracture_desktop.core.session import ReadingSession
+from fracture_desktop.core.triage import TriageRequest
 from fracture_desktop.gui.controllers.analysis import AnalysisController
-from fracture_desktop.gui.controllers.export import ExportRequest, ReportExporter
+from fracture_desktop.gui.controllers.export import ReportExporter
 from fracture_desktop.gui.settings import ViewerSettings
 from fracture_desktop.gui.widgets.export_dialog import ExportDialog
 
@@ -78,13 +79,14 @@ class ExportFlow:
             return
         if dialog.folder is not None:
             self._settings.export_folder = dialog.folder
-        request = ExportRequest(
+        request = TriageRequest(
             records=tuple(session.records.values()),
             source=str(session.folder),
             csv_path=dialog.paths["csv"],
             pdf_path=dialog.paths["pdf"],
-            deidentify=dialog.deidentify.isChecked(),
             problems=tuple(session.problems),
+            deidentify=dialog.deidentify.isChecked(),
+            overwrite=True,  # the reader confirmed replacing in the dialog
             known=dict(session.findings),
         )
         progress = QProgressDialog("Preparing the report\u2026", "Cancel", 0, 0, self._parent)

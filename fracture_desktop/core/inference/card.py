@@ -7,6 +7,7 @@ The card idea follows MONAI bundles' metadata; the fields are those of the desig
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,10 +20,20 @@ from fracture_desktop.core.paths import models_root
 CARD_FILE = "model_card.json"
 #: The model the app uses unless told otherwise.
 SHIPPED_MODEL_ID = "efficientnet_lite0-v1"
+#: Names the model folder for the viewer, ``scan`` and ``--self-test`` alike.
+MODEL_DIR_ENV = "FRACTURE_DESKTOP_MODEL_DIR"
+
+
+def shipped_model_dir() -> Path:
+    """The folder of the model shipped with the app."""
+    return models_root() / SHIPPED_MODEL_ID
 
 
 def default_model_dir() -> Path:
-    return models_root() / SHIPPED_MODEL_ID
+    """The model folder used when none is named: ``$FRACTURE_DESKTOP_MODEL_DIR`` when set,
+    else the shipped model."""
+    value = os.environ.get(MODEL_DIR_ENV)
+    return Path(value) if value else shipped_model_dir()
 
 
 @dataclass(frozen=True)

@@ -111,12 +111,13 @@ class InferenceEngine:
     def load(
         cls, model_dir: Path | None = None, device: str = "auto", threads: int | None = None
     ) -> InferenceEngine:
-        """Load the model in ``model_dir`` (default: the shipped model) onto ``device``.
+        """Load the model in ``model_dir`` onto ``device``.
 
         Parameters
         ----------
         model_dir : Path, optional
-            Folder with ``model_card.json`` and the weights; default: the shipped model.
+            Folder with ``model_card.json`` and the weights; default: :func:`default_model_dir`
+            (``$FRACTURE_DESKTOP_MODEL_DIR``, else the shipped model).
         device : str
             ``auto``, ``cpu`` or ``cuda``.
         threads : int, optional

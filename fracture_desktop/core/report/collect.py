@@ -2,7 +2,7 @@
 
 Each image is decoded (one image ahead, in a helper thread, by
 :func:`~fracture_desktop.core.analysis.analyse_each`), scored and dropped: only flagged images
-keep a small key image (see :class:`~fracture_desktop.core.report.model.KeyImage`), so memory
+keep a small key image (see :class:`~fracture_desktop.core.report.entries.KeyImage`), so memory
 stays flat however large the folder is.
 """
 
@@ -17,8 +17,8 @@ from fracture_desktop.core.decisions import DecisionStore
 from fracture_desktop.core.findings import Finding, Flag
 from fracture_desktop.core.imaging.records import FileProblem, ImageRecord
 from fracture_desktop.core.jobs import CancelToken, ProgressCallback
+from fracture_desktop.core.report.entries import ReportEntry
 from fracture_desktop.core.report.imagery import key_image_of
-from fracture_desktop.core.report.model import ReportEntry
 
 if TYPE_CHECKING:  # the engine imports torch; callers hand one in
     from fracture_desktop.core.inference.engine import InferenceEngine

@@ -12,9 +12,9 @@ import io
 from collections.abc import Iterable
 from pathlib import Path
 
+from fracture_desktop.core.atomic import atomic_write
 from fracture_desktop.core.imaging.records import SourceKind
-from fracture_desktop.core.report.atomic import atomic_write
-from fracture_desktop.core.report.model import ReportContext, ReportEntry
+from fracture_desktop.core.report.entries import ReportContext, ReportEntry
 
 #: Column names in order. Append new columns at the end; never rename or reorder.
 COLUMNS = (
@@ -116,7 +116,7 @@ def write_csv(
     deidentify : bool
         Leave the patient name, ID and birth date cells empty (the columns stay).
     overwrite : bool
-        Replace an existing file; otherwise :class:`ReportExistsError` is raised.
+        Replace an existing file; otherwise :class:`OutputExistsError` is raised.
 
     Returns
     -------

@@ -33,10 +33,10 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from fracture_desktop.core.atomic import atomic_write
 from fracture_desktop.core.findings import Flag
 from fracture_desktop.core.jobs import CancelToken, ProgressCallback
-from fracture_desktop.core.report.atomic import atomic_write
-from fracture_desktop.core.report.model import (
+from fracture_desktop.core.report.entries import (
     KeyImage,
     ReportContext,
     ReportEntry,
@@ -471,7 +471,7 @@ def write_pdf(
     deidentify : bool
         Leave out patient name, ID and birth date everywhere in the document.
     overwrite : bool
-        Replace an existing file; otherwise :class:`ReportExistsError` is raised.
+        Replace an existing file; otherwise :class:`OutputExistsError` is raised.
     progress : callable, optional
         ``progress(done, total)`` while the pages are laid out.
     cancel : CancelToken, optional

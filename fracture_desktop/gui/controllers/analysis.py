@@ -6,7 +6,6 @@ controller's worker; torch is imported there, in the background once the viewer 
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,16 +24,9 @@ from fracture_desktop.gui.bridge import Worker
 if TYPE_CHECKING:
     from fracture_desktop.core.inference.engine import InferenceEngine
 
-MODEL_DIR_ENV = "FRACTURE_DESKTOP_MODEL_DIR"
 EngineFactory = Callable[[Path, str], "InferenceEngine"]
 # Loading the engine competes with the first image for the GIL: let that image show first.
 PRELOAD_DELAY_MS = 1500
-
-
-def model_dir_from_env() -> Path:
-    """The model folder: ``$FRACTURE_DESKTOP_MODEL_DIR`` when set, else the shipped model."""
-    value = os.environ.get(MODEL_DIR_ENV)
-    return Path(value) if value else default_model_dir()
 
 
 def _load_engine(model_dir: Path, device: str) -> InferenceEngine:
@@ -54,7 +46,7 @@ class AnalysisController(QObject):
     worker : Worker
         The one thread that owns the engine.
     model_dir : Path, optional
-        Defaults to :func:`model_dir_from_env`.
+        Defaults to :func:`~fracture_desktop.core.inference.card.default_model_dir`.
     device : str
         ``auto``, ``cpu`` or ``cuda``.
     engine_factory : callable, optional
@@ -80,7 +72,7 @@ class AnalysisController(QObject):
     ) -> None:
         super().__init__(parent)
         self._worker = worker
-        self.model_dir = model_dir or model_dir_from_env()
+        self.model_dir = model_dir or default_model_dir()
         self._device = device
         self._factory = engine_factory or _load_engine
         self._engine: Any = None  # lives in the worker thread only
