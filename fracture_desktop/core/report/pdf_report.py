@@ -35,6 +35,7 @@ from reportlab.platypus import (
 
 from fracture_desktop.core.atomic import atomic_write
 from fracture_desktop.core.findings import Flag
+from fracture_desktop.core.inference.card import INTENDED_USE_SHORT
 from fracture_desktop.core.jobs import CancelToken, ProgressCallback
 from fracture_desktop.core.report.entries import (
     KeyImage,
@@ -186,7 +187,7 @@ class _ReportDoc(BaseDocTemplate):
             MARGIN,
             bottom,
             f"Fracture Desktop {ctx.app_version} · model {ctx.model.label} · "
-            "research and reading aid, not a diagnosis",
+            f"{INTENDED_USE_SHORT[0].lower()}{INTENDED_USE_SHORT[1:]}",
         )
         canvas.drawRightString(PAGE_WIDTH - MARGIN, bottom, f"Page {doc.page}")
         canvas.restoreState()
