@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QSlider, QW
 
 from fracture_desktop.core.decisions import DecisionStore
 from fracture_desktop.core.imaging.records import ScanResult
+from fracture_desktop.core.prepared import PreparedCache
 from fracture_desktop.core.session import ReadingSession
 from fracture_desktop.gui.bridge import Bridge, Worker
 from fracture_desktop.gui.controllers.analysis import AnalysisController, EngineFactory
@@ -84,10 +85,12 @@ class MainWindow(QMainWindow):
         scan_worker, image_worker, thumb_worker, model_worker = self.workers
         self.scan = ScanController(scan_worker, self)
         self.loader = ImageLoader(image_worker, self)
-        self.thumbnails = ThumbnailMaker(thumb_worker, self)
+        self.prepared = PreparedCache()  # model inputs made with the thumbnails
         self.analysis = AnalysisController(
-            model_worker, model_dir, settings.device, engine_factory, self
+            model_worker, model_dir, settings.device, engine_factory, self.prepared, self
         )
+        analysis = self.analysis
+        self.thumbnails = ThumbnailMaker(thumb_worker, self.prepared, lambda: analysis.input_spec)
         self.exporter = ReportExporter(self.analysis, decisions, self)
 
         self._build_widgets()

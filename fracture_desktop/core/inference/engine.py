@@ -28,6 +28,7 @@ from fracture_desktop.core.inference.devices import DEVICES
 from fracture_desktop.core.inference.folding import fold_batch_norms
 from fracture_desktop.core.inference.mirror import MirrorAverage
 from fracture_desktop.core.inference.models import ARCHITECTURES
+from fracture_desktop.core.prepared import PreparedImage
 
 
 @dataclass(frozen=True)
@@ -177,14 +178,31 @@ class InferenceEngine:
 
     def predict(self, image: LoadedImage, heatmap: bool = False) -> Prediction:
         """Score one image; with ``heatmap`` also compute its Grad-CAM map."""
-        x = torch.from_numpy(model_input(image, self.card.input_spec))[None].to(self.device)
+        return self._predict(model_input(image, self.card.input_spec), image.shape, heatmap)
+
+    def predict_prepared(self, prepared: PreparedImage, heatmap: bool = False) -> Prediction:
+        """Score an image from the model input made when it was decoded (no decode here).
+
+        Raises
+        ------
+        ValueError
+            ``prepared`` was made for another input size, letterboxing or channel count.
+        """
+        if prepared.spec != self.card.input_spec:
+            raise ValueError(
+                f"prepared for {prepared.spec}, the model takes {self.card.input_spec}"
+            )
+        return self._predict(prepared.values, prepared.shape, heatmap)
+
+    def _predict(self, values: np.ndarray, shape: tuple[int, int], heatmap: bool) -> Prediction:
+        x = torch.from_numpy(values)[None].to(self.device)
         if not heatmap:
             with torch.inference_mode():
                 p = float(self.probability(self.model(x))[0])
             return Prediction(p, classify(p, self.card.thresholds))
         logit, cam = grad_cam(self.model, x)
         p = float(self.probability(logit)[0])
-        heat = cam_to_image(cam, image.shape, self.card.input_spec)
+        heat = cam_to_image(cam, shape, self.card.input_spec)
         return Prediction(p, classify(p, self.card.thresholds), heat)
 
 

@@ -16,9 +16,11 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from fracture_desktop.core.analysis import analyse, analyse_record
 from fracture_desktop.core.errors import ModelError
 from fracture_desktop.core.findings import Finding
+from fracture_desktop.core.imaging.model_input import InputSpec
 from fracture_desktop.core.imaging.records import ImageRecord
 from fracture_desktop.core.inference.card import ModelCard, default_model_dir, load_card
 from fracture_desktop.core.jobs import Cancelled, CancelToken
+from fracture_desktop.core.prepared import PreparedCache
 from fracture_desktop.gui.bridge import Worker
 
 if TYPE_CHECKING:
@@ -51,6 +53,8 @@ class AnalysisController(QObject):
         ``auto``, ``cpu`` or ``cuda``.
     engine_factory : callable, optional
         ``factory(model_dir, device) -> engine``; tests may pass their own.
+    prepared : PreparedCache, optional
+        Model inputs made when the images were decoded for their thumbnails.
     """
 
     sig_model_state = Signal(object, str)  # ModelCard or None, why it is unavailable
@@ -68,9 +72,11 @@ class AnalysisController(QObject):
         model_dir: Path | None = None,
         device: str = "auto",
         engine_factory: EngineFactory | None = None,
+        prepared: PreparedCache | None = None,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
+        self._prepared = prepared
         self._worker = worker
         self.model_dir = model_dir or default_model_dir()
         self._device = device
@@ -125,6 +131,12 @@ class AnalysisController(QObject):
                 return  # engine_in_worker has reported why
 
         self._worker.submit(job)
+
+    @property
+    def input_spec(self) -> InputSpec | None:
+        """The model's input once its card is read (any thread may ask)."""
+        card = self.card
+        return None if card is None else card.input_spec
 
     @property
     def available(self) -> bool:
@@ -213,7 +225,8 @@ class AnalysisController(QObject):
 
             try:
                 token.raise_if_cancelled()
-                analyse(records, self.engine_in_worker(), on_finding, progress, token)
+                engine = self.engine_in_worker()
+                analyse(records, engine, on_finding, progress, token, self._prepared)
             except Cancelled:
                 return True
             except Exception:
