@@ -443,7 +443,8 @@ def voi_windows(ds: Dataset) -> tuple[VoiWindow, ...]:
     windows = []
     for i, (c, w) in enumerate(zip(centers, widths, strict=False)):
         try:
-            center, width = float(c), float(w)
+            # DS values, or whatever a damaged file holds: the except below sorts them out.
+            center, width = float(c), float(w)  # type: ignore[arg-type]
         except (TypeError, ValueError):
             continue
         if width <= 0 or not (math.isfinite(center) and math.isfinite(width)):
@@ -458,7 +459,7 @@ def voi_luts(ds: Dataset) -> tuple[VoiLut, ...]:
 
     LUT Descriptor: number of entries (0 means 65536), first mapped value, bits per entry.
     """
-    luts = []
+    luts: list[VoiLut] = []
     for item in ds.get("VOILUTSequence", ()):
         try:
             count, first, bits = (int(v) for v in item.LUTDescriptor)

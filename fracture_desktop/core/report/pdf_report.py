@@ -11,6 +11,7 @@ import io
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import BinaryIO
 from xml.sax.saxutils import escape
 
 from reportlab import rl_config
@@ -129,7 +130,7 @@ class _ReportDoc(BaseDocTemplate):
 
     def __init__(
         self,
-        target: io.BufferedIOBase,
+        target: BinaryIO,
         context: ReportContext,
         total: int,
         progress: ProgressCallback | None,
