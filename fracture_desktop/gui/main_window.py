@@ -20,13 +20,13 @@ from fracture_desktop.core.prepared import PreparedCache
 from fracture_desktop.core.session import ReadingSession
 from fracture_desktop.gui.bridge import Bridge, Worker
 from fracture_desktop.gui.controllers.analysis import AnalysisController, EngineFactory
-from fracture_desktop.gui.controllers.export import ReportExporter
 from fracture_desktop.gui.controllers.images import ImageLoader
 from fracture_desktop.gui.controllers.reading import ReadingController, ReadingViews
+from fracture_desktop.gui.controllers.reports import ReportWriter
 from fracture_desktop.gui.controllers.scan import ScanController
 from fracture_desktop.gui.controllers.thumbnails import ThumbnailMaker
-from fracture_desktop.gui.export_flow import ExportFlow
 from fracture_desktop.gui.menus import build_actions
+from fracture_desktop.gui.report_flow import ReportFlow
 from fracture_desktop.gui.settings import ViewerSettings
 from fracture_desktop.gui.status import StatusArea
 from fracture_desktop.gui.widgets.browser import StudyBrowser
@@ -91,7 +91,7 @@ class MainWindow(QMainWindow):
         )
         analysis = self.analysis
         self.thumbnails = ThumbnailMaker(thumb_worker, self.prepared, lambda: analysis.input_spec)
-        self.exporter = ReportExporter(self.analysis, decisions, self)
+        self.report_writer = ReportWriter(self.analysis, decisions, self)
 
         self._build_widgets()
         views = ReadingViews(
@@ -101,8 +101,9 @@ class MainWindow(QMainWindow):
         self.reading = ReadingController(
             self.session, views, self.loader, self.thumbnails, self.analysis, self.notify
         )
-        self.export_flow = ExportFlow(
-            self.session, settings, self.exporter, self.analysis, self.status, self.notify, self
+        writer, status = self.report_writer, self.status
+        self.report_flow = ReportFlow(
+            self.session, settings, writer, self.analysis, status, self.notify, self
         )
         build_actions(self)
         self._connect()
@@ -279,7 +280,7 @@ class MainWindow(QMainWindow):
         self.scan.cancel()
         self.thumbnails.cancel()
         self.analysis.cancel()
-        self.exporter.cancel()
+        self.report_writer.cancel()
         self.loader.clear()
         for worker in self.workers:
             worker.shutdown()

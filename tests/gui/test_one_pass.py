@@ -69,8 +69,8 @@ def test_open_analyse_export_decodes_each_image_once(
         known=dict(session.findings),
     )
     before = decodes[flagged]
-    with qtbot.waitSignal(window.exporter.sig_finished, timeout=60000) as finished:
-        window.exporter.export(request)
+    with qtbot.waitSignal(window.report_writer.sig_finished, timeout=60000) as finished:
+        window.report_writer.write(request)
     assert finished.args == [(out / "r.pdf", out / "r.csv"), False]
     # Known results are reused: only the flagged image is decoded again, for its key image.
     assert sum(decodes.values()) == opened + 1

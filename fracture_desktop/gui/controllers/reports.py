@@ -1,8 +1,10 @@
 """File > Export report: CSV and PDF reports of the open folder, written in the model worker.
 
-The export runs in the analysis controller's worker, the one thread that owns the inference
-engine: findings the viewer already has are reused, and the images still lacking one (or
-needing a heatmap for the PDF) are scored there, after any analysis already queued.
+("Export" in code names the release of a model, ``training/export.py``; here it is only
+the reader's word on the menu.) The triage job (:mod:`fracture_desktop.core.triage`) runs in
+the analysis controller's worker, the one thread that owns the inference engine: findings
+the viewer already has are reused, and the images still lacking one (or needing a heatmap
+for the PDF) are scored there, after any analysis already queued.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from fracture_desktop.core.triage import TriageRequest, triage
 from fracture_desktop.gui.controllers.analysis import AnalysisController
 
 
-class ReportExporter(QObject):
+class ReportWriter(QObject):
     """Runs the triage job (:func:`~fracture_desktop.core.triage.triage`) in the model worker.
 
     Parameters
@@ -46,7 +48,7 @@ class ReportExporter(QObject):
     def cancel(self) -> None:
         self._cancel.cancel()
 
-    def export(self, request: TriageRequest) -> None:
+    def write(self, request: TriageRequest) -> None:
         """Start writing ``request``'s reports; the result arrives as ``sig_finished``.
 
         A failure reaches the worker's error handler (a short message with details) and
