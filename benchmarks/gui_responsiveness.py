@@ -24,8 +24,8 @@ from PySide6.QtCore import QElapsedTimer, QEventLoop, QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
 from fracture_desktop.core.decisions import DecisionStore
+from fracture_desktop.core.inference.card import default_model_dir
 from fracture_desktop.gui.app import application
-from fracture_desktop.gui.controllers.analysis import model_dir_from_env
 from fracture_desktop.gui.main_window import MainWindow
 from fracture_desktop.gui.settings import ViewerSettings
 
@@ -53,7 +53,7 @@ def build_folder(target: Path, count: int) -> None:
 
 
 def model_dir(scratch: Path) -> Path:
-    chosen = model_dir_from_env()
+    chosen = default_model_dir()
     if (chosen / "model_card.json").is_file():
         return chosen
     from fracture_desktop.training.export import untrained_model_dir

@@ -2,7 +2,8 @@
 
 :class:`DisplayState` is the reader's display choices (window, inversion, orientation,
 overlays); :func:`window_label` words a window the same way in the viewer's corner text and
-under a report's key image; :func:`heat_colours` is the heatmap colour scale both draw with.
+under a report's key image; :func:`heat_colours` is the heatmap colour scale both draw with;
+:func:`pixel_readout` is the viewer's cursor text.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from fracture_desktop.core.imaging.image import Voi, VoiLut
+from fracture_desktop.core.imaging.image import LoadedImage, Voi, VoiLut
 
 #: Percent opacity of the heatmap overlay until the reader picks another.
 DEFAULT_HEATMAP_OPACITY = 45
@@ -84,3 +85,21 @@ def heat_colours(heat: np.ndarray) -> np.ndarray:
     """RGB float32 colours (0..255) for heat values in [0, 1]."""
     index = (np.clip(heat, 0.0, 1.0) * 255.0).astype(np.uint8)
     return np.asarray(HEAT_LUT[index], dtype=np.float32)
+
+
+def pixel_readout(image: LoadedImage, col: int, row: int) -> str:
+    """What the viewer's status bar says about pixel ``(col, row)`` of ``image``: position,
+    stored and modality values (RGB for colour), and the position in mm with its source."""
+    parts = [f"x {col}  y {row}"]
+    if image.is_colour:
+        parts.append("RGB " + " ".join(str(int(v)) for v in image.values[row, col]))
+    else:
+        stored = image.stored[row, col]
+        parts.append(f"stored {stored}" if np.ndim(stored) == 0 else "stored -")
+        parts.append(f"value {float(image.values[row, col]):g}")
+    if image.spacing is not None:
+        x_mm, y_mm = col * image.spacing.column, row * image.spacing.row
+        parts.append(f"{x_mm:.1f}, {y_mm:.1f} mm ({image.spacing.source})")
+    else:
+        parts.append("uncalibrated")
+    return "   ".join(parts)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fracture_desktop.core.findings import Finding, Flag
+from fracture_desktop.core.imaging.image import SpacingSource
 from fracture_desktop.core.paths import user_data_dir
 
 RESULTS_FILE = "results.sqlite3"
@@ -82,7 +83,10 @@ class StoredResult:
 
     def finding(self, path: Path) -> Finding:
         """This result as the :class:`Finding` of the image now at ``path``."""
-        return Finding(path, self.identity, self.flag, self.probability)
+        # A source this version does not know (a newer app wrote it) reads as not recorded.
+        known = SpacingSource._value2member_map_
+        spacing = known.get(self.spacing_source) if self.spacing_source else None
+        return Finding(path, self.identity, self.flag, self.probability, "", spacing, self.warnings)
 
 
 class ResultsStore:

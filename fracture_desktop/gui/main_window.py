@@ -24,17 +24,18 @@ from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QSlider, QW
 from fracture_desktop.core.decisions import DecisionStore
 from fracture_desktop.core.imaging.records import ScanResult
 from fracture_desktop.core.inference.catalog import available_models, read_choice
+from fracture_desktop.core.prepared import PreparedCache
 from fracture_desktop.core.results_store import ResultsStore
 from fracture_desktop.core.session import ReadingSession
 from fracture_desktop.gui.bridge import Bridge, Worker
 from fracture_desktop.gui.controllers.analysis import AnalysisController, EngineFactory
-from fracture_desktop.gui.controllers.export import ReportExporter
 from fracture_desktop.gui.controllers.images import ImageLoader
 from fracture_desktop.gui.controllers.reading import ReadingController, ReadingViews
+from fracture_desktop.gui.controllers.reports import ReportWriter
 from fracture_desktop.gui.controllers.scan import ScanController
 from fracture_desktop.gui.controllers.thumbnails import ThumbnailMaker
-from fracture_desktop.gui.export_flow import ExportFlow
 from fracture_desktop.gui.menus import build_actions, fill_model_menu, name_presets
+from fracture_desktop.gui.report_flow import ReportFlow
 from fracture_desktop.gui.settings import ViewerSettings
 from fracture_desktop.gui.status import StatusArea
 from fracture_desktop.gui.widgets.browser import StudyBrowser
@@ -106,14 +107,16 @@ class MainWindow(QMainWindow):
         scan_worker, image_worker, thumb_worker, model_worker = self.workers
         self.scan = ScanController(scan_worker, self)
         self.loader = ImageLoader(image_worker, self)
-        self.thumbnails = ThumbnailMaker(thumb_worker, self)
         chosen = settings.model_dir
         if model_dir is None and chosen is not None and chosen.is_dir():
             model_dir = chosen  # the model the reader picked last time
+        self.prepared = PreparedCache()  # model inputs made with the thumbnails
         self.analysis = AnalysisController(
-            model_worker, model_dir, settings.device, engine_factory, results, self
+            model_worker, model_dir, settings.device, engine_factory, self.prepared, results, self
         )
-        self.exporter = ReportExporter(self.analysis, decisions, self)
+        analysis = self.analysis
+        self.thumbnails = ThumbnailMaker(thumb_worker, self.prepared, lambda: analysis.input_spec)
+        self.report_writer = ReportWriter(self.analysis, decisions, self)
 
         self._build_widgets()
         views = ReadingViews(
@@ -123,8 +126,9 @@ class MainWindow(QMainWindow):
         self.reading = ReadingController(
             self.session, views, self.loader, self.thumbnails, self.analysis, self.notify
         )
-        self.export_flow = ExportFlow(
-            self.session, settings, self.exporter, self.analysis, self.status, self.notify, self
+        writer, status = self.report_writer, self.status
+        self.report_flow = ReportFlow(
+            self.session, settings, writer, self.analysis, status, self.notify, self
         )
         build_actions(self)
         self._connect()
@@ -183,7 +187,7 @@ class MainWindow(QMainWindow):
         analysis.sig_started.connect(status.analysis_started)
         analysis.sig_progress.connect(status.analysis_progress)
         analysis.sig_finished.connect(status.analysis_finished)
-        self.exporter.sig_finding.connect(session.add_finding)
+        self.report_writer.sig_finding.connect(session.add_finding)
         self.view.sig_cursor_text.connect(status.cursor_label.setText)
         self.view.sig_window_text.connect(status.window_label.setText)
         self.view.sig_measured.connect(
@@ -197,7 +201,7 @@ class MainWindow(QMainWindow):
                 self, [voi_label(p, i) for i, p in enumerate(self.view.presets)]
             )
         )
-        self.export_flow.sig_written.connect(self._on_report_written)
+        self.report_flow.sig_written.connect(self._on_report_written)
         self.opacity.valueChanged.connect(lambda v: session.update_display(heatmap_opacity=v))
 
     def _restore(self) -> None:
@@ -371,7 +375,7 @@ class MainWindow(QMainWindow):
         self.scan.cancel()
         self.thumbnails.cancel()
         self.analysis.cancel()
-        self.exporter.cancel()
+        self.report_writer.cancel()
         self.loader.clear()
         for worker in self.workers:
             worker.shutdown()

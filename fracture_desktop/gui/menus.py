@@ -47,7 +47,7 @@ def build_actions(w: MainWindow) -> None:
 
     view, reading, display = w.view, w.reading, w.session.update_display
     w.act_open = a("&Open Folder\u2026", "Ctrl+O", w.choose_folder)
-    w.act_export = a("&Export report\u2026", "Ctrl+E", w.export_flow.ask)
+    w.act_export = a("&Export report\u2026", "Ctrl+E", w.report_flow.ask)
     w.act_quit = a("&Quit", "Ctrl+Q", w.close)
     w.act_fit = a("&Fit", "F", view.fit)
     w.act_actual = a("&1:1 pixels", "A", view.actual_size)

@@ -127,7 +127,7 @@ class ViewerSettings:
         self.heatmap_opacity = display.heatmap_opacity
 
     @property
-    def export_folder(self) -> Path:
+    def report_folder(self) -> Path:
         """Where the export dialog opens: the folder last exported to, else the home folder.
 
         Never the study folder by default, so reports are not written among the images.
@@ -135,8 +135,8 @@ class ViewerSettings:
         value = self._s.value("export/folder", "")
         return Path(value) if value and Path(value).is_dir() else Path.home()
 
-    @export_folder.setter
-    def export_folder(self, folder: Path) -> None:
+    @report_folder.setter
+    def report_folder(self, folder: Path) -> None:
         self._s.setValue("export/folder", str(folder))
 
     def geometry(self) -> tuple[QByteArray | None, QByteArray | None]:

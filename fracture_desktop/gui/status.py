@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStatusBar, QWidget
 
-from fracture_desktop.core.inference.card import ModelCard
-from fracture_desktop.gui.widgets.dialogs import INTENDED_USE
+from fracture_desktop.core.inference.card import INTENDED_USE, INTENDED_USE_SHORT, ModelCard
 from fracture_desktop.gui.widgets.notifications import NotificationArea
 
 
@@ -35,7 +34,8 @@ class StatusArea(QStatusBar):
         self.cancel_button.setVisible(False)
         self.device_label = QLabel("")
         self.model_label = QLabel("Model: checking\u2026")
-        self.intended_label = QLabel(INTENDED_USE)
+        self.intended_label = QLabel(INTENDED_USE_SHORT + ".")
+        self.intended_label.setToolTip(INTENDED_USE)
         self.intended_label.setObjectName("intendedUse")
         self.addWidget(self.cursor_label, 1)
         self.addWidget(self.window_label)

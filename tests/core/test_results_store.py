@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fracture_desktop.core.findings import Finding, Flag
+from fracture_desktop.core.imaging.image import SpacingSource
 from fracture_desktop.core.results_store import ResultsStore, StoredResult
 
 SHA_A, SHA_B = "a" * 64, "b" * 64
@@ -17,7 +18,7 @@ def _finding(name: str, p: float | None, flag: Flag = Flag.DOUBT) -> Finding:
 def test_results_survive_a_restart(tmp_path: Path) -> None:
     store = ResultsStore(tmp_path / "r.sqlite3")
     kept = store.put_finding(
-        _finding("a.png", 0.42), SHA_A, "m 1 (aaaa)", ["truncated"], "at detector"
+        _finding("a.png", 0.42), SHA_A, "m 1 (aaaa)", ["truncated"], SpacingSource.PIXEL_SPACING
     )
     assert kept
     store.close()
@@ -26,10 +27,13 @@ def test_results_survive_a_restart(tmp_path: Path) -> None:
     result = again.get("id-a.png", SHA_A)
     assert result is not None
     assert (result.flag, result.probability) == (Flag.DOUBT, 0.42)
-    assert result.warnings == ("truncated",) and result.spacing_source == "at detector"
+    assert result.warnings == ("truncated",) and result.spacing_source == "Pixel Spacing"
     # The finding follows the image to wherever it is now.
     moved = result.finding(Path("/elsewhere/a.png"))
-    assert moved == Finding(Path("/elsewhere/a.png"), "id-a.png", Flag.DOUBT, 0.42)
+    assert moved == Finding(
+        Path("/elsewhere/a.png"), "id-a.png", Flag.DOUBT, 0.42, "",
+        SpacingSource.PIXEL_SPACING, ("truncated",),
+    )  # fmt: skip
     again.close()
 
 

@@ -42,16 +42,6 @@ def sample_folder(tmp_path: Path, shared_dir: Path) -> Path:
     return folder
 
 
-def _fake_factory(engine: FakeEngine) -> Callable[[Path, str], FakeEngine]:
-    """Hand out ``engine`` as the model of the folder asked for, with that folder's card."""
-
-    def factory(directory: Path, _device: str) -> FakeEngine:
-        engine.card = load_card(directory)
-        return engine
-
-    return factory
-
-
 @pytest.fixture
 def make_window(qtbot, tmp_path: Path, model_dir: Path) -> Iterator[Callable[..., object]]:
     """Build main windows with settings and decisions kept in ``tmp_path``."""
@@ -68,7 +58,12 @@ def make_window(qtbot, tmp_path: Path, model_dir: Path) -> Iterator[Callable[...
         )
         decisions = DecisionStore(tmp_path / "decisions.json")
         results = ResultsStore(tmp_path / "results.sqlite3")
-        factory = None if engine is None else _fake_factory(engine)
+
+        def factory(directory: Path, _device: str) -> FakeEngine:
+            engine.card = load_card(directory)
+            return engine
+
+        factory = None if engine is None else factory
         window = MainWindow(settings, decisions, model or model_dir, factory, results)
         qtbot.addWidget(window)
         window.resize(1200, 800)

@@ -14,8 +14,8 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QDesktopServices, QWheelEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
-from test_export import _export
 from test_reading_comfort import select
+from test_reports import _export
 
 from fracture_desktop.core.paths import models_root
 from fracture_desktop.gui.widgets.dialogs import about_html, model_card_html

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import IMAGE_COUNT
 from gui_helpers import FakeEngine, open_and_wait
-from test_export import _export
+from test_reports import _export
 
 from fracture_desktop.core.findings import Flag
 

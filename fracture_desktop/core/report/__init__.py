@@ -14,22 +14,22 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from fracture_desktop.core.report.atomic import (
-    ReportExistsError,
-    ReportWriteError,
+from fracture_desktop.core.atomic import (
+    OutputExistsError,
+    OutputWriteError,
     atomic_write,
     check_writable,
 )
 from fracture_desktop.core.report.collect import collect_entries, report_entry
 from fracture_desktop.core.report.csv_report import COLUMNS, write_csv
-from fracture_desktop.core.report.imagery import key_image_of, make_key_image, window_label
-from fracture_desktop.core.report.model import (
+from fracture_desktop.core.report.entries import (
     KeyImage,
     ModelIdentity,
     ReportContext,
     ReportEntry,
     flag_counts,
 )
+from fracture_desktop.core.report.imagery import key_image_of, make_key_image, window_label
 
 if TYPE_CHECKING:
     from fracture_desktop.core.report.pdf_report import write_pdf
@@ -38,10 +38,10 @@ __all__ = [
     "COLUMNS",
     "KeyImage",
     "ModelIdentity",
+    "OutputExistsError",
+    "OutputWriteError",
     "ReportContext",
     "ReportEntry",
-    "ReportExistsError",
-    "ReportWriteError",
     "atomic_write",
     "check_writable",
     "collect_entries",

@@ -2,7 +2,7 @@
 
 Each image is decoded (one image ahead, in a helper thread, by
 :func:`~fracture_desktop.core.analysis.analyse_each`), scored and dropped: only flagged images
-keep a small key image (see :class:`~fracture_desktop.core.report.model.KeyImage`), so memory
+keep a small key image (see :class:`~fracture_desktop.core.report.entries.KeyImage`), so memory
 stays flat however large the folder is.
 """
 
@@ -17,8 +17,8 @@ from fracture_desktop.core.decisions import DecisionStore
 from fracture_desktop.core.findings import Finding, Flag
 from fracture_desktop.core.imaging.records import FileProblem, ImageRecord
 from fracture_desktop.core.jobs import CancelToken, ProgressCallback
+from fracture_desktop.core.report.entries import ReportEntry
 from fracture_desktop.core.report.imagery import key_image_of
-from fracture_desktop.core.report.model import ReportEntry
 
 if TYPE_CHECKING:  # the engine imports torch; callers hand one in
     from fracture_desktop.core.inference.engine import InferenceEngine
@@ -47,14 +47,15 @@ def report_entry(
     finding, image = analysis.finding, analysis.image
     identity = finding.identity
     decision = decisions.get(identity) if decisions is not None and identity else None
-    if image is None or finding.flag is Flag.NOT_ANALYSED:
+    if finding.flag is Flag.NOT_ANALYSED:
         return ReportEntry(record.path, finding, record, decision)
     picture = None
-    if key_image and finding.flag.is_flagged:
+    if key_image and finding.flag.is_flagged and image is not None:
         heat = None if analysis.prediction is None else analysis.prediction.heatmap
         picture = key_image_of(image, heat)
-    spacing = image.spacing.source if image.spacing else None
-    return ReportEntry(record.path, finding, record, decision, spacing, image.warnings, picture)
+    return ReportEntry(
+        record.path, finding, record, decision, finding.spacing_source, finding.warnings, picture
+    )
 
 
 def collect_entries(
@@ -91,9 +92,9 @@ def collect_entries(
     cancel : CancelToken, optional
         Checked between images; raises :class:`~fracture_desktop.core.jobs.Cancelled`.
     known : mapping of Path to Finding, optional
-        Findings the caller already has (the viewer's): their images are decoded (spacing,
-        warnings) but not scored again, except flagged ones when key images are wanted, as
-        those need a heatmap.
+        Findings the caller already has (the viewer's): their images are neither decoded nor
+        scored again (the finding carries the spacing source and warnings), except flagged
+        ones when key images are wanted, as those need the pixels and a heatmap.
     """
     reuse = {
         path: finding
@@ -102,11 +103,18 @@ def collect_entries(
     }
     records = list(records)
     entries: list[ReportEntry] = []
-    analyses = analyse_each(records, engine, key_images, reuse, progress, cancel)
-    for record, analysis in zip(records, analyses, strict=True):
+    fresh = [r for r in records if r.path not in reuse]
+    analyses = analyse_each(fresh, engine, key_images, cancel=cancel)
+    for done, record in enumerate(records, start=1):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        known_finding = reuse.get(record.path)
+        analysis = next(analyses) if known_finding is None else Analysis(known_finding)
         entries.append(report_entry(analysis, record, decisions, key_images))
         if on_entry is not None:
             on_entry(entries[-1])
+        if progress is not None:
+            progress(done, len(records))
     for problem in problems:
         entry = ReportEntry.from_problem(problem)
         entries.append(entry)

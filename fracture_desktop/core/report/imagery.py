@@ -9,7 +9,7 @@ from PIL import Image
 
 from fracture_desktop.core.display import heat_colours, window_label
 from fracture_desktop.core.imaging.image import LoadedImage, default_voi, display_grey
-from fracture_desktop.core.report.model import KeyImage
+from fracture_desktop.core.report.entries import KeyImage
 
 #: Longest side of a key image: sharp at the ~8 cm a PDF gives it, small in memory.
 MAX_SIDE = 512

@@ -8,7 +8,6 @@ that worker, under the sha256 of the model that made it.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,25 +18,20 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from fracture_desktop.core.analysis import Analysis, analyse_each, analyse_record
 from fracture_desktop.core.errors import ModelError
 from fracture_desktop.core.findings import Finding
+from fracture_desktop.core.imaging.model_input import InputSpec
 from fracture_desktop.core.imaging.records import ImageRecord
 from fracture_desktop.core.inference.card import ModelCard, default_model_dir, load_card
 from fracture_desktop.core.jobs import Cancelled, CancelToken
+from fracture_desktop.core.prepared import PreparedCache
 from fracture_desktop.core.results_store import ResultsStore, StoredResult
 from fracture_desktop.gui.bridge import Worker
 
 if TYPE_CHECKING:
     from fracture_desktop.core.inference.engine import InferenceEngine
 
-MODEL_DIR_ENV = "FRACTURE_DESKTOP_MODEL_DIR"
 EngineFactory = Callable[[Path, str], "InferenceEngine"]
 # Loading the engine competes with the first image for the GIL: let that image show first.
 PRELOAD_DELAY_MS = 1500
-
-
-def model_dir_from_env() -> Path:
-    """The model folder: ``$FRACTURE_DESKTOP_MODEL_DIR`` when set, else the shipped model."""
-    value = os.environ.get(MODEL_DIR_ENV)
-    return Path(value) if value else default_model_dir()
 
 
 def _load_engine(model_dir: Path, device: str) -> InferenceEngine:
@@ -57,11 +51,13 @@ class AnalysisController(QObject):
     worker : Worker
         The one thread that owns the engine.
     model_dir : Path, optional
-        Defaults to :func:`model_dir_from_env`.
+        Defaults to :func:`~fracture_desktop.core.inference.card.default_model_dir`.
     device : str
         ``auto``, ``cpu`` or ``cuda``.
     engine_factory : callable, optional
         ``factory(model_dir, device) -> engine``; tests may pass their own.
+    prepared : PreparedCache, optional
+        Model inputs made when the images were decoded for their thumbnails.
     results : ResultsStore, optional
         Where scores are kept between sessions; None keeps nothing.
     """
@@ -81,17 +77,19 @@ class AnalysisController(QObject):
         model_dir: Path | None = None,
         device: str = "auto",
         engine_factory: EngineFactory | None = None,
+        prepared: PreparedCache | None = None,
         results: ResultsStore | None = None,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
+        self._prepared = prepared
         self._worker = worker
         self._results = results
         #: The current model's kept results by identity, read when its card is checked.
         self.stored: dict[str, StoredResult] = {}
         #: Other models' latest results by identity: shown marked as made by another model.
         self.stored_by_others: dict[str, StoredResult] = {}
-        self.model_dir = model_dir or model_dir_from_env()
+        self.model_dir = model_dir or default_model_dir()
         self._device = device
         self._factory = engine_factory or _load_engine
         self._engine: Any = None  # lives in the worker thread only
@@ -168,6 +166,12 @@ class AnalysisController(QObject):
                 return  # engine_in_worker has reported why
 
         self._worker.submit(job)
+
+    @property
+    def input_spec(self) -> InputSpec | None:
+        """The model's input once its card is read (any thread may ask)."""
+        card = self.card
+        return None if card is None else card.input_spec
 
     @property
     def available(self) -> bool:
@@ -257,7 +261,10 @@ class AnalysisController(QObject):
             try:
                 token.raise_if_cancelled()
                 engine = self.engine_in_worker()
-                for analysis in analyse_each(records, engine, progress=progress, cancel=token):
+                analyses = analyse_each(
+                    records, engine, progress=progress, cancel=token, prepared=self._prepared
+                )
+                for analysis in analyses:
                     self.keep(analysis, engine.card)
                     on_finding(analysis.finding)
             except Cancelled:
@@ -273,18 +280,9 @@ class AnalysisController(QObject):
     def keep(self, analysis: Analysis, card: ModelCard) -> None:
         """Keep a fresh score (worker thread); a finding reused, not scored, is not written."""
         if analysis.prediction is not None:
-            image = analysis.image
-            warnings = image.warnings if image is not None else ()
-            spacing = str(image.spacing.source) if image is not None and image.spacing else None
-            self.keep_finding(analysis.finding, card, warnings, spacing)
+            self.keep_finding(analysis.finding, card)
 
-    def keep_finding(
-        self,
-        finding: Finding,
-        card: ModelCard,
-        warnings: tuple[str, ...] = (),
-        spacing_source: str | None = None,
-    ) -> None:
+    def keep_finding(self, finding: Finding, card: ModelCard) -> None:
         """Write a scored finding to the store (worker thread) and remember it for the viewer.
 
         ``card`` is the engine's own, so a result is filed under the weights that made it.
@@ -297,8 +295,8 @@ class AnalysisController(QObject):
             card.label,
             finding.flag,
             finding.probability,
-            tuple(warnings),
-            spacing_source,
+            finding.warnings,
+            str(finding.spacing_source) if finding.spacing_source else None,
             time.time(),
         )
         self._results.put(result)

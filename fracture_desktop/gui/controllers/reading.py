@@ -167,9 +167,8 @@ class ReadingController:
     def _on_finding(self, finding: Finding) -> None:
         self.views.browser.set_finding(finding)
         self.views.findings_panel.set_finding(self.session.records[finding.path], finding)
-        stored = self._analysis.stored.get(finding.identity)
-        if stored is not None and stored.warnings:  # known before the image is opened
-            self.views.findings_panel.set_warnings(finding.path, stored.warnings)
+        if finding.warnings:  # known before the image is opened
+            self.views.findings_panel.set_warnings(finding.path, finding.warnings)
 
     def _on_decision(self, change: tuple[Path, Decision | None]) -> None:
         path, decision = change

@@ -10,10 +10,7 @@ from typing import Any
 from PySide6.QtCore import qVersion
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
 
-from fracture_desktop.core.inference.card import ModelCard
-
-INTENDED_USE = "Research and reading aid, not a diagnosis."
-
+from fracture_desktop.core.inference.card import INTENDED_USE, ModelCard
 
 #: Words for the model card's metric keys (training/metrics.py writes them).
 METRIC_NAMES = {
@@ -75,7 +72,7 @@ def model_card_html(card: ModelCard | None, unavailable: str) -> str:
             f"<p><b>{INTENDED_USE}</b></p>"
         )
     t = card.thresholds
-    metrics = _metric_rows(card.raw.get("metrics", {}))
+    metrics = _metric_rows(card.metrics)
     metric_html = "".join(
         f"<tr><td>{html.escape(k)}</td><td>{v}</td></tr>" for k, v in metrics
     ) or ("<tr><td colspan=2>No test metrics in this card.</td></tr>")

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fracture_desktop.core.display import HEAT_LUT, DisplayState, window_label
+from fracture_desktop.core.display import HEAT_LUT, DisplayState, pixel_readout, window_label
 from fracture_desktop.core.imaging.image import (
     LoadedImage,
     Voi,
@@ -381,21 +381,8 @@ class ImageView(QWidget):
 
     def readout(self, col: int, row: int) -> str:
         """Status-bar text for pixel ``(col, row)``."""
-        image = self.image
-        assert image is not None
-        parts = [f"x {col}  y {row}"]
-        if image.is_colour:
-            parts.append("RGB " + " ".join(str(int(v)) for v in image.values[row, col]))
-        else:
-            stored = image.stored[row, col]
-            parts.append(f"stored {stored}" if np.ndim(stored) == 0 else "stored -")
-            parts.append(f"value {float(image.values[row, col]):g}")
-        if image.spacing is not None:
-            x_mm, y_mm = col * image.spacing.column, row * image.spacing.row
-            parts.append(f"{x_mm:.1f}, {y_mm:.1f} mm ({image.spacing.source})")
-        else:
-            parts.append("uncalibrated")
-        return "   ".join(parts)
+        assert self.image is not None
+        return pixel_readout(self.image, col, row)
 
     def _on_mouse_moved(self, scene_pos: QPointF) -> None:
         pixel = self.pixel_at(scene_pos)

@@ -9,18 +9,19 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QProgressDialog, QStatusBar, QWidget
 
 from fracture_desktop.core.session import ReadingSession
+from fracture_desktop.core.triage import TriageRequest
 from fracture_desktop.gui.controllers.analysis import AnalysisController
-from fracture_desktop.gui.controllers.export import ExportRequest, ReportExporter
+from fracture_desktop.gui.controllers.reports import ReportWriter
 from fracture_desktop.gui.settings import ViewerSettings
-from fracture_desktop.gui.widgets.export_dialog import ExportDialog
+from fracture_desktop.gui.widgets.report_dialog import ReportDialog
 
 
-class ExportFlow(QObject):
-    """Asks where the reports of the open folder go, then has the exporter write them.
+class ReportFlow(QObject):
+    """Asks where the reports of the open folder go, then has the writer write them.
 
     Attributes
     ----------
-    dialog : ExportDialog or None
+    dialog : ReportDialog or None
         The last export dialog shown.
     progress : QProgressDialog or None
         The progress dialog while an export runs.
@@ -32,7 +33,7 @@ class ExportFlow(QObject):
         self,
         session: ReadingSession,
         settings: ViewerSettings,
-        exporter: ReportExporter,
+        writer: ReportWriter,
         analysis: AnalysisController,
         status: QStatusBar,
         notify: Callable[..., None],
@@ -40,17 +41,17 @@ class ExportFlow(QObject):
     ) -> None:
         super().__init__(parent)
         self._session, self._settings = session, settings
-        self._exporter, self._analysis = exporter, analysis
+        self._writer, self._analysis = writer, analysis
         self._status, self._notify, self._parent = status, notify, parent
-        self.dialog: ExportDialog | None = None
+        self.dialog: ReportDialog | None = None
         self.progress: QProgressDialog | None = None
-        exporter.sig_progress.connect(self._on_progress)
-        exporter.sig_finished.connect(self._on_finished)
+        writer.sig_progress.connect(self._on_progress)
+        writer.sig_finished.connect(self._on_finished)
 
     def ask(self) -> None:
         """Check that an export makes sense now, then open the export dialog."""
         session = self._session
-        if self._exporter.running:
+        if self._writer.running:
             self._notify("A report is already being exported")
             return
         if session.folder is None or not session.records:
@@ -68,26 +69,27 @@ class ExportFlow(QObject):
         )
         if self.dialog is not None:
             self.dialog.deleteLater()  # keep one: each export builds a fresh dialog
-        dialog = ExportDialog(
-            self._settings.export_folder, session.folder.name, summary, self._parent
+        dialog = ReportDialog(
+            self._settings.report_folder, session.folder.name, summary, self._parent
         )
         dialog.accepted.connect(lambda: self._start(dialog))
         self.dialog = dialog
         dialog.open()
 
-    def _start(self, dialog: ExportDialog) -> None:
+    def _start(self, dialog: ReportDialog) -> None:
         session = self._session
         if session.folder is None:  # the folder was closed while the dialog was open
             return
         if dialog.folder is not None:
-            self._settings.export_folder = dialog.folder
-        request = ExportRequest(
+            self._settings.report_folder = dialog.folder
+        request = TriageRequest(
             records=tuple(session.records.values()),
             source=str(session.folder),
             csv_path=dialog.paths["csv"],
             pdf_path=dialog.paths["pdf"],
-            deidentify=dialog.deidentify.isChecked(),
             problems=tuple(session.problems),
+            deidentify=dialog.deidentify.isChecked(),
+            overwrite=True,  # the reader confirmed replacing in the dialog
             known=dict(session.findings),
         )
         progress = QProgressDialog("Preparing the report\u2026", "Cancel", 0, 0, self._parent)
@@ -96,10 +98,10 @@ class ExportFlow(QObject):
         progress.setMinimumDuration(0)
         progress.setAutoClose(False)
         progress.setAutoReset(False)
-        progress.canceled.connect(self._exporter.cancel)
+        progress.canceled.connect(self._writer.cancel)
         progress.show()
         self.progress = progress
-        self._exporter.export(request)
+        self._writer.write(request)
 
     def _on_progress(self, what: str, done: int, total: int) -> None:
         if self.progress is not None:
