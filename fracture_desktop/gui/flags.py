@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from PySide6.QtGui import QColor
 
 from fracture_desktop.core.decisions import Decision
@@ -57,13 +55,3 @@ def decision_text(decision: Decision | None) -> str:
 
 def decision_sign(decision: Decision | None) -> str:
     return "" if decision is None else DECISION_SIGNS[decision]
-
-
-def widest_flag_texts() -> list[str]:
-    """Every flag as it may be shown at its widest (100%, made by another model): a flag
-    column sized for these never cuts a flag off."""
-    return [
-        shown_flag_text(Finding(Path(), "", flag, None if flag is Flag.NOT_ANALYSED else 1.0), m)
-        for flag in Flag
-        for m in ("", "another model")
-    ]
