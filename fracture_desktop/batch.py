@@ -1,7 +1,10 @@
 """The headless ``scan`` command: analyse a folder, write CSV / PDF reports, print a summary.
 
-Never imports Qt, so it runs over SSH and in CI. Progress goes to stderr, the summary to
-stdout. Exit codes (also in docs/REPORTS.md):
+The folder walk is :func:`~fracture_desktop.core.imaging.scan.scan_folder`; the analysis and
+the reports are the triage job (:func:`~fracture_desktop.core.triage.triage`), the same the
+viewer's export and ``--self-test`` run. This module adds the command's checks, progress
+bars, summary and exit codes. Never imports Qt, so it runs over SSH and in CI. Progress
+goes to stderr, the summary to stdout. Exit codes (also in docs/REPORTS.md):
 
 ====  ==========================================================================
 0     done: at least one image was analysed (others may be listed as not analysed)

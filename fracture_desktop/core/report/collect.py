@@ -8,7 +8,9 @@ stays flat however large the folder is.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,6 +24,9 @@ from fracture_desktop.core.report.imagery import key_image_of
 
 if TYPE_CHECKING:  # the engine imports torch; callers hand one in
     from fracture_desktop.core.inference.engine import InferenceEngine
+
+#: Analysed images whose report entries (key images) may be in the making at once.
+KEY_IMAGES_AHEAD = 2
 
 
 def report_entry(
@@ -103,21 +108,31 @@ def collect_entries(
     }
     records = list(records)
     entries: list[ReportEntry] = []
-    fresh = [r for r in records if r.path not in reuse]
-    analyses = analyse_each(fresh, engine, key_images, cancel=cancel)
-    for done, record in enumerate(records, start=1):
-        if cancel is not None:
-            cancel.raise_if_cancelled()
-        known_finding = reuse.get(record.path)
-        analysis = next(analyses) if known_finding is None else Analysis(known_finding)
-        entries.append(report_entry(analysis, record, decisions, key_images))
-        if on_entry is not None:
-            on_entry(entries[-1])
-        if progress is not None:
-            progress(done, len(records))
-    for problem in problems:
-        entry = ReportEntry.from_problem(problem)
+
+    def keep(entry: ReportEntry) -> None:
         entries.append(entry)
         if on_entry is not None:
             on_entry(entry)
+
+    fresh = [r for r in records if r.path not in reuse]
+    analyses = analyse_each(fresh, engine, key_images, cancel=cancel)
+    # Key images (resize, blend, JPEG) are made in a helper thread while the model scores
+    # the next image; PIL releases the GIL for that work. At most KEY_IMAGES_AHEAD analyses
+    # (decoded pixels and heatmap) wait for it, so memory stays flat.
+    pending: deque[Future[ReportEntry]] = deque()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="key-images") as pool:
+        for done, record in enumerate(records, start=1):
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            known_finding = reuse.get(record.path)
+            analysis = next(analyses) if known_finding is None else Analysis(known_finding)
+            pending.append(pool.submit(report_entry, analysis, record, decisions, key_images))
+            while len(pending) > KEY_IMAGES_AHEAD:
+                keep(pending.popleft().result())
+            if progress is not None:
+                progress(done, len(records))
+        while pending:
+            keep(pending.popleft().result())
+    for problem in problems:
+        keep(ReportEntry.from_problem(problem))
     return entries
