@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -94,7 +94,11 @@ class FindingsPanel(QWidget):
         header.setStretchLastSection(False)
         header.setSectionResizeMode(0, header.ResizeMode.Stretch)
         fix_column(self.table, header, 1, DECISION_SIGNS.values())
-        self.table.setSortingEnabled(True)
+        # Sorted by the panel, not on every insert (a burst of findings would sort each time);
+        # a click on a header still sorts by that column.
+        header.setSectionsClickable(True)
+        header.setSortIndicatorShown(True)
+        header.sortIndicatorChanged.connect(self.table.sortItems)
         self.confirm_button = QPushButton("Confirm (Y)")
         self.reject_button = QPushButton("Reject (N)")
         self.summary = QLabel("")
@@ -107,6 +111,10 @@ class FindingsPanel(QWidget):
         layout.addWidget(self.table)
         layout.addLayout(buttons)
         self._rows: dict[Path, tuple[ImageRecord, list[_KeyItem]]] = {}
+        self._sort_timer = QTimer(self)
+        self._sort_timer.setSingleShot(True)
+        self._sort_timer.setInterval(0)
+        self._sort_timer.timeout.connect(self._sort)
         self._warnings: dict[Path, tuple[str, ...]] = {}
         self._about: dict[Path, str] = {}  # the flag's tooltip line
         self.table.currentCellChanged.connect(self._on_current)
@@ -128,12 +136,10 @@ class FindingsPanel(QWidget):
             items = [_KeyItem(record.path.name, key), _KeyItem("", 0.0)]
             items[0].setToolTip(str(record.path))
             items[0].setData(Qt.ItemDataRole.UserRole, str(record.path))
-            self.table.setSortingEnabled(False)  # rows must be complete before they sort
             row = self.table.rowCount()
             self.table.insertRow(row)
             for column, item in enumerate(items):
                 self.table.setItem(row, column, item)
-            self.table.setSortingEnabled(True)
             self._rows[record.path] = (record, items)
         else:
             items = known[1]
@@ -147,7 +153,7 @@ class FindingsPanel(QWidget):
             other_model_note(made_by) if made_by else finding.error or flag_text(finding)
         )
         self._update_name(record.path)
-        self.table.sortItems(0, Qt.SortOrder.AscendingOrder)
+        self._sort_timer.start()  # once for a burst of findings (a reopened folder: thousands)
         self.summary.setText(f"{len(self._rows)} analysed, most suspicious first")
 
     def set_warnings(self, path: Path, warnings: tuple[str, ...]) -> None:
@@ -176,8 +182,14 @@ class FindingsPanel(QWidget):
             known[1][1].setText(decision_sign(decision))
             known[1][1].setToolTip(f"Reader: {decision_text(decision)}" if decision else "")
 
+    def _sort(self) -> None:
+        self._sort_timer.stop()
+        self.table.sortItems(0, Qt.SortOrder.AscendingOrder)
+
     def ordered_records(self) -> list[ImageRecord]:
         """Records in the table's current order (top row first)."""
+        if self._sort_timer.isActive():
+            self._sort()
         return [
             self._record_at(row)
             for row in range(self.table.rowCount())
