@@ -103,3 +103,24 @@ def test_results_made_for_a_report_are_shown_and_kept(
     open_and_wait(qtbot, reopened, sample_folder)
     qtbot.waitUntil(lambda: len(reopened.session.findings) == IMAGE_COUNT, timeout=10000)
     assert again.calls == 0
+
+
+def test_another_models_results_are_shown_marked_and_not_reused(
+    qtbot, make_window, sample_folder: Path
+) -> None:
+    from fracture_desktop.core.paths import models_root
+
+    window = make_window(engine=FakeEngine(SCORES))
+    open_and_wait(qtbot, window, sample_folder)
+    _analyse_folder(qtbot, window)
+    window.close()
+
+    other = FakeEngine({})
+    reopened = make_window(engine=other, model=models_root() / "fracture_net-v1")
+    open_and_wait(qtbot, reopened, sample_folder)
+    mr = next(r for r in reopened.session.records.values() if r.path.name == "MR_small.dcm")
+    qtbot.waitUntil(lambda: reopened.browser.badge_text(mr) == "(Fracture 90%)", timeout=10000)
+    assert reopened.session.findings == {}  # shown, but not this model's answer
+    _analyse_folder(qtbot, reopened)
+    assert other.calls == IMAGE_COUNT
+    assert reopened.browser.badge_text(mr) == "No fracture 10%"
