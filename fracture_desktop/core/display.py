@@ -89,17 +89,19 @@ def heat_colours(heat: np.ndarray) -> np.ndarray:
 
 def pixel_readout(image: LoadedImage, col: int, row: int) -> str:
     """What the viewer's status bar says about pixel ``(col, row)`` of ``image``: position,
-    stored and modality values (RGB for colour), and the position in mm with its source."""
-    parts = [f"x {col}  y {row}"]
+    modality value (and the stored value when a Modality LUT changed it; RGB for colour), and
+    the position in mm with its source. Short, so that it fits a laptop's status bar."""
+    parts = [f"x {col} y {row}"]
     if image.is_colour:
         parts.append("RGB " + " ".join(str(int(v)) for v in image.values[row, col]))
     else:
-        stored = image.stored[row, col]
-        parts.append(f"stored {stored}" if np.ndim(stored) == 0 else "stored -")
-        parts.append(f"value {float(image.values[row, col]):g}")
+        stored, value = image.stored[row, col], float(image.values[row, col])
+        if np.ndim(stored) == 0 and float(stored) != value:
+            parts.append(f"stored {stored}")
+        parts.append(f"value {value:g}")
     if image.spacing is not None:
         x_mm, y_mm = col * image.spacing.column, row * image.spacing.row
         parts.append(f"{x_mm:.1f}, {y_mm:.1f} mm ({image.spacing.source})")
     else:
         parts.append("uncalibrated")
-    return "   ".join(parts)
+    return " \u00b7 ".join(parts)

@@ -189,7 +189,7 @@ class MainWindow(QMainWindow):
         analysis.sig_finished.connect(status.analysis_finished)
         self.report_writer.sig_finding.connect(session.add_finding)
         self.view.sig_cursor_text.connect(status.cursor_label.setText)
-        self.view.sig_window_text.connect(status.window_label.setText)
+        self.view.sig_window_text.connect(status.show_window)
         self.view.sig_measured.connect(
             lambda measured: status.distance_label.setText(f"Distance: {measured.label}")
         )

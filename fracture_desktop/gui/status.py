@@ -51,6 +51,11 @@ class StatusArea(QStatusBar):
         ):
             self.addPermanentWidget(widget)
 
+    def show_window(self, text: str) -> None:
+        """The window in short (``W 400 L 40``); its name is in the tooltip and the corner."""
+        self.window_label.setText(text.split(" (", 1)[0])
+        self.window_label.setToolTip(text)
+
     def clear_readouts(self) -> None:
         """Forget what was read off the previous image (pixel, window, distance)."""
         for label in (self.cursor_label, self.window_label, self.distance_label):
@@ -62,8 +67,9 @@ class StatusArea(QStatusBar):
 
     def show_model(self, card: ModelCard | None, reason: str) -> None:
         if card is not None and not reason:
-            self.model_label.setText(f"Model: {card.label}")
-            self.model_label.setToolTip(card.intended_use)
+            # The id only: version and weights' sha256 are in the tooltip and Help > Model.
+            self.model_label.setText(f"Model: {card.id}")
+            self.model_label.setToolTip(f"{card.label}\n{card.intended_use}")
         else:
             self.model_label.setText("Model: unavailable")
             self.model_label.setToolTip(reason)

@@ -117,6 +117,7 @@ def test_nothing_is_cut_off_at_common_window_sizes(qtbot, make_window, size, tmp
     for record in list(window.session.records.values())[:2]:
         window.reading.decide(Decision.CONFIRMED, record)
     qtbot.wait(50)
+    assert window.width() == (size or (1400, 900))[0]  # nothing forced the window wider
     assert cut_off(window.browser.tree) == []
     assert cut_off(window.findings_panel.table) == []
     window.tags_dock.raise_()
@@ -186,7 +187,7 @@ def test_readouts_of_the_previous_image_go_and_an_empty_folder_says_so(
     window.reading.step_image(1)
     qtbot.waitUntil(lambda: view.record is not None and view.record != shown, timeout=10000)
     assert status.cursor_label.text() == "" and status.distance_label.text() == ""
-    assert status.window_label.text() == view.window_text
+    assert status.window_label.toolTip() == view.window_text
 
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -230,3 +231,29 @@ def test_a_truncated_image_warns_on_the_image_and_in_findings(
     assert "uncalibrated" in view.corner_texts()[2]
     view.actual_size()
     assert "Zoom 100%" in view.corner_texts()[3]
+
+
+def test_the_status_bar_fits_a_laptop_window(qtbot, make_window) -> None:
+    from fracture_desktop.core.paths import resources_root
+
+    window = make_window()
+    window.resize(1280, 800)
+    open_and_wait(qtbot, window, resources_root() / "samples")
+    select(qtbot, window, "CR_hip_RG2_JPLY_fixed.dcm")
+    window.apply_preset(3)  # a long window name: "soft tissue (estimated)"
+    viewport = window.view.graphics.viewport()
+    QTest.mouseMove(viewport, viewport.rect().center())
+    status = window.status
+    status.clearMessage()  # a passing message ("Scanning...") hides the readouts meanwhile
+    qtbot.waitUntil(lambda: "mm (Pixel Spacing)" in status.cursor_label.text())
+    qtbot.wait(50)
+    for label in (
+        status.cursor_label, status.window_label, status.device_label,
+        status.model_label, status.intended_label,
+    ):  # fmt: skip
+        assert label.isVisible() and label.text()
+        assert label.width() >= label.sizeHint().width(), label.text()
+        assert label.geometry().right() <= status.width(), label.text()
+    # Labels that do not fit would widen the window past the screen: it stays as asked.
+    assert window.width() == 1280 and status.width() <= 1280
+    assert "(estimated)" in status.window_label.toolTip()

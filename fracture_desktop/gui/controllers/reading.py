@@ -233,7 +233,7 @@ class ReadingController:
         else:
             v.view.set_image(loaded, self._position_text(loaded))
             v.tags.set_rows(loaded.tags)
-        v.status.window_label.setText(v.view.window_text)
+        v.status.show_window(v.view.window_text)
         if loaded.image.frame == 0:
             v.findings_panel.set_warnings(loaded.record.path, loaded.image.warnings)
         if not self.session.display.heatmap_visible:
