@@ -257,3 +257,15 @@ def test_the_status_bar_fits_a_laptop_window(qtbot, make_window) -> None:
     # Labels that do not fit would widen the window past the screen: it stays as asked.
     assert window.width() == 1280 and status.width() <= 1280
     assert "(estimated)" in status.window_label.toolTip()
+
+
+def test_side_panels_grow_with_the_window(qtbot, make_window) -> None:
+    window = make_window()
+    window.resize(1280, 800)
+    qtbot.wait(20)
+    narrow = (window.browser_dock.width(), window.findings_dock.width())
+    window.resize(1920, 1000)  # maximised on a larger screen
+    qtbot.wait(20)
+    wide = (window.browser_dock.width(), window.findings_dock.width())
+    for before, after in zip(narrow, wide, strict=True):
+        assert after == pytest.approx(before * 1920 / 1280, rel=0.05)
