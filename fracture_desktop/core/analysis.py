@@ -26,7 +26,7 @@ from fracture_desktop.core.jobs import CancelToken, ProgressCallback
 from fracture_desktop.core.prepared import PreparedCache, PreparedImage
 
 if TYPE_CHECKING:  # the engine imports torch; callers hand one in
-    from fracture_desktop.core.inference.engine import InferenceEngine, Prediction
+    from fracture_desktop.core.inference.engine import Heatmap, InferenceEngine, Prediction
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,7 @@ def read_image(
 
 
 def score(
-    engine: InferenceEngine, read: ReadImage, heatmap: bool = False, known: Finding | None = None
+    engine: InferenceEngine, read: ReadImage, heatmap: Heatmap = False, known: Finding | None = None
 ) -> Analysis:
     """Score an image read by :func:`read_image`; never raises for a bad image.
 
@@ -103,8 +103,9 @@ def score(
         The loaded model.
     read : ReadImage
         From :func:`read_image`.
-    heatmap : bool
-        Also compute the Grad-CAM map (``Analysis.prediction.heatmap``).
+    heatmap : bool or "flagged"
+        Also compute the Grad-CAM map (``Analysis.prediction.heatmap``); ``"flagged"``: only
+        for an image that comes out flagged.
     known : Finding, optional
         This image's finding from an earlier pass: used as it is, without running the model.
     """
@@ -160,7 +161,7 @@ def _read_ahead(
 def analyse_each(
     records: Iterable[ImageRecord],
     engine: InferenceEngine,
-    heatmap: bool = False,
+    heatmap: Heatmap = False,
     known: Mapping[Path, Finding] | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
@@ -174,8 +175,9 @@ def analyse_each(
         What to analyse.
     engine : InferenceEngine
         The loaded model; used only from the calling thread.
-    heatmap : bool
-        Compute a Grad-CAM map for every image scored.
+    heatmap : bool or "flagged"
+        Compute a Grad-CAM map for every image scored, or (``"flagged"``) for the flagged
+        ones only.
     known : mapping of Path to Finding, optional
         Findings already computed, by path: those images are decoded but not scored again.
     progress : callable, optional

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
@@ -29,6 +30,10 @@ from fracture_desktop.core.inference.folding import fold_batch_norms
 from fracture_desktop.core.inference.mirror import MirrorAverage
 from fracture_desktop.core.inference.models import ARCHITECTURES
 from fracture_desktop.core.prepared import PreparedImage
+
+#: Whether :meth:`InferenceEngine.predict` computes a Grad-CAM map: never, always, or only
+#: for an image that comes out flagged (fracture or doubt).
+Heatmap = bool | Literal["flagged"]
 
 
 @dataclass(frozen=True)
@@ -177,11 +182,16 @@ class InferenceEngine:
         """Temperature-scaled sigmoid (calibrated on ``val``)."""
         return torch.sigmoid(logit / self.card.temperature)
 
-    def predict(self, image: LoadedImage, heatmap: bool = False) -> Prediction:
-        """Score one image; with ``heatmap`` also compute its Grad-CAM map."""
+    def predict(self, image: LoadedImage, heatmap: Heatmap = False) -> Prediction:
+        """Score one image; with ``heatmap`` also compute its Grad-CAM map.
+
+        ``heatmap="flagged"`` computes the map only when the image comes out flagged (a
+        report's key images): the forward pass is shared, the backward pass is skipped for
+        the rest.
+        """
         return self._predict(model_input(image, self.card.input_spec), image.shape, heatmap)
 
-    def predict_prepared(self, prepared: PreparedImage, heatmap: bool = False) -> Prediction:
+    def predict_prepared(self, prepared: PreparedImage, heatmap: Heatmap = False) -> Prediction:
         """Score an image from the model input made when it was decoded (no decode here).
 
         Raises
@@ -195,16 +205,19 @@ class InferenceEngine:
             )
         return self._predict(prepared.values, prepared.shape, heatmap)
 
-    def _predict(self, values: np.ndarray, shape: tuple[int, int], heatmap: bool) -> Prediction:
+    def _predict(self, values: np.ndarray, shape: tuple[int, int], heatmap: Heatmap) -> Prediction:
         x = torch.from_numpy(values)[None].to(self.device)
         if not heatmap:
             with torch.inference_mode():
                 p = float(self.probability(self.model(x))[0])
             return Prediction(p, classify(p, self.card.thresholds))
-        logit, cam = grad_cam(self.model, x)
-        p = float(self.probability(logit)[0])
-        heat = cam_to_image(cam, shape, self.card.input_spec)
-        return Prediction(p, classify(p, self.card.thresholds), heat)
+        logit, leaf = _hooked_forward(self.model, x)
+        p = float(self.probability(logit.detach())[0])
+        flag = classify(p, self.card.thresholds)
+        if heatmap == "flagged" and not flag.is_flagged:
+            return Prediction(p, flag)  # no map wanted: the backward pass is skipped
+        heat = cam_to_image(_cam(self.model, logit, leaf), shape, self.card.input_spec)
+        return Prediction(p, flag, heat)
 
 
 def grad_cam(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, np.ndarray]:
@@ -214,6 +227,12 @@ def grad_cam(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, np.
     the backward pass runs through the layers after it alone: the map costs little more
     than the forward pass.
     """
+    logit, leaf = _hooked_forward(model, x)
+    return logit.detach(), _cam(model, logit, leaf)
+
+
+def _hooked_forward(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The logits, and ``model.cam_layer``'s output as a leaf that gradients can reach."""
     captured: list[torch.Tensor] = []
 
     def hook(_module: torch.nn.Module, _inputs: object, output: torch.Tensor) -> torch.Tensor:
@@ -227,17 +246,23 @@ def grad_cam(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, np.
     try:
         with torch.enable_grad():
             logit = model(x)
-            (grad,) = torch.autograd.grad(logit.sum(), captured[0])
     finally:
         handle.remove()
-    activations = captured[0].detach()
+    return logit, captured[0]
+
+
+def _cam(model: torch.nn.Module, logit: torch.Tensor, leaf: torch.Tensor) -> np.ndarray:
+    """The Grad-CAM map of the first image, from :func:`_hooked_forward`'s outputs."""
+    with torch.enable_grad():
+        (grad,) = torch.autograd.grad(logit.sum(), leaf)
+    activations = leaf.detach()
     weights = grad.mean(dim=(2, 3), keepdim=True)
     maps = torch.relu((weights * activations).sum(dim=1))
     if isinstance(model, MirrorAverage):
         maps = model.merge_views(maps)
     cam = maps[0]
     cam = cam / cam.max() if float(cam.max()) > 0 else cam
-    return logit.detach(), cam.cpu().numpy().astype(np.float32)
+    return cam.cpu().numpy().astype(np.float32)
 
 
 def cam_to_image(cam: np.ndarray, shape: tuple[int, int], spec: InputSpec) -> np.ndarray:

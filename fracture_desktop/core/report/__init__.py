@@ -1,6 +1,7 @@
 """Reports a reader can file: CSV and PDF writers fed by plain data (no Qt).
 
-Typical use, from the viewer's worker or the ``scan`` command::
+The scan command, the viewer's export and the self-test run these through the triage job
+(:mod:`fracture_desktop.core.triage`); used directly::
 
     context = ReportContext(ModelIdentity.from_card(engine.card), source=str(folder))
     entries = collect_entries(scan.images, engine, scan.problems, decisions, key_images=True)
@@ -20,6 +21,7 @@ from fracture_desktop.core.atomic import (
     atomic_write,
     check_writable,
 )
+from fracture_desktop.core.display import window_label
 from fracture_desktop.core.report.collect import collect_entries, report_entry
 from fracture_desktop.core.report.csv_report import COLUMNS, write_csv
 from fracture_desktop.core.report.entries import (
@@ -29,7 +31,7 @@ from fracture_desktop.core.report.entries import (
     ReportEntry,
     flag_counts,
 )
-from fracture_desktop.core.report.imagery import key_image_of, make_key_image, window_label
+from fracture_desktop.core.report.imagery import key_image_of, make_key_image
 
 if TYPE_CHECKING:
     from fracture_desktop.core.report.pdf_report import write_pdf

@@ -87,9 +87,9 @@ def collect_entries(
     decisions : DecisionStore, optional
         Reader decisions to include.
     key_images : bool
-        Keep key images of flagged images (needed for the PDF only). Every image scored then
-        gets its heatmap in the scoring pass: Grad-CAM adds little to a forward pass, while a
-        second pass for flagged images only would cost a full forward each.
+        Keep key images of flagged images (needed for the PDF only). Their heatmaps come
+        from the scoring pass itself: the forward pass is shared, and only flagged images
+        pay for Grad-CAM's backward pass.
     on_entry : callable, optional
         Called with each entry as soon as it is made.
     progress : callable, optional
@@ -115,7 +115,7 @@ def collect_entries(
             on_entry(entry)
 
     fresh = [r for r in records if r.path not in reuse]
-    analyses = analyse_each(fresh, engine, key_images, cancel=cancel)
+    analyses = analyse_each(fresh, engine, "flagged" if key_images else False, cancel=cancel)
     # Key images (resize, blend, JPEG) are made in a helper thread while the model scores
     # the next image; PIL releases the GIL for that work. At most KEY_IMAGES_AHEAD analyses
     # (decoded pixels and heatmap) wait for it, so memory stays flat.
