@@ -8,7 +8,9 @@ still lacking one. Another model's results never stand in for the current model'
 change invalidates them (they are still found, by :meth:`ResultsStore.by_other_models`, so the
 viewer can show them marked as made by another model).
 
-Only scored images are kept: a file that could not be read may be readable next time.
+Only scored images are kept: a file that could not be read may be readable next time. A
+flagged image keeps a small copy of its Grad-CAM map too, so that a PDF report can draw its
+key image without running the model again.
 The store is one SQLite file (the standard library's ``sqlite3``), written one row per result,
 so a folder of thousands of images costs one small insert each rather than a rewrite of the
 whole file; it is never written into a study folder.
@@ -16,13 +18,17 @@ whole file; it is never written into a study folder.
 
 from __future__ import annotations
 
+import io
 import json
+import math
 import sqlite3
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from fracture_desktop.core.findings import Finding, Flag
 from fracture_desktop.core.imaging.image import SpacingSource
@@ -39,9 +45,31 @@ CREATE TABLE IF NOT EXISTS results (
     warnings TEXT NOT NULL,
     spacing_source TEXT,
     made_at REAL NOT NULL,
+    heatmap BLOB,
     PRIMARY KEY (identity, model_sha256)
 )
 """
+#: Longest side of a kept heatmap: Grad-CAM maps are smooth (16-32 cells across), so a
+#: small copy loses nothing a report's key image shows, and costs a few kB.
+HEATMAP_SIDE = 96
+
+
+def small_heatmap(heat: np.ndarray) -> np.ndarray:
+    """A kept copy of a [0, 1] heatmap: uint8, at most :data:`HEATMAP_SIDE` pixels a side."""
+    step = max(1, math.ceil(max(heat.shape) / HEATMAP_SIDE))
+    return np.round(np.clip(heat[::step, ::step], 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def _heatmap_blob(heat: np.ndarray | None) -> bytes | None:
+    if heat is None:
+        return None
+    buffer = io.BytesIO()
+    np.save(buffer, heat, allow_pickle=False)
+    return buffer.getvalue()
+
+
+def _heatmap_array(blob: bytes | None) -> np.ndarray | None:
+    return None if blob is None else np.load(io.BytesIO(blob), allow_pickle=False)
 
 
 def default_results_path() -> Path:
@@ -70,6 +98,8 @@ class StoredResult:
         Where its mm came from, None when uncalibrated.
     made_at : float
         Seconds since the epoch.
+    heatmap : np.ndarray or None
+        A flagged image's Grad-CAM map from :func:`small_heatmap` (uint8); None otherwise.
     """
 
     identity: str
@@ -80,6 +110,12 @@ class StoredResult:
     warnings: tuple[str, ...] = ()
     spacing_source: str | None = None
     made_at: float = 0.0
+    heatmap: np.ndarray | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def heat(self) -> np.ndarray | None:
+        """The kept heatmap as [0, 1] float32 (to be stretched to the image's shape)."""
+        return None if self.heatmap is None else self.heatmap.astype(np.float32) / 255.0
 
     def finding(self, path: Path) -> Finding:
         """This result as the :class:`Finding` of the image now at ``path``."""
@@ -117,6 +153,9 @@ class ResultsStore:
         db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         try:
             db.execute(_SCHEMA)
+            columns = {row[1] for row in db.execute("PRAGMA table_info(results)")}
+            if "heatmap" not in columns:  # a store written before heatmaps were kept
+                db.execute("ALTER TABLE results ADD COLUMN heatmap BLOB")
         except sqlite3.DatabaseError:
             db.close()
             raise
@@ -130,7 +169,9 @@ class ResultsStore:
         """Keep ``result``, replacing the same model's earlier result for the same image."""
         with self._lock:
             self._db.execute(
-                "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO results (identity, model_sha256, model_label, flag, "
+                "probability, warnings, spacing_source, made_at, heatmap) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     result.identity,
                     result.model_sha256,
@@ -140,6 +181,7 @@ class ResultsStore:
                     json.dumps(list(result.warnings)),
                     result.spacing_source,
                     result.made_at or time.time(),
+                    _heatmap_blob(result.heatmap),
                 ),
             )
 
@@ -193,12 +235,20 @@ class ResultsStore:
         with self._lock:
             rows = self._db.execute(
                 "SELECT identity, model_sha256, model_label, flag, probability, warnings, "
-                f"spacing_source, made_at FROM results WHERE {where}",
+                f"spacing_source, made_at, heatmap FROM results WHERE {where}",
                 args,
             ).fetchall()
         return [
             StoredResult(
-                identity, sha, label, Flag(flag), float(p), tuple(json.loads(w)), spacing, made
+                identity,
+                sha,
+                label,
+                Flag(flag),
+                float(p),
+                tuple(json.loads(w)),
+                spacing,
+                made,
+                _heatmap_array(heat),
             )
-            for identity, sha, label, flag, p, w, spacing, made in rows
+            for identity, sha, label, flag, p, w, spacing, made, heat in rows
         ]

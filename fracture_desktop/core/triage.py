@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from fracture_desktop.core.atomic import check_writable
 from fracture_desktop.core.decisions import DecisionStore
 from fracture_desktop.core.findings import Finding
@@ -53,6 +55,9 @@ class TriageRequest:
         Replace existing report files (otherwise they are an error).
     known : mapping of Path to Finding
         Findings already computed (the viewer's), reused instead of scoring again.
+    known_heatmaps : mapping of Path to np.ndarray
+        Heatmaps of known flagged findings ([0, 1], any size: stretched to the image), so
+        that their PDF key images need no model run.
     """
 
     records: tuple[ImageRecord, ...]
@@ -63,6 +68,7 @@ class TriageRequest:
     deidentify: bool = False
     overwrite: bool = False
     known: Mapping[Path, Finding] = field(default_factory=dict)
+    known_heatmaps: Mapping[Path, np.ndarray] = field(default_factory=dict)
 
     @property
     def outputs(self) -> tuple[Path, ...]:
@@ -131,6 +137,7 @@ def collect(
         progress=_stage(progress, ANALYSING),
         cancel=cancel,
         known=request.known,
+        known_heatmaps=request.known_heatmaps,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QProgressDialog, QStatusBar, QWidget
 
@@ -91,6 +92,7 @@ class ReportFlow(QObject):
             deidentify=dialog.deidentify.isChecked(),
             overwrite=True,  # the reader confirmed replacing in the dialog
             known=dict(session.findings),
+            known_heatmaps=self._kept_heatmaps(),
         )
         progress = QProgressDialog("Preparing the report\u2026", "Cancel", 0, 0, self._parent)
         progress.setWindowTitle("Export report")
@@ -102,6 +104,16 @@ class ReportFlow(QObject):
         progress.show()
         self.progress = progress
         self._writer.write(request)
+
+    def _kept_heatmaps(self) -> dict[Path, np.ndarray]:
+        """Heatmaps kept with the flagged findings on show, by path (see ResultsStore)."""
+        session, stored = self._session, self._analysis.stored
+        heatmaps = {}
+        for path, finding in session.findings.items():
+            result = stored.get(finding.identity)
+            if finding.flag.is_flagged and result is not None and result.heat is not None:
+                heatmaps[path] = result.heat
+        return heatmaps
 
     def _on_progress(self, what: str, done: int, total: int) -> None:
         if self.progress is not None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from fracture_desktop.core.findings import Finding, Flag
 from fracture_desktop.core.imaging.image import SpacingSource
 from fracture_desktop.core.results_store import ResultsStore, StoredResult
@@ -77,4 +79,42 @@ def test_a_damaged_file_is_set_aside(tmp_path: Path) -> None:
     store.put_finding(_finding("a.png", 0.3), SHA_A, "m")
     assert len(store.for_model(SHA_A)) == 1
     assert path.with_suffix(".damaged").is_file()
+    store.close()
+
+
+def test_a_flagged_images_heatmap_is_kept_small(tmp_path: Path) -> None:
+    import numpy as np
+
+    from fracture_desktop.core.results_store import HEATMAP_SIDE, small_heatmap
+
+    heat = np.linspace(0, 1, 1000 * 600, dtype=np.float32).reshape(1000, 600)
+    kept = small_heatmap(heat)
+    store = ResultsStore(tmp_path / "r.sqlite3")
+    store.put(StoredResult("id", SHA_A, "m", Flag.FRACTURE, 0.9, heatmap=kept))
+    store.close()
+    result = ResultsStore(tmp_path / "r.sqlite3").get("id", SHA_A)
+    assert result is not None and result.heatmap is not None
+    assert max(result.heatmap.shape) <= HEATMAP_SIDE
+    assert np.array_equal(result.heatmap, kept)
+    assert result.heat.max() == pytest.approx(kept.max() / 255) and result.heat.dtype == np.float32
+
+
+def test_a_store_from_before_heatmaps_opens_and_keeps_its_results(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "r.sqlite3"
+    db = sqlite3.connect(path)
+    db.execute(
+        "CREATE TABLE results (identity TEXT NOT NULL, model_sha256 TEXT NOT NULL, "
+        "model_label TEXT NOT NULL, flag TEXT NOT NULL, probability REAL NOT NULL, "
+        "warnings TEXT NOT NULL, spacing_source TEXT, made_at REAL NOT NULL, "
+        "PRIMARY KEY (identity, model_sha256))"
+    )
+    db.execute("INSERT INTO results VALUES ('id', ?, 'm', 'doubt', 0.5, '[]', NULL, 1.0)", (SHA_A,))
+    db.commit()
+    db.close()
+    store = ResultsStore(path)
+    assert store.get("id", SHA_A).probability == 0.5
+    store.put(StoredResult("id2", SHA_A, "m", Flag.DOUBT, 0.4))
+    assert len(store.for_model(SHA_A)) == 2
     store.close()

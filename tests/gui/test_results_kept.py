@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import IMAGE_COUNT
 from gui_helpers import FakeEngine, open_and_wait
+from pypdf import PdfReader
 from test_reports import _export
 
 from fracture_desktop.core.findings import Flag
@@ -69,7 +70,7 @@ def test_analysis_resumes_where_it_stopped(qtbot, make_window, sample_folder: Pa
 def test_export_after_analysis_runs_the_model_zero_times(
     qtbot, make_window, sample_folder: Path, monkeypatch
 ) -> None:
-    engine = FakeEngine({})  # nothing flagged: a PDF needs no heatmap either
+    engine = FakeEngine(SCORES)  # three flagged: their PDF key images need heatmaps
     window = make_window(engine=engine)
     open_and_wait(qtbot, window, sample_folder)
     _analyse_folder(qtbot, window)
@@ -81,6 +82,8 @@ def test_export_after_analysis_runs_the_model_zero_times(
     )
     assert not cancelled and len(written) == 2
     assert engine.calls == calls
+    pictures = sum(len(page.images) for page in PdfReader(out / "r.pdf").pages)
+    assert pictures >= 3  # a key image for each flagged image, drawn from the kept heatmaps
 
 
 def test_results_made_for_a_report_are_shown_and_kept(
@@ -124,3 +127,21 @@ def test_another_models_results_are_shown_marked_and_not_reused(
     _analyse_folder(qtbot, reopened)
     assert other.calls == IMAGE_COUNT
     assert reopened.browser.badge_text(mr) == "No fracture 10%"
+
+
+def test_a_pdf_after_a_restart_runs_the_model_zero_times(
+    qtbot, make_window, sample_folder: Path, monkeypatch
+) -> None:
+    window = make_window(engine=FakeEngine(SCORES))
+    open_and_wait(qtbot, window, sample_folder)
+    _analyse_folder(qtbot, window)
+    window.close()
+
+    again = FakeEngine({})
+    reopened = make_window(engine=again)
+    open_and_wait(qtbot, reopened, sample_folder)
+    qtbot.waitUntil(lambda: len(reopened.session.findings) == IMAGE_COUNT, timeout=10000)
+    out = sample_folder.parent / "out"
+    out.mkdir()
+    _export(qtbot, reopened, monkeypatch, out / "r.pdf", None, deidentify=False)
+    assert again.calls == 0

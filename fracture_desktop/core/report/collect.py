@@ -14,7 +14,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fracture_desktop.core.analysis import Analysis, analyse_each
+import numpy as np
+
+from fracture_desktop.core.analysis import Analysis, analyse_each, read_image
 from fracture_desktop.core.decisions import DecisionStore
 from fracture_desktop.core.findings import Finding, Flag
 from fracture_desktop.core.imaging.records import FileProblem, ImageRecord
@@ -34,6 +36,7 @@ def report_entry(
     record: ImageRecord,
     decisions: DecisionStore | None = None,
     key_image: bool = False,
+    heatmap: np.ndarray | None = None,
 ) -> ReportEntry:
     """Make the report entry of an analysed image.
 
@@ -56,7 +59,7 @@ def report_entry(
         return ReportEntry(record.path, finding, record, decision)
     picture = None
     if key_image and finding.flag.is_flagged and image is not None:
-        heat = None if analysis.prediction is None else analysis.prediction.heatmap
+        heat = heatmap if analysis.prediction is None else analysis.prediction.heatmap
         picture = key_image_of(image, heat)
     return ReportEntry(
         record.path, finding, record, decision, finding.spacing_source, finding.warnings, picture
@@ -73,6 +76,7 @@ def collect_entries(
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
     known: Mapping[Path, Finding] | None = None,
+    known_heatmaps: Mapping[Path, np.ndarray] | None = None,
 ) -> list[ReportEntry]:
     """Analyse ``records`` in order, then list ``problems`` as not analysed.
 
@@ -100,11 +104,16 @@ def collect_entries(
         Findings the caller already has (the viewer's): their images are neither decoded nor
         scored again (the finding carries the spacing source and warnings), except flagged
         ones when key images are wanted, as those need the pixels and a heatmap.
+    known_heatmaps : mapping of Path to np.ndarray, optional
+        Heatmaps of known flagged findings (the viewer keeps them with its results): those
+        images are decoded for their key image but not scored again.
     """
+    heatmaps = known_heatmaps or {}
     reuse = {
         path: finding
         for path, finding in (known or {}).items()
-        if finding.probability is not None and not (key_images and finding.flag.is_flagged)
+        if finding.probability is not None
+        and not (key_images and finding.flag.is_flagged and path not in heatmaps)
     }
     records = list(records)
     entries: list[ReportEntry] = []
@@ -125,8 +134,14 @@ def collect_entries(
             if cancel is not None:
                 cancel.raise_if_cancelled()
             known_finding = reuse.get(record.path)
-            analysis = next(analyses) if known_finding is None else Analysis(known_finding)
-            pending.append(pool.submit(report_entry, analysis, record, decisions, key_images))
+            if known_finding is None:
+                analysis = next(analyses)
+            elif key_images and known_finding.flag.is_flagged:  # pixels for its key image
+                analysis = Analysis(known_finding, read_image(record).image)
+            else:
+                analysis = Analysis(known_finding)
+            heat = heatmaps.get(record.path)
+            pending.append(pool.submit(report_entry, analysis, record, decisions, key_images, heat))
             while len(pending) > KEY_IMAGES_AHEAD:
                 keep(pending.popleft().result())
             if progress is not None:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from fracture_desktop.core.analysis import Analysis, analyse_each, analyse_record
@@ -23,7 +24,7 @@ from fracture_desktop.core.imaging.records import ImageRecord
 from fracture_desktop.core.inference.card import ModelCard, default_model_dir, load_card
 from fracture_desktop.core.jobs import Cancelled, CancelToken
 from fracture_desktop.core.prepared import PreparedCache
-from fracture_desktop.core.results_store import ResultsStore, StoredResult
+from fracture_desktop.core.results_store import ResultsStore, StoredResult, small_heatmap
 from fracture_desktop.gui.bridge import Worker
 
 if TYPE_CHECKING:
@@ -261,8 +262,15 @@ class AnalysisController(QObject):
             try:
                 token.raise_if_cancelled()
                 engine = self.engine_in_worker()
+                # Grad-CAM for the flagged images only (the forward pass is shared): kept with
+                # their results, it lets a PDF report draw key images without the model.
                 analyses = analyse_each(
-                    records, engine, progress=progress, cancel=token, prepared=self._prepared
+                    records,
+                    engine,
+                    heatmap="flagged",
+                    progress=progress,
+                    cancel=token,
+                    prepared=self._prepared,
                 )
                 for analysis in analyses:
                     self.keep(analysis, engine.card)
@@ -279,13 +287,17 @@ class AnalysisController(QObject):
 
     def keep(self, analysis: Analysis, card: ModelCard) -> None:
         """Keep a fresh score (worker thread); a finding reused, not scored, is not written."""
-        if analysis.prediction is not None:
-            self.keep_finding(analysis.finding, card)
+        prediction = analysis.prediction
+        if prediction is not None:
+            self.keep_finding(analysis.finding, card, prediction.heatmap)
 
-    def keep_finding(self, finding: Finding, card: ModelCard) -> None:
+    def keep_finding(
+        self, finding: Finding, card: ModelCard, heatmap: np.ndarray | None = None
+    ) -> None:
         """Write a scored finding to the store (worker thread) and remember it for the viewer.
 
-        ``card`` is the engine's own, so a result is filed under the weights that made it.
+        ``card`` is the engine's own, so a result is filed under the weights that made it;
+        a flagged image's ``heatmap`` is kept small (:func:`small_heatmap`).
         """
         if self._results is None or finding.probability is None or not finding.identity:
             return
@@ -298,6 +310,7 @@ class AnalysisController(QObject):
             finding.warnings,
             str(finding.spacing_source) if finding.spacing_source else None,
             time.time(),
+            small_heatmap(heatmap) if heatmap is not None and finding.flag.is_flagged else None,
         )
         self._results.put(result)
 
