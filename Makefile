@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SAMPLES := resources/samples
 
-.PHONY: run test bench lint package clean
+.PHONY: run test bench lint typecheck package clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/python -m mypy
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
 
 bench: $(STAMP)
@@ -26,6 +27,10 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+
+# mypy on fracture_desktop/core (configured in pyproject.toml); part of `make test`.
+typecheck: $(STAMP)
+	$(BIN)/python -m mypy
 
 package:
 	$(MAKE) -C build_scripts package

@@ -24,8 +24,8 @@ from PySide6.QtCore import QElapsedTimer, QEventLoop, QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
 from fracture_desktop.core.decisions import DecisionStore
+from fracture_desktop.core.inference.card import default_model_dir
 from fracture_desktop.gui.app import application
-from fracture_desktop.gui.controllers.analysis import model_dir_from_env
 from fracture_desktop.gui.main_window import MainWindow
 from fracture_desktop.gui.settings import ViewerSettings
 
@@ -53,7 +53,7 @@ def build_folder(target: Path, count: int) -> None:
 
 
 def model_dir(scratch: Path) -> Path:
-    chosen = model_dir_from_env()
+    chosen = default_model_dir()
     if (chosen / "model_card.json").is_file():
         return chosen
     from fracture_desktop.training.export import untrained_model_dir
@@ -117,8 +117,8 @@ def main() -> int:
         window.open_folder(folder)
         wait_for(app, lambda: window.view.image is not None, 120)
         first_image = time.perf_counter() - started
-        wait_for(app, lambda: window.scan_done, 120)
-        n = len(window.records)
+        wait_for(app, lambda: window.session.scan_done, 120)
+        n = len(window.session.records)
         print(f"images: {n}  model: {window.analysis.card.label}  platform: {app.platformName()}")
         print(f"first image shown {first_image:.2f} s after start")
         # The viewer loads and warms the model in the background at start-up, so that
@@ -130,10 +130,10 @@ def main() -> int:
         #    lets the neighbour prefetch work, as reading time does).
         timings = []
         for _ in range(args.steps):
-            target = window.browser.visible_records().index(window.current) + 1
+            target = window.browser.visible_records().index(window.session.current) + 1
             expected = window.browser.visible_records()[target]
             start = time.perf_counter()
-            window.step_image(1)
+            window.reading.step_image(1)
             wait_for(app, lambda e=expected: window.view.record == e, 10)
             app.processEvents()  # the paint that shows it
             timings.append((time.perf_counter() - start) * 1000)
@@ -153,7 +153,7 @@ def main() -> int:
         window.analysis.sig_finished.connect(loop.quit)
         start = time.perf_counter()
         beat.start()
-        window.analyse_folder()
+        window.reading.analyse_folder()
         loop.exec()
         beat.stop()
         elapsed = time.perf_counter() - start
@@ -161,7 +161,7 @@ def main() -> int:
         p99 = gaps[int(len(gaps) * 0.99)]
         print(
             f"analysis: {n} images in {elapsed:.1f} s ({n / elapsed:.1f} images/s) on "
-            f"{window.device_label.text()}"
+            f"{window.status.device_label.text()}"
         )
         print(
             f"event loop during analysis: longest stall {gaps[-1]:.1f} ms, p99 {p99:.1f} ms, "

@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from fracture_desktop.core.inference.card import default_model_dir
+from fracture_desktop.core.inference.devices import DEVICES
 
 FRACATLAS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "fracatlas"
 TARGET_RATE = 20.0
@@ -92,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=FRACATLAS, help="FracAtlas folder")
     parser.add_argument("--sizes", default="100,523", help="folder sizes, comma-separated")
-    parser.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--device", default="cpu", choices=DEVICES)
     parser.add_argument("--threads", type=int, default=0, help="model threads (0: scan's auto)")
     args = parser.parse_args(argv)
     files = test_split(args.data)

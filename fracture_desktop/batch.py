@@ -1,7 +1,10 @@
 """The headless ``scan`` command: analyse a folder, write CSV / PDF reports, print a summary.
 
-Never imports Qt, so it runs over SSH and in CI. Progress goes to stderr, the summary to
-stdout. Exit codes (also in docs/REPORTS.md):
+The folder walk is :func:`~fracture_desktop.core.imaging.scan.scan_folder`; the analysis and
+the reports are the triage job (:func:`~fracture_desktop.core.triage.triage`), the same the
+viewer's export and ``--self-test`` run. This module adds the command's checks, progress
+bars, summary and exit codes. Never imports Qt, so it runs over SSH and in CI. Progress
+goes to stderr, the summary to stdout. Exit codes (also in docs/REPORTS.md):
 
 ====  ==========================================================================
 0     done: at least one image was analysed (others may be listed as not analysed)
@@ -20,24 +23,18 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
+from fracture_desktop.core.atomic import OutputExistsError
 from fracture_desktop.core.decisions import DecisionStore
 from fracture_desktop.core.errors import FractureDesktopError, ModelError
 from fracture_desktop.core.findings import Flag
 from fracture_desktop.core.imaging.scan import scan_folder
-from fracture_desktop.core.report import (
-    ModelIdentity,
-    ReportContext,
-    ReportEntry,
-    ReportExistsError,
-    check_writable,
-    collect_entries,
-    flag_counts,
-    write_csv,
-)
-from fracture_desktop.terminal import ProgressBar
+from fracture_desktop.core.report import ReportContext, ReportEntry, flag_counts
+from fracture_desktop.core.triage import ANALYSING, WRITING_PDF, TriageRequest, triage
+from fracture_desktop.terminal import ProgressBar, StageBars
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -53,14 +50,18 @@ def _error(message: str, details: str = "") -> None:
         print(f"  {details}", file=sys.stderr)
 
 
-def _outputs(args: argparse.Namespace) -> list[Path]:
-    """The report paths asked for, checked before any long work starts."""
-    outputs = [Path(p).resolve() for p in (args.csv, args.pdf) if p is not None]
-    if len(set(outputs)) < len(outputs):
-        raise ValueError("--csv and --pdf name the same file")
-    for path in outputs:
-        check_writable(path, args.overwrite)
-    return outputs
+def _request(args: argparse.Namespace, folder: Path) -> TriageRequest:
+    """The triage asked for, its report paths checked before any long work starts."""
+    request = TriageRequest(
+        records=(),
+        source=os.path.abspath(folder),
+        csv_path=args.csv,
+        pdf_path=args.pdf,
+        deidentify=args.deidentify,
+        overwrite=args.overwrite,
+    )
+    request.check_outputs()
+    return request
 
 
 def run_scan(args: argparse.Namespace) -> int:
@@ -70,7 +71,7 @@ def run_scan(args: argparse.Namespace) -> int:
         _error(f"{folder} does not exist")
         return EXIT_USAGE
     try:
-        outputs = _outputs(args)
+        request = _request(args, folder)
     except ValueError as exc:
         _error(str(exc))
         return EXIT_USAGE
@@ -78,13 +79,13 @@ def run_scan(args: argparse.Namespace) -> int:
         _error(exc.reason, exc.details)
         return EXIT_USAGE
     try:
-        return _scan(args, folder, outputs)
+        return _scan(args, folder, request)
     except KeyboardInterrupt:
         print("\ninterrupted; no report was written", file=sys.stderr)
         return EXIT_INTERRUPTED
 
 
-def _scan(args: argparse.Namespace, folder: Path, outputs: Sequence[Path]) -> int:
+def _scan(args: argparse.Namespace, folder: Path, request: TriageRequest) -> int:
     # The engine imports torch: load it here, after the cheap checks, and before the scan
     # so that a missing model fails in a second rather than after a long folder walk.
     from fracture_desktop.core.inference.engine import InferenceEngine, model_threads
@@ -99,38 +100,28 @@ def _scan(args: argparse.Namespace, folder: Path, outputs: Sequence[Path]) -> in
     scan = scan_folder(folder, progress=bar)
     bar.close()
     # A report written into the folder on an earlier run is not an image to list.
-    mine = set(outputs)
-    records = [r for r in scan.images if r.path.resolve() not in mine]
-    problems = [p for p in scan.problems if p.path.resolve() not in mine]
+    mine = {p.resolve() for p in request.outputs}
+    records = tuple(r for r in scan.images if r.path.resolve() not in mine)
+    problems = tuple(p for p in scan.problems if p.path.resolve() not in mine)
     if not records and not problems:
         _error(f"no images found in {folder}")
         return EXIT_NOTHING_ANALYSED
-    decisions = DecisionStore(args.decisions)
-    bar = ProgressBar("Analysing", "images")
-    entries = collect_entries(
-        records, engine, problems, decisions, key_images=args.pdf is not None, progress=bar
-    )
-    bar.close()
-    analysed_in = time.perf_counter() - started
-    source = os.path.abspath(folder)
-    context = ReportContext(ModelIdentity.from_card(engine.card), source=source)
+    request = replace(request, records=records, problems=problems)
+    walked_in = time.perf_counter() - started
+    bars = StageBars({ANALYSING: ("Analysing", "images"), WRITING_PDF: ("Writing", "parts")})
     try:
-        if args.csv is not None:
-            write_csv(entries, args.csv, context, args.deidentify, args.overwrite)
-        if args.pdf is not None:
-            from fracture_desktop.core.report.pdf_report import write_pdf
-
-            bar = ProgressBar("Writing", "parts")
-            write_pdf(entries, args.pdf, context, args.deidentify, args.overwrite, bar)
-            bar.close()
-    except ReportExistsError as exc:
+        result = triage(request, engine, DecisionStore(args.decisions), bars)
+    except OutputExistsError as exc:
         _error(exc.reason)
         return EXIT_USAGE
     except FractureDesktopError as exc:
         _error(exc.reason, exc.details)
         return EXIT_WRITE_FAILED
-    print_summary(entries, context, engine.device, len(records), analysed_in, args)
-    analysed = sum(e.finding.probability is not None for e in entries)
+    finally:
+        bars.close()
+    analysed_in = walked_in + result.analysis_seconds
+    print_summary(result.entries, result.context, engine.device, len(records), analysed_in, args)
+    analysed = sum(e.finding.probability is not None for e in result.entries)
     return EXIT_OK if analysed else EXIT_NOTHING_ANALYSED
 
 

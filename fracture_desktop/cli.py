@@ -11,7 +11,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from fracture_desktop.core.inference.devices import DEVICES
+
 SUBCOMMANDS = ("scan", "train", "evaluate", "shift", "export-model")
+MODEL_HELP = "model folder (default: $FRACTURE_DESKTOP_MODEL_DIR, else the shipped model)"
 MIRROR_HELP = "score each image as the mean logit of it and its left-right mirror"
 
 
@@ -223,10 +226,10 @@ def _add_scan(sub: argparse._SubParsersAction) -> None:
     p.add_argument("folder", type=Path, help="folder (or file) of DICOM / JPEG / PNG images")
     p.add_argument("--csv", type=Path, metavar="OUT.csv", help="write the CSV report here")
     p.add_argument("--pdf", type=Path, metavar="OUT.pdf", help="write the PDF report here")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="model device")
+    p.add_argument("--device", choices=DEVICES, default="auto", help="model device")
     p.add_argument("--deidentify", action="store_true", help="no patient name, ID, birth date")
     p.add_argument("--overwrite", action="store_true", help="replace existing report files")
-    p.add_argument("--model", type=Path, metavar="DIR", help="model folder (default: shipped)")
+    p.add_argument("--model", type=Path, metavar="DIR", help=MODEL_HELP)
     p.add_argument("--decisions", type=Path, metavar="FILE", help="reader decisions file")
     p.add_argument("--threads", type=int, default=0, metavar="N", help="model threads (0: auto)")
 
@@ -253,9 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="check the installation end to end on the bundled samples, no window; exit 0 if ok",
     )
-    parser.add_argument(
-        "--model", type=Path, help="model folder for --self-test (default: the shipped model)"
-    )
+    parser.add_argument("--model", type=Path, help=f"for --self-test: {MODEL_HELP}")
     sub = parser.add_subparsers(dest="command")
     _add_scan(sub)
     _add_train(sub)

@@ -32,11 +32,10 @@ from fracture_desktop.core.report import (
     ModelIdentity,
     ReportContext,
     ReportEntry,
-    collect_entries,
     flag_counts,
     key_image_of,
-    write_csv,
 )
+from fracture_desktop.core.triage import TriageRequest, collect, write_reports
 
 if TYPE_CHECKING:  # the engine imports torch; it is imported when the test runs
     from fracture_desktop.core.inference.engine import InferenceEngine
@@ -104,13 +103,12 @@ def check_heatmap(engine: InferenceEngine, entry: ReportEntry) -> ReportEntry:
 
 
 def _write_reports(
-    entries: Sequence[ReportEntry], context: ReportContext, folder: Path
+    entries: Sequence[ReportEntry], request: TriageRequest, context: ReportContext
 ) -> tuple[int, int]:
-    """Write both reports into ``folder``; return their sizes in bytes (CSV, PDF)."""
-    from fracture_desktop.core.report.pdf_report import write_pdf
-
-    csv_path = write_csv(entries, folder / "self-test.csv", context)
-    pdf_path = write_pdf(entries, folder / "self-test.pdf", context)
+    """Write both reports of ``request``; return their sizes in bytes (CSV, PDF)."""
+    csv_path, pdf_path = request.csv_path, request.pdf_path
+    assert csv_path is not None and pdf_path is not None
+    write_reports(entries, request, context)
     lines = csv_path.read_text(encoding="utf-8-sig").splitlines()
     if len(lines) != len(entries) + 1:
         raise SelfTestError(f"the CSV has {len(lines)} lines for {len(entries)} images")
@@ -119,8 +117,9 @@ def _write_reports(
     return csv_path.stat().st_size, pdf_path.stat().st_size
 
 
-def _run(model_dir: Path | None, out: TextIO) -> None:
-    """The checks, in pipeline order; raises on the first failure."""
+def _run(model_dir: Path | None, out: TextIO, tmp: Path) -> None:
+    """The checks, in pipeline order, reports written into ``tmp``; raises on the first
+    failure."""
     started = time.perf_counter()
     print(f"Fracture Desktop {fracture_desktop.__version__} self-test", file=out)
     info = build_info()
@@ -147,9 +146,12 @@ def _run(model_dir: Path | None, out: TextIO) -> None:
     if not scan.images:
         raise SelfTestError(f"no sample images in {folder}")
 
-    entries, seconds = _timed(
-        "analyse", lambda: collect_entries(scan.images, engine, key_images=True), out
+    request = TriageRequest(
+        scan.images, str(folder), csv_path=tmp / "self-test.csv", pdf_path=tmp / "self-test.pdf"
     )
+    # The triage job's two stages, with the Grad-CAM check between them so that the PDF
+    # embeds a key image with its heatmap whatever the model flags.
+    entries, seconds = _timed("analyse", lambda: collect(request, engine), out)
     failed = [e for e in entries if e.flag is Flag.NOT_ANALYSED]
     if failed:
         raise SelfTestError(
@@ -163,11 +165,10 @@ def _run(model_dir: Path | None, out: TextIO) -> None:
     entries[0], seconds = _timed("heatmap", lambda: check_heatmap(engine, entries[0]), out)
     print(f"{entries[0].path.name}: Grad-CAM map checked  {seconds:.2f} s", file=out)
 
-    context = ReportContext(ModelIdentity.from_card(engine.card), source=str(folder))
-    with tempfile.TemporaryDirectory(prefix="fracture-self-test-") as tmp:
-        (csv_size, pdf_size), seconds = _timed(
-            "reports", lambda: _write_reports(entries, context, Path(tmp)), out
-        )
+    context = ReportContext(ModelIdentity.from_card(engine.card), source=request.source)
+    (csv_size, pdf_size), seconds = _timed(
+        "reports", lambda: _write_reports(entries, request, context), out
+    )
     print(f"CSV {csv_size / 1024:.1f} kB, PDF {pdf_size / 1024:.1f} kB  {seconds:.2f} s", file=out)
     print(f"self-test passed in {time.perf_counter() - started:.1f} s", file=out)
 
@@ -180,7 +181,7 @@ def run_self_test(
     Parameters
     ----------
     model_dir : Path, optional
-        Model folder to test; default: the shipped model.
+        Model folder to test; default: ``$FRACTURE_DESKTOP_MODEL_DIR``, else the shipped one.
     out, err : TextIO, optional
         Where the summary and the failure message go (default: stdout and stderr).
 
@@ -192,7 +193,8 @@ def run_self_test(
     out = out or sys.stdout
     err = err or sys.stderr
     try:
-        _run(model_dir, out)
+        with tempfile.TemporaryDirectory(prefix="fracture-self-test-") as tmp:
+            _run(model_dir, out, Path(tmp))
     except FractureDesktopError as exc:
         print("", file=out, flush=True)
         print(f"self-test FAILED: {exc.reason}", file=err)

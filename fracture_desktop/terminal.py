@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Mapping
 from typing import TextIO
 
 BAR_WIDTH = 28
@@ -75,3 +76,33 @@ class ProgressBar:
             self.stream.write("\n")
             self.stream.flush()
             self._drawn = False
+
+
+class StageBars:
+    """A :data:`~fracture_desktop.core.triage.StageProgress` that draws one bar per stage.
+
+    Parameters
+    ----------
+    labels : mapping of str to (str, str)
+        ``stage -> (label, unit)`` for each stage's :class:`ProgressBar`.
+    stream : TextIO, optional
+        Defaults to ``sys.stderr``.
+    """
+
+    def __init__(self, labels: Mapping[str, tuple[str, str]], stream: TextIO | None = None) -> None:
+        self._labels, self._stream = labels, stream
+        self._stage = ""
+        self._bar: ProgressBar | None = None
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if stage != self._stage or self._bar is None:
+            self.close()
+            label, unit = self._labels.get(stage, (stage, "items"))
+            self._stage, self._bar = stage, ProgressBar(label, unit, self._stream)
+        self._bar(done, total)
+
+    def close(self) -> None:
+        """End the current bar's line."""
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None

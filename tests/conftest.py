@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-# Set before any test imports Qt (DESIGN.md 6): tests never open windows.
+# Set before any test imports Qt (docs/ARCHITECTURE.md, threads): tests never open windows.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"

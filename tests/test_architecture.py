@@ -1,4 +1,9 @@
-"""Dependency rules (DESIGN.md): core never imports Qt or gui; torch stays in inference."""
+"""Layer rules (docs/ARCHITECTURE.md), read from every module's imports.
+
+``core`` never imports Qt, pyqtgraph, the viewer, training or the command-line modules;
+torch is imported only in ``core/inference`` and ``training``; the viewer never imports
+training; nothing at run time imports torchvision. Run by ``make test``.
+"""
 
 from __future__ import annotations
 
@@ -8,39 +13,60 @@ from pathlib import Path
 import fracture_desktop
 
 PACKAGE = Path(fracture_desktop.__file__).parent
+QT = ("PySide6", "pyqtgraph", "shiboken6")
+ENTRY_POINTS = tuple(
+    f"fracture_desktop.{name}" for name in ("batch", "cli", "self_test", "terminal", "__main__")
+)
 
 
-def imported_modules(path: Path) -> set[str]:
+def module_name(path: Path, base: Path = PACKAGE) -> str:
+    parts = list(path.relative_to(base.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imported_modules(path: Path, base: Path = PACKAGE) -> set[str]:
+    """Every module ``path`` imports, relative imports resolved, lazy imports included."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
+    package = module_name(path, base)
+    if path.name != "__init__.py":
+        package = package.rpartition(".")[0]
     names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                module = ".".join([*anchor, node.module] if node.module else anchor)
+            else:
+                module = node.module or ""
+            names.add(module)
     return names
 
 
 def offenders(folder: Path, forbidden: tuple[str, ...], base: Path = PACKAGE) -> list[str]:
     found = []
     for path in sorted(folder.rglob("*.py")):
-        for name in imported_modules(path):
+        for name in sorted(imported_modules(path, base)):
             if name.split(".")[0] in forbidden or name.startswith(forbidden):
                 found.append(f"{path.relative_to(base)} imports {name}")
     return found
 
 
-def test_core_never_imports_qt_or_gui() -> None:
-    forbidden = ("PySide6", "pyqtgraph", "shiboken6", "fracture_desktop.gui")
+def test_core_imports_no_qt_viewer_training_or_entry_points() -> None:
+    forbidden = (*QT, "fracture_desktop.gui", "fracture_desktop.training", *ENTRY_POINTS)
     assert offenders(PACKAGE / "core", forbidden) == []
 
 
-def test_torch_only_inside_inference_and_training() -> None:
-    outside = [
-        p for p in PACKAGE.rglob("*.py") if "inference" not in p.parts and "training" not in p.parts
-    ]
+def test_the_viewer_never_imports_training() -> None:
+    assert offenders(PACKAGE / "gui", ("fracture_desktop.training",)) == []
+
+
+def test_torch_only_inside_core_inference_and_training() -> None:
+    allowed = (PACKAGE / "core" / "inference", PACKAGE / "training")
+    outside = [p for p in PACKAGE.rglob("*.py") if not any(p.is_relative_to(a) for a in allowed)]
     hits = [
-        f"{p.relative_to(PACKAGE)}"
+        str(p.relative_to(PACKAGE))
         for p in outside
         if {"torch", "torchvision"} & {n.split(".")[0] for n in imported_modules(p)}
     ]
@@ -58,8 +84,13 @@ def test_runtime_never_imports_torchvision() -> None:
 
 
 def test_a_rule_violation_is_detected(tmp_path: Path) -> None:
-    # Guard against a checker that can never fail.
-    bad = tmp_path / "core"
-    bad.mkdir()
+    # Guard against a checker that can never fail, relative imports included.
+    bad = tmp_path / "pkg" / "core"
+    bad.mkdir(parents=True)
     (bad / "leak.py").write_text("from PySide6 import QtCore\n", encoding="utf-8")
-    assert offenders(bad, ("PySide6",), base=tmp_path) == ["core/leak.py imports PySide6"]
+    (bad / "up.py").write_text("from ..gui import window\n", encoding="utf-8")
+    base = tmp_path / "pkg"
+    assert offenders(bad, ("PySide6", "pkg.gui"), base=base) == [
+        "core/leak.py imports PySide6",
+        "core/up.py imports pkg.gui",
+    ]

@@ -156,6 +156,18 @@ def test_missing_model_exits_non_zero_without_output(tmp_path: Path, sample: Pat
     assert not out.exists()
 
 
+def test_model_folder_setting_is_honoured(
+    sample: Path, model_dir: Path, decisions: Path, tmp_path: Path, monkeypatch
+) -> None:
+    out = tmp_path / "r.csv"
+    argv = ["scan", str(sample), "--device", "cpu", "--decisions", str(decisions)]
+    monkeypatch.setenv("FRACTURE_DESKTOP_MODEL_DIR", str(tmp_path / "none"))
+    assert cli.main([*argv, "--csv", str(out)]) == EXIT_NO_MODEL
+    monkeypatch.setenv("FRACTURE_DESKTOP_MODEL_DIR", str(model_dir))
+    assert cli.main([*argv, "--csv", str(out)]) == EXIT_OK
+    assert {r["model_id"] for r in csv_rows(out)} == {"fracture_net-untrained"}
+
+
 def test_folder_without_images(tmp_path: Path, model_dir: Path, decisions: Path) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,22 +19,26 @@ from fracture_desktop.core.errors import FractureDesktopError
 from fracture_desktop.core.findings import Finding, Flag
 from fracture_desktop.core.imaging.image import LoadedImage
 from fracture_desktop.core.imaging.loader import load_image
+from fracture_desktop.core.imaging.model_input import InputSpec
 from fracture_desktop.core.imaging.records import ImageRecord
 from fracture_desktop.core.imaging.scan import image_identity
 from fracture_desktop.core.jobs import CancelToken, ProgressCallback
+from fracture_desktop.core.prepared import PreparedCache, PreparedImage
 
 if TYPE_CHECKING:  # the engine imports torch; callers hand one in
-    from fracture_desktop.core.inference.engine import InferenceEngine, Prediction
+    from fracture_desktop.core.inference.engine import Heatmap, InferenceEngine, Prediction
 
 
 @dataclass(frozen=True)
 class ReadImage:
-    """The part of an analysis that needs no model: the identity and the decoded pixels."""
+    """The part of an analysis that needs no model: the identity and the decoded pixels, or
+    the model input prepared when the image was first decoded (then ``image`` is None)."""
 
     record: ImageRecord
     identity: str = ""
     image: LoadedImage | None = None
     error: str = ""
+    prepared: PreparedImage | None = None
 
 
 @dataclass(frozen=True)
@@ -66,8 +71,17 @@ def failure_reason(exc: Exception) -> str:
     return f"unexpected error while analysing: {exc!r}"
 
 
-def read_image(record: ImageRecord) -> ReadImage:
-    """Hash / identify and decode ``record``'s first frame; never raises for a bad file."""
+def read_image(
+    record: ImageRecord, cache: PreparedCache | None = None, spec: InputSpec | None = None
+) -> ReadImage:
+    """Hash / identify and decode ``record``'s first frame; never raises for a bad file.
+
+    When ``cache`` holds the model input of ``record`` for ``spec``, that is used instead of
+    decoding (see :mod:`fracture_desktop.core.prepared`).
+    """
+    prepared = cache.take(record, spec) if cache is not None and spec is not None else None
+    if prepared is not None:
+        return ReadImage(record, prepared.identity, prepared=prepared)
     try:
         identity = image_identity(record)
     except OSError as exc:
@@ -79,7 +93,7 @@ def read_image(record: ImageRecord) -> ReadImage:
 
 
 def score(
-    engine: InferenceEngine, read: ReadImage, heatmap: bool = False, known: Finding | None = None
+    engine: InferenceEngine, read: ReadImage, heatmap: Heatmap = False, known: Finding | None = None
 ) -> Analysis:
     """Score an image read by :func:`read_image`; never raises for a bad image.
 
@@ -89,22 +103,32 @@ def score(
         The loaded model.
     read : ReadImage
         From :func:`read_image`.
-    heatmap : bool
-        Also compute the Grad-CAM map (``Analysis.prediction.heatmap``).
+    heatmap : bool or "flagged"
+        Also compute the Grad-CAM map (``Analysis.prediction.heatmap``); ``"flagged"``: only
+        for an image that comes out flagged.
     known : Finding, optional
         This image's finding from an earlier pass: used as it is, without running the model.
     """
-    record, identity, image = read.record, read.identity, read.image
-    if image is None:
+    record, identity, image, prepared = read.record, read.identity, read.image, read.prepared
+    predict: Callable[[], Prediction]
+    if image is not None:
+        spacing, warnings = (image.spacing.source if image.spacing else None), image.warnings
+        predict = partial(engine.predict, image, heatmap=heatmap)
+    elif prepared is not None:
+        spacing, warnings = prepared.spacing_source, prepared.warnings
+        predict = partial(engine.predict_prepared, prepared, heatmap=heatmap)
+    else:
         return Analysis(Finding(record.path, identity, Flag.NOT_ANALYSED, error=read.error))
     if known is not None:
         return Analysis(known, image)
     try:
-        prediction = engine.predict(image, heatmap=heatmap)
+        prediction = predict()
     except Exception as exc:  # e.g. an image too small for the network
-        finding = Finding(record.path, identity, Flag.NOT_ANALYSED, error=failure_reason(exc))
+        error = failure_reason(exc)
+        finding = Finding(record.path, identity, Flag.NOT_ANALYSED, None, error, spacing, warnings)
         return Analysis(finding, image)
-    finding = Finding(record.path, identity, prediction.flag, prediction.probability)
+    p = prediction.probability
+    finding = Finding(record.path, identity, prediction.flag, p, "", spacing, warnings)
     return Analysis(finding, image, prediction)
 
 
@@ -113,7 +137,12 @@ def analyse_record(engine: InferenceEngine, record: ImageRecord, heatmap: bool =
     return score(engine, read_image(record), heatmap)
 
 
-def _read_ahead(records: list[ImageRecord], pool: ThreadPoolExecutor) -> Iterator[ReadImage]:
+def _read_ahead(
+    records: list[ImageRecord],
+    pool: ThreadPoolExecutor,
+    cache: PreparedCache | None,
+    spec: InputSpec | None,
+) -> Iterator[ReadImage]:
     """Read images in order, the next one decoding while the current one is scored.
 
     JPEG / DICOM decoding releases the GIL, so it overlaps the forward pass; at most two
@@ -121,7 +150,7 @@ def _read_ahead(records: list[ImageRecord], pool: ThreadPoolExecutor) -> Iterato
     """
     pending: Future[ReadImage] | None = None
     for record in records:
-        ahead = pool.submit(read_image, record)
+        ahead = pool.submit(read_image, record, cache, spec)
         if pending is not None:
             yield pending.result()
         pending = ahead
@@ -132,10 +161,11 @@ def _read_ahead(records: list[ImageRecord], pool: ThreadPoolExecutor) -> Iterato
 def analyse_each(
     records: Iterable[ImageRecord],
     engine: InferenceEngine,
-    heatmap: bool = False,
+    heatmap: Heatmap = False,
     known: Mapping[Path, Finding] | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
+    prepared: PreparedCache | None = None,
 ) -> Iterator[Analysis]:
     """Analyse ``records`` in order, decoding one image ahead in a helper thread.
 
@@ -145,8 +175,9 @@ def analyse_each(
         What to analyse.
     engine : InferenceEngine
         The loaded model; used only from the calling thread.
-    heatmap : bool
-        Compute a Grad-CAM map for every image scored.
+    heatmap : bool or "flagged"
+        Compute a Grad-CAM map for every image scored, or (``"flagged"``) for the flagged
+        ones only.
     known : mapping of Path to Finding, optional
         Findings already computed, by path: those images are decoded but not scored again.
     progress : callable, optional
@@ -154,11 +185,17 @@ def analyse_each(
     cancel : CancelToken, optional
         Checked before each image; raises :class:`~fracture_desktop.core.jobs.Cancelled`.
         Analyses already handed out stay valid.
+    prepared : PreparedCache, optional
+        Model inputs made when the images were first decoded: those images are scored
+        without decoding them again (not when ``heatmap`` is asked for: a key image needs
+        the pixels).
     """
     records = list(records)
     known = known or {}
+    cache = None if heatmap else prepared
+    spec = engine.card.input_spec if cache is not None else None
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead") as pool:
-        for done, read in enumerate(_read_ahead(records, pool), start=1):
+        for done, read in enumerate(_read_ahead(records, pool, cache, spec), start=1):
             if cancel is not None:
                 cancel.raise_if_cancelled()
             yield score(engine, read, heatmap, known.get(read.record.path))
@@ -172,14 +209,16 @@ def analyse(
     on_finding: Callable[[Finding], None] | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
+    prepared: PreparedCache | None = None,
 ) -> list[Finding]:
     """Score every record in order, reporting each finding as it comes.
 
     Raises :class:`~fracture_desktop.core.jobs.Cancelled` between images when ``cancel`` is
-    set; findings already reported stay valid.
+    set; findings already reported stay valid. ``prepared`` as for :func:`analyse_each`.
     """
     findings: list[Finding] = []
-    for analysis in analyse_each(records, engine, progress=progress, cancel=cancel):
+    analyses = analyse_each(records, engine, progress=progress, cancel=cancel, prepared=prepared)
+    for analysis in analyses:
         findings.append(analysis.finding)
         if on_finding is not None:
             on_finding(analysis.finding)

@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import enum
 import json
-import os
-import tempfile
 import threading
 from pathlib import Path
 
-import platformdirs
-
-APP_NAME = "FractureDesktop"
+from fracture_desktop.core.atomic import atomic_write
+from fracture_desktop.core.paths import user_data_dir
 
 
 class Decision(enum.StrEnum):
@@ -24,7 +21,7 @@ class Decision(enum.StrEnum):
 
 
 def default_decisions_path() -> Path:
-    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)) / "decisions.json"
+    return user_data_dir() / "decisions.json"
 
 
 class DecisionStore:
@@ -54,7 +51,6 @@ class DecisionStore:
 
     def _save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump({k: v.value for k, v in self._decisions.items()}, f, indent=1)
-        os.replace(tmp, self.path)
+        text = json.dumps({k: v.value for k, v in self._decisions.items()}, indent=1)
+        with atomic_write(self.path, overwrite=True) as f:
+            f.write(text.encode("utf-8"))

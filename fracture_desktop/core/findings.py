@@ -6,6 +6,8 @@ import enum
 from dataclasses import dataclass
 from pathlib import Path
 
+from fracture_desktop.core.imaging.image import SpacingSource
+
 
 class Flag(enum.StrEnum):
     FRACTURE = "fracture"
@@ -50,10 +52,16 @@ def classify(probability: float, thresholds: Thresholds) -> Flag:
 
 @dataclass(frozen=True)
 class Finding:
-    """The model's result for one image (or why there is none)."""
+    """The model's result for one image (or why there is none).
+
+    ``spacing_source`` and ``warnings`` are what decoding the image told (calibration source,
+    decoder complaints), kept so that a report can reuse the finding without decoding again.
+    """
 
     path: Path
     identity: str
     flag: Flag
     probability: float | None = None
     error: str = ""
+    spacing_source: SpacingSource | None = None
+    warnings: tuple[str, ...] = ()

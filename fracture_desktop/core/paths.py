@@ -12,6 +12,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import platformdirs
+
+#: The folder name of the per-user data directory (decisions, stored results).
+APP_NAME = "FractureDesktop"
 #: Written into the bundle root by the PyInstaller spec; absent in a source tree.
 BUILD_INFO_FILE = "build_info.json"
 
@@ -53,3 +57,11 @@ def build_info() -> dict[str, Any] | None:
     if not path.is_file():
         return None
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+def user_data_dir() -> Path:
+    """The per-user folder for what the app remembers (decisions, analysis results).
+
+    Never a study folder: the app writes nothing among the images it reads.
+    """
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))

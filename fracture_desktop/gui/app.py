@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QApplication
 
 from fracture_desktop.core.decisions import DecisionStore
 from fracture_desktop.core.paths import resources_root
+from fracture_desktop.core.results_store import ResultsStore
 from fracture_desktop.gui.main_window import MainWindow
 from fracture_desktop.gui.settings import APPLICATION, ORGANISATION, ViewerSettings
 
@@ -33,7 +34,7 @@ def application() -> QApplication:
 def create_window(folder: Path | None = None) -> MainWindow:
     """A themed main window with the user's settings and decisions, opening ``folder``."""
     application()
-    window = MainWindow(ViewerSettings(), DecisionStore())
+    window = MainWindow(ViewerSettings(), DecisionStore(), results=ResultsStore())
     if folder is not None:
         window.open_folder(folder)
     return window
@@ -47,7 +48,7 @@ def run_viewer(folder: Path | None) -> int:
     def report(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
         # A bug in a slot must not take the reader's session down: show it and carry on.
         details = "".join(traceback.format_exception(kind, exc, tb))
-        window.notices.notify(f"Internal error: {exc}", details)
+        window.notify(f"Internal error: {exc}", details)
         sys.__excepthook__(kind, exc, tb)
 
     sys.excepthook = report

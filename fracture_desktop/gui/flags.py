@@ -7,6 +7,8 @@ from PySide6.QtGui import QColor
 from fracture_desktop.core.decisions import Decision
 from fracture_desktop.core.findings import Finding, Flag
 
+#: The colour of results made by another model than the one in use.
+OTHER_MODEL_COLOUR = QColor("#757575")
 FLAG_COLOURS = {
     Flag.FRACTURE: QColor("#ff5252"),
     Flag.DOUBT: QColor("#ffb74d"),
@@ -14,6 +16,8 @@ FLAG_COLOURS = {
     Flag.NOT_ANALYSED: QColor("#9e9e9e"),
 }
 DECISION_MARKS = {Decision.CONFIRMED: "\u2713 confirmed", Decision.REJECTED: "\u2717 rejected"}
+#: The decision as one sign, where a column has room for no more (the tooltip says it).
+DECISION_SIGNS = {Decision.CONFIRMED: "\u2713", Decision.REJECTED: "\u2717"}
 
 
 def flag_text(finding: Finding | None) -> str:
@@ -26,6 +30,17 @@ def flag_text(finding: Finding | None) -> str:
     return f"{name} {finding.probability:.0%}"
 
 
+def other_model_note(model_label: str) -> str:
+    """Tooltip of a result kept from another model: shown, but not this model's answer."""
+    return f"Made by another model ({model_label}); analyse again for this model's result"
+
+
+def shown_flag_text(finding: Finding | None, made_by: str = "") -> str:
+    """The flag as a row shows it: in brackets when another model (``made_by``) made it."""
+    text = flag_text(finding)
+    return f"({text})" if made_by and text else text
+
+
 def suspicion_key(finding: Finding | None) -> float:
     """Ascending order reads the most suspicious first: by flag, then by probability."""
     if finding is None:
@@ -36,3 +51,7 @@ def suspicion_key(finding: Finding | None) -> float:
 
 def decision_text(decision: Decision | None) -> str:
     return "" if decision is None else DECISION_MARKS[decision]
+
+
+def decision_sign(decision: Decision | None) -> str:
+    return "" if decision is None else DECISION_SIGNS[decision]

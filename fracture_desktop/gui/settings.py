@@ -6,10 +6,12 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
 
+from fracture_desktop.core.display import DisplayState
+from fracture_desktop.core.inference.devices import DEVICES
+
 ORGANISATION = "FractureDesktop"
 APPLICATION = "Fracture Desktop"
 MAX_RECENT = 8
-DEVICES = ("auto", "cpu", "cuda")
 
 
 class ViewerSettings:
@@ -80,7 +82,52 @@ class ViewerSettings:
         self._s.setValue("heatmap/opacity", int(value))
 
     @property
-    def export_folder(self) -> Path:
+    def wheel_steps_images(self) -> bool:
+        """The mouse wheel steps through images (Ctrl+wheel zooms), as in RadiAnt and
+        Weasis; False: the wheel zooms and Ctrl+wheel steps."""
+        return self._bool("view/wheel_steps_images", True)
+
+    @wheel_steps_images.setter
+    def wheel_steps_images(self, value: bool) -> None:
+        self._s.setValue("view/wheel_steps_images", bool(value))
+
+    @property
+    def model_dir(self) -> Path | None:
+        """The model folder the reader chose last (None: the shipped default)."""
+        value = self._s.value("model/folder", "")
+        return Path(value) if value else None
+
+    @model_dir.setter
+    def model_dir(self, folder: Path | None) -> None:
+        self._s.setValue("model/folder", str(folder) if folder else "")
+
+    @property
+    def user_model_dirs(self) -> list[Path]:
+        """Model folders the reader added beside the shipped ones."""
+        value = self._s.value("model/added", [])
+        items = [value] if isinstance(value, str) else list(value or [])
+        return [Path(v) for v in items if v]
+
+    def add_user_model_dir(self, folder: Path) -> None:
+        folders = [*(p for p in self.user_model_dirs if p != folder), folder]
+        self._s.setValue("model/added", [str(p) for p in folders])
+
+    def display(self) -> DisplayState:
+        """The display choices kept between sessions (overlays and heatmap)."""
+        return DisplayState(
+            overlays=self.overlays,
+            heatmap_visible=self.heatmap,
+            heatmap_opacity=self.heatmap_opacity,
+        )
+
+    def save_display(self, display: DisplayState) -> None:
+        """Keep ``display``'s overlay and heatmap choices for the next session."""
+        self.overlays = display.overlays
+        self.heatmap = display.heatmap_visible
+        self.heatmap_opacity = display.heatmap_opacity
+
+    @property
+    def report_folder(self) -> Path:
         """Where the export dialog opens: the folder last exported to, else the home folder.
 
         Never the study folder by default, so reports are not written among the images.
@@ -88,8 +135,8 @@ class ViewerSettings:
         value = self._s.value("export/folder", "")
         return Path(value) if value and Path(value).is_dir() else Path.home()
 
-    @export_folder.setter
-    def export_folder(self, folder: Path) -> None:
+    @report_folder.setter
+    def report_folder(self, folder: Path) -> None:
         self._s.setValue("export/folder", str(folder))
 
     def geometry(self) -> tuple[QByteArray | None, QByteArray | None]:

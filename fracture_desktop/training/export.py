@@ -12,15 +12,19 @@ from typing import Any
 import torch
 
 from fracture_desktop.core.files import file_sha256
+from fracture_desktop.core.findings import Thresholds
 from fracture_desktop.core.imaging.model_input import InputSpec
-from fracture_desktop.core.inference.card import CARD_FILE, ModelCard, load_card
+from fracture_desktop.core.inference.card import (
+    CARD_FILE,
+    INPUT_RULES,
+    ModelCard,
+    load_card,
+    localiser_settings,
+    write_card,
+)
 from fracture_desktop.core.inference.models import ARCHITECTURES
 
 WEIGHTS_FILE = "weights.pt"
-INTENDED_USE = (
-    "Research and reading aid: flags radiographs that may show a fracture so they are read "
-    "first. Not a diagnosis; every image must still be read by a qualified person."
-)
 
 
 def write_model_dir(
@@ -47,33 +51,40 @@ def write_model_dir(
     directory.mkdir(parents=True, exist_ok=True)
     weights = directory / WEIGHTS_FILE
     torch.save(state, weights)
-    mirrored = card.get("architecture", {}).get("mirror_average", False)
-    document = {
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "intended_use": INTENDED_USE,
-        **card,
-        "architecture": {
-            "name": arch,
-            "parameters": sum(p.numel() for p in model.parameters()),
-            **card.get("architecture", {}),
+    sections = {k: v for k, v in card.items() if k not in ("id", "version")}
+    architecture = sections.pop("architecture", {})
+    model_card = ModelCard(
+        directory=directory,
+        id=card["id"],
+        version=str(card["version"]),
+        architecture=arch,
+        input_spec=spec,
+        temperature=float(card["calibration"]["temperature"]),
+        thresholds=Thresholds(
+            fracture=float(card["thresholds"]["fracture"]["value"]),
+            doubt=float(card["thresholds"]["doubt"]["value"]),
+        ),
+        weights_file=WEIGHTS_FILE,
+        sha256=file_sha256(weights),
+        mirror_average=bool(architecture.get("mirror_average", False)),
+        localiser=localiser_settings(card.get("localiser")),
+        raw={
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            **sections,
+            "architecture": {
+                **architecture,
+                "parameters": sum(p.numel() for p in model.parameters()),
+            },
+            "input": {
+                "function": "fracture_desktop.core.imaging.model_input.model_input",
+                "rules": INPUT_RULES,
+            },
         },
-        "input": {
-            "size": spec.size,
-            "letterbox": spec.letterbox,
-            "channels": spec.channels,
-            "function": "fracture_desktop.core.imaging.model_input.model_input",
-            "rules": "default VOI (first file window, else file VOI LUT, else 0.5-99.5 percentile "
-            "auto window), bone bright "
-            "(MONOCHROME1 / INVERSE inverted), colour to BT.601 luminance, values in [0, 1], "
-            "bilinear antialiased resize, black padding when letterboxed",
-        },
-        "output": ("mean logit of the image and its left-right mirror" if mirrored else "logit")
-        + "; probability of fracture = sigmoid(logit / temperature)",
-        "weights": {"file": WEIGHTS_FILE, "sha256": file_sha256(weights)},
-    }
-    (directory / CARD_FILE).write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-    (directory / "README.md").write_text(model_readme(document), encoding="utf-8")
-    return load_card(directory)
+    )
+    write_card(model_card)
+    card_out = load_card(directory)
+    (directory / "README.md").write_text(model_readme(card_out.raw), encoding="utf-8")
+    return card_out
 
 
 def _interval(metric: dict[str, float] | None) -> str:
@@ -176,12 +187,12 @@ def initialised_from(init: str | None) -> dict[str, Any] | None:
             parent["initialised_from"] = initialised_from(config.get("init") or None)
         return parent
     if (folder / CARD_FILE).is_file():
-        card = json.loads((folder / CARD_FILE).read_text(encoding="utf-8"))
+        card = load_card(folder)
         return {
-            "model": card["id"],
-            "version": card["version"],
-            "sha256": card["weights"]["sha256"],
-            "training": card.get("training"),
+            "model": card.id,
+            "version": card.version,
+            "sha256": card.sha256,
+            "training": card.raw.get("training"),
         }
     return {"weights": init}
 

@@ -12,6 +12,8 @@ from gui_helpers import FakeEngine
 from PySide6.QtCore import QSettings
 
 from fracture_desktop.core.decisions import DecisionStore
+from fracture_desktop.core.inference.card import load_card
+from fracture_desktop.core.results_store import ResultsStore
 
 PYDICOM = Path("dicom/pydicom_3.0.2")
 DICOM_FILES = {
@@ -55,15 +57,21 @@ def make_window(qtbot, tmp_path: Path, model_dir: Path) -> Iterator[Callable[...
             QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
         )
         decisions = DecisionStore(tmp_path / "decisions.json")
-        factory = None if engine is None else (lambda _dir, _device: engine)
-        window = MainWindow(settings, decisions, model or model_dir, factory)
+        results = ResultsStore(tmp_path / "results.sqlite3")
+
+        def factory(directory: Path, _device: str) -> FakeEngine:
+            engine.card = load_card(directory)
+            return engine
+
+        factory = None if engine is None else factory
+        window = MainWindow(settings, decisions, model or model_dir, factory, results)
         qtbot.addWidget(window)
         window.resize(1200, 800)
         window.show()
         qtbot.waitUntil(
             lambda: (
                 window.analysis.card is not None
-                or window.model_label.text() != "Model: checking\u2026"
+                or window.status.model_label.text() != "Model: checking\u2026"
             )
         )
         made.append(window)

@@ -13,7 +13,9 @@ from PySide6.QtWidgets import QApplication, QWidget
 
 from fracture_desktop.core.findings import Flag
 from fracture_desktop.core.imaging.image import LoadedImage
+from fracture_desktop.core.inference.card import ModelCard
 from fracture_desktop.core.inference.engine import Prediction
+from fracture_desktop.core.prepared import PreparedImage
 
 
 class FakeEngine:
@@ -24,6 +26,7 @@ class FakeEngine:
     """
 
     device = "cpu"
+    card: ModelCard | None = None  # the real card of the model folder, set when built
 
     def __init__(self, scores: dict[str, float], gate: threading.Event | None = None) -> None:
         self.scores = scores
@@ -34,13 +37,19 @@ class FakeEngine:
         """Nothing to build."""
 
     def predict(self, image: LoadedImage, heatmap: bool = False) -> Prediction:
+        return self._score(image.path, image.shape, heatmap)
+
+    def predict_prepared(self, prepared: PreparedImage, heatmap: bool = False) -> Prediction:
+        return self._score(prepared.record.path, prepared.shape, heatmap)
+
+    def _score(self, path: Path, shape: tuple[int, int], heatmap: bool) -> Prediction:
         self.calls += 1
         if self.gate is not None and self.calls > 1:
             self.gate.wait(timeout=10)
-        p = self.scores.get(image.path.name, 0.1)
+        p = self.scores.get(path.name, 0.1)
         flag = Flag.FRACTURE if p >= 0.6 else Flag.DOUBT if p >= 0.4 else Flag.NO_FRACTURE
-        hm = np.linspace(0, 1, image.values.shape[0] * image.values.shape[1], dtype=np.float32)
-        return Prediction(p, flag, hm.reshape(image.values.shape[:2]) if heatmap else None)
+        hm = np.linspace(0, 1, shape[0] * shape[1], dtype=np.float32)
+        return Prediction(p, flag, hm.reshape(shape) if heatmap else None)
 
 
 def open_and_wait(qtbot, window, folder: Path) -> None:
@@ -48,7 +57,9 @@ def open_and_wait(qtbot, window, folder: Path) -> None:
     with qtbot.waitSignal(window.scan.sig_finished, timeout=20000):
         window.open_folder(folder)
     qtbot.waitUntil(lambda: window.view.image is not None, timeout=10000)
-    qtbot.waitUntil(lambda: len(window.identities) == len(window.records), timeout=20000)
+    qtbot.waitUntil(
+        lambda: len(window.session.identities) == len(window.session.records), timeout=20000
+    )
 
 
 def drag(

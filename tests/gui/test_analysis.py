@@ -25,25 +25,28 @@ def test_analyse_folder_with_untrained_model(qtbot, make_window, sample_folder: 
     window = make_window()
     open_and_wait(qtbot, window, sample_folder)
     assert window.analysis.available
-    assert "fracture_net-untrained" in window.model_label.text()
+    assert "fracture_net-untrained" in window.status.model_label.text()
     with qtbot.waitSignal(window.analysis.sig_finished, timeout=60000) as finished:
         QTest.keyClick(window, Qt.Key.Key_3, Qt.KeyboardModifier.ControlModifier)
     assert finished.args == [False]
-    assert len(window.findings) == IMAGE_COUNT
-    assert all(f.flag is not Flag.NOT_ANALYSED for f in window.findings.values())
-    assert window.device_label.text() == "Device: auto \u2192 cpu"
-    for record in window.records.values():
-        finding = window.findings[record.path]
+    assert len(window.session.findings) == IMAGE_COUNT
+    assert all(f.flag is not Flag.NOT_ANALYSED for f in window.session.findings.values())
+    assert window.status.device_label.text() == "Device: auto \u2192 cpu"
+    for record in window.session.records.values():
+        finding = window.session.findings[record.path]
         assert window.browser.badge_text(record).startswith(finding.flag.value.capitalize())
     # Sort by suspicion: the browser's order follows flag rank, then probability.
     window.browser.sort_box.setCurrentIndex(1)
     shown = window.browser.visible_records()
     assert len(shown) == IMAGE_COUNT
     for series in {r.series_uid for r in shown}:
-        keys = [suspicion_key(window.findings[r.path]) for r in shown if r.series_uid == series]
+        keys = [
+            suspicion_key(window.session.findings[r.path]) for r in shown if r.series_uid == series
+        ]
         assert keys == sorted(keys)
     panel_keys = [
-        suspicion_key(window.findings[r.path]) for r in window.findings_panel.ordered_records()
+        suspicion_key(window.session.findings[r.path])
+        for r in window.findings_panel.ordered_records()
     ]
     assert panel_keys == sorted(panel_keys)
 
@@ -52,7 +55,7 @@ def test_sort_and_filter_by_suspicion(qtbot, make_window, sample_folder: Path) -
     window = make_window(engine=FakeEngine(SCORES))
     open_and_wait(qtbot, window, sample_folder)
     with qtbot.waitSignal(window.analysis.sig_finished, timeout=20000):
-        window.analyse_folder()
+        window.reading.analyse_folder()
     names = [r.path.name for r in window.findings_panel.ordered_records()]
     assert names[:3] == ["MR_small.dcm", "cr_cervical", "CT_small.dcm"]
     window.browser.sort_box.setCurrentIndex(1)
@@ -73,16 +76,16 @@ def test_cancel_mid_way(qtbot, make_window, sample_folder: Path) -> None:
     engine = FakeEngine(SCORES, gate)
     window = make_window(engine=engine)
     open_and_wait(qtbot, window, sample_folder)
-    window.analyse_folder()
-    assert window.progress.isVisible() and window.cancel_button.isVisible()
-    qtbot.waitUntil(lambda: len(window.findings) == 1, timeout=10000)
-    assert "left" in window.remaining_label.text()
+    window.reading.analyse_folder()
+    assert window.status.progress.isVisible() and window.status.cancel_button.isVisible()
+    qtbot.waitUntil(lambda: len(window.session.findings) == 1, timeout=10000)
+    assert "left" in window.status.remaining_label.text()
     with qtbot.waitSignal(window.analysis.sig_finished, timeout=10000) as finished:
-        window.cancel_button.click()
+        window.status.cancel_button.click()
         gate.set()  # let the image in progress finish; the batch stops after it
     assert finished.args == [True]
-    assert 1 <= len(window.findings) < IMAGE_COUNT
-    assert not window.progress.isVisible()
+    assert 1 <= len(window.session.findings) < IMAGE_COUNT
+    assert not window.status.progress.isVisible()
     assert "cancelled" in window.statusBar().currentMessage()
 
 
@@ -90,23 +93,24 @@ def test_decisions_survive_reopen(qtbot, make_window, sample_folder: Path) -> No
     window = make_window(engine=FakeEngine(SCORES))
     open_and_wait(qtbot, window, sample_folder)
     with qtbot.waitSignal(window.analysis.sig_finished, timeout=20000):
-        window.analyse_folder()
-    mr = next(r for r in window.records.values() if r.path.name == "MR_small.dcm")
-    jpeg = next(r for r in window.records.values() if r.path.suffix == ".jpg")
+        window.reading.analyse_folder()
+    mr = next(r for r in window.session.records.values() if r.path.name == "MR_small.dcm")
+    jpeg = next(r for r in window.session.records.values() if r.path.suffix == ".jpg")
     window.browser.select_record(mr)
     qtbot.waitUntil(lambda: window.view.record == mr, timeout=10000)
     QTest.keyClick(window, Qt.Key.Key_Y)
-    window.decide(Decision.REJECTED, jpeg)
+    window.reading.decide(Decision.REJECTED, jpeg)
     assert "confirmed" in window.browser.badge_text(mr)
     window.close()
 
     reopened = make_window(engine=FakeEngine(SCORES))
     open_and_wait(qtbot, reopened, sample_folder)
-    by_name = {r.path.name: r for r in reopened.records.values()}
+    by_name = {r.path.name: r for r in reopened.session.records.values()}
     # Restored before any analysis: decisions are keyed by identity, not by the session.
     assert "confirmed" in reopened.browser.badge_text(by_name["MR_small.dcm"])
     assert "rejected" in reopened.browser.badge_text(by_name[jpeg.path.name])
-    assert reopened.browser.badge_text(by_name["CT_small.dcm"]) == ""
+    # The kept result is shown, with no decision beside it.
+    assert reopened.browser.badge_text(by_name["CT_small.dcm"]) == "Doubt 50%"
     assert not any(sample_folder.rglob("*.json"))  # nothing written into the study folder
 
 
@@ -114,13 +118,13 @@ def test_without_model_viewer_works_and_says_why(
     qtbot, make_window, sample_folder: Path, tmp_path: Path
 ) -> None:
     window = make_window(model=tmp_path / "no-such-model")
-    qtbot.waitUntil(lambda: window.model_label.text() == "Model: unavailable", timeout=10000)
+    qtbot.waitUntil(lambda: window.status.model_label.text() == "Model: unavailable", timeout=10000)
     assert not window.act_analyse_folder.isEnabled()
     assert "no model card" in window.act_analyse_folder.toolTip()
     open_and_wait(qtbot, window, sample_folder)
     assert window.view.image is not None
-    window.analyse_folder()
-    assert "Analysis unavailable: no model card" in window.notices.notices[-1].reason
+    window.reading.analyse_folder()
+    assert "Analysis unavailable: no model card" in window.status.notices.notices[-1].reason
     assert "No model" in model_card_html(window.analysis.card, window.analysis.unavailable_reason)
 
 
@@ -130,9 +134,9 @@ def test_model_card_and_intended_use_are_shown(qtbot, make_window) -> None:
     card = window.analysis.card
     text = model_card_html(card, "")
     assert card.short_sha in text and "0.600" in text and "0.400" in text
-    assert "Not a diagnosis" in text
-    assert window.intended_label.isVisible()
-    assert "not a diagnosis" in window.intended_label.text()
+    assert card.intended_use in text and "not a diagnosis" in text
+    assert window.status.intended_label.isVisible()
+    assert "not a diagnosis" in window.status.intended_label.text()
     rows = dict(window.shortcut_rows())
     assert rows["Ctrl+O"].startswith("Open Folder") and rows["I"] == "Invert"
 
@@ -158,19 +162,19 @@ def test_error_in_a_worker_reaches_the_user(qtbot, make_window) -> None:
         raise RuntimeError("disk on fire")
 
     window.workers[0].submit(fail)
-    qtbot.waitUntil(lambda: bool(window.notices.notices), timeout=5000)
-    notice = window.notices.notices[-1]
+    qtbot.waitUntil(lambda: bool(window.status.notices.notices), timeout=5000)
+    notice = window.status.notices.notices[-1]
     assert notice.reason == "RuntimeError: disk on fire"
     assert "Traceback" in notice.details
-    assert window.notices.details_button.isVisible()
+    assert window.status.notices.details_button.isVisible()
 
 
 def test_closing_joins_every_worker(qtbot, make_window, sample_folder: Path) -> None:
     gate = threading.Event()
     window = make_window(engine=FakeEngine(SCORES, gate))
     open_and_wait(qtbot, window, sample_folder)
-    window.analyse_folder()
-    qtbot.waitUntil(lambda: len(window.findings) == 1, timeout=10000)
+    window.reading.analyse_folder()
+    qtbot.waitUntil(lambda: len(window.session.findings) == 1, timeout=10000)
     gate.set()
     window.close()
     assert [t.name for t in threading.enumerate() if t.name.startswith("fd-")] == []
@@ -182,6 +186,6 @@ def test_device_menu_offers_what_torch_reports(qtbot, make_window, monkeypatch, 
     window = make_window(engine=FakeEngine(SCORES))
     # The engine is loaded and warmed at start-up: torch says what it offers then, just
     # before the engine reports the device it runs on (the label shows "auto → cpu").
-    qtbot.waitUntil(lambda: "\u2192" in window.device_label.text(), timeout=20000)
+    qtbot.waitUntil(lambda: "\u2192" in window.status.device_label.text(), timeout=20000)
     assert window.device_actions["cuda"].isEnabled() == ("cuda" in devices)
     assert window.device_actions["cpu"].isEnabled()

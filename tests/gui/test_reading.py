@@ -22,7 +22,7 @@ pytestmark = pytest.mark.gui
 
 
 def select(qtbot, window, name: str) -> None:
-    record = next(r for r in window.records.values() if r.path.name == name)
+    record = next(r for r in window.session.records.values() if r.path.name == name)
     window.browser.select_record(record)
     qtbot.waitUntil(lambda: window.view.record == record, timeout=10000)
 
@@ -42,7 +42,7 @@ def test_open_folder_fills_browser_and_problems(qtbot, make_window, sample_folde
     assert [name for name, _ in window.problems.problems()] == ["broken.dcm"]
     assert window.problems_dock.windowTitle() == "Problems (1)"
     assert len(window.browser.visible_records()) == IMAGE_COUNT
-    assert window.notices.notices == []  # the broken file is a problem, not an error
+    assert window.status.notices.notices == []  # the broken file is a problem, not an error
     # Thumbnails are made in the worker and end up on the browser's image items.
     qtbot.waitUntil(
         lambda: all(not items[0].icon().isNull() for items in window.browser._images.values()),
@@ -65,7 +65,7 @@ def test_drag_changes_window_and_levels_follow(qtbot, make_window, sample_folder
     assert after.width > before.width
     assert after.center > before.center
     assert view.image_item.getLevels() == pytest.approx((after.lower, after.upper))
-    assert f"W {after.width:.0f} L {after.center:.0f}" in window.window_label.text()
+    assert f"W {after.width:.0f} L {after.center:.0f}" in window.status.window_label.text()
 
 
 def test_presets_on_number_keys(qtbot, make_window, sample_folder: Path) -> None:
@@ -75,11 +75,17 @@ def test_presets_on_number_keys(qtbot, make_window, sample_folder: Path) -> None
     view = window.view
     values = load_image(sample_folder / "MR_small.dcm").values
     labels = [p.explanation for p in view.presets]
-    assert labels[1:] == ["auto", "bone (estimated)", "soft tissue (estimated)", "full range"]
+    assert labels[1:] == [
+        "auto",
+        "bone (estimated)",
+        "soft tissue (estimated)",
+        "lung (estimated)",
+        "full range",
+    ]
     QTest.keyClick(window, Qt.Key.Key_2)
     auto = auto_window(values)
     assert view.image_item.getLevels() == pytest.approx((auto.lower, auto.upper))
-    QTest.keyClick(window, Qt.Key.Key_5)
+    QTest.keyClick(window, Qt.Key.Key_6)
     assert view.image_item.getLevels() == pytest.approx((values.min(), values.max()))
     QTest.keyClick(window, Qt.Key.Key_1)
     assert view.image_item.getLevels() == pytest.approx((600 - 800, 600 + 800))
@@ -94,13 +100,13 @@ def test_zoom_fit_actual_size_invert(qtbot, make_window, sample_folder: Path) ->
     view = window.view
     viewport = view.graphics.viewport()
     fitted = view.zoom
-    # Wheel toward a point right of centre: zoom grows and that pixel stays under the cursor.
+    # Ctrl+wheel toward a point right of centre: zoom grows, that pixel stays under the cursor.
     at = widget_point(view, 96, 64)
     pixel_before = view.image_item.mapFromScene(view.graphics.mapToScene(at))
     wheel = QWheelEvent(
         QPointF(at), QPointF(viewport.mapToGlobal(at)), QPoint(0, 0), QPoint(0, 120),
-        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase,
-        False,
+        Qt.MouseButton.NoButton, Qt.KeyboardModifier.ControlModifier,
+        Qt.ScrollPhase.NoScrollPhase, False,
     )  # fmt: skip
     QApplication.sendEvent(viewport, wheel)
     assert view.zoom > fitted * 1.05
@@ -140,13 +146,13 @@ def test_measurement_in_mm_from_pixel_spacing(qtbot, make_window, sample_folder:
     # Mouse positions are whole screen pixels: allow one image pixel of error.
     assert measured.value == pytest.approx(expected, abs=spacing.row * 1.5)
     assert "mm (Pixel Spacing)" in measured.label
-    assert "Distance:" in window.statusBar().currentMessage()
+    assert window.status.distance_label.text() == f"Distance: {measured.label}"
 
 
 def test_measurement_uncalibrated_says_px(qtbot, make_window, sample_folder: Path) -> None:
     window = make_window()
     open_and_wait(qtbot, window, sample_folder)
-    jpeg = next(r for r in window.records.values() if r.path.suffix == ".jpg")
+    jpeg = next(r for r in window.session.records.values() if r.path.suffix == ".jpg")
     window.browser.select_record(jpeg)
     qtbot.waitUntil(lambda: window.view.record == jpeg, timeout=10000)
     QTest.keyClick(window, Qt.Key.Key_M)

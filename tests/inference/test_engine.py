@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 import torch
 
 from fracture_desktop.core.errors import ModelIntegrityError, ModelUnavailableError
-from fracture_desktop.core.findings import Flag
+from fracture_desktop.core.findings import Flag, Thresholds
 from fracture_desktop.core.imaging.image import LoadedImage
 from fracture_desktop.core.imaging.model_input import InputSpec, model_input
 from fracture_desktop.core.inference.engine import InferenceEngine, cam_to_image, model_threads
@@ -57,6 +58,21 @@ def test_warm_up_leaves_predictions_and_heatmaps_unchanged(model_dir: Path) -> N
     np.testing.assert_array_equal(after.heatmap, expected.heatmap)
     assert not any(p.requires_grad for p in warm.model.parameters())
     assert not warm.model.training
+
+
+def test_flagged_only_heatmaps_skip_the_unflagged(model_dir: Path) -> None:
+    engine = InferenceEngine.load(model_dir, device="cpu")
+    image = grey_image(300, 200)
+    full = engine.predict(image, heatmap=True)
+    for thresholds, flagged in ((Thresholds(0.0, 0.0), True), (Thresholds(1.0, 1.0), False)):
+        engine.card = dataclasses.replace(engine.card, thresholds=thresholds)
+        only = engine.predict(image, heatmap="flagged")
+        assert only.flag.is_flagged is flagged
+        assert only.probability == pytest.approx(full.probability, abs=1e-6)
+        if flagged:
+            np.testing.assert_allclose(only.heatmap, full.heatmap, atol=1e-6)
+        else:
+            assert only.heatmap is None
 
 
 def test_tampered_weights_are_refused(model_dir: Path, tmp_path: Path) -> None:

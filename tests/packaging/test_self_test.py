@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 from pathlib import Path
@@ -52,3 +53,13 @@ def test_a_missing_model_fails_the_self_test(tmp_path: Path) -> None:
 
     assert result.returncode != 0
     assert "self-test FAILED: no model card" in result.stderr
+
+
+def test_the_self_test_honours_the_model_folder_setting(tmp_path: Path, monkeypatch) -> None:
+    from fracture_desktop.self_test import run_self_test
+
+    nowhere = tmp_path / "nowhere"
+    monkeypatch.setenv("FRACTURE_DESKTOP_MODEL_DIR", str(nowhere))
+    out, err = io.StringIO(), io.StringIO()
+    assert run_self_test(out=out, err=err) != 0
+    assert f"no model card in {nowhere}" in err.getvalue()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from report_helpers import PATIENT, context, entries
 
-from fracture_desktop.core.report import COLUMNS, ReportExistsError, write_csv
+from fracture_desktop.core.report import COLUMNS, OutputExistsError, write_csv
 
 
 def read_rows(path: Path) -> list[dict[str, str]]:
@@ -65,7 +65,7 @@ def test_deidentified_csv_keeps_columns_but_no_patient(tmp_path: Path) -> None:
 def test_existing_file_is_kept_unless_overwrite(tmp_path: Path) -> None:
     out = tmp_path / "r.csv"
     out.write_text("precious", encoding="utf-8")
-    with pytest.raises(ReportExistsError):
+    with pytest.raises(OutputExistsError):
         write_csv(entries(), out, context())
     assert out.read_text(encoding="utf-8") == "precious"
     write_csv(entries(), out, context(), overwrite=True)

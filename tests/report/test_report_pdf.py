@@ -15,7 +15,7 @@ from pypdf import PdfReader
 from report_helpers import context, entries
 
 from fracture_desktop.core.jobs import Cancelled, CancelToken
-from fracture_desktop.core.report import ReportExistsError, make_key_image, write_pdf
+from fracture_desktop.core.report import OutputExistsError, make_key_image, write_pdf
 
 
 def pdf_text(path: Path) -> str:
@@ -72,7 +72,7 @@ def test_cancel_leaves_no_file(tmp_path: Path) -> None:
 def test_existing_pdf_is_refused(tmp_path: Path) -> None:
     out = tmp_path / "r.pdf"
     out.write_bytes(b"mine")
-    with pytest.raises(ReportExistsError):
+    with pytest.raises(OutputExistsError):
         write_pdf(entries(), out, context())
     assert out.read_bytes() == b"mine"
 

@@ -61,6 +61,10 @@ class VoiLut:
     bits: int = 16
 
 
+#: What a grey image is shown through: a window or a VOI LUT table (PS3.3 C.11.2).
+Voi = VoiWindow | VoiLut
+
+
 class SpacingSource(enum.StrEnum):
     """Where a pixel spacing came from, shown next to every measurement."""
 

@@ -59,7 +59,11 @@ def model_input(image: LoadedImage, spec: InputSpec) -> np.ndarray:
     The image is shown as a reader first sees it (default window, bone bright, colour as
     luminance), then resized with an antialiasing bilinear filter into the square.
     """
-    grey = display_grey(image)
+    return input_from_grey(display_grey(image), spec)
+
+
+def input_from_grey(grey: np.ndarray, spec: InputSpec) -> np.ndarray:
+    """:func:`model_input` from ``display_grey(image)``, for callers that show it too."""
     top, left, rows, cols = fit_box(grey.shape, spec.size, spec.letterbox)
     resized = Image.fromarray(grey).resize((cols, rows), Image.Resampling.BILINEAR)
     square = np.zeros((spec.size, spec.size), dtype=np.float32)

@@ -1,16 +1,19 @@
 """Model cards (``models/<id>/model_card.json``): what a model is, expects and can be trusted for.
 
-The card idea follows MONAI bundles' metadata; the fields are those of the design notes
-(section 5), written by :func:`fracture_desktop.training.export.write_model_dir`.
+The card idea follows MONAI bundles' metadata. :class:`ModelCard` owns the schema: it reads,
+checks and writes the card; :func:`fracture_desktop.training.export.write_model_dir` fills
+it for a new model, the engine and the viewer's dialogs read it. See docs/MODEL.md.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+import os
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fracture_desktop.core.atomic import atomic_write
 from fracture_desktop.core.errors import ModelUnavailableError
 from fracture_desktop.core.findings import Thresholds
 from fracture_desktop.core.imaging.model_input import InputSpec
@@ -19,10 +22,40 @@ from fracture_desktop.core.paths import models_root
 CARD_FILE = "model_card.json"
 #: The model the app uses unless told otherwise.
 SHIPPED_MODEL_ID = "efficientnet_lite0-v1"
+#: Names the model folder for the viewer, ``scan`` and ``--self-test`` alike.
+MODEL_DIR_ENV = "FRACTURE_DESKTOP_MODEL_DIR"
+
+
+def shipped_model_dir() -> Path:
+    """The folder of the model shipped with the app."""
+    return models_root() / SHIPPED_MODEL_ID
 
 
 def default_model_dir() -> Path:
-    return models_root() / SHIPPED_MODEL_ID
+    """The model folder used when none is named: ``$FRACTURE_DESKTOP_MODEL_DIR`` when set,
+    else the shipped model."""
+    value = os.environ.get(MODEL_DIR_ENV)
+    return Path(value) if value else shipped_model_dir()
+
+
+#: The one intended-use statement: written into new cards, shown by the viewer and reports.
+INTENDED_USE = (
+    "Research and reading aid, not a diagnosis: it flags radiographs that may show a fracture "
+    "so they are read first; every image must still be read by a qualified person."
+)
+#: Its first clause, where there is room for a few words only (status bar, report footer).
+INTENDED_USE_SHORT = INTENDED_USE.split(":")[0]
+#: How :func:`~fracture_desktop.core.imaging.model_input.model_input` prepares an image.
+INPUT_RULES = (
+    "default VOI (first file window, else file VOI LUT, else 0.5-99.5 percentile auto window), "
+    "bone bright (MONOCHROME1 / INVERSE inverted), colour to BT.601 luminance, values in "
+    "[0, 1], bilinear antialiased resize, black padding when letterboxed"
+)
+_SHA256_HEX = 64
+
+
+def _malformed(path: Path, why: str) -> ModelUnavailableError:
+    return ModelUnavailableError(f"the model card {path} is malformed", why)
 
 
 @dataclass(frozen=True)
@@ -37,7 +70,39 @@ class LocaliserSettings:
 
 @dataclass(frozen=True)
 class ModelCard:
-    """The parts of a card the app acts on; ``raw`` keeps the whole document for display."""
+    """A model card: the one owner of ``model_card.json``'s schema.
+
+    It reads (:meth:`from_document`, :func:`load_card`), checks and writes (:meth:`document`,
+    :func:`write_card`) the keys the app acts on; the rest of the document (training,
+    metrics, limitations, ...) is kept as it is in :attr:`raw` for display.
+
+    Attributes
+    ----------
+    directory : Path
+        The model folder.
+    id, version : str
+        E.g. ``efficientnet_lite0-v1``, ``1.0.0``.
+    architecture : str
+        A key of :data:`~fracture_desktop.core.inference.models.ARCHITECTURES`.
+    input_spec : InputSpec
+        Input size, letterboxing and channels.
+    temperature : float
+        Calibration: probability = sigmoid(logit / temperature), > 0.
+    thresholds : Thresholds
+        Probabilities at which an image is flagged; 0 <= doubt <= fracture <= 1.
+    weights_file, sha256 : str
+        The weights beside the card and their sha256, checked before loading.
+    intended_use : str
+        What the model may be used for.
+    mirror_average : bool
+        Score each image as the mean logit of it and its left-right mirror
+        (:class:`~fracture_desktop.core.inference.mirror.MirrorAverage`); the temperature and
+        thresholds were fitted on those mean logits.
+    localiser : LocaliserSettings or None
+        How boxes are read off the objectness map of a network with a localisation head.
+    raw : dict
+        The whole document as read.
+    """
 
     directory: Path
     id: str
@@ -48,12 +113,8 @@ class ModelCard:
     thresholds: Thresholds
     weights_file: str
     sha256: str
-    intended_use: str
-    #: Score each image as the mean logit of it and its left-right mirror
-    #: (:class:`~fracture_desktop.core.inference.mirror.MirrorAverage`); the temperature and
-    #: thresholds were fitted on those mean logits.
+    intended_use: str = INTENDED_USE
     mirror_average: bool = False
-    #: Present when the network has a localisation head.
     localiser: LocaliserSettings | None = None
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
@@ -70,8 +131,115 @@ class ModelCard:
         """``id version (sha256 prefix)``, the identity printed on every report."""
         return f"{self.id} {self.version} ({self.short_sha})"
 
+    @property
+    def metrics(self) -> dict[str, Any]:
+        """The ``metrics`` section (test split results), empty when the card has none."""
+        return dict(self.raw.get("metrics") or {})
 
-def _localiser(section: dict[str, Any] | None) -> LocaliserSettings | None:
+    def check(self) -> None:
+        """Validate the values the app acts on.
+
+        Raises
+        ------
+        ModelUnavailableError
+            A value is out of range (the card would make the app give wrong flags).
+        """
+        path, t = self.directory / CARD_FILE, self.thresholds
+        if not (0.0 <= t.doubt <= t.fracture <= 1.0):
+            raise _malformed(path, f"thresholds must satisfy 0 <= doubt <= fracture <= 1: {t}")
+        if not self.temperature > 0.0:
+            raise _malformed(path, f"temperature must be positive, not {self.temperature}")
+        spec = self.input_spec
+        if spec.size < 1 or spec.channels not in (1, 3):
+            raise _malformed(path, f"input must be >= 1 px and 1 or 3 channels: {spec}")
+        if len(self.sha256) != _SHA256_HEX or not all(c in "0123456789abcdef" for c in self.sha256):
+            raise _malformed(path, f"weights sha256 is not 64 hex digits: {self.sha256!r}")
+        if not self.id or not self.version or not self.weights_file:
+            raise _malformed(path, "id, version and weights file must not be empty")
+        box = self.localiser
+        if box is not None and not (
+            0.0 <= box.threshold <= 1.0 and 0.0 < box.shrink <= 1.0 and box.max_boxes >= 1
+        ):
+            raise _malformed(
+                path,
+                f"localiser needs threshold in [0, 1], shrink in (0, 1], at least one box: {box}",
+            )
+
+    @classmethod
+    def from_document(cls, raw: dict[str, Any], directory: Path) -> ModelCard:
+        """Read and check a card document (the parsed JSON) of the model in ``directory``.
+
+        Raises
+        ------
+        ModelUnavailableError
+            A required field is missing, of the wrong type or out of range.
+        """
+        try:
+            spec, thresholds = raw["input"], raw["thresholds"]
+            card = cls(
+                directory=Path(directory),
+                id=str(raw["id"]),
+                version=str(raw["version"]),
+                architecture=str(raw["architecture"]["name"]),
+                input_spec=InputSpec(
+                    size=int(spec["size"]),
+                    letterbox=bool(spec["letterbox"]),
+                    channels=int(spec["channels"]),
+                ),
+                temperature=float(raw["calibration"]["temperature"]),
+                thresholds=Thresholds(
+                    fracture=float(thresholds["fracture"]["value"]),
+                    doubt=float(thresholds["doubt"]["value"]),
+                ),
+                weights_file=str(raw["weights"]["file"]),
+                sha256=str(raw["weights"]["sha256"]),
+                intended_use=str(raw["intended_use"]),
+                mirror_average=bool(raw["architecture"].get("mirror_average", False)),
+                localiser=localiser_settings(raw.get("localiser")),
+                raw=raw,
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise _malformed(Path(directory) / CARD_FILE, repr(exc)) from exc
+        card.check()
+        return card
+
+    def document(self) -> dict[str, Any]:
+        """The card as a JSON document: :attr:`raw` with the typed fields written over it."""
+        doc = dict(self.raw)
+        spec = self.input_spec
+        calibration = {**doc.get("calibration", {}), "temperature": self.temperature}
+        thresholds = doc.get("thresholds", {})
+        architecture = {**doc.get("architecture", {}), "name": self.architecture}
+        if self.mirror_average or "mirror_average" in architecture:  # optional, default off
+            architecture["mirror_average"] = self.mirror_average
+        doc.update(
+            id=self.id,
+            version=self.version,
+            intended_use=self.intended_use,
+            architecture=architecture,
+            input={
+                **doc.get("input", {}),
+                "size": spec.size,
+                "letterbox": spec.letterbox,
+                "channels": spec.channels,
+            },
+            output=("mean logit of the image and its left-right mirror" if self.mirror_average
+                    else "logit") + "; probability of fracture = sigmoid(logit / temperature)",
+            calibration=calibration,
+            thresholds={
+                name: {**thresholds.get(name, {}), "value": value}
+                for name, value in (("fracture", self.thresholds.fracture),
+                                    ("doubt", self.thresholds.doubt))
+            },
+            weights={"file": self.weights_file, "sha256": self.sha256},
+        )  # fmt: skip
+        if self.localiser is not None:
+            doc["localiser"] = {**doc.get("localiser", {}), **asdict(self.localiser)}
+        return doc
+
+
+def localiser_settings(section: dict[str, Any] | None) -> LocaliserSettings | None:
+    """The card's ``localiser`` section as settings; None when the model has none."""
     if section is None:
         return None
     return LocaliserSettings(
@@ -87,35 +255,25 @@ def load_card(model_dir: Path) -> ModelCard:
     Raises
     ------
     ModelUnavailableError
-        The card is missing, unreadable or lacks a required field.
+        The card is missing, unreadable, lacks a required field or holds an impossible value.
     """
     path = Path(model_dir) / CARD_FILE
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
-        spec = raw["input"]
-        return ModelCard(
-            directory=Path(model_dir),
-            id=raw["id"],
-            version=str(raw["version"]),
-            architecture=raw["architecture"]["name"],
-            input_spec=InputSpec(
-                size=int(spec["size"]),
-                letterbox=bool(spec["letterbox"]),
-                channels=int(spec["channels"]),
-            ),
-            temperature=float(raw["calibration"]["temperature"]),
-            thresholds=Thresholds(
-                fracture=float(raw["thresholds"]["fracture"]["value"]),
-                doubt=float(raw["thresholds"]["doubt"]["value"]),
-            ),
-            weights_file=raw["weights"]["file"],
-            sha256=raw["weights"]["sha256"],
-            intended_use=raw["intended_use"],
-            mirror_average=bool(raw["architecture"].get("mirror_average", False)),
-            localiser=_localiser(raw.get("localiser")),
-            raw=raw,
-        )
     except FileNotFoundError as exc:
         raise ModelUnavailableError(f"no model card in {model_dir}", str(exc)) from exc
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ModelUnavailableError(f"the model card {path} is malformed", repr(exc)) from exc
+    except (OSError, ValueError) as exc:
+        raise _malformed(path, repr(exc)) from exc
+    if not isinstance(raw, dict):
+        raise _malformed(path, "the card is not a JSON object")
+    return ModelCard.from_document(raw, Path(model_dir))
+
+
+def write_card(card: ModelCard) -> Path:
+    """Check ``card`` and write it to ``card.directory/model_card.json`` atomically."""
+    card.check()
+    path = card.directory / CARD_FILE
+    text = json.dumps(card.document(), indent=2) + "\n"
+    with atomic_write(path, overwrite=True) as f:
+        f.write(text.encode("utf-8"))
+    return path

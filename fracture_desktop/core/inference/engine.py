@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, cast
 
 import numpy as np
 import torch
@@ -24,12 +25,16 @@ from fracture_desktop.core.inference.card import (
     default_model_dir,
     load_card,
 )
+from fracture_desktop.core.inference.devices import DEVICES
 from fracture_desktop.core.inference.folding import fold_batch_norms
-from fracture_desktop.core.inference.localiser import Box, decode_boxes
+from fracture_desktop.core.inference.localiser import Box, LocalisingNetwork, decode_boxes
 from fracture_desktop.core.inference.mirror import MirrorAverage
 from fracture_desktop.core.inference.models import ARCHITECTURES
+from fracture_desktop.core.prepared import PreparedImage
 
-DEVICES = ("auto", "cpu", "cuda")
+#: Whether :meth:`InferenceEngine.predict` computes a Grad-CAM map: never, always, or only
+#: for an image that comes out flagged (fracture or doubt).
+Heatmap = bool | Literal["flagged"]
 
 
 @dataclass(frozen=True)
@@ -88,7 +93,8 @@ def frozen(model: torch.nn.Module, device: str = "cpu") -> torch.nn.Module:
     13.0 -> 12.4 ms (folding alone: 25.8 -> 23.7 and 13.3 -> 13.0).
     """
     folded = fold_batch_norms(model.eval()).requires_grad_(False)
-    return folded.to(device=device, memory_format=torch.channels_last)
+    # torch's stubs lack the documented (device, memory_format) form of Module.to.
+    return folded.to(device=device, memory_format=torch.channels_last)  # type: ignore[call-overload]
 
 
 def resolve_device(device: str) -> str:
@@ -116,12 +122,13 @@ class InferenceEngine:
     def load(
         cls, model_dir: Path | None = None, device: str = "auto", threads: int | None = None
     ) -> InferenceEngine:
-        """Load the model in ``model_dir`` (default: the shipped model) onto ``device``.
+        """Load the model in ``model_dir`` onto ``device``.
 
         Parameters
         ----------
         model_dir : Path, optional
-            Folder with ``model_card.json`` and the weights; default: the shipped model.
+            Folder with ``model_card.json`` and the weights; default: :func:`default_model_dir`
+            (``$FRACTURE_DESKTOP_MODEL_DIR``, else the shipped model).
         device : str
             ``auto``, ``cpu`` or ``cuda``.
         threads : int, optional
@@ -179,35 +186,68 @@ class InferenceEngine:
         """Temperature-scaled sigmoid (calibrated on ``val``)."""
         return torch.sigmoid(logit / self.card.temperature)
 
-    def predict(self, image: LoadedImage, heatmap: bool = False) -> Prediction:
-        """Score one image; with ``heatmap`` also compute its Grad-CAM map. A localising
-        model also returns its boxes, from the same forward pass."""
-        x = torch.from_numpy(model_input(image, self.card.input_spec))[None].to(self.device)
-        boxes: tuple[Box, ...] = ()
-        with torch.inference_mode():
-            if self.card.localiser is not None:
-                logit, cells = self.model.forward_with_map(x)
-                boxes = self._boxes(torch.sigmoid(cells[0]).cpu().numpy(), image.shape)
-            elif not heatmap:
-                logit = self.model(x)
-        heat = None
-        if heatmap:
-            logit, cam = grad_cam(self.model, x)
-            heat = cam_to_image(cam, image.shape, self.card.input_spec)
-        p = float(self.probability(logit)[0])
-        return Prediction(p, classify(p, self.card.thresholds), heat, boxes)
+    def predict(self, image: LoadedImage, heatmap: Heatmap = False) -> Prediction:
+        """Score one image; with ``heatmap`` also compute its Grad-CAM map.
 
-    def _boxes(self, scores: np.ndarray, shape: tuple[int, int]) -> tuple[Box, ...]:
+        ``heatmap="flagged"`` computes the map only when the image comes out flagged (a
+        report's key images): the forward pass is shared, the backward pass is skipped for
+        the rest.
+        """
+        return self._predict(model_input(image, self.card.input_spec), image.shape, heatmap)
+
+    def predict_prepared(self, prepared: PreparedImage, heatmap: Heatmap = False) -> Prediction:
+        """Score an image from the model input made when it was decoded (no decode here).
+
+        Raises
+        ------
+        ValueError
+            ``prepared`` was made for another input size, letterboxing or channel count.
+        """
+        if prepared.spec != self.card.input_spec:
+            raise ValueError(
+                f"prepared for {prepared.spec}, the model takes {self.card.input_spec}"
+            )
+        return self._predict(prepared.values, prepared.shape, heatmap)
+
+    def _predict(self, values: np.ndarray, shape: tuple[int, int], heatmap: Heatmap) -> Prediction:
+        x = torch.from_numpy(values)[None].to(self.device)
+        if not heatmap:
+            with torch.inference_mode():
+                logit, boxes = self._forward(x, shape)
+            p = float(self.probability(logit)[0])
+            return Prediction(p, classify(p, self.card.thresholds), boxes=boxes)
+        logit, leaf = _hooked_forward(self.model, x)
+        p = float(self.probability(logit.detach())[0])
+        flag = classify(p, self.card.thresholds)
+        found: tuple[Box, ...] = ()
+        if self.card.localiser is not None:
+            # Grad-CAM hooks the classifier's own forward; the boxes need a pass of their own.
+            with torch.inference_mode():
+                found = self._forward(x, shape)[1]
+        if heatmap == "flagged" and not flag.is_flagged:
+            # No map wanted: the backward pass is skipped.
+            return Prediction(p, flag, boxes=found)
+        heat = cam_to_image(_cam(self.model, logit, leaf), shape, self.card.input_spec)
+        return Prediction(p, flag, heat, found)
+
+    def _forward(
+        self, x: torch.Tensor, shape: tuple[int, int]
+    ) -> tuple[torch.Tensor, tuple[Box, ...]]:
+        """Logits, and the localiser's boxes in the pixels of an image of ``shape`` (none
+        when the model has no localiser), from one pass."""
         settings = self.card.localiser
-        assert settings is not None
-        return decode_boxes(
-            scores,
+        if settings is None:
+            return self.model(x), ()
+        logit, cells = cast(LocalisingNetwork, self.model).forward_with_map(x)
+        boxes = decode_boxes(
+            torch.sigmoid(cells[0]).cpu().numpy(),
             shape,
             self.card.input_spec,
             settings.threshold,
             settings.max_boxes,
             settings.shrink,
         )
+        return logit, boxes
 
 
 def grad_cam(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, np.ndarray]:
@@ -217,6 +257,12 @@ def grad_cam(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, np.
     the backward pass runs through the layers after it alone: the map costs little more
     than the forward pass.
     """
+    logit, leaf = _hooked_forward(model, x)
+    return logit.detach(), _cam(model, logit, leaf)
+
+
+def _hooked_forward(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The logits, and ``model.cam_layer``'s output as a leaf that gradients can reach."""
     captured: list[torch.Tensor] = []
 
     def hook(_module: torch.nn.Module, _inputs: object, output: torch.Tensor) -> torch.Tensor:
@@ -224,21 +270,29 @@ def grad_cam(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, np.
         captured.append(leaf)
         return leaf
 
-    handle = model.cam_layer.register_forward_hook(hook)
+    layer = model.cam_layer
+    assert isinstance(layer, torch.nn.Module)  # every architecture names a layer
+    handle = layer.register_forward_hook(hook)
     try:
         with torch.enable_grad():
             logit = model(x)
-            (grad,) = torch.autograd.grad(logit.sum(), captured[0])
     finally:
         handle.remove()
-    activations = captured[0].detach()
+    return logit, captured[0]
+
+
+def _cam(model: torch.nn.Module, logit: torch.Tensor, leaf: torch.Tensor) -> np.ndarray:
+    """The Grad-CAM map of the first image, from :func:`_hooked_forward`'s outputs."""
+    with torch.enable_grad():
+        (grad,) = torch.autograd.grad(logit.sum(), leaf)
+    activations = leaf.detach()
     weights = grad.mean(dim=(2, 3), keepdim=True)
     maps = torch.relu((weights * activations).sum(dim=1))
     if isinstance(model, MirrorAverage):
         maps = model.merge_views(maps)
     cam = maps[0]
     cam = cam / cam.max() if float(cam.max()) > 0 else cam
-    return logit.detach(), cam.cpu().numpy().astype(np.float32)
+    return cam.cpu().numpy().astype(np.float32)
 
 
 def cam_to_image(cam: np.ndarray, shape: tuple[int, int], spec: InputSpec) -> np.ndarray:

@@ -17,6 +17,7 @@ into the pixels of the stored image, then non-maximum suppression.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -46,6 +47,7 @@ class LocalisationHead(nn.Module):
         self.objectness = nn.Conv2d(width, 1, 1)
         # Fractures cover well under 1% of cells: start every cell near that prior
         # (Lin et al. 2017, focal loss paper) so that early steps are not spent unlearning 0.5.
+        assert self.objectness.bias is not None
         nn.init.constant_(self.objectness.bias, -4.6)
 
     def forward(self, features: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> torch.Tensor:
@@ -56,6 +58,12 @@ class LocalisationHead(nn.Module):
         x = fine + F.interpolate(x, size=fine.shape[-2:], mode="nearest")
         x = F.relu(self.smooth_bn(self.smooth(x)))
         return self.objectness(x)[:, 0]
+
+
+class LocalisingNetwork(Protocol):
+    """A network with a :class:`LocalisationHead`: the image's logit and the head's map."""
+
+    def forward_with_map(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]: ...
 
 
 @dataclass(frozen=True)
@@ -154,7 +162,7 @@ def decode_boxes(
     top, left, in_rows, in_cols = fit_box(image_shape, spec.size, spec.letterbox)
     sy, sx = image_shape[0] / in_rows, image_shape[1] / in_cols
     peaks = np.argwhere(_local_maxima(scores) & (scores >= threshold))
-    order = np.argsort(-scores[peaks[:, 0], peaks[:, 1]]) if len(peaks) else []
+    order = np.argsort(-scores[peaks[:, 0], peaks[:, 1]])
     found: list[Box] = []
     for r, c in peaks[order][: 4 * max_boxes]:
         peak = float(scores[r, c])

@@ -28,7 +28,9 @@ class MirrorAverage(nn.Module):
     @property
     def cam_layer(self) -> nn.Module:
         """The wrapped network's Grad-CAM layer; it sees both views, see :meth:`merge_views`."""
-        return self.net.cam_layer
+        layer = self.net.cam_layer
+        assert isinstance(layer, nn.Module)  # every architecture names a layer
+        return layer
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n = x.shape[0]

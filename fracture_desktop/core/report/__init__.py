@@ -1,6 +1,7 @@
 """Reports a reader can file: CSV and PDF writers fed by plain data (no Qt).
 
-Typical use, from the viewer's worker or the ``scan`` command::
+The scan command, the viewer's export and the self-test run these through the triage job
+(:mod:`fracture_desktop.core.triage`); used directly::
 
     context = ReportContext(ModelIdentity.from_card(engine.card), source=str(folder))
     entries = collect_entries(scan.images, engine, scan.problems, decisions, key_images=True)
@@ -14,22 +15,23 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from fracture_desktop.core.report.atomic import (
-    ReportExistsError,
-    ReportWriteError,
+from fracture_desktop.core.atomic import (
+    OutputExistsError,
+    OutputWriteError,
     atomic_write,
     check_writable,
 )
+from fracture_desktop.core.display import window_label
 from fracture_desktop.core.report.collect import collect_entries, report_entry
 from fracture_desktop.core.report.csv_report import COLUMNS, write_csv
-from fracture_desktop.core.report.imagery import key_image_of, make_key_image, window_label
-from fracture_desktop.core.report.model import (
+from fracture_desktop.core.report.entries import (
     KeyImage,
     ModelIdentity,
     ReportContext,
     ReportEntry,
     flag_counts,
 )
+from fracture_desktop.core.report.imagery import key_image_of, make_key_image
 
 if TYPE_CHECKING:
     from fracture_desktop.core.report.pdf_report import write_pdf
@@ -38,10 +40,10 @@ __all__ = [
     "COLUMNS",
     "KeyImage",
     "ModelIdentity",
+    "OutputExistsError",
+    "OutputWriteError",
     "ReportContext",
     "ReportEntry",
-    "ReportExistsError",
-    "ReportWriteError",
     "atomic_write",
     "check_writable",
     "collect_entries",

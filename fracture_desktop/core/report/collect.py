@@ -2,26 +2,33 @@
 
 Each image is decoded (one image ahead, in a helper thread, by
 :func:`~fracture_desktop.core.analysis.analyse_each`), scored and dropped: only flagged images
-keep a small key image (see :class:`~fracture_desktop.core.report.model.KeyImage`), so memory
+keep a small key image (see :class:`~fracture_desktop.core.report.entries.KeyImage`), so memory
 stays flat however large the folder is.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fracture_desktop.core.analysis import Analysis, analyse_each
+import numpy as np
+
+from fracture_desktop.core.analysis import Analysis, analyse_each, read_image
 from fracture_desktop.core.decisions import DecisionStore
 from fracture_desktop.core.findings import Finding, Flag
 from fracture_desktop.core.imaging.records import FileProblem, ImageRecord
 from fracture_desktop.core.jobs import CancelToken, ProgressCallback
+from fracture_desktop.core.report.entries import ReportEntry
 from fracture_desktop.core.report.imagery import key_image_of
-from fracture_desktop.core.report.model import ReportEntry
 
 if TYPE_CHECKING:  # the engine imports torch; callers hand one in
     from fracture_desktop.core.inference.engine import InferenceEngine
+
+#: Analysed images whose report entries (key images) may be in the making at once.
+KEY_IMAGES_AHEAD = 2
 
 
 def report_entry(
@@ -29,6 +36,7 @@ def report_entry(
     record: ImageRecord,
     decisions: DecisionStore | None = None,
     key_image: bool = False,
+    heatmap: np.ndarray | None = None,
 ) -> ReportEntry:
     """Make the report entry of an analysed image.
 
@@ -47,14 +55,15 @@ def report_entry(
     finding, image = analysis.finding, analysis.image
     identity = finding.identity
     decision = decisions.get(identity) if decisions is not None and identity else None
-    if image is None or finding.flag is Flag.NOT_ANALYSED:
+    if finding.flag is Flag.NOT_ANALYSED:
         return ReportEntry(record.path, finding, record, decision)
     picture = None
-    if key_image and finding.flag.is_flagged:
-        heat = None if analysis.prediction is None else analysis.prediction.heatmap
+    if key_image and finding.flag.is_flagged and image is not None:
+        heat = heatmap if analysis.prediction is None else analysis.prediction.heatmap
         picture = key_image_of(image, heat)
-    spacing = image.spacing.source if image.spacing else None
-    return ReportEntry(record.path, finding, record, decision, spacing, image.warnings, picture)
+    return ReportEntry(
+        record.path, finding, record, decision, finding.spacing_source, finding.warnings, picture
+    )
 
 
 def collect_entries(
@@ -67,6 +76,7 @@ def collect_entries(
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
     known: Mapping[Path, Finding] | None = None,
+    known_heatmaps: Mapping[Path, np.ndarray] | None = None,
 ) -> list[ReportEntry]:
     """Analyse ``records`` in order, then list ``problems`` as not analysed.
 
@@ -81,9 +91,9 @@ def collect_entries(
     decisions : DecisionStore, optional
         Reader decisions to include.
     key_images : bool
-        Keep key images of flagged images (needed for the PDF only). Every image scored then
-        gets its heatmap in the scoring pass: Grad-CAM adds little to a forward pass, while a
-        second pass for flagged images only would cost a full forward each.
+        Keep key images of flagged images (needed for the PDF only). Their heatmaps come
+        from the scoring pass itself: the forward pass is shared, and only flagged images
+        pay for Grad-CAM's backward pass.
     on_entry : callable, optional
         Called with each entry as soon as it is made.
     progress : callable, optional
@@ -91,25 +101,53 @@ def collect_entries(
     cancel : CancelToken, optional
         Checked between images; raises :class:`~fracture_desktop.core.jobs.Cancelled`.
     known : mapping of Path to Finding, optional
-        Findings the caller already has (the viewer's): their images are decoded (spacing,
-        warnings) but not scored again, except flagged ones when key images are wanted, as
-        those need a heatmap.
+        Findings the caller already has (the viewer's): their images are neither decoded nor
+        scored again (the finding carries the spacing source and warnings), except flagged
+        ones when key images are wanted, as those need the pixels and a heatmap.
+    known_heatmaps : mapping of Path to np.ndarray, optional
+        Heatmaps of known flagged findings (the viewer keeps them with its results): those
+        images are decoded for their key image but not scored again.
     """
+    heatmaps = known_heatmaps or {}
     reuse = {
         path: finding
         for path, finding in (known or {}).items()
-        if finding.probability is not None and not (key_images and finding.flag.is_flagged)
+        if finding.probability is not None
+        and not (key_images and finding.flag.is_flagged and path not in heatmaps)
     }
     records = list(records)
     entries: list[ReportEntry] = []
-    analyses = analyse_each(records, engine, key_images, reuse, progress, cancel)
-    for record, analysis in zip(records, analyses, strict=True):
-        entries.append(report_entry(analysis, record, decisions, key_images))
-        if on_entry is not None:
-            on_entry(entries[-1])
-    for problem in problems:
-        entry = ReportEntry.from_problem(problem)
+
+    def keep(entry: ReportEntry) -> None:
         entries.append(entry)
         if on_entry is not None:
             on_entry(entry)
+
+    fresh = [r for r in records if r.path not in reuse]
+    analyses = analyse_each(fresh, engine, "flagged" if key_images else False, cancel=cancel)
+    # Key images (resize, blend, JPEG) are made in a helper thread while the model scores
+    # the next image; PIL releases the GIL for that work. At most KEY_IMAGES_AHEAD analyses
+    # (decoded pixels and heatmap) wait for it, so memory stays flat.
+    pending: deque[Future[ReportEntry]] = deque()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="key-images") as pool:
+        for done, record in enumerate(records, start=1):
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            known_finding = reuse.get(record.path)
+            if known_finding is None:
+                analysis = next(analyses)
+            elif key_images and known_finding.flag.is_flagged:  # pixels for its key image
+                analysis = Analysis(known_finding, read_image(record).image)
+            else:
+                analysis = Analysis(known_finding)
+            heat = heatmaps.get(record.path)
+            pending.append(pool.submit(report_entry, analysis, record, decisions, key_images, heat))
+            while len(pending) > KEY_IMAGES_AHEAD:
+                keep(pending.popleft().result())
+            if progress is not None:
+                progress(done, len(records))
+        while pending:
+            keep(pending.popleft().result())
+    for problem in problems:
+        keep(ReportEntry.from_problem(problem))
     return entries

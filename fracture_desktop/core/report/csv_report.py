@@ -12,9 +12,9 @@ import io
 from collections.abc import Iterable
 from pathlib import Path
 
+from fracture_desktop.core.atomic import atomic_write
 from fracture_desktop.core.imaging.records import SourceKind
-from fracture_desktop.core.report.atomic import atomic_write
-from fracture_desktop.core.report.model import ReportContext, ReportEntry
+from fracture_desktop.core.report.entries import ReportContext, ReportEntry
 
 #: Column names in order. Append new columns at the end; never rename or reorder.
 COLUMNS = (
@@ -61,18 +61,22 @@ def _number(value: float | None) -> str:
 def row(entry: ReportEntry, context: ReportContext, deidentify: bool = False) -> dict[str, str]:
     """The CSV cells of one entry, keyed by :data:`COLUMNS`."""
     record, finding, model = entry.record, entry.finding, context.model
-    dicom = record is not None and record.kind is SourceKind.DICOM
     analysed = finding.probability is not None
     if entry.spacing_source is not None:
         spacing = entry.spacing_source.value
     else:
         spacing = UNCALIBRATED if analysed else ""
+    uids = (
+        (record.study_uid, record.series_uid, record.sop_instance_uid)
+        if record is not None and record.kind is SourceKind.DICOM
+        else ("", "", "")
+    )
     cells = {
         "file_path": str(entry.path),
         "image_identity": finding.identity,
-        "study_instance_uid": record.study_uid if dicom else "",
-        "series_instance_uid": record.series_uid if dicom else "",
-        "sop_instance_uid": record.sop_instance_uid if dicom else "",
+        "study_instance_uid": uids[0],
+        "series_instance_uid": uids[1],
+        "sop_instance_uid": uids[2],
         "patient_name": "" if deidentify or record is None else record.patient_name,
         "patient_id": "" if deidentify or record is None else record.patient_id,
         "patient_birth_date": "" if deidentify or record is None else record.patient_birth_date,
@@ -116,7 +120,7 @@ def write_csv(
     deidentify : bool
         Leave the patient name, ID and birth date cells empty (the columns stay).
     overwrite : bool
-        Replace an existing file; otherwise :class:`ReportExistsError` is raised.
+        Replace an existing file; otherwise :class:`OutputExistsError` is raised.
 
     Returns
     -------

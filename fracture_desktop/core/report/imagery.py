@@ -7,14 +7,9 @@ import io
 import numpy as np
 from PIL import Image
 
-from fracture_desktop.core.imaging.image import (
-    LoadedImage,
-    VoiLut,
-    VoiWindow,
-    default_voi,
-    display_grey,
-)
-from fracture_desktop.core.report.model import KeyImage
+from fracture_desktop.core.display import heat_colours, window_label
+from fracture_desktop.core.imaging.image import LoadedImage, default_voi, display_grey
+from fracture_desktop.core.report.entries import KeyImage
 
 #: Longest side of a key image: sharp at the ~8 cm a PDF gives it, small in memory.
 MAX_SIDE = 512
@@ -22,41 +17,6 @@ JPEG_QUALITY = 88
 #: Opacity of the colour over the image at heat 1; it falls linearly to 0 at heat 0, as
 #: in the viewer, so only the regions that drove the score are tinted.
 MAX_ALPHA = 0.6
-# Anchors of matplotlib's "inferno" (the viewer's heatmap colormap) at 0, 1/4, ... 1:
-# perceptually uniform and readable in grey print.
-_RAMP = np.array(
-    [[0, 0, 4], [87, 16, 110], [188, 55, 84], [249, 142, 9], [252, 255, 164]], dtype=np.float32
-)
-
-
-def window_label(voi: VoiWindow | VoiLut | None) -> str:
-    """A short description of a display transform, worded as the viewer's corner text.
-
-    E.g. ``"W 400 L 40 (BONE)"``; ``"colour"`` for colour images, which have no window.
-    """
-    if voi is None:
-        return "colour"
-    if isinstance(voi, VoiLut):
-        return f"VOI LUT {voi.explanation}".strip()
-    return f"W {voi.width:.0f} L {voi.center:.0f} ({voi.explanation or 'window'})"
-
-
-def _heat_lut() -> np.ndarray:
-    """256 RGB colours along :data:`_RAMP`, so colouring is one table lookup per pixel."""
-    position = np.linspace(0.0, len(_RAMP) - 1, 256, dtype=np.float32)
-    low = np.floor(position).astype(np.intp)
-    high = np.minimum(low + 1, len(_RAMP) - 1)
-    t = (position - low)[:, None]
-    return _RAMP[low] * (1.0 - t) + _RAMP[high] * t
-
-
-_HEAT_LUT = _heat_lut()
-
-
-def heat_colours(heat: np.ndarray) -> np.ndarray:
-    """RGB float32 colours (0..255) for heat values in [0, 1]."""
-    index = (np.clip(heat, 0.0, 1.0) * 255.0).astype(np.uint8)
-    return _HEAT_LUT[index]
 
 
 def overlay(grey: np.ndarray, heat: np.ndarray) -> np.ndarray:

@@ -1,56 +1,49 @@
 """The PDF report: header, counts per flag, each flagged image beside its heatmap, all images.
 
-Built with reportlab's platypus (imported here only, so the viewer starts without it). The
+Built with reportlab's platypus (imported here and in :mod:`.pdf_pages` only, so the viewer
+starts without it), on the page laid out by :mod:`.pdf_pages`. The
 key images arrive as JPEG bytes and are embedded unchanged (no re-encoding).
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from reportlab import rl_config
 from reportlab.lib import colors
-from reportlab.lib.enums import TA_RIGHT
-from reportlab.lib.pagesizes import A4
-from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
+from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.lib.utils import ImageReader
-from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
-    BaseDocTemplate,
     Flowable,
-    Frame,
     KeepTogether,
-    PageTemplate,
     Paragraph,
     Spacer,
     Table,
     TableStyle,
 )
 
+from fracture_desktop.core.atomic import atomic_write
 from fracture_desktop.core.findings import Flag
 from fracture_desktop.core.jobs import CancelToken, ProgressCallback
-from fracture_desktop.core.report.atomic import atomic_write
-from fracture_desktop.core.report.model import (
-    KeyImage,
+from fracture_desktop.core.report.entries import (
     ReportContext,
     ReportEntry,
     flag_counts,
 )
+from fracture_desktop.core.report.pdf_pages import (
+    BODY_WIDTH,
+    INK,
+    MUTED,
+    SHADE,
+    TITLE,
+    ReportDoc,
+    binary_streams,
+    picture,
+    styles,
+)
 
-TITLE = "Fracture screening report"
-MARGIN = 16 * mm
-PAGE_WIDTH, PAGE_HEIGHT = A4
-BODY_WIDTH = PAGE_WIDTH - 2 * MARGIN
-INK = colors.HexColor("#1F2933")
-MUTED = colors.HexColor("#616E7C")
-RULE = colors.HexColor("#CBD2D9")
-SHADE = colors.HexColor("#F0F4F8")
 FLAG_COLOURS = {
     Flag.FRACTURE: colors.HexColor("#C0392B"),
     Flag.DOUBT: colors.HexColor("#B9770E"),
@@ -61,26 +54,6 @@ FLAG_COLOURS = {
 PICTURE_HEIGHT = 82 * mm
 NOT_REVIEWED = "not reviewed"
 NONE = "\u2013"  # an en dash marks an empty fact
-
-
-def _styles() -> dict[str, ParagraphStyle]:
-    base = getSampleStyleSheet()["Normal"]
-
-    def style(name: str, **kw: object) -> ParagraphStyle:
-        return ParagraphStyle(name, parent=base, **{"textColor": INK, **kw})
-
-    return {
-        "title": style("title", fontName="Helvetica-Bold", fontSize=19, leading=23),
-        "subtitle": style("subtitle", fontSize=9.5, leading=12, textColor=MUTED),
-        "h2": style("h2", fontName="Helvetica-Bold", fontSize=12.5, leading=16, spaceBefore=10),
-        "body": style("body", fontSize=9, leading=11.5),
-        "small": style("small", fontSize=7.5, leading=9.5, textColor=MUTED),
-        "cell": style("cell", fontSize=7.5, leading=9),
-        "cell_right": style("cell_right", fontSize=7.5, leading=9, alignment=TA_RIGHT),
-        "key": style("key", fontName="Helvetica-Bold", fontSize=8.5, leading=11, textColor=MUTED),
-        "note": style("note", fontSize=8.5, leading=11.5),
-        "caption": style("caption", fontSize=7.5, leading=9.5, textColor=MUTED),
-    }
 
 
 def _flag_markup(flag: Flag, bold: bool = True) -> str:
@@ -121,75 +94,6 @@ def _acquisition(entry: ReportEntry) -> str:
     if record is None:
         return ""
     return " / ".join(p for p in (record.modality, record.body_part, record.view_position) if p)
-
-
-class _ReportDoc(BaseDocTemplate):
-    """A4 pages with a running header and footer; reports progress after each flowable."""
-
-    def __init__(
-        self,
-        target: io.BufferedIOBase,
-        context: ReportContext,
-        total: int,
-        progress: ProgressCallback | None,
-        cancel: CancelToken | None,
-    ) -> None:
-        super().__init__(
-            target,
-            pagesize=A4,
-            leftMargin=MARGIN,
-            rightMargin=MARGIN,
-            topMargin=MARGIN + 4 * mm,
-            bottomMargin=MARGIN + 4 * mm,
-            title=TITLE,
-            author=f"Fracture Desktop {context.app_version}",
-            subject=f"Model {context.model.label}",
-            creator=f"Fracture Desktop {context.app_version}",
-        )
-        self.context = context
-        self._total, self._done = total, 0
-        self._story: list[Flowable] = []
-        self._progress, self._cancel = progress, cancel
-        frame = Frame(self.leftMargin, self.bottomMargin, self.width, self.height, id="body")
-        self.addPageTemplates([PageTemplate("page", [frame], onPage=self._decorate)])
-
-    def build(self, flowables: list[Flowable]) -> None:
-        # reportlab consumes this list as it lays out; what is left measures progress
-        # (afterFlowable also fires for the pieces of split tables and kept-together blocks).
-        self._story = flowables
-        super().build(flowables)
-
-    def afterFlowable(self, flowable: Flowable) -> None:
-        if self._cancel is not None:
-            self._cancel.raise_if_cancelled()
-        done = max(self._done, self._total - len(self._story))
-        if done != self._done and self._progress is not None:
-            self._progress(done, self._total)
-        self._done = done
-
-    def _decorate(self, canvas: Canvas, doc: BaseDocTemplate) -> None:
-        """Running header (from page 2) and footer: identity on every sheet of paper."""
-        ctx = self.context
-        canvas.saveState()
-        canvas.setFont("Helvetica", 7.5)
-        canvas.setFillColor(MUTED)
-        canvas.setStrokeColor(RULE)
-        canvas.setLineWidth(0.5)
-        if doc.page > 1:
-            top = PAGE_HEIGHT - MARGIN + 1 * mm
-            canvas.drawString(MARGIN, top, f"{TITLE} · {ctx.created:%Y-%m-%d %H:%M}")
-            canvas.drawRightString(PAGE_WIDTH - MARGIN, top, ctx.model.label)
-            canvas.line(MARGIN, top - 2 * mm, PAGE_WIDTH - MARGIN, top - 2 * mm)
-        bottom = MARGIN - 2 * mm
-        canvas.line(MARGIN, bottom + 4 * mm, PAGE_WIDTH - MARGIN, bottom + 4 * mm)
-        canvas.drawString(
-            MARGIN,
-            bottom,
-            f"Fracture Desktop {ctx.app_version} · model {ctx.model.label} · "
-            "research and reading aid, not a diagnosis",
-        )
-        canvas.drawRightString(PAGE_WIDTH - MARGIN, bottom, f"Page {doc.page}")
-        canvas.restoreState()
 
 
 def _header(
@@ -283,35 +187,6 @@ def _summary(entries: Sequence[ReportEntry], st: dict[str, ParagraphStyle]) -> l
     return [Paragraph("Summary", st["h2"]), Spacer(0, 2 * mm), table]
 
 
-class _Picture(Flowable):
-    """A JPEG drawn at a fixed size, decoded only while it is drawn.
-
-    reportlab's ``Image`` flowable keeps its ImageReader, which caches the decoded pixels
-    (for its de-duplication digest) until the whole document is built: about 1.3 MB per
-    flagged image, against the 40 kB of JPEG the PDF actually stores.
-    """
-
-    def __init__(self, data: bytes, width: float, height: float) -> None:
-        super().__init__()
-        self.data, self.width, self.height = data, width, height
-
-    def wrap(self, avail_width: float, avail_height: float) -> tuple[float, float]:
-        return self.width, self.height
-
-    def draw(self) -> None:
-        reader = ImageReader(io.BytesIO(self.data))
-        self.canv.drawImage(reader, 0, 0, self.width, self.height)
-        # A JPEG reader stores its own bound method (``jpeg_fh``): a reference cycle that
-        # only a full garbage collection frees, so readers and their decoded pixels piled
-        # up for the whole build. Breaking it frees them now.
-        vars(reader).pop("jpeg_fh", None)
-
-
-def _picture(data: bytes, key: KeyImage, width: float, height: float) -> _Picture:
-    scale = min(width / key.width, height / key.height)
-    return _Picture(data, key.width * scale, key.height * scale)
-
-
 def _flagged_block(
     number: int,
     entry: ReportEntry,
@@ -340,10 +215,10 @@ def _flagged_block(
     if key is not None:
         gap = 6 * mm
         box = (BODY_WIDTH - gap) / 2
-        pictures = [_picture(key.display_jpeg, key, box, PICTURE_HEIGHT)]
+        pictures = [picture(key.display_jpeg, key, box, PICTURE_HEIGHT)]
         captions = [Paragraph(f"As displayed · window {escape(key.window_label)}", st["caption"])]
         if key.overlay_jpeg is not None:
-            pictures.append(_picture(key.overlay_jpeg, key, box, PICTURE_HEIGHT))
+            pictures.append(picture(key.overlay_jpeg, key, box, PICTURE_HEIGHT))
             heat_caption = "Heatmap overlay (Grad-CAM): brighter = more weight in the score"
             captions.append(Paragraph(heat_caption, st["caption"]))
         grid = Table([pictures, captions], colWidths=[box + gap, box])
@@ -420,7 +295,7 @@ def _all_images_table(
 def _story(
     entries: Sequence[ReportEntry], context: ReportContext, deidentify: bool
 ) -> list[Flowable]:
-    st = _styles()
+    st = styles()
     story = _header(context, deidentify, st) + _summary(entries, st)
     numbered = list(enumerate(entries, start=1))
     flagged = sorted(
@@ -471,7 +346,7 @@ def write_pdf(
     deidentify : bool
         Leave out patient name, ID and birth date everywhere in the document.
     overwrite : bool
-        Replace an existing file; otherwise :class:`ReportExistsError` is raised.
+        Replace an existing file; otherwise :class:`OutputExistsError` is raised.
     progress : callable, optional
         ``progress(done, total)`` while the pages are laid out.
     cancel : CancelToken, optional
@@ -485,23 +360,6 @@ def write_pdf(
     """
     path = Path(path)
     story = _story(entries, context, deidentify)
-    with atomic_write(path, overwrite) as f, _binary_streams():
-        _ReportDoc(f, context, len(story), progress, cancel).build(story)
+    with atomic_write(path, overwrite) as f, binary_streams():
+        ReportDoc(f, context, len(story), progress, cancel).build(story)
     return path
-
-
-@contextlib.contextmanager
-def _binary_streams() -> Iterator[None]:
-    """Store image and page streams as binary rather than ASCII85 text.
-
-    ASCII85 only serves 7-bit mail transport; it makes a PDF 25 % larger, and without
-    reportlab's optional C accelerator encoding it took 80 % of the time of writing a
-    report. reportlab reads the switch from its global config, so it is set for the build
-    and restored after.
-    """
-    saved = rl_config.useA85
-    rl_config.useA85 = 0
-    try:
-        yield
-    finally:
-        rl_config.useA85 = saved

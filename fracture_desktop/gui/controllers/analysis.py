@@ -1,40 +1,38 @@
-"""The CNN in one worker thread: model state, batch analysis, heatmaps.
+"""The CNN in one worker thread: model state, batch analysis, heatmaps, kept results.
 
 The inference engine is not thread-safe, so it is created, used and dropped only inside this
 controller's worker; torch is imported there, in the background once the viewer has opened.
+Every score is written to the :class:`~fracture_desktop.core.results_store.ResultsStore` from
+that worker, under the sha256 of the model that made it.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from fracture_desktop.core.analysis import analyse, analyse_record
+from fracture_desktop.core.analysis import Analysis, analyse_each, analyse_record
 from fracture_desktop.core.errors import ModelError
 from fracture_desktop.core.findings import Finding
+from fracture_desktop.core.imaging.model_input import InputSpec
 from fracture_desktop.core.imaging.records import ImageRecord
 from fracture_desktop.core.inference.card import ModelCard, default_model_dir, load_card
 from fracture_desktop.core.jobs import Cancelled, CancelToken
+from fracture_desktop.core.prepared import PreparedCache
+from fracture_desktop.core.results_store import ResultsStore, StoredResult, small_heatmap
 from fracture_desktop.gui.bridge import Worker
 
 if TYPE_CHECKING:
     from fracture_desktop.core.inference.engine import InferenceEngine
 
-MODEL_DIR_ENV = "FRACTURE_DESKTOP_MODEL_DIR"
 EngineFactory = Callable[[Path, str], "InferenceEngine"]
 # Loading the engine competes with the first image for the GIL: let that image show first.
 PRELOAD_DELAY_MS = 1500
-
-
-def model_dir_from_env() -> Path:
-    """The model folder: ``$FRACTURE_DESKTOP_MODEL_DIR`` when set, else the shipped model."""
-    value = os.environ.get(MODEL_DIR_ENV)
-    return Path(value) if value else default_model_dir()
 
 
 def _load_engine(model_dir: Path, device: str) -> InferenceEngine:
@@ -54,11 +52,15 @@ class AnalysisController(QObject):
     worker : Worker
         The one thread that owns the engine.
     model_dir : Path, optional
-        Defaults to :func:`model_dir_from_env`.
+        Defaults to :func:`~fracture_desktop.core.inference.card.default_model_dir`.
     device : str
         ``auto``, ``cpu`` or ``cuda``.
     engine_factory : callable, optional
         ``factory(model_dir, device) -> engine``; tests may pass their own.
+    prepared : PreparedCache, optional
+        Model inputs made when the images were decoded for their thumbnails.
+    results : ResultsStore, optional
+        Where scores are kept between sessions; None keeps nothing.
     """
 
     sig_model_state = Signal(object, str)  # ModelCard or None, why it is unavailable
@@ -76,11 +78,19 @@ class AnalysisController(QObject):
         model_dir: Path | None = None,
         device: str = "auto",
         engine_factory: EngineFactory | None = None,
+        prepared: PreparedCache | None = None,
+        results: ResultsStore | None = None,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
+        self._prepared = prepared
         self._worker = worker
-        self.model_dir = model_dir or model_dir_from_env()
+        self._results = results
+        #: The current model's kept results by identity, read when its card is checked.
+        self.stored: dict[str, StoredResult] = {}
+        #: Other models' latest results by identity: shown marked as made by another model.
+        self.stored_by_others: dict[str, StoredResult] = {}
+        self.model_dir = model_dir or default_model_dir()
         self._device = device
         self._factory = engine_factory or _load_engine
         self._engine: Any = None  # lives in the worker thread only
@@ -100,16 +110,40 @@ class AnalysisController(QObject):
         (:meth:`preload`).
         """
 
-        def job() -> tuple[ModelCard | None, str]:
-            try:
-                card = load_card(self.model_dir)
-            except ModelError as exc:
-                return None, exc.reason
-            if not card.weights_path.is_file():
-                return card, f"model weights missing: {card.weights_path}"
-            return card, ""
+        model_dir = self.model_dir
 
-        self._worker.submit(job, lambda result: self._set_state(*result))
+        def job() -> tuple[ModelCard | None, str, dict, dict]:
+            try:
+                card = load_card(model_dir)
+            except ModelError as exc:
+                return None, exc.reason, {}, {}
+            if not card.weights_path.is_file():
+                return card, f"model weights missing: {card.weights_path}", {}, {}
+            if self._results is None:
+                return card, "", {}, {}
+            mine = self._results.for_model(card.sha256)
+            return card, "", mine, self._results.by_other_models(card.sha256)
+
+        def done(result: tuple[ModelCard | None, str, dict, dict]) -> None:
+            card, reason, mine, others = result
+            if model_dir == self.model_dir:  # not superseded by a model switch meanwhile
+                self.stored, self.stored_by_others = mine, others
+                self._set_state(card, reason)
+
+        self._worker.submit(job, done)
+
+    def set_model_dir(self, model_dir: Path) -> None:
+        """Use the model in ``model_dir`` from the next job on.
+
+        Its card is read and its kept results loaded in the worker; the engine is loaded
+        afresh, which verifies the new weights' sha256 before any image is scored.
+        """
+        self.cancel()
+        self.model_dir = Path(model_dir)
+        self.card = None
+        self.unavailable_reason = "checking the model..."
+        self._worker.submit(self._drop_engine)
+        self.check_model()
 
     def _set_state(self, card: ModelCard | None, reason: str) -> None:
         self.card = card
@@ -133,6 +167,12 @@ class AnalysisController(QObject):
                 return  # engine_in_worker has reported why
 
         self._worker.submit(job)
+
+    @property
+    def input_spec(self) -> InputSpec | None:
+        """The model's input once its card is read (any thread may ask)."""
+        card = self.card
+        return None if card is None else card.input_spec
 
     @property
     def available(self) -> bool:
@@ -221,7 +261,20 @@ class AnalysisController(QObject):
 
             try:
                 token.raise_if_cancelled()
-                analyse(records, self.engine_in_worker(), on_finding, progress, token)
+                engine = self.engine_in_worker()
+                # Grad-CAM for the flagged images only (the forward pass is shared): kept with
+                # their results, it lets a PDF report draw key images without the model.
+                analyses = analyse_each(
+                    records,
+                    engine,
+                    heatmap="flagged",
+                    progress=progress,
+                    cancel=token,
+                    prepared=self._prepared,
+                )
+                for analysis in analyses:
+                    self.keep(analysis, engine.card)
+                    on_finding(analysis.finding)
             except Cancelled:
                 return True
             except Exception:
@@ -231,6 +284,41 @@ class AnalysisController(QObject):
             return False
 
         self._worker.submit(job, lambda cancelled: self._finish(generation, cancelled))
+
+    def keep(self, analysis: Analysis, card: ModelCard) -> None:
+        """Keep a fresh score (worker thread); a finding reused, not scored, is not written."""
+        prediction = analysis.prediction
+        if prediction is not None:
+            self.keep_finding(analysis.finding, card, prediction.heatmap)
+
+    def keep_finding(
+        self, finding: Finding, card: ModelCard, heatmap: np.ndarray | None = None
+    ) -> None:
+        """Write a scored finding to the store (worker thread) and remember it for the viewer.
+
+        ``card`` is the engine's own, so a result is filed under the weights that made it;
+        a flagged image's ``heatmap`` is kept small (:func:`small_heatmap`).
+        """
+        if self._results is None or finding.probability is None or not finding.identity:
+            return
+        result = StoredResult(
+            finding.identity,
+            card.sha256,
+            card.label,
+            finding.flag,
+            finding.probability,
+            finding.warnings,
+            str(finding.spacing_source) if finding.spacing_source else None,
+            time.time(),
+            small_heatmap(heatmap) if heatmap is not None and finding.flag.is_flagged else None,
+        )
+        self._results.put(result)
+
+        def remember() -> None:
+            if self.card is not None and self.card.sha256 == card.sha256:
+                self.stored[result.identity] = result
+
+        self._worker.post(remember)
 
     def _finish(self, generation: int, cancelled: bool) -> None:
         if generation == self._generation and self.running:
@@ -243,7 +331,9 @@ class AnalysisController(QObject):
         """Score ``record`` with its Grad-CAM map; runs after any batch already queued."""
 
         def job() -> tuple[Finding, Any]:
-            analysis = analyse_record(self.engine_in_worker(), record, heatmap=True)
+            engine = self.engine_in_worker()
+            analysis = analyse_record(engine, record, heatmap=True)
+            self.keep(analysis, engine.card)
             prediction = analysis.prediction
             return analysis.finding, None if prediction is None else prediction.heatmap
 

@@ -12,7 +12,13 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QIcon, QImage, QPixmap, QStandardItem, QStandardItemModel
+from PySide6.QtGui import (
+    QIcon,
+    QImage,
+    QPixmap,
+    QStandardItem,
+    QStandardItemModel,
+)
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -25,7 +31,19 @@ from PySide6.QtWidgets import (
 from fracture_desktop.core.decisions import Decision
 from fracture_desktop.core.findings import Finding, Flag
 from fracture_desktop.core.imaging.records import ImageRecord
-from fracture_desktop.gui.flags import FLAG_COLOURS, decision_text, flag_text, suspicion_key
+from fracture_desktop.gui.flags import (
+    DECISION_SIGNS,
+    FLAG_COLOURS,
+    OTHER_MODEL_COLOUR,
+    decision_sign,
+    decision_text,
+    flag_text,
+    other_model_note,
+    shown_flag_text,
+    suspicion_key,
+)
+from fracture_desktop.gui.widgets.columns import fix_column
+from fracture_desktop.gui.widgets.two_line import FLAG_COLOUR_ROLE, FLAG_TEXT_ROLE, ImageRowDelegate
 
 RECORD_ROLE = Qt.ItemDataRole.UserRole + 1
 SUSPICION_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -76,17 +94,22 @@ class StudyBrowser(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.model = QStandardItemModel(0, 2)
-        self.model.setHorizontalHeaderLabels(["Image", "Flag"])
+        self.model.setHorizontalHeaderLabels(["Image", ""])
         self.proxy = SuspicionProxy()
         self.proxy.setSourceModel(self.model)
         self.tree = QTreeView()
         self.tree.setModel(self.proxy)
         self.tree.setIconSize(QSize(40, 40))
+        self.tree.setItemDelegateForColumn(0, ImageRowDelegate(self.tree))
         self.tree.setUniformRowHeights(False)
         self.tree.setAlternatingRowColors(True)
-        self.tree.header().setStretchLastSection(False)
-        self.tree.header().setSectionResizeMode(0, self.tree.header().ResizeMode.Stretch)
-        self.tree.setColumnWidth(1, 105)
+        self.tree.setIndentation(14)
+        # Names of a folder differ at the end (IMG0000002.jpg, IMG0000089.jpg): cut the middle.
+        self.tree.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        header = self.tree.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, header.ResizeMode.Stretch)
+        fix_column(self.tree, header, 1, DECISION_SIGNS.values())
         self.filter_box = QComboBox()
         self.filter_box.addItems([label for label, _ in FILTERS])
         self.sort_box = QComboBox()
@@ -105,6 +128,7 @@ class StudyBrowser(QWidget):
         self._nodes: dict[tuple[str, ...], QStandardItem] = {}
         self._images: dict[Path, tuple[QStandardItem, QStandardItem]] = {}
         self._findings: dict[Path, Finding] = {}
+        self._made_by: dict[Path, str] = {}  # results shown from another model
         self._decisions: dict[Path, Decision | None] = {}
         self.filter_box.currentIndexChanged.connect(self._on_filter)
         self.sort_box.currentIndexChanged.connect(self._on_sort)
@@ -117,6 +141,7 @@ class StudyBrowser(QWidget):
         self._nodes.clear()
         self._images.clear()
         self._findings.clear()
+        self._made_by.clear()
         self._decisions.clear()
         self._update_summary()
 
@@ -127,11 +152,12 @@ class StudyBrowser(QWidget):
             name.setData(record, RECORD_ROLE)
             name.setData(Flag.NOT_ANALYSED.value, FLAG_ROLE)
             name.setData(suspicion_key(None), SUSPICION_ROLE)
+            name.setData("", FLAG_TEXT_ROLE)
             name.setToolTip(str(record.path))
-            badge = QStandardItem("")
-            badge.setData(suspicion_key(None), SUSPICION_ROLE)
-            series.appendRow([name, badge])
-            self._images[record.path] = (name, badge)
+            mark = QStandardItem("")
+            mark.setData(suspicion_key(None), SUSPICION_ROLE)
+            series.appendRow([name, mark])
+            self._images[record.path] = (name, mark)
         for node in self._nodes.values():
             if node.rowCount() and node.child(0).data(RECORD_ROLE) is not None:
                 node.setText(f"{node.data(Qt.ItemDataRole.UserRole)} ({node.rowCount()})")
@@ -176,18 +202,25 @@ class StudyBrowser(QWidget):
 
     # -- flags and decisions ----------------------------------------------------------------
 
-    def set_finding(self, finding: Finding) -> None:
+    def set_finding(self, finding: Finding, made_by: str = "") -> None:
+        """Show ``finding``; ``made_by`` names another model that made it (shown marked)."""
         items = self._images.get(finding.path)
         if items is None:
             return
         self._findings[finding.path] = finding
-        name, badge = items
+        if made_by:
+            self._made_by[finding.path] = made_by
+        else:
+            self._made_by.pop(finding.path, None)
+        name, _mark = items
         key = suspicion_key(finding)
         name.setData(finding.flag.value, FLAG_ROLE)
-        for item in (name, badge):
+        for item in items:
             item.setData(key, SUSPICION_ROLE)
-        badge.setForeground(FLAG_COLOURS[finding.flag])
-        badge.setToolTip(finding.error or flag_text(finding))
+        colour = OTHER_MODEL_COLOUR if made_by else FLAG_COLOURS[finding.flag]
+        name.setData(colour, FLAG_COLOUR_ROLE)
+        about = other_model_note(made_by) if made_by else finding.error or flag_text(finding)
+        name.setToolTip(f"{name.data(RECORD_ROLE).path}\n{about}")
         self._update_badge(finding.path)
         # A folder sorts by its most suspicious image.
         parent = name.parent()
@@ -205,12 +238,20 @@ class StudyBrowser(QWidget):
             self._update_badge(path)
 
     def _update_badge(self, path: Path) -> None:
-        text = flag_text(self._findings.get(path))
-        mark = decision_text(self._decisions.get(path))
-        self._images[path][1].setText(f"{text}  {mark}".strip())
+        name, mark = self._images[path]
+        name.setData(
+            shown_flag_text(self._findings.get(path), self._made_by.get(path, "")),
+            FLAG_TEXT_ROLE,
+        )
+        decision = self._decisions.get(path)
+        mark.setText(decision_sign(decision))
+        mark.setToolTip(f"Reader: {decision_text(decision)}" if decision else "")
 
     def badge_text(self, record: ImageRecord) -> str:
-        return self._images[record.path][1].text()
+        """What the row says about the image: its flag and the reader's decision."""
+        name, _mark = self._images[record.path]
+        decision = decision_text(self._decisions.get(record.path))
+        return f"{name.data(FLAG_TEXT_ROLE) or ''}  {decision}".strip()
 
     def _on_filter(self, index: int) -> None:
         self.proxy.set_shown(FILTERS[index][1])
@@ -218,7 +259,7 @@ class StudyBrowser(QWidget):
 
     def _on_sort(self, index: int) -> None:
         # -1 restores the order the scan delivered (instance order within a series).
-        self.proxy.sort(1 if index == 1 else -1, Qt.SortOrder.AscendingOrder)
+        self.proxy.sort(0 if index == 1 else -1, Qt.SortOrder.AscendingOrder)
 
     # -- navigation -------------------------------------------------------------------------
 
@@ -237,11 +278,13 @@ class StudyBrowser(QWidget):
     def current_record(self) -> ImageRecord | None:
         return self.tree.currentIndex().siblingAtColumn(0).data(RECORD_ROLE)
 
-    def select_record(self, record: ImageRecord) -> None:
+    def index_of(self, record: ImageRecord) -> QModelIndex:
+        """The tree's index of ``record``'s name cell (invalid when not shown)."""
         items = self._images.get(record.path)
-        if items is None:
-            return
-        index = self.proxy.mapFromSource(items[0].index())
+        return QModelIndex() if items is None else self.proxy.mapFromSource(items[0].index())
+
+    def select_record(self, record: ImageRecord) -> None:
+        index = self.index_of(record)
         if index.isValid():
             self.tree.setCurrentIndex(index)
             self.tree.scrollTo(index)

@@ -5,20 +5,33 @@ lower and upper bounds), row-major; it never picks levels by itself. Non-linear 
 VOI LUT tables go through the core's :func:`apply_window` / :func:`apply_voi_lut_table`.
 Inversion (MONOCHROME1 and the reader's toggle) is a lookup table, so the data stay as loaded.
 The heatmap is a second ImageItem drawn above; the original pixels are never altered.
+
+The display choices (window, inversion, orientation, overlays, heatmap) live in the reading
+session's :class:`~fracture_desktop.core.display.DisplayState`: the view writes the reader's
+changes there and draws whatever the session holds.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPen, QTransform
-from PySide6.QtWidgets import QGraphicsLineItem, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QGraphicsDropShadowEffect,
+    QGraphicsLineItem,
+    QLabel,
+    QVBoxLayout,
+    QWidget,
+)
 
+from fracture_desktop.core.display import HEAT_LUT, DisplayState, pixel_readout, window_label
 from fracture_desktop.core.imaging.image import (
     LoadedImage,
+    Voi,
     VoiFunction,
     VoiLut,
     VoiWindow,
@@ -27,39 +40,75 @@ from fracture_desktop.core.imaging.image import (
     auto_window,
 )
 from fracture_desktop.core.imaging.records import ImageRecord
+from fracture_desktop.core.session import ReadingSession
 from fracture_desktop.gui.controllers.images import Loaded
 from fracture_desktop.gui.measure import Distance, distance
 from fracture_desktop.gui.widgets.viewbox import ReadingViewBox
-from fracture_desktop.gui.windowing import Voi, dragged_window, voi_label
+from fracture_desktop.gui.windowing import dragged_window
 
 INVERTED_LUT = np.arange(255, -1, -1, dtype=np.uint8)
-HEATMAP_COLORMAP = "inferno"
 ZOOM_STEP = 1.25
+MEASURE_COLOUR = "#4fc3f7"
+
+
+@dataclass
+class _Ruler:
+    """One measurement drawn on the image: its line, its label and what it measured."""
+
+    line: QGraphicsLineItem
+    label: pg.TextItem
+    distance: Distance | None = None
+
+    @classmethod
+    def create(cls, image_item: pg.ImageItem, viewbox: pg.ViewBox) -> _Ruler:
+        line = QGraphicsLineItem(image_item)  # a child: it turns and flips with the image
+        pen = QPen(QColor(MEASURE_COLOUR), 2)
+        pen.setCosmetic(True)  # same thickness at every zoom
+        line.setPen(pen)
+        line.setZValue(20)
+        label = pg.TextItem(color=MEASURE_COLOUR, anchor=(0, 1), fill=(0, 0, 0, 160))
+        viewbox.addItem(label, ignoreBounds=True)
+        return cls(line, label)
+
+
+def _overlay_label(parent: QWidget, name: str) -> QLabel:
+    """A text drawn over the image, outlined by a dark shadow so that it stays readable on
+    bright bone as on the black background; clicks go through to the image."""
+    label = QLabel(parent)
+    label.setObjectName(name)
+    label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+    shadow = QGraphicsDropShadowEffect(label)
+    shadow.setColor(QColor(0, 0, 0, 230))
+    shadow.setBlurRadius(4)
+    shadow.setOffset(1, 1)
+    label.setGraphicsEffect(shadow)
+    label.setVisible(False)
+    return label
 
 
 def heatmap_lut() -> np.ndarray:
-    """RGBA table: colours of the colormap, alpha rising with the value so cold areas stay
+    """RGBA table: the heatmap colours, alpha rising with the value so cold areas stay
     clear and only the regions that drove the score are tinted."""
-    lut = pg.colormap.get(HEATMAP_COLORMAP).getLookupTable(0.0, 1.0, 256, alpha=True)
-    lut[:, 3] = np.linspace(0, 255, 256).astype(np.uint8)
-    return lut
-
-
-def _window_text(voi: Voi) -> str:
-    if isinstance(voi, VoiLut):
-        return f"VOI LUT {voi_label(voi)}"
-    return f"W {voi.width:.0f} L {voi.center:.0f} ({voi.explanation or 'window'})"
+    alpha = np.linspace(0, 255, 256)[:, None]
+    return np.hstack([HEAT_LUT, alpha]).round().astype(np.uint8)
 
 
 class ImageView(QWidget):
-    """Shows one :class:`LoadedImage`; the main window feeds it and listens to it."""
+    """Shows one :class:`LoadedImage` the way ``session.display`` says.
+
+    Parameters
+    ----------
+    session : ReadingSession
+        Holds the display state this view writes and draws.
+    """
 
     sig_cursor_text = Signal(str)
     sig_window_text = Signal(str)
     sig_measured = Signal(object)  # Distance
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, session: ReadingSession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._session = session
         self.graphics = pg.GraphicsView(background=QColor(0, 0, 0))
         self.viewbox = ReadingViewBox()
         self.graphics.setCentralItem(self.viewbox)
@@ -72,49 +121,87 @@ class ImageView(QWidget):
         self.heatmap_item.setLookupTable(heatmap_lut())
         self.heatmap_item.setZValue(10)
         self.heatmap_item.setVisible(False)
-        self._measure_line = QGraphicsLineItem(self.image_item)
-        pen = QPen(QColor("#4fc3f7"), 2)
-        pen.setCosmetic(True)  # same thickness at every zoom
-        self._measure_line.setPen(pen)
-        self._measure_line.setZValue(20)
-        self._measure_label = pg.TextItem(color="#4fc3f7", anchor=(0, 1), fill=(0, 0, 0, 160))
-        self.viewbox.addItem(self._measure_label, ignoreBounds=True)
-        self._corners = [QLabel(self.graphics) for _ in range(4)]
-        for label in self._corners:
-            label.setObjectName("cornerOverlay")
-            label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self._rulers: list[_Ruler] = []  # the image's measurements, oldest first
+        self._drawing: _Ruler | None = None  # the one the mouse is drawing
+        self._corners = [_overlay_label(self.graphics, "cornerOverlay") for _ in range(4)]
+        # What the reader must know about this image (data ends early, decoder notes).
+        self._warning = _overlay_label(self.graphics, "imageWarning")
+        self._warning.setWordWrap(True)
+        # What the view shows instead of an image: the empty folder, the failed decode.
+        self._message = _overlay_label(self.graphics, "viewMessage")
+        self._message.setWordWrap(True)
+        self._message.setAlignment(Qt.AlignmentFlag.AlignCenter)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.graphics)
 
         self.record: ImageRecord | None = None
         self.image: LoadedImage | None = None
-        self.voi: Voi | None = None
         self.presets: list[Voi] = []
-        self.user_invert = False
-        self.rotation = 0
-        self.flipped = False
-        self.measurement: Distance | None = None
         self.position_text = ""
         self._span = 1.0
         self._default: Voi | None = None
-        self._show_heatmap = False
-        self._overlays_visible = True
+        self._drawn: DisplayState | None = None  # what the image is drawn with; None: nothing
+        session.events.display.connect(self._draw)
 
         self.viewbox.sig_window_drag.connect(self._on_window_drag)
         self.viewbox.sig_measure_drag.connect(self._on_measure_drag)
         self.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        self.viewbox.sigRangeChanged.connect(lambda *_: self._update_corners())
         self.clear_measurement()
+        self._draw(session.display)
+
+    # -- display state ----------------------------------------------------------------------
+
+    @property
+    def display(self) -> DisplayState:
+        return self._session.display
+
+    @property
+    def voi(self) -> Voi | None:
+        return self.display.voi
+
+    @property
+    def user_invert(self) -> bool:
+        return self.display.invert
+
+    @property
+    def rotation(self) -> int:
+        return self.display.rotation
+
+    @property
+    def flipped(self) -> bool:
+        return self.display.flipped
+
+    def _draw(self, new: DisplayState) -> None:
+        """Bring the drawing up to ``new``, redoing only what changed since the last draw."""
+        old, self._drawn = self._drawn, new
+        self.heatmap_item.setVisible(new.heatmap_visible and self.has_heatmap)
+        self.heatmap_item.setOpacity(new.heatmap_opacity / 100)
+        if self.image is not None:
+            if new.voi is not None and (old is None or new.voi is not old.voi):
+                self._draw_voi(new.voi, None if old is None else old.voi)
+            if old is None or new.invert != old.invert:
+                self._apply_lut()  # for colour this also sets the data, levels 0-255
+            if old is None or (new.rotation, new.flipped) != (old.rotation, old.flipped):
+                self._apply_orientation()
         self._update_corners()
+
+    def _redraw(self, **changes: object) -> None:
+        """Draw everything afresh (a new image) with ``changes`` made to the display state."""
+        self._drawn = None
+        self._session.update_display(**changes)
+        if self._drawn is None:  # the state did not change, so no event drew it
+            self._draw(self.display)
 
     # -- image and window -------------------------------------------------------------------
 
     def set_image(self, loaded: Loaded, position_text: str) -> None:
         """Show a prepared image with its default window, upright and fitted."""
         self.record, self.image, self.position_text = loaded.record, loaded.image, position_text
+        self.show_message("")
         self.set_heatmap(None)
         self.clear_measurement()
-        self.voi = None
         self.presets = list(loaded.presets)
         self._default = loaded.default
         self._span = loaded.span
@@ -128,30 +215,35 @@ class ImageView(QWidget):
         self.image, self.position_text = loaded.image, position_text
         self.set_heatmap(None)
         self.clear_measurement()
-        voi = self.voi or self._default
-        if loaded.image.is_colour or voi is None:
+        voi = None if loaded.image.is_colour else self.voi or self._default
+        self._session.update_display(voi=voi)
+        # The same window over the new pixels; orientation and zoom stay as they are.
+        if voi is None:
             self._apply_lut()  # for colour this also sets the data
-            self._update_corners()
         else:
-            self.set_voi(voi)
+            self._draw_voi(voi, None)
+        self._update_corners()
 
     def clear_image(self) -> None:
-        self.record = self.image = self.voi = None
+        self.record = self.image = None
         self.presets = []
         self.image_item.clear()
         self.set_heatmap(None)
         self.clear_measurement()
+        self._session.update_display(voi=None)
         self._update_corners()
 
     def set_voi(self, voi: Voi) -> None:
         """Show the image through ``voi`` (a window or a VOI LUT table)."""
+        if self.image is not None and not self.image.is_colour:
+            self._session.update_display(voi=voi)
+
+    def _draw_voi(self, voi: Voi, was: Voi | None) -> None:
         image = self.image
         if image is None or image.is_colour:
             return
         linear = isinstance(voi, VoiWindow) and voi.function is not VoiFunction.SIGMOID
-        was_linear = (
-            isinstance(self.voi, VoiWindow) and self.voi.function is not VoiFunction.SIGMOID
-        )
+        was_linear = isinstance(was, VoiWindow) and was.function is not VoiFunction.SIGMOID
         if linear:
             levels = (voi.lower, voi.upper)
             if was_linear and self.image_item.image is image.values:
@@ -165,15 +257,13 @@ class ImageView(QWidget):
                 else apply_window(image.values, voi)
             )
             self.image_item.setImage(shown, autoLevels=False, levels=(0.0, 1.0))
-        self.voi = voi
         self.sig_window_text.emit(self.window_text)
-        self._update_corners()
 
     @property
     def window_text(self) -> str:
         if self.image is None:
             return ""
-        return "colour image" if self.voi is None else _window_text(self.voi)
+        return window_label(self.voi)
 
     def apply_preset(self, index: int) -> bool:
         """Preset ``index`` (0-based, number key minus one); False when there is none."""
@@ -186,17 +276,22 @@ class ImageView(QWidget):
         if self.image is None or self.image.is_colour:
             return
         start = self.voi if isinstance(self.voi, VoiWindow) else auto_window(self.image.values)
-        self.set_voi(dragged_window(start, dx, dy, self._span))
+        self.set_voi(dragged_window(start, dx, dy, self._span, self.inverted_on_screen))
+
+    @property
+    def inverted_on_screen(self) -> bool:
+        """High values show dark: MONOCHROME1 (or an inverse Presentation LUT), unless the
+        reader inverted it back, or a MONOCHROME2 image the reader inverted."""
+        return self.image is not None and self.image.invert != self.user_invert
 
     def set_inverted(self, inverted: bool) -> None:
-        self.user_invert = inverted
-        self._apply_lut()
+        self._session.update_display(invert=inverted)
 
     def _apply_lut(self) -> None:
         image = self.image
         if image is None:
             return
-        effective = image.invert != self.user_invert
+        effective = self.inverted_on_screen
         if image.is_colour:
             shown = 255 - image.values if self.user_invert else image.values
             self.image_item.setImage(shown, autoLevels=False, levels=(0, 255))
@@ -223,35 +318,41 @@ class ImageView(QWidget):
 
     @property
     def zoom(self) -> float:
-        """Screen pixels per image pixel."""
-        return 1.0 / self.viewbox.viewPixelSize()[0]
+        """Screen pixels per image pixel (the aspect ratio is locked: one number)."""
+        shown = self.viewbox.viewRect().width()
+        return self.viewbox.width() / shown if shown > 0 else 1.0
+
+    @property
+    def zoom_text(self) -> str:
+        """``"Zoom 125%"``: screen pixels per image pixel, as a percentage."""
+        return f"Zoom {self.zoom:.0%}" if self.image is not None else ""
 
     def zoom_by(self, factor: float) -> None:
         """Zoom around the view centre (keys); the wheel zooms toward the cursor."""
         self.viewbox.scaleBy(s=(1.0 / factor, 1.0 / factor))
 
-    def rotate(self) -> None:
-        """Turn 90 degrees clockwise."""
-        self.rotation = (self.rotation + 90) % 360
-        self._apply_orientation()
+    def rotate(self, degrees: int = 90) -> None:
+        """Turn by ``degrees`` on screen: 90 clockwise, -90 counter-clockwise."""
+        self._session.update_display(rotation=(self.rotation + degrees) % 360)
 
     def flip(self) -> None:
-        """Mirror left-right."""
-        self.flipped = not self.flipped
-        self._apply_orientation()
+        """Mirror left-right on screen, however the image is turned.
+
+        The drawing is ``rotate(r)`` after ``mirror`` (see :meth:`_apply_orientation`); a
+        mirror on screen after it equals ``rotate(-r)`` after the opposite mirror.
+        """
+        self._session.update_display(rotation=-self.rotation % 360, flipped=not self.flipped)
+
+    def flip_vertical(self) -> None:
+        """Mirror top-bottom on screen: a half turn after a left-right mirror."""
+        rotation = (180 - self.rotation) % 360
+        self._session.update_display(rotation=rotation, flipped=not self.flipped)
 
     def reset(self) -> None:
         """Default window, no inversion, upright, fitted; heatmap and measurement stay."""
-        image = self.image
-        if image is None:
-            return
-        self.user_invert = False
-        self.rotation, self.flipped = 0, False
-        if self._default is not None:
-            self.set_voi(self._default)
-        self._apply_lut()  # for colour this also sets the data, with fixed 0-255 levels
-        self._apply_orientation()
-        self._update_corners()
+        if self.image is not None:
+            voi = None if self.image.is_colour else self._default
+            self._redraw(voi=voi, invert=False, rotation=0, flipped=False)
 
     def _apply_orientation(self) -> None:
         if self.image is None:
@@ -280,54 +381,70 @@ class ImageView(QWidget):
 
     def readout(self, col: int, row: int) -> str:
         """Status-bar text for pixel ``(col, row)``."""
-        image = self.image
-        assert image is not None
-        parts = [f"x {col}  y {row}"]
-        if image.is_colour:
-            parts.append("RGB " + " ".join(str(int(v)) for v in image.values[row, col]))
-        else:
-            stored = image.stored[row, col]
-            parts.append(f"stored {stored}" if np.ndim(stored) == 0 else "stored -")
-            parts.append(f"value {float(image.values[row, col]):g}")
-        if image.spacing is not None:
-            x_mm, y_mm = col * image.spacing.column, row * image.spacing.row
-            parts.append(f"{x_mm:.1f}, {y_mm:.1f} mm ({image.spacing.source})")
-        else:
-            parts.append("uncalibrated")
-        return "   ".join(parts)
+        assert self.image is not None
+        return pixel_readout(self.image, col, row)
 
     def _on_mouse_moved(self, scene_pos: QPointF) -> None:
         pixel = self.pixel_at(scene_pos)
         self.sig_cursor_text.emit("" if pixel is None else self.readout(*pixel))
 
-    # -- measurement ------------------------------------------------------------------------
+    # -- measurements -----------------------------------------------------------------------
+
+    @property
+    def measurements(self) -> list[Distance]:
+        """The image's measurements, oldest first."""
+        return [r.distance for r in self._rulers if r.distance is not None]
+
+    @property
+    def measurement(self) -> Distance | None:
+        """The latest measurement."""
+        found = self.measurements
+        return found[-1] if found else None
+
+    def delete_last_measurement(self) -> bool:
+        """Remove the latest measurement; False when there is none."""
+        if not self._rulers:
+            return False
+        self._remove(self._rulers.pop())
+        return True
+
+    def _remove(self, ruler: _Ruler) -> None:
+        # Take the items out of the scene now: left to the garbage collector, a pyqtgraph
+        # item may outlive its scene and be freed during interpreter shutdown.
+        self.graphics.scene().removeItem(ruler.line)
+        self.viewbox.removeItem(ruler.label)
+        if ruler is self._drawing:
+            self._drawing = None
 
     def set_measuring(self, on: bool) -> None:
         self.viewbox.measuring = on
         self.graphics.setCursor(Qt.CursorShape.CrossCursor if on else Qt.CursorShape.ArrowCursor)
 
     def clear_measurement(self) -> None:
-        self.measurement = None
-        self._measure_line.setVisible(False)
-        self._measure_label.setVisible(False)
+        """Remove every measurement of the image."""
+        while self.delete_last_measurement():
+            pass
 
     def _on_measure_drag(self, start: QPointF, end: QPointF, finished: bool) -> None:
         if self.image is None:
             return
+        if self._drawing is None:  # a new drag: a new measurement beside the earlier ones
+            self._drawing = _Ruler.create(self.image_item, self.viewbox)
+            self._rulers.append(self._drawing)
+        ruler = self._drawing
         a = self.image_item.mapFromScene(start)
         b = self.image_item.mapFromScene(end)
-        self._measure_line.setLine(a.x(), a.y(), b.x(), b.y())
-        self._measure_line.setVisible(True)
-        self.measurement = distance((a.x(), a.y()), (b.x(), b.y()), self.image.spacing)
-        self._measure_label.setText(self.measurement.label)
-        self._measure_label.setVisible(True)
+        ruler.line.setLine(a.x(), a.y(), b.x(), b.y())
+        ruler.distance = distance((a.x(), a.y()), (b.x(), b.y()), self.image.spacing)
+        ruler.label.setText(ruler.distance.label)
         self._place_measure_label()
         if finished:
-            self.sig_measured.emit(self.measurement)
+            self._drawing = None
+            self.sig_measured.emit(ruler.distance)
 
     def _place_measure_label(self) -> None:
-        line = self._measure_line.line()
-        self._measure_label.setPos(self.image_item.mapToParent(line.p2()))
+        for ruler in self._rulers:
+            ruler.label.setPos(self.image_item.mapToParent(ruler.line.line().p2()))
 
     # -- heatmap ----------------------------------------------------------------------------
 
@@ -338,50 +455,61 @@ class ImageView(QWidget):
             self.heatmap_item.setVisible(False)
             return
         self.heatmap_item.setImage(heatmap, autoLevels=False, levels=(0.0, 1.0))
-        self.heatmap_item.setVisible(self._show_heatmap)
+        self.heatmap_item.setVisible(self.display.heatmap_visible)
 
     @property
     def has_heatmap(self) -> bool:
         return self.heatmap_item.image is not None
 
-    def set_heatmap_visible(self, visible: bool) -> None:
-        self._show_heatmap = visible
-        self.heatmap_item.setVisible(visible and self.has_heatmap)
-
-    def set_heatmap_opacity(self, opacity: float) -> None:
-        self.heatmap_item.setOpacity(opacity)
-
     # -- corner overlays --------------------------------------------------------------------
-
-    def set_overlays_visible(self, visible: bool) -> None:
-        self._overlays_visible = visible
-        self._update_corners()
-
-    @property
-    def overlays_visible(self) -> bool:
-        return self._overlays_visible
 
     def corner_texts(self) -> list[str]:
         """Top-left, top-right, bottom-left, bottom-right."""
-        r = self.record
-        if r is None or self.image is None:
+        r, image = self.record, self.image
+        if r is None or image is None:
             return ["", "", "", ""]
+        calibration = "uncalibrated" if image.spacing is None else ""
         return [
             "\n".join(filter(None, [r.patient_name, r.patient_id, r.patient_birth_date])),
             "\n".join(filter(None, [r.study_date, r.study_description, r.series_description])),
-            "\n".join(filter(None, [r.modality, r.body_part, r.view_position])),
-            "\n".join(filter(None, [self.position_text, self.window_text])),
+            "\n".join(filter(None, [r.modality, r.body_part, r.view_position, calibration])),
+            "\n".join(filter(None, [self.position_text, self.zoom_text, self.window_text])),
         ]
+
+    @property
+    def warning_text(self) -> str:
+        """The shown image's warnings, as drawn over it ("" when it has none)."""
+        warnings = self.image.warnings if self.image is not None else ()
+        return "\u26a0 " + "\n\u26a0 ".join(warnings) if warnings else ""
+
+    @property
+    def message_text(self) -> str:
+        """What the view says instead of an image ("" while it shows one)."""
+        return self._message.text() if self._message.isVisible() else ""
+
+    def show_message(self, text: str) -> None:
+        """Say ``text`` in the middle of the view (an empty folder, an image that failed)."""
+        self._message.setText(text)
+        self._message.setVisible(bool(text))
+        self._place_corners()
 
     def _update_corners(self) -> None:
         for label, text in zip(self._corners, self.corner_texts(), strict=True):
             label.setText(text)
             label.adjustSize()
-            label.setVisible(self._overlays_visible and bool(text))
+            label.setVisible(self.display.overlays and bool(text))
+        # Warnings are shown even with the overlays off: they concern what the image shows.
+        self._warning.setText(self.warning_text)
+        self._warning.setVisible(bool(self.warning_text))
         self._place_corners()
 
     def _place_corners(self) -> None:
         w, h, m = self.graphics.width(), self.graphics.height(), 8
+        for label in (self._warning, self._message):  # centred, at most half the width
+            label.setFixedWidth(max(w // 2, 1))
+            label.adjustSize()
+        self._warning.move((w - self._warning.width()) // 2, m)
+        self._message.move((w - self._message.width()) // 2, (h - self._message.height()) // 2)
         tl, tr, bl, br = self._corners
         tl.move(m, m)
         tr.move(w - tr.width() - m, m)

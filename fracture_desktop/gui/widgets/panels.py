@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -20,7 +20,19 @@ from PySide6.QtWidgets import (
 from fracture_desktop.core.decisions import Decision
 from fracture_desktop.core.findings import Finding
 from fracture_desktop.core.imaging.records import FileProblem, ImageRecord
-from fracture_desktop.gui.flags import FLAG_COLOURS, decision_text, flag_text, suspicion_key
+from fracture_desktop.gui.flags import (
+    DECISION_SIGNS,
+    FLAG_COLOURS,
+    OTHER_MODEL_COLOUR,
+    decision_sign,
+    decision_text,
+    flag_text,
+    other_model_note,
+    shown_flag_text,
+    suspicion_key,
+)
+from fracture_desktop.gui.widgets.columns import fix_column
+from fracture_desktop.gui.widgets.two_line import FLAG_COLOUR_ROLE, FLAG_TEXT_ROLE, ImageRowDelegate
 
 
 class ProblemsPanel(QTreeWidget):
@@ -31,6 +43,7 @@ class ProblemsPanel(QTreeWidget):
         self.setColumnCount(2)
         self.setHeaderLabels(["File", "Reason"])
         self.setRootIsDecorated(False)
+        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.setColumnWidth(0, 130)
 
     def add_problem(self, problem: FileProblem) -> None:
@@ -64,7 +77,7 @@ class FindingsPanel(QWidget):
     sig_record_selected = Signal(object)  # ImageRecord
     sig_decision = Signal(object, object)  # ImageRecord, Decision or None
 
-    COLUMNS = ("Image", "Flag", "Reader")
+    COLUMNS = ("Image", "Reader")
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -74,10 +87,18 @@ class FindingsPanel(QWidget):
         self.table.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setStretchLastSection(True)
-        self.table.setColumnWidth(0, 150)
-        self.table.setColumnWidth(1, 90)
-        self.table.setSortingEnabled(True)
+        self.table.setItemDelegateForColumn(0, ImageRowDelegate(self.table))
+        rows = self.table.verticalHeader()
+        rows.setDefaultSectionSize(ImageRowDelegate.row_height(self.table.fontMetrics()))
+        header = self.table.horizontalHeader()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, header.ResizeMode.Stretch)
+        fix_column(self.table, header, 1, DECISION_SIGNS.values())
+        # Sorted by the panel, not on every insert (a burst of findings would sort each time);
+        # a click on a header still sorts by that column.
+        header.setSectionsClickable(True)
+        header.setSortIndicatorShown(True)
+        header.sortIndicatorChanged.connect(self.table.sortItems)
         self.confirm_button = QPushButton("Confirm (Y)")
         self.reject_button = QPushButton("Reject (N)")
         self.summary = QLabel("")
@@ -90,6 +111,12 @@ class FindingsPanel(QWidget):
         layout.addWidget(self.table)
         layout.addLayout(buttons)
         self._rows: dict[Path, tuple[ImageRecord, list[_KeyItem]]] = {}
+        self._sort_timer = QTimer(self)
+        self._sort_timer.setSingleShot(True)
+        self._sort_timer.setInterval(0)
+        self._sort_timer.timeout.connect(self._sort)
+        self._warnings: dict[Path, tuple[str, ...]] = {}
+        self._about: dict[Path, str] = {}  # the flag's tooltip line
         self.table.currentCellChanged.connect(self._on_current)
         self.confirm_button.clicked.connect(lambda: self._decide(Decision.CONFIRMED))
         self.reject_button.clicked.connect(lambda: self._decide(Decision.REJECTED))
@@ -97,42 +124,72 @@ class FindingsPanel(QWidget):
     def clear(self) -> None:
         self.table.setRowCount(0)
         self._rows.clear()
+        self._warnings.clear()
+        self._about.clear()
         self.summary.setText("")
 
-    def set_finding(self, record: ImageRecord, finding: Finding) -> None:
+    def set_finding(self, record: ImageRecord, finding: Finding, made_by: str = "") -> None:
+        """Show ``finding``; ``made_by`` names another model that made it (shown marked)."""
         key = suspicion_key(finding)
         known = self._rows.get(record.path)
         if known is None:
-            items = [
-                _KeyItem(record.path.name, 0.0),
-                _KeyItem("", key),
-                _KeyItem("", 0.0),
-            ]
+            items = [_KeyItem(record.path.name, key), _KeyItem("", 0.0)]
             items[0].setToolTip(str(record.path))
             items[0].setData(Qt.ItemDataRole.UserRole, str(record.path))
-            self.table.setSortingEnabled(False)  # rows must be complete before they sort
             row = self.table.rowCount()
             self.table.insertRow(row)
             for column, item in enumerate(items):
                 self.table.setItem(row, column, item)
-            self.table.setSortingEnabled(True)
             self._rows[record.path] = (record, items)
         else:
             items = known[1]
-        items[1].key = key
-        items[1].setText(flag_text(finding))
-        items[1].setForeground(FLAG_COLOURS[finding.flag])
-        items[1].setToolTip(finding.error or flag_text(finding))
-        self.table.sortItems(1, Qt.SortOrder.AscendingOrder)
+        name = items[0]
+        name.key = key
+        name.setData(FLAG_TEXT_ROLE, shown_flag_text(finding, made_by))
+        name.setData(
+            FLAG_COLOUR_ROLE, OTHER_MODEL_COLOUR if made_by else FLAG_COLOURS[finding.flag]
+        )
+        self._about[record.path] = (
+            other_model_note(made_by) if made_by else finding.error or flag_text(finding)
+        )
+        self._update_name(record.path)
+        self._sort_timer.start()  # once for a burst of findings (a reopened folder: thousands)
         self.summary.setText(f"{len(self._rows)} analysed, most suspicious first")
+
+    def set_warnings(self, path: Path, warnings: tuple[str, ...]) -> None:
+        """Mark the image's row with the image's warnings (truncated, decoder notes)."""
+        self._warnings[path] = tuple(warnings)
+        self._update_name(path)
+
+    def warnings_shown(self, path: Path) -> str:
+        """The warning part of the row's tooltip ("" when none or no row)."""
+        known = self._rows.get(path)
+        return "\n".join(self._warnings.get(path, ())) if known is not None else ""
+
+    def _update_name(self, path: Path) -> None:
+        known = self._rows.get(path)
+        if known is None:
+            return  # the row comes with the finding; the warnings are kept till then
+        record, items = known
+        warnings = self._warnings.get(path, ())
+        items[0].setText(("\u26a0 " if warnings else "") + record.path.name)
+        lines = [str(record.path), self._about.get(path, ""), *warnings]
+        items[0].setToolTip("\n".join(filter(None, lines)))
 
     def set_decision(self, path: Path, decision: Decision | None) -> None:
         known = self._rows.get(path)
         if known is not None:
-            known[1][2].setText(decision_text(decision))
+            known[1][1].setText(decision_sign(decision))
+            known[1][1].setToolTip(f"Reader: {decision_text(decision)}" if decision else "")
+
+    def _sort(self) -> None:
+        self._sort_timer.stop()
+        self.table.sortItems(0, Qt.SortOrder.AscendingOrder)
 
     def ordered_records(self) -> list[ImageRecord]:
         """Records in the table's current order (top row first)."""
+        if self._sort_timer.isActive():
+            self._sort()
         return [
             self._record_at(row)
             for row in range(self.table.rowCount())

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QLineEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
 from fracture_desktop.gui.tags import TagRow
+
+#: The most of the panel's width the keyword column takes before it is cut.
+KEYWORD_SHARE = 0.3
 
 
 class TagBrowser(QWidget):
@@ -19,9 +23,7 @@ class TagBrowser(QWidget):
         self.tree.setColumnCount(4)
         self.tree.setHeaderLabels(["Tag", "Keyword", "VR", "Value"])
         self.tree.setRootIsDecorated(False)
-        self.tree.setColumnWidth(0, 110)
-        self.tree.setColumnWidth(1, 200)
-        self.tree.setColumnWidth(2, 40)
+        self.tree.header().setStretchLastSection(True)  # the value takes what is left
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.search)
@@ -33,11 +35,28 @@ class TagBrowser(QWidget):
         items = []
         for row in rows:
             indent = "  " * row.depth  # sequence items are indented under their sequence
-            items.append(QTreeWidgetItem([indent + row.tag, row.keyword, row.vr, row.value]))
+            item = QTreeWidgetItem([indent + row.tag, row.keyword, row.vr, row.value])
+            item.setToolTip(1, row.keyword)
+            item.setToolTip(3, row.value)  # long values are cut: the tooltip has them whole
+            items.append(item)
         if not rows:
             items.append(QTreeWidgetItem(["", "(no DICOM header)", "", ""]))
         self.tree.addTopLevelItems(items)
+        self._fit_columns()
         self._filter(self.search.text())
+
+    def _fit_columns(self) -> None:
+        """Tag and VR whole; the keyword whole up to a share of the width; the value gets
+        the rest, so it is on screen at any panel width."""
+        for column in (0, 1, 2):
+            self.tree.resizeColumnToContents(column)
+        cap = int(self.tree.viewport().width() * KEYWORD_SHARE)
+        if self.tree.columnWidth(1) > cap:
+            self.tree.setColumnWidth(1, cap)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit_columns()
 
     def _filter(self, text: str) -> None:
         needle = text.strip().lower()

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from fracture_desktop.core.errors import CorruptImageError, NotAnImageError
-from fracture_desktop.core.imaging.dicom import PixelSpacing, pixel_spacing
+from fracture_desktop.core.imaging.dicom_display import PixelSpacing, pixel_spacing
 from fracture_desktop.core.imaging.image import SpacingSource
 from fracture_desktop.core.imaging.loader import load_image
 

@@ -12,7 +12,11 @@ import pytest
 from pydicom.pixels import apply_modality_lut, apply_voi_lut
 
 from fracture_desktop.core.errors import ImageLoadError
-from fracture_desktop.core.imaging.dicom import MAX_SPACING_MM, MIN_SPACING_MM, pixel_spacing
+from fracture_desktop.core.imaging.dicom_display import (
+    MAX_SPACING_MM,
+    MIN_SPACING_MM,
+    pixel_spacing,
+)
 from fracture_desktop.core.imaging.image import (
     SpacingSource,
     VoiFunction,

@@ -25,7 +25,7 @@ KINDS = {
 }
 
 
-class ExportDialog(QDialog):
+class ReportDialog(QDialog):
     """Choose the report files; each is chosen with a save dialog that confirms overwriting.
 
     Parameters

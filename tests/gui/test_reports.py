@@ -31,13 +31,13 @@ def _export(qtbot, window, monkeypatch, pdf: Path | None, csv_path: Path | None,
         staticmethod(lambda _parent, caption, *_args: (str(chosen[caption]), "")),
     )
     _menu_action(window, "&File", "&Export report\u2026").trigger()
-    dialog = window.export_dialog
+    dialog = window.report_flow.dialog
     assert dialog is not None and dialog.isVisible()
     for kind, path in (("pdf", pdf), ("csv", csv_path)):
         if path is not None:
             dialog.choose_buttons[kind].click()
     dialog.deidentify.setChecked(deidentify)
-    with qtbot.waitSignal(window.exporter.sig_finished, timeout=120000) as finished:
+    with qtbot.waitSignal(window.report_writer.sig_finished, timeout=120000) as finished:
         dialog.accept()
     return finished.args
 
@@ -47,8 +47,8 @@ def test_export_reports_from_the_menu(qtbot, make_window, sample_folder: Path, m
     open_and_wait(qtbot, window, sample_folder)
     # One image analysed in the viewer first: the export reuses its finding.
     with qtbot.waitSignal(window.analysis.sig_finished, timeout=60000):
-        window.analyse_image()
-    known = dict(window.findings)
+        window.reading.analyse_image()
+    known = dict(window.session.findings)
     assert len(known) == 1
     out = sample_folder.parent / "out"
     out.mkdir()
@@ -58,13 +58,13 @@ def test_export_reports_from_the_menu(qtbot, make_window, sample_folder: Path, m
     written, cancelled = _export(qtbot, window, monkeypatch, pdf, csv_path, deidentify=True)
 
     assert not cancelled and written == (pdf, csv_path)
-    assert window.export_progress is None
+    assert window.report_flow.progress is None
     assert "Report written" in window.statusBar().currentMessage()
     with csv_path.open(encoding="utf-8-sig", newline="") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == IMAGE_COUNT + 1  # every image, and the broken file
     by_name = {Path(row["file_path"]).name: row for row in rows}
-    assert {Path(p).name for p in window.records} | {"broken.dcm"} == set(by_name)
+    assert {Path(p).name for p in window.session.records} | {"broken.dcm"} == set(by_name)
     assert by_name["broken.dcm"]["flag"] == Flag.NOT_ANALYSED
     assert all(row["patient_name"] == "" and row["patient_id"] == "" for row in rows)
     assert all(row["model_id"] == "fracture_net-untrained" for row in rows)
@@ -77,7 +77,7 @@ def test_export_reports_from_the_menu(qtbot, make_window, sample_folder: Path, m
     text = "\n".join(page.extract_text() for page in PdfReader(pdf).pages)
     assert "fracture_net-untrained" in text
     assert "CompressedSamples" not in text  # de-identified: no patient names
-    assert window.settings.export_folder == out
+    assert window.settings.report_folder == out
 
 
 def test_export_error_reaches_the_user(qtbot, make_window, sample_folder: Path, monkeypatch):
@@ -89,7 +89,7 @@ def test_export_error_reaches_the_user(qtbot, make_window, sample_folder: Path, 
 
     assert written == () and not cancelled
     assert not target.exists()
-    qtbot.waitUntil(lambda: bool(window.notices.notices))  # queued after the finish
-    notice = window.notices.notices[-1]
+    qtbot.waitUntil(lambda: bool(window.status.notices.notices))  # queued after the finish
+    notice = window.status.notices.notices[-1]
     assert "missing-folder" in notice.reason + notice.details
-    assert window.export_progress is None
+    assert window.report_flow.progress is None

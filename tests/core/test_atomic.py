@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from fracture_desktop.core.report import (
-    ReportExistsError,
-    ReportWriteError,
+from fracture_desktop.core.atomic import (
+    OutputExistsError,
+    OutputWriteError,
     atomic_write,
     check_writable,
 )
@@ -34,7 +34,7 @@ def test_failed_overwrite_keeps_old_content(tmp_path: Path) -> None:
 
 def test_file_appearing_meanwhile_is_not_replaced(tmp_path: Path) -> None:
     out = tmp_path / "r.pdf"
-    with pytest.raises(ReportExistsError), atomic_write(out) as f:
+    with pytest.raises(OutputExistsError), atomic_write(out) as f:
         out.write_bytes(b"someone else's")
         f.write(b"mine")
     assert out.read_bytes() == b"someone else's"
@@ -49,8 +49,8 @@ def test_report_is_private_to_its_owner(tmp_path: Path) -> None:
 
 
 def test_check_writable_refuses_folders_and_missing_parents(tmp_path: Path) -> None:
-    with pytest.raises(ReportWriteError):
+    with pytest.raises(OutputWriteError):
         check_writable(tmp_path)
-    with pytest.raises(ReportWriteError):
+    with pytest.raises(OutputWriteError):
         check_writable(tmp_path / "missing" / "r.csv")
     assert check_writable(tmp_path / "r.csv") == tmp_path / "r.csv"

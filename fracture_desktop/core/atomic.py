@@ -2,7 +2,8 @@
 
 The data goes to a temporary file in the destination folder (same file system, so the final
 rename is atomic), is flushed to disk, then renamed over the destination. A destination that
-already exists is replaced only when the caller says so.
+already exists is replaced only when the caller says so. Reports and the reader-decisions
+file are written this way.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import BinaryIO
 from fracture_desktop.core.errors import FractureDesktopError
 
 
-class ReportExistsError(FractureDesktopError):
+class OutputExistsError(FractureDesktopError):
     """The destination exists and replacing it was not asked for."""
 
     def __init__(self, path: Path) -> None:
@@ -25,8 +26,8 @@ class ReportExistsError(FractureDesktopError):
         self.path = path
 
 
-class ReportWriteError(FractureDesktopError):
-    """The report could not be written (missing folder, no permission, disk full)."""
+class OutputWriteError(FractureDesktopError):
+    """The file could not be written (missing folder, no permission, disk full)."""
 
     def __init__(self, path: Path, details: str) -> None:
         super().__init__(f"cannot write {path}", details)
@@ -34,22 +35,22 @@ class ReportWriteError(FractureDesktopError):
 
 
 def check_writable(path: Path | str, overwrite: bool = False) -> Path:
-    """Fail early, before long work, when ``path`` cannot be a new report.
+    """Fail early, before long work, when ``path`` cannot be written as a new file.
 
     Raises
     ------
-    ReportExistsError
+    OutputExistsError
         ``path`` exists and ``overwrite`` is false.
-    ReportWriteError
+    OutputWriteError
         The folder does not exist or ``path`` is a folder.
     """
     path = Path(path)
     if path.is_dir():
-        raise ReportWriteError(path, "it is a folder")
+        raise OutputWriteError(path, "it is a folder")
     if path.exists() and not overwrite:
-        raise ReportExistsError(path)
+        raise OutputExistsError(path)
     if not path.parent.is_dir():
-        raise ReportWriteError(path, f"the folder {path.parent} does not exist")
+        raise OutputWriteError(path, f"the folder {path.parent} does not exist")
     return path
 
 
@@ -63,17 +64,17 @@ def atomic_write(path: Path | str, overwrite: bool = False) -> Iterator[BinaryIO
 
     Raises
     ------
-    ReportExistsError
+    OutputExistsError
         ``path`` exists (checked again at the rename, so a file that appeared meanwhile is
         not replaced either) and ``overwrite`` is false.
-    ReportWriteError
+    OutputWriteError
         The temporary file cannot be created or written.
     """
     path = check_writable(path, overwrite)
     try:
         fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as exc:
-        raise ReportWriteError(path, str(exc)) from exc
+        raise OutputWriteError(path, str(exc)) from exc
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -82,7 +83,7 @@ def atomic_write(path: Path | str, overwrite: bool = False) -> Iterator[BinaryIO
             os.fsync(f.fileno())
         _publish(tmp, path, overwrite)
     except OSError as exc:
-        raise ReportWriteError(path, str(exc)) from exc
+        raise OutputWriteError(path, str(exc)) from exc
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -96,9 +97,9 @@ def _publish(tmp: Path, path: Path, overwrite: bool) -> None:
     try:
         os.link(tmp, path)
     except FileExistsError as exc:
-        raise ReportExistsError(path) from exc
+        raise OutputExistsError(path) from exc
     except OSError:
         # File systems without hard links (FAT, some network shares): best effort.
         if path.exists():
-            raise ReportExistsError(path) from None
+            raise OutputExistsError(path) from None
         os.replace(tmp, path)

@@ -1,0 +1,95 @@
+"""The status bar: cursor readout, window, notices, analysis progress, device and model."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStatusBar, QWidget
+
+from fracture_desktop.core.inference.card import INTENDED_USE, INTENDED_USE_SHORT, ModelCard
+from fracture_desktop.gui.widgets.notifications import NotificationArea
+
+
+def remaining_text(seconds: float) -> str:
+    """``"about 12 s left"``; a negative ``seconds`` means not known yet."""
+    if seconds < 0:
+        return "estimating time left\u2026"
+    if seconds < 90:
+        return f"about {seconds:.0f} s left"
+    return f"about {seconds / 60:.0f} min left"
+
+
+class StatusArea(QStatusBar):
+    """The window's status bar and the labels in it."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.cursor_label = QLabel("")
+        self.window_label = QLabel("")
+        self.distance_label = QLabel("")
+        self.notices = NotificationArea()
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(180)
+        self.progress.setVisible(False)
+        self.remaining_label = QLabel("")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setVisible(False)
+        self.device_label = QLabel("")
+        self.model_label = QLabel("Model: checking\u2026")
+        self.intended_label = QLabel(INTENDED_USE_SHORT + ".")
+        self.intended_label.setToolTip(INTENDED_USE)
+        self.intended_label.setObjectName("intendedUse")
+        self.addWidget(self.cursor_label, 1)
+        self.addWidget(self.window_label)
+        self.addWidget(self.distance_label)
+        self.addWidget(self.notices)
+        for widget in (
+            self.progress,
+            self.remaining_label,
+            self.cancel_button,
+            self.device_label,
+            self.model_label,
+            self.intended_label,
+        ):
+            self.addPermanentWidget(widget)
+
+    def show_window(self, text: str) -> None:
+        """The window in short (``W 400 L 40``); its name is in the tooltip and the corner."""
+        self.window_label.setText(text.split(" (", 1)[0])
+        self.window_label.setToolTip(text)
+
+    def clear_readouts(self) -> None:
+        """Forget what was read off the previous image (pixel, window, distance)."""
+        for label in (self.cursor_label, self.window_label, self.distance_label):
+            label.clear()
+
+    def show_device(self, chosen: str, actual: str = "") -> None:
+        shown = f"{chosen} \u2192 {actual}" if actual and actual != chosen else chosen
+        self.device_label.setText(f"Device: {shown}")
+
+    def show_model(self, card: ModelCard | None, reason: str) -> None:
+        if card is not None and not reason:
+            # The id only: version and weights' sha256 are in the tooltip and Help > Model.
+            self.model_label.setText(f"Model: {card.id}")
+            self.model_label.setToolTip(f"{card.label}\n{card.intended_use}")
+        else:
+            self.model_label.setText("Model: unavailable")
+            self.model_label.setToolTip(reason)
+            self.showMessage(f"Analysis unavailable: {reason}", 10000)
+
+    def analysis_started(self, total: int) -> None:
+        self.progress.setRange(0, total)
+        self.progress.setValue(0)
+        self.progress.setVisible(True)
+        self.cancel_button.setVisible(True)
+        self.remaining_label.setText(remaining_text(-1))
+
+    def analysis_progress(self, done: int, _total: int, remaining: float) -> None:
+        self.progress.setValue(done)
+        self.remaining_label.setText(remaining_text(remaining))
+
+    def analysis_finished(self, cancelled: bool) -> None:
+        self.progress.setVisible(False)
+        self.cancel_button.setVisible(False)
+        self.remaining_label.setText("")
+        done = self.progress.value()
+        message = f"Analysis cancelled after {done} images" if cancelled else "Analysis finished"
+        self.showMessage(message, 8000)
