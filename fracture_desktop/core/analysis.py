@@ -187,12 +187,12 @@ def analyse_each(
         Analyses already handed out stay valid.
     prepared : PreparedCache, optional
         Model inputs made when the images were first decoded: those images are scored
-        without decoding them again (not when ``heatmap`` is asked for: a key image needs
-        the pixels).
+        without decoding them again, heatmaps included (a heatmap needs only the image's
+        shape). A caller that wants key images passes none: those need the pixels.
     """
     records = list(records)
     known = known or {}
-    cache = None if heatmap else prepared
+    cache = prepared
     spec = engine.card.input_spec if cache is not None else None
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead") as pool:
         for done, read in enumerate(_read_ahead(records, pool, cache, spec), start=1):

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QUrl
+from PySide6.QtCore import Qt
 from PySide6.QtGui import (
     QCloseEvent,
-    QDesktopServices,
     QDragEnterEvent,
     QDropEvent,
     QResizeEvent,
@@ -23,7 +22,6 @@ from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QSlider, QW
 
 from fracture_desktop.core.decisions import DecisionStore
 from fracture_desktop.core.imaging.records import ScanResult
-from fracture_desktop.core.inference.catalog import available_models, read_choice
 from fracture_desktop.core.prepared import PreparedCache
 from fracture_desktop.core.results_store import ResultsStore
 from fracture_desktop.core.session import ReadingSession
@@ -34,7 +32,8 @@ from fracture_desktop.gui.controllers.reading import ReadingController, ReadingV
 from fracture_desktop.gui.controllers.reports import ReportWriter
 from fracture_desktop.gui.controllers.scan import ScanController
 from fracture_desktop.gui.controllers.thumbnails import ThumbnailMaker
-from fracture_desktop.gui.menus import build_actions, fill_model_menu, name_presets
+from fracture_desktop.gui.menus import build_actions, name_presets
+from fracture_desktop.gui.model_picker import ModelPicker
 from fracture_desktop.gui.report_flow import ReportFlow
 from fracture_desktop.gui.settings import ViewerSettings
 from fracture_desktop.gui.status import StatusArea
@@ -94,7 +93,6 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.settings = settings
         self.session = ReadingSession(decisions, settings.display())
-        self.last_report: Path | None = None
         self.setWindowTitle(WINDOW_TITLE)
         self.setAcceptDrops(True)
         self.resize(1400, 900)
@@ -131,6 +129,10 @@ class MainWindow(QMainWindow):
             self.session, settings, writer, self.analysis, status, self.notify, self
         )
         build_actions(self)
+        self.model_picker = ModelPicker(
+            self.model_menu, self.act_add_model, settings, self.analysis, self.reading,
+            self.status, self.notify, self,
+        )  # fmt: skip
         self._connect()
         self._restore()
         self.analysis.check_model()
@@ -201,7 +203,7 @@ class MainWindow(QMainWindow):
                 self, [voi_label(p, i) for i, p in enumerate(self.view.presets)]
             )
         )
-        self.report_flow.sig_written.connect(self._on_report_written)
+        self.report_flow.sig_written.connect(lambda _path: self.act_open_report.setEnabled(True))
         self.opacity.valueChanged.connect(lambda v: session.update_display(heatmap_opacity=v))
 
     def _restore(self) -> None:
@@ -296,50 +298,7 @@ class MainWindow(QMainWindow):
         else:
             self.reading.step_image(delta)
 
-    # -- reports ----------------------------------------------------------------------------
-
-    def _on_report_written(self, path: Path) -> None:
-        self.last_report = path
-        self.act_open_report.setEnabled(True)
-        self.act_open_report.setToolTip(str(path))
-
-    def open_last_report(self) -> None:
-        """Open the report last written in the system's viewer for its type."""
-        if self.last_report is not None:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.last_report)))
-
     # -- model and device -------------------------------------------------------------------
-
-    def fill_models(self) -> None:
-        fill_model_menu(
-            self, available_models(self.settings.user_model_dirs), self.analysis.model_dir
-        )
-
-    def add_model_folder(self) -> None:
-        """Add a model folder (one with a ``model_card.json``) to the model menu."""
-        chosen = QFileDialog.getExistingDirectory(self, "Add a model folder", str(Path.home()))
-        if not chosen:
-            return
-        choice = read_choice(Path(chosen))
-        if choice.card is None:
-            self.notify(f"{chosen} is not a model folder: {choice.problem}")
-            return
-        self.settings.add_user_model_dir(Path(chosen))
-        self.choose_model(Path(chosen))
-
-    def choose_model(self, directory: Path) -> None:
-        """Analyse with the model in ``directory`` from now on, and next time too.
-
-        Its weights are checked against the card's sha256 when it loads; results of the
-        model in use so far stay on show, marked as made by another model.
-        """
-        directory = Path(directory)
-        if directory.resolve() == Path(self.analysis.model_dir).resolve():
-            return
-        self.reading.model_changed()
-        self.analysis.set_model_dir(directory)
-        self.settings.model_dir = directory
-        self.status.model_label.setText("Model: checking\u2026")
 
     def set_device(self, device: str) -> None:
         self.analysis.set_device(device)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QAction, QActionGroup
@@ -11,7 +10,6 @@ from PySide6.QtWidgets import QMenu, QToolBar
 
 from fracture_desktop.core.decisions import Decision
 from fracture_desktop.core.inference.card import ModelCard
-from fracture_desktop.core.inference.catalog import ModelChoice
 from fracture_desktop.core.inference.devices import DEVICES
 from fracture_desktop.gui.widgets.image_view import ZOOM_STEP
 
@@ -92,9 +90,9 @@ def build_actions(w: MainWindow) -> None:
     w.act_shortcuts = a("&Shortcuts", "F1", w.show_shortcuts)
     w.act_model = a("&Model\u2026", None, w.show_model)
     w.act_about = a("&About Fracture Desktop\u2026", None, w.show_about)
-    w.act_open_report = a("Open last &report", None, w.open_last_report)
+    w.act_open_report = a("Open last &report", None, w.report_flow.open_last)
     w.act_open_report.setEnabled(False)
-    w.act_add_model = a("&Add a model folder\u2026", None, w.add_model_folder)
+    w.act_add_model = QAction("&Add a model folder\u2026", w)  # see gui/model_picker.py
 
     w.device_group = QActionGroup(w)
     w.device_actions = {}
@@ -134,23 +132,6 @@ def name_presets(w: MainWindow, names: list[str]) -> None:
         act.setText(names[i] if i < len(names) else f"Window preset {i + 1}")
         act.setEnabled(i < len(names))
         show_shortcut_in_tooltip(act)
-
-
-def fill_model_menu(w: MainWindow, choices: list[ModelChoice], chosen: Path) -> None:
-    """List the models to choose from, the one in use checked; unusable ones greyed out."""
-    menu = w.model_menu
-    menu.clear()
-    group = QActionGroup(menu)
-    for choice in choices:
-        act = menu.addAction(choice.description)
-        act.setCheckable(True)
-        act.setChecked(choice.directory.resolve() == Path(chosen).resolve())
-        act.setEnabled(not choice.problem)
-        act.setToolTip(str(choice.directory))
-        act.triggered.connect(lambda _=False, d=choice.directory: w.choose_model(d))
-        group.addAction(act)
-    menu.addSeparator()
-    menu.addAction(w.act_add_model)
 
 
 def _devices_known(w: MainWindow, devices: tuple[str, ...]) -> None:
@@ -193,7 +174,6 @@ def _build_menus(w: MainWindow) -> None:
     ))  # fmt: skip
     analysis_menu.addMenu("&Device").addActions(list(w.device_actions.values()))
     w.model_menu = analysis_menu.addMenu("&Model")
-    w.model_menu.aboutToShow.connect(w.fill_models)
     help_menu = menu.addMenu("&Help")
     _add_all(help_menu, (w.act_shortcuts, w.act_model, None, w.act_about))
 

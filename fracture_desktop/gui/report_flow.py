@@ -6,7 +6,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Qt, QUrl, Signal
+from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QProgressDialog, QStatusBar, QWidget
 
 from fracture_desktop.core.session import ReadingSession
@@ -45,6 +46,8 @@ class ReportFlow(QObject):
         self._writer, self._analysis = writer, analysis
         self._status, self._notify, self._parent = status, notify, parent
         self.dialog: ReportDialog | None = None
+        #: The report last written (the PDF when there was one), for File > Open last report.
+        self.last_report: Path | None = None
         self.progress: QProgressDialog | None = None
         writer.sig_progress.connect(self._on_progress)
         writer.sig_finished.connect(self._on_finished)
@@ -131,4 +134,10 @@ class ReportFlow(QObject):
         elif written:
             names = ", ".join(path.name for path in written)
             self._status.showMessage(f"Report written: {names} (File > Open last report)", 10000)
-            self.sig_written.emit(next((p for p in written if p.suffix == ".pdf"), written[0]))
+            self.last_report = next((p for p in written if p.suffix == ".pdf"), written[0])
+            self.sig_written.emit(self.last_report)
+
+    def open_last(self) -> None:
+        """Open the report last written in the system's viewer for its type."""
+        if self.last_report is not None:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.last_report)))

@@ -152,7 +152,7 @@ def test_picking_another_model_marks_earlier_results_and_is_kept(
     with qtbot.waitSignal(window.analysis.sig_finished, timeout=20000):
         window.reading.analyse_folder()
     first_label = window.analysis.card.label
-    window.fill_models()
+    window.model_picker.fill()
     entries = [a for a in window.model_menu.actions() if a.isCheckable()]
     names = [a.text() for a in entries]
     assert any(n.startswith("fracture_net-v3") and "test ROC AUC" in n for n in names)
