@@ -120,8 +120,8 @@ class StoredResult:
     def finding(self, path: Path) -> Finding:
         """This result as the :class:`Finding` of the image now at ``path``."""
         # A source this version does not know (a newer app wrote it) reads as not recorded.
-        known = SpacingSource._value2member_map_
-        spacing = known.get(self.spacing_source) if self.spacing_source else None
+        known = {source.value for source in SpacingSource}
+        spacing = SpacingSource(self.spacing_source) if self.spacing_source in known else None
         return Finding(path, self.identity, self.flag, self.probability, "", spacing, self.warnings)
 
 
