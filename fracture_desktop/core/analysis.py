@@ -128,7 +128,9 @@ def score(
         finding = Finding(record.path, identity, Flag.NOT_ANALYSED, None, error, spacing, warnings)
         return Analysis(finding, image)
     p = prediction.probability
-    finding = Finding(record.path, identity, prediction.flag, p, "", spacing, warnings)
+    finding = Finding(
+        record.path, identity, prediction.flag, p, "", spacing, warnings, prediction.boxes
+    )
     return Analysis(finding, image, prediction)
 
 

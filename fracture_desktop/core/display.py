@@ -2,8 +2,9 @@
 
 :class:`DisplayState` is the reader's display choices (window, inversion, orientation,
 overlays); :func:`window_label` words a window the same way in the viewer's corner text and
-under a report's key image; :func:`heat_colours` is the heatmap colour scale both draw with;
-:func:`pixel_readout` is the viewer's cursor text.
+under a report's key image; :func:`heat_colours` is the heatmap colour scale both draw
+with, :data:`BOX_COLOUR` the colour of the localiser's boxes; :func:`pixel_readout` is the
+viewer's cursor text.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from fracture_desktop.core.imaging.image import LoadedImage, Voi, VoiLut
 
 #: Percent opacity of the heatmap overlay until the reader picks another.
 DEFAULT_HEATMAP_OPACITY = 45
+#: RGB of the localiser's box outlines: cyan stands out on grey bone and on the heatmap's
+#: warm colours alike.
+BOX_COLOUR = (0, 229, 255)
 # Anchors of matplotlib's "inferno" at 0, 1/4, ... 1: perceptually uniform and readable in
 # grey print.
 _RAMP = np.array(
@@ -41,7 +45,9 @@ class DisplayState:
     overlays : bool
         Corner texts shown.
     heatmap_visible : bool
-        The model's heatmap drawn over the image.
+        The model's Grad-CAM heatmap drawn over the image (a research option).
+    boxes_visible : bool
+        The localiser's boxes drawn over the image (on flagged images only).
     heatmap_opacity : int
         Percent, 0-100.
     """
@@ -54,6 +60,7 @@ class DisplayState:
     overlays: bool = True
     heatmap_visible: bool = False
     heatmap_opacity: int = DEFAULT_HEATMAP_OPACITY
+    boxes_visible: bool = True
 
 
 def window_label(voi: Voi | None) -> str:

@@ -6,6 +6,7 @@ import enum
 from dataclasses import dataclass
 from pathlib import Path
 
+from fracture_desktop.core.boxes import Box
 from fracture_desktop.core.imaging.image import SpacingSource
 
 
@@ -56,6 +57,8 @@ class Finding:
 
     ``spacing_source`` and ``warnings`` are what decoding the image told (calibration source,
     decoder complaints), kept so that a report can reuse the finding without decoding again.
+    ``boxes`` are the localiser's suspected fractures in the stored image's pixels (empty
+    without a localiser).
     """
 
     path: Path
@@ -65,3 +68,10 @@ class Finding:
     error: str = ""
     spacing_source: SpacingSource | None = None
     warnings: tuple[str, ...] = ()
+    boxes: tuple[Box, ...] = ()
+
+    @property
+    def drawn_boxes(self) -> tuple[Box, ...]:
+        """The boxes a reader is shown: those of a flagged image only (a box on an image the
+        model calls normal would contradict its own flag)."""
+        return self.boxes if self.flag.is_flagged else ()

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fracture_desktop.core.boxes import Box
 from fracture_desktop.core.findings import Finding, Flag
 from fracture_desktop.core.imaging.image import SpacingSource
 from fracture_desktop.core.paths import user_data_dir
@@ -46,6 +47,7 @@ CREATE TABLE IF NOT EXISTS results (
     spacing_source TEXT,
     made_at REAL NOT NULL,
     heatmap BLOB,
+    boxes TEXT NOT NULL DEFAULT '[]',
     PRIMARY KEY (identity, model_sha256)
 )
 """
@@ -100,6 +102,8 @@ class StoredResult:
         Seconds since the epoch.
     heatmap : np.ndarray or None
         A flagged image's Grad-CAM map from :func:`small_heatmap` (uint8); None otherwise.
+    boxes : tuple of Box
+        The localiser's boxes (none without a localiser).
     """
 
     identity: str
@@ -111,6 +115,7 @@ class StoredResult:
     spacing_source: str | None = None
     made_at: float = 0.0
     heatmap: np.ndarray | None = field(default=None, compare=False, repr=False)
+    boxes: tuple[Box, ...] = ()
 
     @property
     def heat(self) -> np.ndarray | None:
@@ -122,7 +127,16 @@ class StoredResult:
         # A source this version does not know (a newer app wrote it) reads as not recorded.
         known = {source.value for source in SpacingSource}
         spacing = SpacingSource(self.spacing_source) if self.spacing_source in known else None
-        return Finding(path, self.identity, self.flag, self.probability, "", spacing, self.warnings)
+        return Finding(
+            path,
+            self.identity,
+            self.flag,
+            self.probability,
+            "",
+            spacing,
+            self.warnings,
+            self.boxes,
+        )
 
 
 class ResultsStore:
@@ -156,6 +170,8 @@ class ResultsStore:
             columns = {row[1] for row in db.execute("PRAGMA table_info(results)")}
             if "heatmap" not in columns:  # a store written before heatmaps were kept
                 db.execute("ALTER TABLE results ADD COLUMN heatmap BLOB")
+            if "boxes" not in columns:  # ... or before boxes were
+                db.execute("ALTER TABLE results ADD COLUMN boxes TEXT NOT NULL DEFAULT '[]'")
         except sqlite3.DatabaseError:
             db.close()
             raise
@@ -170,8 +186,8 @@ class ResultsStore:
         with self._lock:
             self._db.execute(
                 "INSERT OR REPLACE INTO results (identity, model_sha256, model_label, flag, "
-                "probability, warnings, spacing_source, made_at, heatmap) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "probability, warnings, spacing_source, made_at, heatmap, boxes) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     result.identity,
                     result.model_sha256,
@@ -182,6 +198,7 @@ class ResultsStore:
                     result.spacing_source,
                     result.made_at or time.time(),
                     _heatmap_blob(result.heatmap),
+                    json.dumps([box.as_list() for box in result.boxes]),
                 ),
             )
 
@@ -211,6 +228,7 @@ class ResultsStore:
                 finding.probability,
                 tuple(warnings),
                 spacing_source,
+                boxes=finding.boxes,
             )
         )
         return True
@@ -235,7 +253,7 @@ class ResultsStore:
         with self._lock:
             rows = self._db.execute(
                 "SELECT identity, model_sha256, model_label, flag, probability, warnings, "
-                f"spacing_source, made_at, heatmap FROM results WHERE {where}",
+                f"spacing_source, made_at, heatmap, boxes FROM results WHERE {where}",
                 args,
             ).fetchall()
         return [
@@ -249,6 +267,7 @@ class ResultsStore:
                 spacing,
                 made,
                 _heatmap_array(heat),
+                tuple(Box(*values) for values in json.loads(boxes)),
             )
-            for identity, sha, label, flag, p, w, spacing, made, heat in rows
+            for identity, sha, label, flag, p, w, spacing, made, heat, boxes in rows
         ]

@@ -216,6 +216,7 @@ class MainWindow(QMainWindow):
         display = self.session.display
         self.act_overlays.setChecked(display.overlays)
         self.act_heatmap.setChecked(display.heatmap_visible)
+        self.act_boxes.setChecked(display.boxes_visible)
         self.opacity.setValue(display.heatmap_opacity)
         self.device_actions[self.analysis.device].setChecked(True)
         self.status.show_device(self.analysis.device)

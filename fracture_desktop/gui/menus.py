@@ -83,7 +83,10 @@ def build_actions(w: MainWindow) -> None:
     w.act_analyse_series = a("Analyse &series", "Ctrl+2", reading.analyse_series)
     w.act_analyse_folder = a("Analyse &folder", "Ctrl+3", reading.analyse_folder)
     w.act_cancel = a("&Cancel analysis", "Ctrl+.", w.analysis.cancel)
-    w.act_heatmap = a("&Heatmap overlay", "H", reading.show_heatmap, checkable=True)
+    w.act_boxes = a("Fracture &boxes", "H", reading.show_boxes, checkable=True)
+    w.act_heatmap = a(
+        "Grad-CAM &heatmap (research)", "Shift+H", reading.show_heatmap, checkable=True
+    )
     w.act_confirm = a("&Confirm flag", "Y", lambda: reading.decide(Decision.CONFIRMED))
     w.act_reject = a("&Reject flag", "N", lambda: reading.decide(Decision.REJECTED))
     w.act_undecide = a("Clear &decision", "U", lambda: reading.decide(None))
@@ -169,7 +172,7 @@ def _build_menus(w: MainWindow) -> None:
     analysis_menu = menu.addMenu("&Analysis")
     _add_all(analysis_menu, (
         w.act_analyse_image, w.act_analyse_series, w.act_analyse_folder,
-        w.act_cancel, None, w.act_heatmap, None,
+        w.act_cancel, None, w.act_boxes, w.act_heatmap, None,
         w.act_confirm, w.act_reject, w.act_undecide,
     ))  # fmt: skip
     analysis_menu.addMenu("&Device").addActions(list(w.device_actions.values()))
@@ -184,7 +187,7 @@ def _build_toolbar(w: MainWindow) -> None:
         (w.act_open, "Open"), (w.act_actual, "1:1"), (w.act_rotate, "Rotate"),
         (w.act_flip, "Flip"), (w.act_reset, "Reset"), (w.act_measure, "Measure"),
         (w.act_analyse_image, "▶ Image"), (w.act_analyse_series, "▶ Series"),
-        (w.act_analyse_folder, "▶ Folder"), (w.act_heatmap, "Heatmap"),
+        (w.act_analyse_folder, "▶ Folder"), (w.act_boxes, "Boxes"), (w.act_heatmap, "Heatmap"),
     ):  # fmt: skip
         act.setIconText(label)
     tools = w.addToolBar("Tools")
@@ -193,7 +196,8 @@ def _build_toolbar(w: MainWindow) -> None:
     _add_all(tools, (
         w.act_open, None, w.act_fit, w.act_actual, w.act_invert, w.act_rotate,
         w.act_flip, w.act_reset, w.act_measure, None,
-        w.act_analyse_image, w.act_analyse_series, w.act_analyse_folder, None, w.act_heatmap,
+        w.act_analyse_image, w.act_analyse_series, w.act_analyse_folder, None, w.act_boxes,
+        w.act_heatmap,
     ))  # fmt: skip
     tools.addWidget(w.opacity)
     tools.addWidget(w.legend)

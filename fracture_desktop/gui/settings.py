@@ -70,6 +70,14 @@ class ViewerSettings:
         self._s.setValue("heatmap/visible", value)
 
     @property
+    def boxes(self) -> bool:
+        return self._bool("boxes/visible", True)
+
+    @boxes.setter
+    def boxes(self, value: bool) -> None:
+        self._s.setValue("boxes/visible", value)
+
+    @property
     def heatmap_opacity(self) -> int:
         """Percent, 0-100."""
         try:
@@ -113,18 +121,20 @@ class ViewerSettings:
         self._s.setValue("model/added", [str(p) for p in folders])
 
     def display(self) -> DisplayState:
-        """The display choices kept between sessions (overlays and heatmap)."""
+        """The display choices kept between sessions (overlays, heatmap, boxes)."""
         return DisplayState(
             overlays=self.overlays,
             heatmap_visible=self.heatmap,
             heatmap_opacity=self.heatmap_opacity,
+            boxes_visible=self.boxes,
         )
 
     def save_display(self, display: DisplayState) -> None:
-        """Keep ``display``'s overlay and heatmap choices for the next session."""
+        """Keep ``display``'s overlay, heatmap and box choices for the next session."""
         self.overlays = display.overlays
         self.heatmap = display.heatmap_visible
         self.heatmap_opacity = display.heatmap_opacity
+        self.boxes = display.boxes_visible
 
     @property
     def report_folder(self) -> Path:

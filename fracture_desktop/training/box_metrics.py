@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from fracture_desktop.core.inference.localiser import Box
+from fracture_desktop.core.boxes import Box
 
 #: A box as (x0, y0, x1, y1).
 Rect = tuple[float, float, float, float]

@@ -15,13 +15,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from fracture_desktop.core.boxes import Box, decode_boxes
 from fracture_desktop.core.files import file_sha256
 from fracture_desktop.core.findings import Thresholds
 from fracture_desktop.core.imaging.loader import load_image
 from fracture_desktop.core.imaging.model_input import InputSpec, fit_box, model_input
 from fracture_desktop.core.inference.card import CARD_FILE, LocaliserSettings, ModelCard
 from fracture_desktop.core.inference.engine import InferenceEngine, cam_to_image, grad_cam
-from fracture_desktop.core.inference.localiser import Box, decode_boxes
 from fracture_desktop.core.inference.mirror import MirrorAverage
 from fracture_desktop.training import metrics
 from fracture_desktop.training.architectures import best_of_run, parameter_count

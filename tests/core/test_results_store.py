@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
+from fracture_desktop.core.boxes import Box
 from fracture_desktop.core.findings import Finding, Flag
 from fracture_desktop.core.imaging.image import SpacingSource
 from fracture_desktop.core.results_store import ResultsStore, StoredResult
@@ -118,3 +120,16 @@ def test_a_store_from_before_heatmaps_opens_and_keeps_its_results(tmp_path: Path
     store.put(StoredResult("id2", SHA_A, "m", Flag.DOUBT, 0.4))
     assert len(store.for_model(SHA_A)) == 2
     store.close()
+
+
+def test_boxes_are_kept_with_their_finding(tmp_path: Path) -> None:
+    boxes = (Box(10.0, 20.0, 30.5, 40.0, 0.91), Box(1.0, 2.0, 3.0, 4.0, 0.4))
+    finding = dataclasses.replace(_finding("a.png", 0.9, Flag.FRACTURE), boxes=boxes)
+    store = ResultsStore(tmp_path / "r.sqlite3")
+    assert store.put_finding(finding, SHA_A, "m 1 (aaaa)")
+    store.close()
+    again = ResultsStore(tmp_path / "r.sqlite3")
+    result = again.get("id-a.png", SHA_A)
+    assert result is not None and result.boxes == boxes
+    assert result.finding(Path("/study/a.png")).drawn_boxes == boxes
+    again.close()

@@ -11,6 +11,7 @@ from PySide6.QtGui import QMouseEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QWidget
 
+from fracture_desktop.core.boxes import Box
 from fracture_desktop.core.findings import Flag
 from fracture_desktop.core.imaging.image import LoadedImage
 from fracture_desktop.core.inference.card import ModelCard
@@ -28,9 +29,15 @@ class FakeEngine:
     device = "cpu"
     card: ModelCard | None = None  # the real card of the model folder, set when built
 
-    def __init__(self, scores: dict[str, float], gate: threading.Event | None = None) -> None:
+    def __init__(
+        self,
+        scores: dict[str, float],
+        gate: threading.Event | None = None,
+        boxes: dict[str, tuple[Box, ...]] | None = None,
+    ) -> None:
         self.scores = scores
         self.gate = gate
+        self.boxes = boxes or {}
         self.calls = 0
 
     def warm_up(self) -> None:
@@ -49,7 +56,8 @@ class FakeEngine:
         p = self.scores.get(path.name, 0.1)
         flag = Flag.FRACTURE if p >= 0.6 else Flag.DOUBT if p >= 0.4 else Flag.NO_FRACTURE
         hm = np.linspace(0, 1, shape[0] * shape[1], dtype=np.float32)
-        return Prediction(p, flag, hm.reshape(shape) if heatmap else None)
+        boxes = self.boxes.get(path.name, ())
+        return Prediction(p, flag, hm.reshape(shape) if heatmap else None, boxes)
 
 
 def open_and_wait(qtbot, window, folder: Path) -> None:

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from fracture_desktop.core.boxes import Box, decode_boxes, suppress
 from fracture_desktop.core.imaging.model_input import InputSpec
 from fracture_desktop.core.inference.engine import frozen
-from fracture_desktop.core.inference.localiser import Box, decode_boxes, suppress
 from fracture_desktop.core.inference.models import ARCHITECTURES
 
 SPEC = InputSpec(size=256, letterbox=True, channels=1)

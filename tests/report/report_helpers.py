@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fracture_desktop.core.boxes import Box
 from fracture_desktop.core.decisions import Decision
 from fracture_desktop.core.findings import Finding, Flag, Thresholds
 from fracture_desktop.core.imaging.image import SpacingSource
@@ -19,6 +20,8 @@ from fracture_desktop.core.report import (
 )
 
 PATIENT = "Müller^Jürgen"
+#: A localiser's box on the first entry's image.
+BOX = Box(10.0, 20.0, 30.5, 40.0, 0.91)
 SOURCE = "/data/study"
 
 
@@ -60,7 +63,7 @@ def entries() -> list[ReportEntry]:
     return [
         ReportEntry(
             dicom.path,
-            Finding(dicom.path, "1.2.3.4.5.6", Flag.FRACTURE, 0.91),
+            Finding(dicom.path, "1.2.3.4.5.6", Flag.FRACTURE, 0.91, boxes=(BOX,)),
             dicom,
             Decision.CONFIRMED,
             SpacingSource.IMAGER_CORRECTED,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 from PIL import Image
@@ -17,6 +18,8 @@ from fracture_desktop.core.results_store import HEATMAP_SIDE, small_heatmap
 
 class _CountingEngine:
     """Flags every image as doubt and records which images it scored."""
+
+    card = SimpleNamespace(localiser=None)  # a classifier: key images show Grad-CAM
 
     def __init__(self) -> None:
         self.scored: list[str] = []

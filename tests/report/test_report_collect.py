@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 from PIL import Image
@@ -16,6 +17,8 @@ from fracture_desktop.core.report import collect_entries
 
 class _CountingEngine:
     """Flags every image as doubt and records which images it scored."""
+
+    card = SimpleNamespace(localiser=None)  # a classifier: key images show Grad-CAM
 
     def __init__(self) -> None:
         self.scored: list[str] = []

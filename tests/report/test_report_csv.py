@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -39,6 +40,9 @@ def test_one_row_per_entry_with_documented_columns(tmp_path: Path) -> None:
     assert plain["study_instance_uid"] == ""  # a folder key is not a UID
     assert plain["pixel_spacing_source"] == "uncalibrated"
     assert "ends early" in plain["warnings"]
+    # Boxes as JSON in stored-image pixels; none found: "[]"; not analysed: empty.
+    assert json.loads(first["boxes"]) == [[10.0, 20.0, 30.5, 40.0, 0.91]]
+    assert plain["boxes"] == "[]" and rows[3]["boxes"] == ""
 
 
 def test_broken_file_carries_its_reason(tmp_path: Path) -> None:

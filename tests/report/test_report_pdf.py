@@ -14,6 +14,8 @@ from PIL import Image
 from pypdf import PdfReader
 from report_helpers import context, entries
 
+from fracture_desktop.core.boxes import Box
+from fracture_desktop.core.display import BOX_COLOUR
 from fracture_desktop.core.jobs import Cancelled, CancelToken
 from fracture_desktop.core.report import OutputExistsError, make_key_image, write_pdf
 
@@ -113,3 +115,30 @@ def test_memory_does_not_grow_with_flagged_images(tmp_path: Path) -> None:
         tracemalloc.stop()
     assert len(PdfReader(tmp_path / "r.pdf").pages) >= 15
     assert peak < 15 * 2**20
+
+
+def cyan(picture: Image.Image) -> np.ndarray:
+    """Pixels of the box colour's hue (JPEG shifts the exact value), as a mask."""
+    rgb = np.asarray(picture.convert("RGB"), dtype=int)
+    return (rgb[..., 1] - rgb[..., 0] > 100) & (rgb[..., 2] - rgb[..., 0] > 100)
+
+
+def test_a_key_image_shows_the_localisers_boxes(tmp_path: Path) -> None:
+    assert cyan(Image.new("RGB", (1, 1), BOX_COLOUR)).all()
+    grey = np.full((300, 200), 0.3, dtype=np.float32)
+    box = Box(50.0, 60.0, 120.0, 140.0, 0.8)
+    key = make_key_image(grey, None, "W 1 L 0", boxes=(box,))
+    out = write_pdf([replace(entries()[0], key_image=key)], tmp_path / "r.pdf", context())
+    assert "Suspected fractures" in pdf_text(out)
+    masks = [cyan(img.image) for img in PdfReader(out).pages[0].images]
+    assert len(masks) == 2
+    # The picture as displayed has no box; the overlay picture has its outline.
+    (plain,) = [m for m in masks if not m.any()]
+    (on_box,) = [m for m in masks if m.any()]
+    assert plain.shape == on_box.shape == (300, 200)
+    # The outline runs along the box's sides (JPEG blurs it by a pixel or two) ...
+    for r, c in ((60, 85), (140, 85), (100, 50), (100, 120)):
+        assert on_box[r - 2 : r + 3, c - 2 : c + 3].any(), (r, c)
+    # ... and nowhere far from it (the score sits just above its top-left corner).
+    on_box[40:145, 45:125] = False
+    assert not on_box.any()

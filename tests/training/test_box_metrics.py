@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fracture_desktop.core.inference.localiser import Box
+from fracture_desktop.core.boxes import Box
 from fracture_desktop.training.box_metrics import (
     average_precision,
     box_report,

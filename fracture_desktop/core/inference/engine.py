@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from fracture_desktop.core.boxes import Box, decode_boxes
 from fracture_desktop.core.errors import ModelIntegrityError, ModelUnavailableError
 from fracture_desktop.core.files import file_sha256
 from fracture_desktop.core.findings import Flag, classify
@@ -27,7 +28,7 @@ from fracture_desktop.core.inference.card import (
 )
 from fracture_desktop.core.inference.devices import DEVICES
 from fracture_desktop.core.inference.folding import fold_batch_norms
-from fracture_desktop.core.inference.localiser import Box, LocalisingNetwork, decode_boxes
+from fracture_desktop.core.inference.localiser import LocalisingNetwork
 from fracture_desktop.core.inference.mirror import MirrorAverage
 from fracture_desktop.core.inference.models import ARCHITECTURES
 from fracture_desktop.core.prepared import PreparedImage

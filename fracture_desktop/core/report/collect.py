@@ -25,7 +25,7 @@ from fracture_desktop.core.report.entries import ReportEntry
 from fracture_desktop.core.report.imagery import key_image_of
 
 if TYPE_CHECKING:  # the engine imports torch; callers hand one in
-    from fracture_desktop.core.inference.engine import InferenceEngine
+    from fracture_desktop.core.inference.engine import Heatmap, InferenceEngine
 
 #: Analysed images whose report entries (key images) may be in the making at once.
 KEY_IMAGES_AHEAD = 2
@@ -60,7 +60,7 @@ def report_entry(
     picture = None
     if key_image and finding.flag.is_flagged and image is not None:
         heat = heatmap if analysis.prediction is None else analysis.prediction.heatmap
-        picture = key_image_of(image, heat)
+        picture = key_image_of(image, heat, finding.drawn_boxes)
     return ReportEntry(
         record.path, finding, record, decision, finding.spacing_source, finding.warnings, picture
     )
@@ -124,7 +124,9 @@ def collect_entries(
             on_entry(entry)
 
     fresh = [r for r in records if r.path not in reuse]
-    analyses = analyse_each(fresh, engine, "flagged" if key_images else False, cancel=cancel)
+    # Key images show a localiser's boxes, else the Grad-CAM map of the flagged images.
+    wanted: Heatmap = "flagged" if key_images and engine.card.localiser is None else False
+    analyses = analyse_each(fresh, engine, wanted, cancel=cancel)
     # Key images (resize, blend, JPEG) are made in a helper thread while the model scores
     # the next image; PIL releases the GIL for that work. At most KEY_IMAGES_AHEAD analyses
     # (decoded pixels and heatmap) wait for it, so memory stays flat.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -41,6 +42,7 @@ COLUMNS = (
     "app_version",
     "error",
     "warnings",
+    "boxes",
 )
 ENCODING = "utf-8-sig"
 #: Spacing column value for an image that loaded without any pixel spacing.
@@ -95,6 +97,9 @@ def row(entry: ReportEntry, context: ReportContext, deidentify: bool = False) ->
         "app_version": context.app_version,
         "error": finding.error,
         "warnings": "; ".join(entry.warnings),
+        # JSON [[x0, y0, x1, y1, score], ...] in the stored image's pixels; "[]" when the
+        # model found none (or has no localiser), "" when the image was not analysed.
+        "boxes": json.dumps([box.as_list() for box in finding.boxes]) if analysed else "",
     }
     return {key: _text(value) for key, value in cells.items()}
 

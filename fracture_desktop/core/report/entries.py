@@ -87,11 +87,14 @@ class KeyImage:
     display_jpeg : bytes
         The image in its default window, bone bright (what the viewer shows first).
     overlay_jpeg : bytes or None
-        The same picture with the heatmap blended over it; None when the model gave none.
+        The same picture with the heatmap blended over it and the localiser's boxes drawn
+        on it; None when the model gave neither.
     width, height : int
         Pixel size of both pictures.
     window_label : str
         How the display was windowed, e.g. ``"W 400 L 40 (BONE)"``.
+    overlay_caption : str
+        What the overlay picture shows, for its caption.
     """
 
     display_jpeg: bytes = field(repr=False)
@@ -99,6 +102,7 @@ class KeyImage:
     width: int
     height: int
     window_label: str = ""
+    overlay_caption: str = ""
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""The PDF report: header, counts per flag, each flagged image beside its heatmap, all images.
+"""The PDF report: header, counts per flag, each flagged image beside its heatmap or boxes,
+all images.
 
 Built with reportlab's platypus (imported here and in :mod:`.pdf_pages` only, so the viewer
 starts without it), on the page laid out by :mod:`.pdf_pages`. The
@@ -219,8 +220,7 @@ def _flagged_block(
         captions = [Paragraph(f"As displayed · window {escape(key.window_label)}", st["caption"])]
         if key.overlay_jpeg is not None:
             pictures.append(picture(key.overlay_jpeg, key, box, PICTURE_HEIGHT))
-            heat_caption = "Heatmap overlay (Grad-CAM): brighter = more weight in the score"
-            captions.append(Paragraph(heat_caption, st["caption"]))
+            captions.append(Paragraph(escape(key.overlay_caption), st["caption"]))
         grid = Table([pictures, captions], colWidths=[box + gap, box])
         grid.setStyle(
             TableStyle(

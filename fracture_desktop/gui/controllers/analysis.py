@@ -263,11 +263,12 @@ class AnalysisController(QObject):
                 token.raise_if_cancelled()
                 engine = self.engine_in_worker()
                 # Grad-CAM for the flagged images only (the forward pass is shared): kept with
-                # their results, it lets a PDF report draw key images without the model.
+                # their results, it lets a PDF report draw key images without the model. A
+                # localiser's boxes, kept with every finding, take its place.
                 analyses = analyse_each(
                     records,
                     engine,
-                    heatmap="flagged",
+                    heatmap="flagged" if engine.card.localiser is None else False,
                     progress=progress,
                     cancel=token,
                     prepared=self._prepared,
@@ -311,6 +312,7 @@ class AnalysisController(QObject):
             str(finding.spacing_source) if finding.spacing_source else None,
             time.time(),
             small_heatmap(heatmap) if heatmap is not None and finding.flag.is_flagged else None,
+            finding.boxes,
         )
         self._results.put(result)
 

@@ -169,6 +169,17 @@ class ReadingController:
         self.views.findings_panel.set_finding(self.session.records[finding.path], finding)
         if finding.warnings:  # known before the image is opened
             self.views.findings_panel.set_warnings(finding.path, finding.warnings)
+        self._show_boxes()
+
+    def _show_boxes(self) -> None:
+        """Draw the localiser's boxes of the image on show (frame 1, which the model saw)."""
+        view, current = self.views.view, self.session.current
+        if view.image is None or current is None or view.record != current:
+            return
+        finding = self.session.findings.get(current.path)
+        boxes = finding.drawn_boxes if finding is not None and view.image.frame == 0 else ()
+        if boxes != view.box_overlay.boxes:
+            view.box_overlay.set_boxes(boxes)
 
     def _on_decision(self, change: tuple[Path, Decision | None]) -> None:
         path, decision = change
@@ -234,6 +245,7 @@ class ReadingController:
             v.view.set_image(loaded, self._position_text(loaded))
             v.tags.set_rows(loaded.tags)
         v.status.show_window(v.view.window_text)
+        self._show_boxes()
         if loaded.image.frame == 0:
             v.findings_panel.set_warnings(loaded.record.path, loaded.image.warnings)
         if not self.session.display.heatmap_visible:
@@ -284,6 +296,10 @@ class ReadingController:
     def analyse_folder(self) -> None:
         """Score every image of the open folder."""
         self._start_analysis(list(self.session.records.values()))
+
+    def show_boxes(self, on: bool) -> None:
+        """Show (or hide) the localiser's boxes on flagged images."""
+        self.session.update_display(boxes_visible=on)
 
     def show_heatmap(self, on: bool) -> None:
         """Show (or hide) the heatmap, asking the model for it when the image has none."""

@@ -43,6 +43,7 @@ from fracture_desktop.core.imaging.records import ImageRecord
 from fracture_desktop.core.session import ReadingSession
 from fracture_desktop.gui.controllers.images import Loaded
 from fracture_desktop.gui.measure import Distance, distance
+from fracture_desktop.gui.widgets.box_overlay import BoxOverlay
 from fracture_desktop.gui.widgets.viewbox import ReadingViewBox
 from fracture_desktop.gui.windowing import dragged_window
 
@@ -121,6 +122,7 @@ class ImageView(QWidget):
         self.heatmap_item.setLookupTable(heatmap_lut())
         self.heatmap_item.setZValue(10)
         self.heatmap_item.setVisible(False)
+        self.box_overlay = BoxOverlay(self.image_item)
         self._rulers: list[_Ruler] = []  # the image's measurements, oldest first
         self._drawing: _Ruler | None = None  # the one the mouse is drawing
         self._corners = [_overlay_label(self.graphics, "cornerOverlay") for _ in range(4)]
@@ -178,6 +180,7 @@ class ImageView(QWidget):
         old, self._drawn = self._drawn, new
         self.heatmap_item.setVisible(new.heatmap_visible and self.has_heatmap)
         self.heatmap_item.setOpacity(new.heatmap_opacity / 100)
+        self.box_overlay.set_visible(new.boxes_visible)
         if self.image is not None:
             if new.voi is not None and (old is None or new.voi is not old.voi):
                 self._draw_voi(new.voi, None if old is None else old.voi)
@@ -201,6 +204,7 @@ class ImageView(QWidget):
         self.record, self.image, self.position_text = loaded.record, loaded.image, position_text
         self.show_message("")
         self.set_heatmap(None)
+        self.box_overlay.set_boxes(())
         self.clear_measurement()
         self.presets = list(loaded.presets)
         self._default = loaded.default
@@ -210,10 +214,11 @@ class ImageView(QWidget):
     def set_frame(self, loaded: Loaded, position_text: str) -> None:
         """Show another frame of the shown record, keeping window, zoom and orientation.
 
-        The heatmap and the measurement belong to the frame they were made on, so they go.
+        The heatmap, boxes and measurement belong to the frame they were made on, so they go.
         """
         self.image, self.position_text = loaded.image, position_text
         self.set_heatmap(None)
+        self.box_overlay.set_boxes(())
         self.clear_measurement()
         voi = None if loaded.image.is_colour else self.voi or self._default
         self._session.update_display(voi=voi)
@@ -229,6 +234,7 @@ class ImageView(QWidget):
         self.presets = []
         self.image_item.clear()
         self.set_heatmap(None)
+        self.box_overlay.set_boxes(())
         self.clear_measurement()
         self._session.update_display(voi=None)
         self._update_corners()
