@@ -16,12 +16,13 @@ stdout. Exit codes (also in docs/REPORTS.md):
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from fracture_desktop.core.decisions import DecisionStore
 from fracture_desktop.core.errors import FractureDesktopError, ModelError
@@ -32,12 +33,18 @@ from fracture_desktop.core.report import (
     ReportContext,
     ReportEntry,
     ReportExistsError,
+    atomic_write,
     check_writable,
     collect_entries,
     flag_counts,
     write_csv,
 )
+from fracture_desktop.core.shift import findings_shift
+from fracture_desktop.core.site_profile import SiteProfile, SiteProfileError, load_profile
 from fracture_desktop.terminal import ProgressBar
+
+if TYPE_CHECKING:  # the engine imports torch, loaded only once the cheap checks pass
+    from fracture_desktop.core.inference.engine import InferenceEngine
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -55,9 +62,9 @@ def _error(message: str, details: str = "") -> None:
 
 def _outputs(args: argparse.Namespace) -> list[Path]:
     """The report paths asked for, checked before any long work starts."""
-    outputs = [Path(p).resolve() for p in (args.csv, args.pdf) if p is not None]
+    outputs = [Path(p).resolve() for p in (args.csv, args.pdf, args.summary_json) if p is not None]
     if len(set(outputs)) < len(outputs):
-        raise ValueError("--csv and --pdf name the same file")
+        raise ValueError("--csv, --pdf and --summary-json must name different files")
     for path in outputs:
         check_writable(path, args.overwrite)
     return outputs
@@ -91,7 +98,9 @@ def _scan(args: argparse.Namespace, folder: Path, outputs: Sequence[Path]) -> in
 
     try:
         engine = InferenceEngine.load(args.model, args.device, model_threads(args.threads))
-    except ModelError as exc:
+        if not args.card_thresholds:
+            use_site_profile(engine)
+    except (ModelError, SiteProfileError) as exc:
         _error(exc.reason, exc.details)
         return EXIT_NO_MODEL
     started = time.perf_counter()
@@ -113,7 +122,13 @@ def _scan(args: argparse.Namespace, folder: Path, outputs: Sequence[Path]) -> in
     bar.close()
     analysed_in = time.perf_counter() - started
     source = os.path.abspath(folder)
-    context = ReportContext(ModelIdentity.from_card(engine.card), source=source)
+    shift = None
+    if engine.domain is not None:
+        shift = findings_shift(
+            [e.finding for e in entries], engine.domain.val_scores, engine.domain.val_probabilities
+        )
+    model = ModelIdentity.from_card(engine.card, engine.thresholds, engine.thresholds_source)
+    context = ReportContext(model, source=source, shift=shift)
     try:
         if args.csv is not None:
             write_csv(entries, args.csv, context, args.deidentify, args.overwrite)
@@ -123,6 +138,8 @@ def _scan(args: argparse.Namespace, folder: Path, outputs: Sequence[Path]) -> in
             bar = ProgressBar("Writing", "parts")
             write_pdf(entries, args.pdf, context, args.deidentify, args.overwrite, bar)
             bar.close()
+        if args.summary_json is not None:
+            write_summary_json(entries, context, args.summary_json, args.overwrite)
     except ReportExistsError as exc:
         _error(exc.reason)
         return EXIT_USAGE
@@ -132,6 +149,51 @@ def _scan(args: argparse.Namespace, folder: Path, outputs: Sequence[Path]) -> in
     print_summary(entries, context, engine.device, len(records), analysed_in, args)
     analysed = sum(e.finding.probability is not None for e in entries)
     return EXIT_OK if analysed else EXIT_NOTHING_ANALYSED
+
+
+def use_site_profile(engine: InferenceEngine) -> SiteProfile | None:
+    """Flag with the site profile stored for this model, if there is one.
+
+    Raises
+    ------
+    SiteProfileError
+        The stored profile is unreadable or belongs to other weights.
+    """
+    profile = load_profile(engine.card.sha256)
+    if profile is not None:
+        engine.use_thresholds(profile.thresholds, profile.label)
+    return profile
+
+
+def scan_summary(entries: Sequence[ReportEntry], context: ReportContext) -> dict[str, object]:
+    """The machine-readable summary of a scan (``--summary-json``, docs/REPORTS.md)."""
+    counts = flag_counts(entries)
+    model = context.model
+    summary: dict[str, object] = {
+        "folder": context.source,
+        "model": model.label,
+        "thresholds_source": model.thresholds_source,
+        "thresholds": {"fracture": model.thresholds.fracture, "doubt": model.thresholds.doubt},
+        "n_images": sum(e.finding.probability is not None for e in entries),
+        "n_not_analysed": counts[Flag.NOT_ANALYSED],
+        "n_outside_domain": counts[Flag.OUTSIDE_DOMAIN],
+        "flags": {flag.value: count for flag, count in counts.items()},
+        "shift_warning": False,
+        "shift_statistic": None,
+        "shift_message": "",
+    }
+    if context.shift is not None:
+        summary.update(context.shift.as_dict())
+    return summary
+
+
+def write_summary_json(
+    entries: Sequence[ReportEntry], context: ReportContext, path: Path, overwrite: bool
+) -> Path:
+    """Write :func:`scan_summary` to ``path`` atomically."""
+    with atomic_write(Path(path), overwrite) as f:
+        f.write((json.dumps(scan_summary(entries, context), indent=2) + "\n").encode("utf-8"))
+    return Path(path)
 
 
 def print_summary(
@@ -148,6 +210,7 @@ def print_summary(
     counts = flag_counts(entries)
     print(f"Folder   {context.source}", file=out)
     print(f"Model    {context.model.label} on {device}", file=out)
+    print(f"Thresholds from the {context.model.thresholds_source}", file=out)
     for flag, count in counts.items():
         print(f"  {flag.value:<13} {count:>6}", file=out)
     print(f"  {'total':<13} {len(entries):>6}", file=out)
@@ -158,6 +221,8 @@ def print_summary(
         print(f"  not analysed: {entry.path}: {entry.finding.error}", file=out)
     if len(failed) > 10:
         print(f"  ... and {len(failed) - 10} more (see the CSV)", file=out)
-    for label, path in (("CSV", args.csv), ("PDF", args.pdf)):
+    if context.shift is not None and context.shift.warning:
+        print(f"WARNING  {context.shift.message}", file=out)
+    for label, path in (("CSV", args.csv), ("PDF", args.pdf), ("Summary", args.summary_json)):
         if path is not None:
             print(f"{label:<8} {path}", file=out)

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-SUBCOMMANDS = ("scan", "train", "evaluate", "export-model")
+SUBCOMMANDS = ("scan", "train", "evaluate", "export-model", "fit-domain")
 MIRROR_HELP = "score each image as the mean logit of it and its left-right mirror"
 
 
@@ -145,6 +145,28 @@ def _run_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_fit_domain(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "fit-domain",
+        help="fit a model folder's domain check on FracAtlas train/val (no retraining)",
+    )
+    p.add_argument("--model", required=True, type=Path, help="model folder to complete")
+    p.add_argument("--data", required=True, type=Path, help="FracAtlas folder (with splits.csv)")
+    p.add_argument("--cache-dir", type=Path, default=Path("cache"))
+
+
+def _run_fit_domain(args: argparse.Namespace) -> int:
+    from fracture_desktop.training.domain_fit import fit_model_dir
+
+    card = fit_model_dir(args.model, args.data, args.cache_dir)
+    domain = card.raw["domain"]
+    print(
+        f"wrote {card.directory / card.domain_file}: {card.label}, "
+        f"{domain['val_pass_rate']:.1%} of {domain['threshold_split']} inside the domain"
+    )
+    return 0
+
+
 def _add_scan(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "scan",
@@ -161,6 +183,17 @@ def _add_scan(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", type=Path, metavar="DIR", help="model folder (default: shipped)")
     p.add_argument("--decisions", type=Path, metavar="FILE", help="reader decisions file")
     p.add_argument("--threads", type=int, default=0, metavar="N", help="model threads (0: auto)")
+    p.add_argument(
+        "--summary-json",
+        type=Path,
+        metavar="OUT.json",
+        help="write counts, images outside the domain and the folder shift test here",
+    )
+    p.add_argument(
+        "--card-thresholds",
+        action="store_true",
+        help="use the model card's thresholds even when a site profile is adopted",
+    )
 
 
 def _run_scan(args: argparse.Namespace) -> int:
@@ -193,6 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub)
     _add_evaluate(sub)
     _add_export(sub)
+    _add_fit_domain(sub)
     return parser
 
 
@@ -210,7 +244,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_self_test(args.model)
     if args.command == "scan":
         return _run_scan(args)
-    training = {"train": _run_train, "evaluate": _run_evaluate, "export-model": _run_export}
+    training = {
+        "train": _run_train,
+        "evaluate": _run_evaluate,
+        "export-model": _run_export,
+        "fit-domain": _run_fit_domain,
+    }
     if args.command in training:
         try:
             return training[args.command](args)

@@ -104,7 +104,13 @@ def score(
     except Exception as exc:  # e.g. an image too small for the network
         finding = Finding(record.path, identity, Flag.NOT_ANALYSED, error=failure_reason(exc))
         return Analysis(finding, image)
-    finding = Finding(record.path, identity, prediction.flag, prediction.probability)
+    finding = Finding(
+        record.path,
+        identity,
+        prediction.flag,
+        prediction.probability,
+        domain_score=prediction.domain_score,
+    )
     return Analysis(finding, image, prediction)
 
 

@@ -43,6 +43,10 @@ class ModelCard:
     #: (:class:`~fracture_desktop.core.inference.mirror.MirrorAverage`); the temperature and
     #: thresholds were fitted on those mean logits.
     mirror_average: bool = False
+    #: The domain check's file (:mod:`~fracture_desktop.core.inference.domain`) and its
+    #: sha256; empty for a card written before the check existed.
+    domain_file: str = ""
+    domain_sha256: str = ""
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
     @property
@@ -90,6 +94,8 @@ def load_card(model_dir: Path) -> ModelCard:
             sha256=raw["weights"]["sha256"],
             intended_use=raw["intended_use"],
             mirror_average=bool(raw["architecture"].get("mirror_average", False)),
+            domain_file=raw.get("domain", {}).get("file", ""),
+            domain_sha256=raw.get("domain", {}).get("sha256", ""),
             raw=raw,
         )
     except FileNotFoundError as exc:

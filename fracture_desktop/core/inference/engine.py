@@ -16,13 +16,19 @@ from PIL import Image
 
 from fracture_desktop.core.errors import ModelIntegrityError, ModelUnavailableError
 from fracture_desktop.core.files import file_sha256
-from fracture_desktop.core.findings import Flag, classify
+from fracture_desktop.core.findings import CARD_THRESHOLDS, Flag, Thresholds, classify
 from fracture_desktop.core.imaging.image import LoadedImage
 from fracture_desktop.core.imaging.model_input import InputSpec, fit_box, model_input
 from fracture_desktop.core.inference.card import (
     ModelCard,
     default_model_dir,
     load_card,
+)
+from fracture_desktop.core.inference.domain import (
+    DomainCheck,
+    features_of,
+    load_domain_check,
+    tapped,
 )
 from fracture_desktop.core.inference.folding import fold_batch_norms
 from fracture_desktop.core.inference.mirror import MirrorAverage
@@ -42,6 +48,9 @@ class Prediction:
     probability: float
     flag: Flag
     heatmap: np.ndarray | None = None
+    #: From the model's domain check: above 1 the image lies outside the training images'
+    #: domain (:mod:`~fracture_desktop.core.inference.domain`); None without a check.
+    domain_score: float | None = None
 
 
 def available_devices() -> tuple[str, ...]:
@@ -103,14 +112,35 @@ class InferenceEngine:
     Use :meth:`load`; the constructor takes already-checked parts.
     """
 
-    def __init__(self, card: ModelCard, model: torch.nn.Module, device: str) -> None:
+    def __init__(
+        self,
+        card: ModelCard,
+        model: torch.nn.Module,
+        device: str,
+        domain: DomainCheck | None = None,
+    ) -> None:
         self.card = card
         self.model = model
         self.device = device
+        self.domain = domain
+        #: The thresholds that make the flags, and what the outputs call them: the card's
+        #: unless a site profile is in use (:meth:`use_thresholds`).
+        self.thresholds = card.thresholds
+        self.thresholds_source = CARD_THRESHOLDS
+
+    def use_thresholds(self, thresholds: Thresholds, source: str) -> None:
+        """Flag with ``thresholds`` (a site profile's) instead of the card's; ``source``
+        names them on every output."""
+        self.thresholds = thresholds
+        self.thresholds_source = source
 
     @classmethod
     def load(
-        cls, model_dir: Path | None = None, device: str = "auto", threads: int | None = None
+        cls,
+        model_dir: Path | None = None,
+        device: str = "auto",
+        threads: int | None = None,
+        domain: bool = True,
     ) -> InferenceEngine:
         """Load the model in ``model_dir`` (default: the shipped model) onto ``device``.
 
@@ -141,6 +171,9 @@ class InferenceEngine:
                 "the model weights do not match their model card; refusing to use them",
                 f"{card.weights_path}: sha256 {actual}, card says {card.sha256}",
             )
+        check = None
+        if domain and card.domain_file:
+            check = load_domain_check(card.directory / card.domain_file, card.domain_sha256)
         if card.architecture not in ARCHITECTURES:
             raise ModelUnavailableError(f"unknown architecture {card.architecture!r}")
         resolved = resolve_device(device)
@@ -156,7 +189,7 @@ class InferenceEngine:
             raise ModelUnavailableError("the model weights cannot be loaded", repr(exc)) from exc
         if card.mirror_average:
             model = MirrorAverage(model)
-        return cls(card, frozen(model, resolved), resolved)
+        return cls(card, frozen(model, resolved), resolved, check)
 
     def warm_up(self) -> None:
         """Run one blank input through the model, forward and Grad-CAM.
@@ -176,16 +209,26 @@ class InferenceEngine:
         return torch.sigmoid(logit / self.card.temperature)
 
     def predict(self, image: LoadedImage, heatmap: bool = False) -> Prediction:
-        """Score one image; with ``heatmap`` also compute its Grad-CAM map."""
+        """Score one image; with ``heatmap`` also compute its Grad-CAM map.
+
+        The domain check reads the layers of the same forward pass, so it costs only its
+        own arithmetic (``benchmarks/domain_check.py``).
+        """
         x = torch.from_numpy(model_input(image, self.card.input_spec))[None].to(self.device)
-        if not heatmap:
-            with torch.inference_mode():
-                p = float(self.probability(self.model(x))[0])
-            return Prediction(p, classify(p, self.card.thresholds))
-        logit, cam = grad_cam(self.model, x)
+        layers = self.domain.layers if self.domain is not None else ()
+        with tapped(self.model, layers) as captured:
+            if heatmap:
+                logit, cam = grad_cam(self.model, x)
+            else:
+                with torch.inference_mode():
+                    logit = self.model(x)
         p = float(self.probability(logit)[0])
-        heat = cam_to_image(cam, image.shape, self.card.input_spec)
-        return Prediction(p, classify(p, self.card.thresholds), heat)
+        domain_score = None
+        if self.domain is not None:
+            domain_score = float(self.domain.scores(features_of(self.model, captured))[0])
+        flag = classify(p, self.thresholds, domain_score)
+        heat = cam_to_image(cam, image.shape, self.card.input_spec) if heatmap else None
+        return Prediction(p, flag, heat, domain_score)
 
 
 def grad_cam(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, np.ndarray]:

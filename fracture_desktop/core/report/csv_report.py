@@ -41,6 +41,8 @@ COLUMNS = (
     "app_version",
     "error",
     "warnings",
+    "domain_score",
+    "thresholds_source",
 )
 ENCODING = "utf-8-sig"
 #: Spacing column value for an image that loaded without any pixel spacing.
@@ -91,6 +93,8 @@ def row(entry: ReportEntry, context: ReportContext, deidentify: bool = False) ->
         "app_version": context.app_version,
         "error": finding.error,
         "warnings": "; ".join(entry.warnings),
+        "domain_score": _number(finding.domain_score),
+        "thresholds_source": model.thresholds_source,
     }
     return {key: _text(value) for key, value in cells.items()}
 
