@@ -22,29 +22,25 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TextIO
 
 from fracture_desktop.core.decisions import DecisionStore
 from fracture_desktop.core.errors import FractureDesktopError, ModelError
 from fracture_desktop.core.findings import Flag
 from fracture_desktop.core.imaging.scan import scan_folder
 from fracture_desktop.core.report import (
-    ModelIdentity,
     ReportContext,
     ReportEntry,
     ReportExistsError,
     atomic_write,
     check_writable,
     collect_entries,
+    engine_context,
     flag_counts,
     write_csv,
 )
-from fracture_desktop.core.shift import findings_shift
-from fracture_desktop.core.site_profile import SiteProfile, SiteProfileError, load_profile
+from fracture_desktop.core.site_profile import use_site_profile
 from fracture_desktop.terminal import ProgressBar
-
-if TYPE_CHECKING:  # the engine imports torch, loaded only once the cheap checks pass
-    from fracture_desktop.core.inference.engine import InferenceEngine
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -100,7 +96,7 @@ def _scan(args: argparse.Namespace, folder: Path, outputs: Sequence[Path]) -> in
         engine = InferenceEngine.load(args.model, args.device, model_threads(args.threads))
         if not args.card_thresholds:
             use_site_profile(engine)
-    except (ModelError, SiteProfileError) as exc:
+    except ModelError as exc:
         _error(exc.reason, exc.details)
         return EXIT_NO_MODEL
     started = time.perf_counter()
@@ -122,13 +118,7 @@ def _scan(args: argparse.Namespace, folder: Path, outputs: Sequence[Path]) -> in
     bar.close()
     analysed_in = time.perf_counter() - started
     source = os.path.abspath(folder)
-    shift = None
-    if engine.domain is not None:
-        shift = findings_shift(
-            [e.finding for e in entries], engine.domain.val_scores, engine.domain.val_probabilities
-        )
-    model = ModelIdentity.from_card(engine.card, engine.thresholds, engine.thresholds_source)
-    context = ReportContext(model, source=source, shift=shift)
+    context = engine_context(engine, entries, source)
     try:
         if args.csv is not None:
             write_csv(entries, args.csv, context, args.deidentify, args.overwrite)
@@ -149,20 +139,6 @@ def _scan(args: argparse.Namespace, folder: Path, outputs: Sequence[Path]) -> in
     print_summary(entries, context, engine.device, len(records), analysed_in, args)
     analysed = sum(e.finding.probability is not None for e in entries)
     return EXIT_OK if analysed else EXIT_NOTHING_ANALYSED
-
-
-def use_site_profile(engine: InferenceEngine) -> SiteProfile | None:
-    """Flag with the site profile stored for this model, if there is one.
-
-    Raises
-    ------
-    SiteProfileError
-        The stored profile is unreadable or belongs to other weights.
-    """
-    profile = load_profile(engine.card.sha256)
-    if profile is not None:
-        engine.use_thresholds(profile.thresholds, profile.label)
-    return profile
 
 
 def scan_summary(entries: Sequence[ReportEntry], context: ReportContext) -> dict[str, object]:

@@ -13,21 +13,25 @@ import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import platformdirs
 
 from fracture_desktop.core.decisions import APP_NAME
-from fracture_desktop.core.errors import FractureDesktopError
+from fracture_desktop.core.errors import ModelError
 from fracture_desktop.core.findings import Thresholds
+
+if TYPE_CHECKING:  # the engine imports torch
+    from fracture_desktop.core.inference.engine import InferenceEngine
 
 #: Overrides the profile folder (tests, or a site that shares one folder between machines).
 PROFILE_DIR_ENV = "FRACTURE_DESKTOP_PROFILE_DIR"
 
 
-class SiteProfileError(FractureDesktopError):
+class SiteProfileError(ModelError):
     """A site profile that cannot be used: another model's, unreadable, or without
-    thresholds."""
+    thresholds. A model error: the model is not used with thresholds it was not meant to
+    have until the profile is dropped."""
 
 
 @dataclass(frozen=True)
@@ -173,4 +177,18 @@ def profile_from_validation(report: dict[str, Any], model_sha256: str) -> SitePr
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise SiteProfileError("this is not a validation report", repr(exc)) from exc
+    return profile
+
+
+def use_site_profile(engine: InferenceEngine) -> SiteProfile | None:
+    """Make ``engine`` flag with the site profile stored for its model, if there is one.
+
+    Raises
+    ------
+    SiteProfileError
+        The stored profile is unreadable or belongs to other weights.
+    """
+    profile = load_profile(engine.card.sha256)
+    if profile is not None:
+        engine.use_thresholds(profile.thresholds, profile.label)
     return profile

@@ -7,6 +7,7 @@ all slow work happens in the controllers' workers, and every result arrives as a
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -25,9 +26,13 @@ from PySide6.QtWidgets import (
 )
 
 from fracture_desktop.core.decisions import Decision, DecisionStore
-from fracture_desktop.core.findings import Finding
+from fracture_desktop.core.errors import ModelError
+from fracture_desktop.core.findings import CARD_THRESHOLDS, Finding, Thresholds, classify
 from fracture_desktop.core.imaging.records import FileProblem, ImageRecord, ScanResult
 from fracture_desktop.core.inference.card import ModelCard
+from fracture_desktop.core.inference.domain import DomainCheck, load_domain_check
+from fracture_desktop.core.shift import findings_shift
+from fracture_desktop.core.site_profile import SiteProfileError, load_profile
 from fracture_desktop.gui.bridge import Bridge, Worker
 from fracture_desktop.gui.controllers.analysis import AnalysisController, EngineFactory
 from fracture_desktop.gui.controllers.export import ExportRequest, ReportExporter
@@ -48,6 +53,7 @@ from fracture_desktop.gui.widgets.image_view import ZOOM_STEP, ImageView
 from fracture_desktop.gui.widgets.legend import HeatmapLegend
 from fracture_desktop.gui.widgets.notifications import NotificationArea
 from fracture_desktop.gui.widgets.panels import FindingsPanel, ProblemsPanel
+from fracture_desktop.gui.widgets.site_profile_dialog import SiteProfileDialog
 from fracture_desktop.gui.widgets.tag_browser import TagBrowser
 
 WINDOW_TITLE = "Fracture Desktop"
@@ -97,6 +103,8 @@ class MainWindow(QMainWindow):
         self.scan_done = False
         self.export_dialog: ExportDialog | None = None
         self.export_progress: QProgressDialog | None = None
+        self.profile_dialog: SiteProfileDialog | None = None
+        self._domain_reference: tuple[str, DomainCheck | None] = ("", None)
         self.setWindowTitle(WINDOW_TITLE)
         self.setAcceptDrops(True)
         self.resize(1400, 900)
@@ -242,6 +250,7 @@ class MainWindow(QMainWindow):
         self.act_undecide = a("Clear &decision", "U", lambda: self.decide(None))
         self.act_shortcuts = a("&Shortcuts", "F1", self.show_shortcuts)
         self.act_model = a("&Model\u2026", None, self.show_model)
+        self.act_site_profile = a("Site &profile\u2026", None, self.show_site_profile)
 
         self.device_group = QActionGroup(self)
         self.device_actions = {}
@@ -285,6 +294,7 @@ class MainWindow(QMainWindow):
         ):  # fmt: skip
             analysis_menu.addSeparator() if act is None else analysis_menu.addAction(act)
         analysis_menu.addMenu("&Device").addActions(list(self.device_actions.values()))
+        analysis_menu.addAction(self.act_site_profile)
         help_menu = menu.addMenu("&Help")
         help_menu.addAction(self.act_shortcuts)
         help_menu.addAction(self.act_model)
@@ -603,7 +613,8 @@ class MainWindow(QMainWindow):
             act.setEnabled(available)
             act.setToolTip(act.text().replace("&", "") if available else f"Unavailable: {reason}")
         if available:
-            self.model_label.setText(f"Model: {card.label}")
+            source = self._thresholds_in_use(card)[1]
+            self.model_label.setText(f"Model: {card.label} \u00b7 thresholds: {source}")
             self.model_label.setToolTip(card.intended_use)
         else:
             self.model_label.setText("Model: unavailable")
@@ -628,6 +639,69 @@ class MainWindow(QMainWindow):
         done = self.progress.value()
         message = f"Analysis cancelled after {done} images" if cancelled else "Analysis finished"
         self.statusBar().showMessage(message, 8000)
+        self._update_shift()
+
+    def _update_shift(self) -> None:
+        """Show the folder shift warning above the findings when the analysed images depart
+        from the model's validation images (:mod:`fracture_desktop.core.shift`)."""
+        check = self._domain_check()
+        shift = None
+        if check is not None:
+            shift = findings_shift(
+                self.findings.values(), check.val_scores, check.val_probabilities
+            )
+        self.findings_panel.set_warning(shift.message if shift is not None else "")
+
+    def _domain_check(self) -> DomainCheck | None:
+        """The model's domain check (numpy only), read once per model; None without one."""
+        card = self.analysis.card
+        if card is None or not card.domain_file:
+            return None
+        if self._domain_reference[0] != card.sha256:
+            try:
+                check = load_domain_check(card.directory / card.domain_file, card.domain_sha256)
+            except ModelError:
+                check = None  # the engine refuses the model and says why
+            self._domain_reference = (card.sha256, check)
+        return self._domain_reference[1]
+
+    # -- site profiles ----------------------------------------------------------------------
+
+    @staticmethod
+    def _thresholds_in_use(card: ModelCard) -> tuple[Thresholds, str]:
+        """The thresholds the engine flags with and their name (a refused profile makes
+        the engine unavailable, which says why)."""
+        try:
+            profile = load_profile(card.sha256)
+        except SiteProfileError:
+            return card.thresholds, CARD_THRESHOLDS
+        if profile is None:
+            return card.thresholds, CARD_THRESHOLDS
+        return profile.thresholds, profile.label
+
+    def show_site_profile(self) -> None:
+        card = self.analysis.card
+        if card is None:
+            self._notify(f"No model: {self.analysis.unavailable_reason}")
+            return
+        if self.profile_dialog is not None:
+            self.profile_dialog.deleteLater()
+        self.profile_dialog = SiteProfileDialog(card, self)
+        self.profile_dialog.sig_changed.connect(self._on_profile_changed)
+        self.profile_dialog.open()
+
+    def _on_profile_changed(self) -> None:
+        """Reload the engine with the new thresholds and re-flag what is already scored."""
+        card = self.analysis.card
+        if card is None:
+            return
+        self.analysis.set_device(self.analysis.device)
+        thresholds = self._thresholds_in_use(card)[0]
+        for finding in list(self.findings.values()):
+            if finding.probability is not None:
+                flag = classify(finding.probability, thresholds, finding.domain_score)
+                self._on_finding(replace(finding, flag=flag))
+        self._update_shift()
 
     def _on_finding(self, finding: Finding) -> None:
         record = self.records.get(finding.path)

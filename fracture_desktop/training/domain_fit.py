@@ -23,10 +23,9 @@ from fracture_desktop.core.inference.domain import (
     LAYERS,
     VAL_PASS_RATE,
     DomainCheck,
-    features_of,
     raw_scores,
-    tapped,
 )
+from fracture_desktop.core.inference.taps import features_of, tapped
 from fracture_desktop.training.dataset import build_cache, load_samples
 from fracture_desktop.training.export import model_readme
 from fracture_desktop.training.train import _batches

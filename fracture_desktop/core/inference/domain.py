@@ -13,23 +13,21 @@ distance is divided by its median on ``val``; the larger of the two, divided by 
 threshold that about 95% of ``val`` images stay under, is the **domain score**: above 1 the
 image is outside the domain. The file (``domain.npz``) also keeps ``val``'s scores and
 probabilities, which the folder shift test (:mod:`fracture_desktop.core.shift`) compares a
-folder against. Fitting lives in :mod:`fracture_desktop.training.domain_fit`.
+folder against. This module needs numpy only (the viewer reads ``val``'s scores without
+torch); the layers are read by :mod:`fracture_desktop.core.inference.taps`, and fitting lives
+in :mod:`fracture_desktop.training.domain_fit`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
-from torch import nn
 
 from fracture_desktop.core.errors import ModelIntegrityError, ModelUnavailableError
 from fracture_desktop.core.files import file_sha256
-from fracture_desktop.core.inference.mirror import MirrorAverage
 
 DOMAIN_FILE = "domain.npz"
 #: The layers read, by name: the classifier's input and the Grad-CAM layer's output.
@@ -130,49 +128,3 @@ def load_domain_check(path: Path, sha256: str) -> DomainCheck:
             )
     except (KeyError, OSError, ValueError) as exc:
         raise ModelUnavailableError("the domain check file cannot be read", repr(exc)) from exc
-
-
-def _bare(model: nn.Module) -> nn.Module:
-    return model.net if isinstance(model, MirrorAverage) else model
-
-
-def _pooled(x: torch.Tensor) -> torch.Tensor:
-    """(n, c, h, w) -> channel means (n, c); (n, d) as it is."""
-    return x.detach().float().flatten(2).mean(dim=2) if x.dim() > 2 else x.detach().float()
-
-
-@contextmanager
-def tapped(model: nn.Module, layers: Sequence[str] = LAYERS) -> Iterator[list[list[torch.Tensor]]]:
-    """Record the features of ``layers`` on every forward pass of ``model`` in the block.
-
-    Yields one list per layer that collects (n, d) tensors batch after batch; read them with
-    :func:`features_of`. ``embedding`` is the input of the network's ``classifier``,
-    ``cam_layer`` the channel means of its Grad-CAM layer. The hooks only read: the forward
-    pass and its result do not change.
-    """
-    net = _bare(model)
-    modules = {"embedding": lambda: net.classifier, "cam_layer": lambda: net.cam_layer}
-    captured: list[list[torch.Tensor]] = [[] for _ in layers]
-    handles = []
-    for store, name in zip(captured, layers, strict=True):
-        module = modules[name]()
-        if name == "embedding":
-            hook = module.register_forward_pre_hook(
-                lambda _m, args, s=store: s.append(_pooled(args[0]))
-            )
-        else:
-            hook = module.register_forward_hook(lambda _m, _a, out, s=store: s.append(_pooled(out)))
-        handles.append(hook)
-    try:
-        yield captured
-    finally:
-        for handle in handles:
-            handle.remove()
-
-
-def features_of(model: nn.Module, captured: list[list[torch.Tensor]]) -> list[np.ndarray]:
-    """Per-layer (n, d) arrays from :func:`tapped`; a mirror-averaged model's two views of
-    each image are averaged, as its logits are."""
-    if isinstance(model, MirrorAverage):
-        captured = [[(b[: len(b) // 2] + b[len(b) // 2 :]) / 2 for b in c] for c in captured]
-    return [torch.cat(layer).cpu().numpy() for layer in captured]

@@ -24,15 +24,11 @@ from fracture_desktop.core.inference.card import (
     default_model_dir,
     load_card,
 )
-from fracture_desktop.core.inference.domain import (
-    DomainCheck,
-    features_of,
-    load_domain_check,
-    tapped,
-)
+from fracture_desktop.core.inference.domain import DomainCheck, load_domain_check
 from fracture_desktop.core.inference.folding import fold_batch_norms
 from fracture_desktop.core.inference.mirror import MirrorAverage
 from fracture_desktop.core.inference.models import ARCHITECTURES
+from fracture_desktop.core.inference.taps import features_of, tapped
 
 DEVICES = ("auto", "cpu", "cuda")
 

@@ -20,7 +20,7 @@ from fracture_desktop.core.report.atomic import (
     atomic_write,
     check_writable,
 )
-from fracture_desktop.core.report.collect import collect_entries, report_entry
+from fracture_desktop.core.report.collect import collect_entries, engine_context, report_entry
 from fracture_desktop.core.report.csv_report import COLUMNS, write_csv
 from fracture_desktop.core.report.imagery import key_image_of, make_key_image, window_label
 from fracture_desktop.core.report.model import (
@@ -45,6 +45,7 @@ __all__ = [
     "atomic_write",
     "check_writable",
     "collect_entries",
+    "engine_context",
     "flag_counts",
     "key_image_of",
     "make_key_image",

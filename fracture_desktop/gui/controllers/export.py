@@ -17,12 +17,7 @@ from fracture_desktop.core.decisions import DecisionStore
 from fracture_desktop.core.findings import Finding
 from fracture_desktop.core.imaging.records import FileProblem, ImageRecord
 from fracture_desktop.core.jobs import Cancelled, CancelToken, ProgressCallback
-from fracture_desktop.core.report import (
-    ModelIdentity,
-    ReportContext,
-    collect_entries,
-    write_csv,
-)
+from fracture_desktop.core.report import collect_entries, engine_context, write_csv
 from fracture_desktop.gui.controllers.analysis import AnalysisController
 
 
@@ -120,7 +115,6 @@ class ReportExporter(QObject):
 
         token.raise_if_cancelled()
         engine = self._analysis.engine_in_worker()
-        context = ReportContext(ModelIdentity.from_card(engine.card), source=request.source)
         entries = collect_entries(
             request.records,
             engine,
@@ -131,6 +125,7 @@ class ReportExporter(QObject):
             cancel=token,
             known=request.known,
         )
+        context = engine_context(engine, entries, request.source)
         written = []
         # The PDF first: it is the slow, cancellable one, so a cancel leaves no new file.
         if request.pdf_path is not None:

@@ -25,7 +25,13 @@ from PySide6.QtWidgets import (
 from fracture_desktop.core.decisions import Decision
 from fracture_desktop.core.findings import Finding, Flag
 from fracture_desktop.core.imaging.records import ImageRecord
-from fracture_desktop.gui.flags import FLAG_COLOURS, decision_text, flag_text, suspicion_key
+from fracture_desktop.gui.flags import (
+    FLAG_COLOURS,
+    decision_text,
+    flag_text,
+    flag_tooltip,
+    suspicion_key,
+)
 
 RECORD_ROLE = Qt.ItemDataRole.UserRole + 1
 SUSPICION_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -36,6 +42,7 @@ FILTERS: tuple[tuple[str, frozenset[Flag] | None], ...] = (
     ("Fracture", frozenset({Flag.FRACTURE})),
     ("Fracture or doubt", frozenset({Flag.FRACTURE, Flag.DOUBT})),
     ("No fracture", frozenset({Flag.NO_FRACTURE})),
+    ("Outside domain", frozenset({Flag.OUTSIDE_DOMAIN})),
     ("Not analysed", frozenset({Flag.NOT_ANALYSED})),
 )
 SORTS = ("Reading order", "Most suspicious first")
@@ -187,7 +194,7 @@ class StudyBrowser(QWidget):
         for item in (name, badge):
             item.setData(key, SUSPICION_ROLE)
         badge.setForeground(FLAG_COLOURS[finding.flag])
-        badge.setToolTip(finding.error or flag_text(finding))
+        badge.setToolTip(flag_tooltip(finding))
         self._update_badge(finding.path)
         # A folder sorts by its most suspicious image.
         parent = name.parent()
@@ -267,10 +274,13 @@ class StudyBrowser(QWidget):
     def _update_summary(self) -> None:
         c = self.counts()
         flagged = sum(1 for f in self._findings.values() if f.flag is Flag.FRACTURE)
+        outside = sum(1 for f in self._findings.values() if f.flag is Flag.OUTSIDE_DOMAIN)
         text = (
             f"{c['patients']} patients \u00b7 {c['studies']} studies \u00b7 "
             f"{c['series']} series \u00b7 {c['images']} images"
         )
         if self._findings:
             text += f"\n{len(self._findings)} analysed \u00b7 {flagged} flagged fracture"
+            if outside:
+                text += f" \u00b7 {outside} outside domain"
         self.summary.setText(text)

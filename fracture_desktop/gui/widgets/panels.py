@@ -20,7 +20,13 @@ from PySide6.QtWidgets import (
 from fracture_desktop.core.decisions import Decision
 from fracture_desktop.core.findings import Finding
 from fracture_desktop.core.imaging.records import FileProblem, ImageRecord
-from fracture_desktop.gui.flags import FLAG_COLOURS, decision_text, flag_text, suspicion_key
+from fracture_desktop.gui.flags import (
+    FLAG_COLOURS,
+    decision_text,
+    flag_text,
+    flag_tooltip,
+    suspicion_key,
+)
 
 
 class ProblemsPanel(QTreeWidget):
@@ -81,11 +87,18 @@ class FindingsPanel(QWidget):
         self.confirm_button = QPushButton("Confirm (Y)")
         self.reject_button = QPushButton("Reject (N)")
         self.summary = QLabel("")
+        # The folder shift warning (fracture_desktop.core.shift): above the list, so it is
+        # read before any flag is.
+        self.warning = QLabel("")
+        self.warning.setObjectName("shiftWarning")
+        self.warning.setWordWrap(True)
+        self.warning.setVisible(False)
         buttons = QHBoxLayout()
         buttons.addWidget(self.confirm_button)
         buttons.addWidget(self.reject_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.warning)
         layout.addWidget(self.summary)
         layout.addWidget(self.table)
         layout.addLayout(buttons)
@@ -98,6 +111,12 @@ class FindingsPanel(QWidget):
         self.table.setRowCount(0)
         self._rows.clear()
         self.summary.setText("")
+        self.set_warning("")
+
+    def set_warning(self, text: str) -> None:
+        """Show the folder shift warning; empty text hides it."""
+        self.warning.setText(text)
+        self.warning.setVisible(bool(text))
 
     def set_finding(self, record: ImageRecord, finding: Finding) -> None:
         key = suspicion_key(finding)
@@ -122,7 +141,7 @@ class FindingsPanel(QWidget):
         items[1].key = key
         items[1].setText(flag_text(finding))
         items[1].setForeground(FLAG_COLOURS[finding.flag])
-        items[1].setToolTip(finding.error or flag_text(finding))
+        items[1].setToolTip(flag_tooltip(finding))
         self.table.sortItems(1, Qt.SortOrder.AscendingOrder)
         self.summary.setText(f"{len(self._rows)} analysed, most suspicious first")
 
