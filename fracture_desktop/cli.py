@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-SUBCOMMANDS = ("scan", "train", "evaluate", "export-model", "fit-domain")
+SUBCOMMANDS = ("scan", "validate", "train", "evaluate", "export-model", "fit-domain")
 MIRROR_HELP = "score each image as the mean logit of it and its left-right mirror"
 
 
@@ -196,6 +196,34 @@ def _add_scan(sub: argparse._SubParsersAction) -> None:
     )
 
 
+def _add_validate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "validate",
+        help="check the model on your own labelled cases; optionally adopt site thresholds",
+        description="FOLDER holds Fractured/ and Non_fractured/ (any case; also 'not "
+        "fractured', not_fractured), or --labels maps paths to 0/1. Exit codes as scan's.",
+    )
+    p.add_argument("folder", type=Path, help="folder of labelled images")
+    p.add_argument("--labels", type=Path, metavar="CSV", help="columns path,label (0 or 1)")
+    p.add_argument("--json", type=Path, metavar="OUT.json", help="write the results here")
+    p.add_argument("--pdf", type=Path, metavar="OUT.pdf", help="write a one-page PDF here")
+    p.add_argument(
+        "--adopt",
+        action="store_true",
+        help="store the site thresholds as this model's site profile (viewer and scan use it)",
+    )
+    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="model device")
+    p.add_argument("--model", type=Path, metavar="DIR", help="model folder (default: shipped)")
+    p.add_argument("--threads", type=int, default=0, metavar="N", help="model threads (0: auto)")
+
+
+def _run_validate(args: argparse.Namespace) -> int:
+    from fracture_desktop.validate import run_validate
+
+    return run_validate(args)
+
+
 def _run_scan(args: argparse.Namespace) -> int:
     from fracture_desktop.batch import run_scan
 
@@ -223,6 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command")
     _add_scan(sub)
+    _add_validate(sub)
     _add_train(sub)
     _add_evaluate(sub)
     _add_export(sub)
@@ -244,6 +273,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_self_test(args.model)
     if args.command == "scan":
         return _run_scan(args)
+    if args.command == "validate":
+        return _run_validate(args)
     training = {
         "train": _run_train,
         "evaluate": _run_evaluate,
