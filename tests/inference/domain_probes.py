@@ -1,6 +1,6 @@
 """Images a fracture model must not answer for: built from numpy, plus CT and MR slices.
 
-Shared by the domain-check tests and ``benchmarks/domain_check.py``.
+Used by the domain-check and folder shift tests.
 """
 
 from __future__ import annotations
