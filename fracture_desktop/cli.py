@@ -219,7 +219,7 @@ def _add_validate(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_validate(args: argparse.Namespace) -> int:
-    from fracture_desktop.validate import run_validate
+    from fracture_desktop.training.validate import run_validate
 
     return run_validate(args)
 
@@ -273,9 +273,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_self_test(args.model)
     if args.command == "scan":
         return _run_scan(args)
-    if args.command == "validate":
-        return _run_validate(args)
     training = {
+        "validate": _run_validate,
         "train": _run_train,
         "evaluate": _run_evaluate,
         "export-model": _run_export,

@@ -18,6 +18,17 @@ def _bare(model: nn.Module) -> nn.Module:
     return model.net if isinstance(model, MirrorAverage) else model
 
 
+def early_layer(net: nn.Module) -> nn.Module:
+    """The network's early layer, at about 1/4 of the input size: its ``early_layer``, or for
+    EfficientNet-Lite0 the end of its second stage (``_blocks[2]``, 24 channels)."""
+    if hasattr(net, "early_layer"):
+        return net.early_layer
+    blocks = getattr(net, "_blocks", None)
+    if blocks is None:
+        raise AttributeError(f"{type(net).__name__} names no early layer for the domain check")
+    return blocks[2]
+
+
 def _pooled(x: torch.Tensor) -> torch.Tensor:
     """(n, c, h, w) -> channel means (n, c); (n, d) as it is."""
     return x.detach().float().flatten(2).mean(dim=2) if x.dim() > 2 else x.detach().float()
@@ -29,11 +40,15 @@ def tapped(model: nn.Module, layers: Sequence[str] = LAYERS) -> Iterator[list[li
 
     Yields one list per layer that collects (n, d) tensors batch after batch; read them with
     :func:`features_of`. ``embedding`` is the input of the network's ``classifier``,
-    ``cam_layer`` the channel means of its Grad-CAM layer. The hooks only read: the forward
-    pass and its result do not change.
+    ``cam_layer`` and ``early`` the channel means of its Grad-CAM layer and of
+    :func:`early_layer`. The hooks only read: the forward pass and its result do not change.
     """
     net = _bare(model)
-    modules = {"embedding": lambda: net.classifier, "cam_layer": lambda: net.cam_layer}
+    modules = {
+        "embedding": lambda: net.classifier,
+        "cam_layer": lambda: net.cam_layer,
+        "early": lambda: early_layer(net),
+    }
     captured: list[list[torch.Tensor]] = [[] for _ in layers]
     handles = []
     for store, name in zip(captured, layers, strict=True):

@@ -7,8 +7,8 @@ images outside the model's domain, and thresholds chosen on these cases by the c
 (``docs/MODEL.md``). ``--adopt`` stores those as a site profile
 (:mod:`fracture_desktop.core.site_profile`) that the viewer and ``scan`` then use.
 
-Needs scikit-learn and scipy (the metrics of :mod:`fracture_desktop.training.metrics`), not
-torchvision. Exit codes as ``scan``'s (docs/REPORTS.md).
+Needs scikit-learn and scipy (the metrics of :mod:`fracture_desktop.training.metrics`, the
+``train`` extra), not torchvision. Exit codes as ``scan``'s (docs/REPORTS.md).
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from fracture_desktop.core.report import ReportExistsError, atomic_write, collec
 from fracture_desktop.core.shift import findings_shift
 from fracture_desktop.core.site_profile import profile_from_validation, save_profile
 from fracture_desktop.terminal import ProgressBar
+from fracture_desktop.training import metrics
 
 #: Folder names (lower case, spaces and hyphens read as underscores) that label images.
 POSITIVE_FOLDERS = frozenset({"fractured", "fracture"})
@@ -115,8 +116,6 @@ def validation_report(
     card_thresholds : dict
         ``{"fracture": t, "doubt": t}`` from the model card.
     """
-    from fracture_desktop.training import metrics  # scikit-learn and scipy
-
     n_positive, n_negative = int(labels.sum()), int(len(labels) - labels.sum())
     report: dict[str, Any] = {
         "n_positive": n_positive,
@@ -176,11 +175,6 @@ def run_validate(args: argparse.Namespace) -> int:
             f"no labelled images in {folder}",
             "give Fractured/ and Non_fractured/ folders, or --labels CSV (path,label)",
         )
-        return EXIT_USAGE
-    try:
-        from fracture_desktop.training import metrics  # noqa: F401  (fail early, not after)
-    except ModuleNotFoundError as exc:
-        _error(f"validate needs scikit-learn and scipy ({exc.name} is missing)")
         return EXIT_USAGE
     from fracture_desktop.core.inference.engine import InferenceEngine, model_threads
 
