@@ -188,8 +188,8 @@ def print_summary(
     print(f"Model    {context.model.label} on {device}", file=out)
     print(f"Thresholds from the {context.model.thresholds_source}", file=out)
     for flag, count in counts.items():
-        print(f"  {flag.value:<13} {count:>6}", file=out)
-    print(f"  {'total':<13} {len(entries):>6}", file=out)
+        print(f"  {flag.value:<15} {count:>6}", file=out)
+    print(f"  {'total':<15} {len(entries):>6}", file=out)
     rate = images / seconds if seconds > 0 else 0.0
     print(f"Time     {images} images in {seconds:.1f} s ({rate:.1f} images/s)", file=out)
     failed = [e for e in entries if e.flag is Flag.NOT_ANALYSED]

@@ -33,7 +33,7 @@ MIN_FOLDER_SIZE = 30
 #: Each test's level.
 ALPHA = 0.001
 #: Smallest domain-score Kolmogorov-Smirnov distance that warns.
-MIN_SCORE_DISTANCE = 0.5
+MIN_SCORE_DISTANCE = 0.6
 #: Smallest share of images outside the domain that warns.
 MIN_OUTSIDE_SHARE = 0.15
 #: Share of ``val`` images outside the domain, by the threshold's construction.
