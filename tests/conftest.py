@@ -52,11 +52,10 @@ def profile_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture(scope="session")
 def shipped_model_dir() -> Path:
     """The shipped model, with its domain check; tests of what it answers for use it."""
-    from fracture_desktop.core.inference.card import default_model_dir
+    from fracture_desktop.core.inference.card import default_model_dir, load_card
 
     directory = default_model_dir()
-    if not (directory / "domain.npz").is_file():
-        pytest.skip("the shipped model has no domain check file")
+    assert load_card(directory).domain_file, "the shipped model must have a domain check"
     return directory
 
 
