@@ -19,6 +19,7 @@ goes to stderr, the summary to stdout. Exit codes (also in docs/REPORTS.md):
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -27,12 +28,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
-from fracture_desktop.core.atomic import OutputExistsError
+from fracture_desktop.core.atomic import OutputExistsError, atomic_write, check_writable
 from fracture_desktop.core.decisions import DecisionStore
 from fracture_desktop.core.errors import FractureDesktopError, ModelError
 from fracture_desktop.core.findings import Flag
 from fracture_desktop.core.imaging.scan import scan_folder
 from fracture_desktop.core.report import ReportContext, ReportEntry, flag_counts
+from fracture_desktop.core.site_profile import use_site_profile
 from fracture_desktop.core.triage import ANALYSING, WRITING_PDF, TriageRequest, triage
 from fracture_desktop.terminal import ProgressBar, StageBars
 
@@ -51,7 +53,8 @@ def _error(message: str, details: str = "") -> None:
 
 
 def _request(args: argparse.Namespace, folder: Path) -> TriageRequest:
-    """The triage asked for, its report paths checked before any long work starts."""
+    """The triage asked for, its report paths (and the summary's) checked before any long
+    work starts."""
     request = TriageRequest(
         records=(),
         source=os.path.abspath(folder),
@@ -61,6 +64,10 @@ def _request(args: argparse.Namespace, folder: Path) -> TriageRequest:
         overwrite=args.overwrite,
     )
     request.check_outputs()
+    if args.summary_json is not None:
+        if Path(args.summary_json).resolve() in {p.resolve() for p in request.outputs}:
+            raise ValueError("--csv, --pdf and --summary-json must name different files")
+        check_writable(Path(args.summary_json), args.overwrite)
     return request
 
 
@@ -92,6 +99,8 @@ def _scan(args: argparse.Namespace, folder: Path, request: TriageRequest) -> int
 
     try:
         engine = InferenceEngine.load(args.model, args.device, model_threads(args.threads))
+        if not args.card_thresholds:
+            use_site_profile(engine)
     except ModelError as exc:
         _error(exc.reason, exc.details)
         return EXIT_NO_MODEL
@@ -100,7 +109,8 @@ def _scan(args: argparse.Namespace, folder: Path, request: TriageRequest) -> int
     scan = scan_folder(folder, progress=bar)
     bar.close()
     # A report written into the folder on an earlier run is not an image to list.
-    mine = {p.resolve() for p in request.outputs}
+    summary = () if args.summary_json is None else (Path(args.summary_json),)
+    mine = {p.resolve() for p in (*request.outputs, *summary)}
     records = tuple(r for r in scan.images if r.path.resolve() not in mine)
     problems = tuple(p for p in scan.problems if p.path.resolve() not in mine)
     if not records and not problems:
@@ -111,6 +121,8 @@ def _scan(args: argparse.Namespace, folder: Path, request: TriageRequest) -> int
     bars = StageBars({ANALYSING: ("Analysing", "images"), WRITING_PDF: ("Writing", "parts")})
     try:
         result = triage(request, engine, DecisionStore(args.decisions), bars)
+        if args.summary_json is not None:
+            write_summary_json(result.entries, result.context, args.summary_json, args.overwrite)
     except OutputExistsError as exc:
         _error(exc.reason)
         return EXIT_USAGE
@@ -123,6 +135,37 @@ def _scan(args: argparse.Namespace, folder: Path, request: TriageRequest) -> int
     print_summary(result.entries, result.context, engine.device, len(records), analysed_in, args)
     analysed = sum(e.finding.probability is not None for e in result.entries)
     return EXIT_OK if analysed else EXIT_NOTHING_ANALYSED
+
+
+def scan_summary(entries: Sequence[ReportEntry], context: ReportContext) -> dict[str, object]:
+    """The machine-readable summary of a scan (``--summary-json``, docs/REPORTS.md)."""
+    counts = flag_counts(entries)
+    model = context.model
+    summary: dict[str, object] = {
+        "folder": context.source,
+        "model": model.label,
+        "thresholds_source": model.thresholds_source,
+        "thresholds": {"fracture": model.thresholds.fracture, "doubt": model.thresholds.doubt},
+        "n_images": sum(e.finding.probability is not None for e in entries),
+        "n_not_analysed": counts[Flag.NOT_ANALYSED],
+        "n_outside_domain": counts[Flag.OUTSIDE_DOMAIN],
+        "flags": {flag.value: count for flag, count in counts.items()},
+        "shift_warning": False,
+        "shift_statistic": None,
+        "shift_message": "",
+    }
+    if context.shift is not None:
+        summary.update(context.shift.as_dict())
+    return summary
+
+
+def write_summary_json(
+    entries: Sequence[ReportEntry], context: ReportContext, path: Path, overwrite: bool
+) -> Path:
+    """Write :func:`scan_summary` to ``path`` atomically."""
+    with atomic_write(Path(path), overwrite) as f:
+        f.write((json.dumps(scan_summary(entries, context), indent=2) + "\n").encode("utf-8"))
+    return Path(path)
 
 
 def print_summary(
@@ -139,9 +182,10 @@ def print_summary(
     counts = flag_counts(entries)
     print(f"Folder   {context.source}", file=out)
     print(f"Model    {context.model.label} on {device}", file=out)
+    print(f"Thresholds from the {context.model.thresholds_source}", file=out)
     for flag, count in counts.items():
-        print(f"  {flag.value:<13} {count:>6}", file=out)
-    print(f"  {'total':<13} {len(entries):>6}", file=out)
+        print(f"  {flag.value:<15} {count:>6}", file=out)
+    print(f"  {'total':<15} {len(entries):>6}", file=out)
     rate = images / seconds if seconds > 0 else 0.0
     print(f"Time     {images} images in {seconds:.1f} s ({rate:.1f} images/s)", file=out)
     failed = [e for e in entries if e.flag is Flag.NOT_ANALYSED]
@@ -149,6 +193,8 @@ def print_summary(
         print(f"  not analysed: {entry.path}: {entry.finding.error}", file=out)
     if len(failed) > 10:
         print(f"  ... and {len(failed) - 10} more (see the CSV)", file=out)
-    for label, path in (("CSV", args.csv), ("PDF", args.pdf)):
+    if context.shift is not None and context.shift.warning:
+        print(f"WARNING  {context.shift.message}", file=out)
+    for label, path in (("CSV", args.csv), ("PDF", args.pdf), ("Summary", args.summary_json)):
         if path is not None:
             print(f"{label:<8} {path}", file=out)

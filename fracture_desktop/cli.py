@@ -13,7 +13,9 @@ from pathlib import Path
 
 from fracture_desktop.core.inference.devices import DEVICES
 
-SUBCOMMANDS = ("scan", "train", "evaluate", "shift", "export-model")
+SUBCOMMANDS = (
+    "scan", "validate", "train", "evaluate", "shift", "export-model", "fit-domain"
+)  # fmt: skip
 MODEL_HELP = "model folder (default: $FRACTURE_DESKTOP_MODEL_DIR, else the shipped model)"
 MIRROR_HELP = "score each image as the mean logit of it and its left-right mirror"
 
@@ -216,6 +218,28 @@ def _run_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_fit_domain(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "fit-domain",
+        help="fit a model folder's domain check on FracAtlas train/val (no retraining)",
+    )
+    p.add_argument("--model", required=True, type=Path, help="model folder to complete")
+    p.add_argument("--data", required=True, type=Path, help="FracAtlas folder (with splits.csv)")
+    p.add_argument("--cache-dir", type=Path, default=Path("cache"))
+
+
+def _run_fit_domain(args: argparse.Namespace) -> int:
+    from fracture_desktop.training.domain_fit import fit_model_dir
+
+    card = fit_model_dir(args.model, args.data, args.cache_dir)
+    domain = card.raw["domain"]
+    print(
+        f"wrote {card.directory / card.domain_file}: {card.label}, "
+        f"{domain['val_pass_rate']:.1%} of {domain['threshold_split']} inside the domain"
+    )
+    return 0
+
+
 def _add_scan(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "scan",
@@ -232,6 +256,45 @@ def _add_scan(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", type=Path, metavar="DIR", help=MODEL_HELP)
     p.add_argument("--decisions", type=Path, metavar="FILE", help="reader decisions file")
     p.add_argument("--threads", type=int, default=0, metavar="N", help="model threads (0: auto)")
+    p.add_argument(
+        "--summary-json",
+        type=Path,
+        metavar="OUT.json",
+        help="write counts, images outside the domain and the folder shift test here",
+    )
+    p.add_argument(
+        "--card-thresholds",
+        action="store_true",
+        help="use the model card's thresholds even when a site profile is adopted",
+    )
+
+
+def _add_validate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "validate",
+        help="check the model on your own labelled cases; optionally adopt site thresholds",
+        description="FOLDER holds Fractured/ and Non_fractured/ (any case; also 'not "
+        "fractured', not_fractured), or --labels maps paths to 0/1. Exit codes as scan's.",
+    )
+    p.add_argument("folder", type=Path, help="folder of labelled images")
+    p.add_argument("--labels", type=Path, metavar="CSV", help="columns path,label (0 or 1)")
+    p.add_argument("--json", type=Path, metavar="OUT.json", help="write the results here")
+    p.add_argument("--pdf", type=Path, metavar="OUT.pdf", help="write a one-page PDF here")
+    p.add_argument(
+        "--adopt",
+        action="store_true",
+        help="store the site thresholds as this model's site profile (viewer and scan use it)",
+    )
+    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    p.add_argument("--device", choices=DEVICES, default="auto", help="model device")
+    p.add_argument("--model", type=Path, metavar="DIR", help="model folder (default: shipped)")
+    p.add_argument("--threads", type=int, default=0, metavar="N", help="model threads (0: auto)")
+
+
+def _run_validate(args: argparse.Namespace) -> int:
+    from fracture_desktop.training.validate import run_validate
+
+    return run_validate(args)
 
 
 def _run_scan(args: argparse.Namespace) -> int:
@@ -259,10 +322,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", type=Path, help=f"for --self-test: {MODEL_HELP}")
     sub = parser.add_subparsers(dest="command")
     _add_scan(sub)
+    _add_validate(sub)
     _add_train(sub)
     _add_evaluate(sub)
     _add_shift(sub)
     _add_export(sub)
+    _add_fit_domain(sub)
     return parser
 
 
@@ -281,10 +346,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "scan":
         return _run_scan(args)
     training = {
+        "validate": _run_validate,
         "train": _run_train,
         "evaluate": _run_evaluate,
         "shift": _run_shift,
         "export-model": _run_export,
+        "fit-domain": _run_fit_domain,
     }
     if args.command in training:
         try:

@@ -37,3 +37,31 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("model") / "fracture_net-untrained"
     untrained_model_dir(directory)
     return directory
+
+
+@pytest.fixture(autouse=True)
+def profile_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Site profiles in a temp folder: no test reads or writes the user's own."""
+    from fracture_desktop.core.site_profile import PROFILE_DIR_ENV
+
+    folder = tmp_path / "site_profiles"
+    monkeypatch.setenv(PROFILE_DIR_ENV, str(folder))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def shipped_model_dir() -> Path:
+    """The shipped model, with its domain check; tests of what it answers for use it."""
+    from fracture_desktop.core.inference.card import default_model_dir, load_card
+
+    directory = default_model_dir()
+    assert load_card(directory).domain_file, "the shipped model must have a domain check"
+    return directory
+
+
+@pytest.fixture(scope="session")
+def fracatlas_dir(shared_dir: Path) -> Path:
+    path = shared_dir / "datasets" / "fracatlas"
+    if not (path / "splits.csv").is_file():
+        pytest.skip("../shared/datasets/fracatlas is not available")
+    return path

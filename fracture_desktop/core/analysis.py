@@ -127,9 +127,16 @@ def score(
         error = failure_reason(exc)
         finding = Finding(record.path, identity, Flag.NOT_ANALYSED, None, error, spacing, warnings)
         return Analysis(finding, image)
-    p = prediction.probability
     finding = Finding(
-        record.path, identity, prediction.flag, p, "", spacing, warnings, prediction.boxes
+        record.path,
+        identity,
+        prediction.flag,
+        prediction.probability,
+        "",
+        spacing,
+        warnings,
+        prediction.boxes,
+        prediction.domain_score,
     )
     return Analysis(finding, image, prediction)
 

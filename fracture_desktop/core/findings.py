@@ -9,11 +9,17 @@ from pathlib import Path
 from fracture_desktop.core.boxes import Box
 from fracture_desktop.core.imaging.image import SpacingSource
 
+#: What outputs call the thresholds when no site profile is in use.
+CARD_THRESHOLDS = "model card"
+
 
 class Flag(enum.StrEnum):
     FRACTURE = "fracture"
     DOUBT = "doubt"
     NO_FRACTURE = "no fracture"
+    #: The image lies outside the domain the model was validated on (its domain check):
+    #: its probability is kept, but means nothing.
+    OUTSIDE_DOMAIN = "outside domain"
     NOT_ANALYSED = "not analysed"
 
     @property
@@ -27,7 +33,13 @@ class Flag(enum.StrEnum):
         return self in (Flag.FRACTURE, Flag.DOUBT)
 
 
-_RANK = {Flag.FRACTURE: 0, Flag.DOUBT: 1, Flag.NO_FRACTURE: 2, Flag.NOT_ANALYSED: 3}
+_RANK = {
+    Flag.FRACTURE: 0,
+    Flag.DOUBT: 1,
+    Flag.NO_FRACTURE: 2,
+    Flag.OUTSIDE_DOMAIN: 3,
+    Flag.NOT_ANALYSED: 4,
+}
 
 
 @dataclass(frozen=True)
@@ -42,8 +54,11 @@ class Thresholds:
     doubt: float
 
 
-def classify(probability: float, thresholds: Thresholds) -> Flag:
-    """Fracture at or above ``thresholds.fracture``, doubt at or above ``doubt``, else none."""
+def classify(probability: float, thresholds: Thresholds, domain_score: float | None = None) -> Flag:
+    """Outside domain when ``domain_score`` is above 1 (or not a number); else fracture at or
+    above ``thresholds.fracture``, doubt at or above ``doubt``, else no fracture."""
+    if domain_score is not None and not domain_score <= 1.0:
+        return Flag.OUTSIDE_DOMAIN
     if probability >= thresholds.fracture:
         return Flag.FRACTURE
     if probability >= thresholds.doubt:
@@ -69,9 +84,11 @@ class Finding:
     spacing_source: SpacingSource | None = None
     warnings: tuple[str, ...] = ()
     boxes: tuple[Box, ...] = ()
+    #: The domain check's score (above 1: outside); None when the model has no check.
+    domain_score: float | None = None
 
     @property
     def drawn_boxes(self) -> tuple[Box, ...]:
         """The boxes a reader is shown: those of a flagged image only (a box on an image the
-        model calls normal would contradict its own flag)."""
+        model calls normal, or one outside the model's domain, would contradict its flag)."""
         return self.boxes if self.flag.is_flagged else ()

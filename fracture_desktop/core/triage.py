@@ -21,9 +21,9 @@ from fracture_desktop.core.decisions import DecisionStore
 from fracture_desktop.core.findings import Finding
 from fracture_desktop.core.imaging.records import FileProblem, ImageRecord
 from fracture_desktop.core.jobs import CancelToken, ProgressCallback
-from fracture_desktop.core.report.collect import collect_entries
+from fracture_desktop.core.report.collect import collect_entries, engine_context
 from fracture_desktop.core.report.csv_report import write_csv
-from fracture_desktop.core.report.entries import ModelIdentity, ReportContext, ReportEntry
+from fracture_desktop.core.report.entries import ReportContext, ReportEntry
 
 if TYPE_CHECKING:  # the engine imports torch; callers hand one in
     from fracture_desktop.core.inference.engine import InferenceEngine
@@ -207,6 +207,6 @@ def triage(
     started = time.perf_counter()
     entries = collect(request, engine, decisions, progress, cancel)
     seconds = time.perf_counter() - started
-    context = ReportContext(ModelIdentity.from_card(engine.card), source=request.source)
+    context = engine_context(engine, entries, request.source)
     written = write_reports(entries, request, context, progress, cancel)
     return TriageResult(tuple(entries), context, written, seconds)

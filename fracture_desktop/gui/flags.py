@@ -13,6 +13,8 @@ FLAG_COLOURS = {
     Flag.FRACTURE: QColor("#ff5252"),
     Flag.DOUBT: QColor("#ffb74d"),
     Flag.NO_FRACTURE: QColor("#81c784"),
+    # Greyed, like "not analysed": the probability is shown but is not to be read.
+    Flag.OUTSIDE_DOMAIN: QColor("#8d8aa6"),
     Flag.NOT_ANALYSED: QColor("#9e9e9e"),
 }
 DECISION_MARKS = {Decision.CONFIRMED: "\u2713 confirmed", Decision.REJECTED: "\u2717 rejected"}
@@ -21,12 +23,14 @@ DECISION_SIGNS = {Decision.CONFIRMED: "\u2713", Decision.REJECTED: "\u2717"}
 
 
 def flag_text(finding: Finding | None) -> str:
-    """``"Fracture 82%"``; empty before analysis."""
+    """``"Fracture 82%"``, ``"Outside domain (68%)"``; empty before analysis."""
     if finding is None:
         return ""
     name = finding.flag.value.capitalize()
     if finding.probability is None:
         return name
+    if finding.flag is Flag.OUTSIDE_DOMAIN:
+        return f"{name} ({finding.probability:.0%})"
     return f"{name} {finding.probability:.0%}"
 
 
@@ -39,6 +43,17 @@ def shown_flag_text(finding: Finding | None, made_by: str = "") -> str:
     """The flag as a row shows it: in brackets when another model (``made_by``) made it."""
     text = flag_text(finding)
     return f"({text})" if made_by and text else text
+def flag_tooltip(finding: Finding) -> str:
+    """The flag with why: the error, or for an image outside the domain its score."""
+    if finding.error:
+        return finding.error
+    if finding.flag is Flag.OUTSIDE_DOMAIN and finding.domain_score is not None:
+        return (
+            f"Outside the model's domain (score {finding.domain_score:.2f}, limit 1): this "
+            "image is unlike the images the model was validated on, so its probability "
+            f"({finding.probability:.0%}) means nothing. Read it without the model."
+        )
+    return flag_text(finding)
 
 
 def suspicion_key(finding: Finding | None) -> float:

@@ -31,6 +31,7 @@ from fracture_desktop.gui.controllers.images import ImageLoader
 from fracture_desktop.gui.controllers.reading import ReadingController, ReadingViews
 from fracture_desktop.gui.controllers.reports import ReportWriter
 from fracture_desktop.gui.controllers.scan import ScanController
+from fracture_desktop.gui.controllers.site import SiteController
 from fracture_desktop.gui.controllers.thumbnails import ThumbnailMaker
 from fracture_desktop.gui.menus import build_actions, name_presets
 from fracture_desktop.gui.model_picker import ModelPicker
@@ -128,6 +129,7 @@ class MainWindow(QMainWindow):
         self.report_flow = ReportFlow(
             self.session, settings, writer, self.analysis, status, self.notify, self
         )
+        self.site = SiteController(self.session, self.analysis, self.findings_panel, self)
         build_actions(self)
         self.model_picker = ModelPicker(
             self.model_menu, self.act_add_model, settings, self.analysis, self.reading,

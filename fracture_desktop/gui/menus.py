@@ -92,6 +92,7 @@ def build_actions(w: MainWindow) -> None:
     w.act_undecide = a("Clear &decision", "U", lambda: reading.decide(None))
     w.act_shortcuts = a("&Shortcuts", "F1", w.show_shortcuts)
     w.act_model = a("&Model\u2026", None, w.show_model)
+    w.act_site_profile = a("Site &profile\u2026", None, w.site.show_dialog)
     w.act_about = a("&About Fracture Desktop\u2026", None, w.show_about)
     w.act_open_report = a("Open last &report", None, w.report_flow.open_last)
     w.act_open_report.setEnabled(False)
@@ -176,6 +177,7 @@ def _build_menus(w: MainWindow) -> None:
         w.act_confirm, w.act_reject, w.act_undecide,
     ))  # fmt: skip
     analysis_menu.addMenu("&Device").addActions(list(w.device_actions.values()))
+    analysis_menu.addAction(w.act_site_profile)
     w.model_menu = analysis_menu.addMenu("&Model")
     help_menu = menu.addMenu("&Help")
     _add_all(help_menu, (w.act_shortcuts, w.act_model, None, w.act_about))

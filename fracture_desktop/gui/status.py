@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStatusBar, QWidget
 
 from fracture_desktop.core.inference.card import INTENDED_USE, INTENDED_USE_SHORT, ModelCard
+from fracture_desktop.core.site_profile import thresholds_in_use
 from fracture_desktop.gui.widgets.notifications import NotificationArea
 
 
@@ -68,8 +69,11 @@ class StatusArea(QStatusBar):
     def show_model(self, card: ModelCard | None, reason: str) -> None:
         if card is not None and not reason:
             # The id only: version and weights' sha256 are in the tooltip and Help > Model.
-            self.model_label.setText(f"Model: {card.id}")
-            self.model_label.setToolTip(f"{card.label}\n{card.intended_use}")
+            source = thresholds_in_use(card)[1]
+            self.model_label.setText(f"Model: {card.id} \u00b7 {source}")
+            self.model_label.setToolTip(
+                f"{card.label}\nThresholds: {source}\n{card.intended_use}"
+            )
         else:
             self.model_label.setText("Model: unavailable")
             self.model_label.setToolTip(reason)

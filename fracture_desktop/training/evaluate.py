@@ -37,14 +37,6 @@ from fracture_desktop.training.dataset import (
 )
 from fracture_desktop.training.train import predict_logits, predict_with_maps
 
-#: Operating-point rules, applied to calibrated ``val`` probabilities: each threshold must
-#: reach its target with this one-sided confidence, not just on the val images, because a
-#: threshold that only just reaches 0.90 on val misses it on new images about half the time
-#: (fracture_net-v2's `doubt`: sensitivity 0.90 on val, 0.835 on test).
-SPECIFICITY_TARGET = 0.90
-SENSITIVITY_TARGET = 0.90
-CONFIDENCE = 0.95
-
 
 def logits_for(engine: InferenceEngine, samples: list[Sample], cache_dir: Path) -> np.ndarray:
     spec = engine.card.input_spec
@@ -85,12 +77,8 @@ def calibrate_run(
     logits = logits_for(engine, val, cache_dir)
     temperature = metrics.fit_temperature(labels, logits)
     probs = 1.0 / (1.0 + np.exp(-logits / temperature))
-    fracture = metrics.threshold_for_specificity(labels, probs, SPECIFICITY_TARGET, CONFIDENCE)
-    doubt = min(
-        fracture,
-        metrics.threshold_for_sensitivity(labels, probs, SENSITIVITY_TARGET, CONFIDENCE),
-    )
-    bound = f"on val with {CONFIDENCE:.0%} confidence (one-sided Clopper-Pearson bound)"
+    fracture, doubt = metrics.operating_thresholds(labels, probs)
+    rules = metrics.threshold_rules("val")
     parts = {
         "calibration": {
             "method": "temperature scaling, NLL on the val split",
@@ -99,12 +87,12 @@ def calibrate_run(
         "thresholds": {
             "fracture": {
                 "value": fracture,
-                "rule": f"lowest threshold with specificity >= {SPECIFICITY_TARGET} {bound}",
+                "rule": rules["fracture"],
                 "split": "val",
             },
             "doubt": {
                 "value": doubt,
-                "rule": f"highest threshold with sensitivity >= {SENSITIVITY_TARGET} {bound}",
+                "rule": rules["doubt"],
                 "split": "val",
             },
         },

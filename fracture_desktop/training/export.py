@@ -111,6 +111,13 @@ def model_readme(card: dict[str, Any]) -> str:
         f"doubt >= {th['doubt']['value']:.3f} ({th['doubt']['rule']})",
         f"- Weights: `{card['weights']['file']}`, sha256 `{card['weights']['sha256']}`",
     ]
+    if "domain" in card:
+        domain = card["domain"]
+        lines.append(
+            f"- Domain check: `{domain['file']}`, sha256 `{domain['sha256']}`; fitted on "
+            f"{domain['fitted_on']}, {domain['val_pass_rate']:.1%} of {domain['threshold_split']} "
+            "inside; images above the threshold are flagged `outside domain`"
+        )
     if overall:
         points = overall["operating_points"]
         lines += [
@@ -240,7 +247,8 @@ def release_model(
     cache_dir: Path,
     mirror_average: bool = False,
 ) -> ModelCard:
-    """Calibrate a finished run on ``val``, score it once on ``test``, write the model folder.
+    """Calibrate a finished run on ``val``, score it once on ``test``, write the model folder,
+    and fit its domain check (:func:`~fracture_desktop.training.domain_fit.fit_model_dir`).
 
     The card records the thresholds and temperature (from ``val``), the ``test`` metrics
     with their intervals, and how the run was made (config, epochs, wall time, commit).
@@ -292,5 +300,8 @@ def release_model(
     }
     # The engine's copy has its batch norms folded for inference; the folder keeps the
     # weights as trained, which the app folds the same way when it loads them.
+    from fracture_desktop.training.domain_fit import fit_model_dir
+
     trained = torch.load(run_dir / "best.pt", weights_only=True)
-    return write_model_dir(trained, config["arch"], engine.card.input_spec, out_dir, card)
+    write_model_dir(trained, config["arch"], engine.card.input_spec, out_dir, card)
+    return fit_model_dir(out_dir, data, cache_dir)

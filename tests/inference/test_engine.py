@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
@@ -65,7 +64,7 @@ def test_flagged_only_heatmaps_skip_the_unflagged(model_dir: Path) -> None:
     image = grey_image(300, 200)
     full = engine.predict(image, heatmap=True)
     for thresholds, flagged in ((Thresholds(0.0, 0.0), True), (Thresholds(1.0, 1.0), False)):
-        engine.card = dataclasses.replace(engine.card, thresholds=thresholds)
+        engine.use_thresholds(thresholds, "test thresholds")
         only = engine.predict(image, heatmap="flagged")
         assert only.flag.is_flagged is flagged
         assert only.probability == pytest.approx(full.probability, abs=1e-6)

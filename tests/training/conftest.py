@@ -9,14 +9,6 @@ import pytest
 from fracture_desktop.training.train import TrainConfig
 
 
-@pytest.fixture(scope="session")
-def fracatlas_dir(shared_dir: Path) -> Path:
-    path = shared_dir / "datasets" / "fracatlas"
-    if not (path / "splits.csv").is_file():
-        pytest.skip("../shared/datasets/fracatlas is not available")
-    return path
-
-
 @pytest.fixture
 def smoke_config(fracatlas_dir: Path, tmp_path: Path) -> TrainConfig:
     """A FractureNet run on 12 images per split, small batches: seconds, not hours."""

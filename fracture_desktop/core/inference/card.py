@@ -100,6 +100,9 @@ class ModelCard:
         thresholds were fitted on those mean logits.
     localiser : LocaliserSettings or None
         How boxes are read off the objectness map of a network with a localisation head.
+    domain_file, domain_sha256 : str
+        The domain check's file (:mod:`~fracture_desktop.core.inference.domain`) and its
+        sha256; empty for a card written before the check existed.
     raw : dict
         The whole document as read.
     """
@@ -116,6 +119,8 @@ class ModelCard:
     intended_use: str = INTENDED_USE
     mirror_average: bool = False
     localiser: LocaliserSettings | None = None
+    domain_file: str = ""
+    domain_sha256: str = ""
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
     @property
@@ -196,6 +201,8 @@ class ModelCard:
                 intended_use=str(raw["intended_use"]),
                 mirror_average=bool(raw["architecture"].get("mirror_average", False)),
                 localiser=localiser_settings(raw.get("localiser")),
+                domain_file=str(raw.get("domain", {}).get("file", "")),
+                domain_sha256=str(raw.get("domain", {}).get("sha256", "")),
                 raw=raw,
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -235,6 +242,12 @@ class ModelCard:
         )  # fmt: skip
         if self.localiser is not None:
             doc["localiser"] = {**doc.get("localiser", {}), **asdict(self.localiser)}
+        if self.domain_file:
+            doc["domain"] = {
+                **doc.get("domain", {}),
+                "file": self.domain_file,
+                "sha256": self.domain_sha256,
+            }
         return doc
 
 

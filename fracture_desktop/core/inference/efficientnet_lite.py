@@ -113,6 +113,12 @@ class EfficientNetLite0(nn.Module):
         return self._blocks[10]
 
     @property
+    def early_layer(self) -> nn.Module:
+        """The end of the second stage, at 1/4 of the input size (24 channels): what the
+        domain check reads of an image's low-level look."""
+        return self._blocks[2]
+
+    @property
     def classifier(self) -> nn.Module:
         """The layer that turns the pooled 1,280-value image embedding into the logit."""
         return self._fc

@@ -18,7 +18,7 @@ from PIL import Image
 from fracture_desktop.core.boxes import Box, decode_boxes
 from fracture_desktop.core.errors import ModelIntegrityError, ModelUnavailableError
 from fracture_desktop.core.files import file_sha256
-from fracture_desktop.core.findings import Flag, classify
+from fracture_desktop.core.findings import CARD_THRESHOLDS, Flag, Thresholds, classify
 from fracture_desktop.core.imaging.image import LoadedImage
 from fracture_desktop.core.imaging.model_input import InputSpec, fit_box, model_input
 from fracture_desktop.core.inference.card import (
@@ -27,10 +27,12 @@ from fracture_desktop.core.inference.card import (
     load_card,
 )
 from fracture_desktop.core.inference.devices import DEVICES
+from fracture_desktop.core.inference.domain import DomainCheck, load_domain_check
 from fracture_desktop.core.inference.folding import fold_batch_norms
 from fracture_desktop.core.inference.localiser import LocalisingNetwork
 from fracture_desktop.core.inference.mirror import MirrorAverage
 from fracture_desktop.core.inference.models import ARCHITECTURES
+from fracture_desktop.core.inference.taps import features_of, tapped
 from fracture_desktop.core.prepared import PreparedImage
 
 #: Whether :meth:`InferenceEngine.predict` computes a Grad-CAM map: never, always, or only
@@ -52,6 +54,9 @@ class Prediction:
     flag: Flag
     heatmap: np.ndarray | None = None
     boxes: tuple[Box, ...] = ()
+    #: From the model's domain check: above 1 the image lies outside the training images'
+    #: domain (:mod:`~fracture_desktop.core.inference.domain`); None without a check.
+    domain_score: float | None = None
 
 
 def available_devices() -> tuple[str, ...]:
@@ -114,14 +119,35 @@ class InferenceEngine:
     Use :meth:`load`; the constructor takes already-checked parts.
     """
 
-    def __init__(self, card: ModelCard, model: torch.nn.Module, device: str) -> None:
+    def __init__(
+        self,
+        card: ModelCard,
+        model: torch.nn.Module,
+        device: str,
+        domain: DomainCheck | None = None,
+    ) -> None:
         self.card = card
         self.model = model
         self.device = device
+        self.domain = domain
+        #: The thresholds that make the flags, and what the outputs call them: the card's
+        #: unless a site profile is in use (:meth:`use_thresholds`).
+        self.thresholds = card.thresholds
+        self.thresholds_source = CARD_THRESHOLDS
+
+    def use_thresholds(self, thresholds: Thresholds, source: str) -> None:
+        """Flag with ``thresholds`` (a site profile's) instead of the card's; ``source``
+        names them on every output."""
+        self.thresholds = thresholds
+        self.thresholds_source = source
 
     @classmethod
     def load(
-        cls, model_dir: Path | None = None, device: str = "auto", threads: int | None = None
+        cls,
+        model_dir: Path | None = None,
+        device: str = "auto",
+        threads: int | None = None,
+        domain: bool = True,
     ) -> InferenceEngine:
         """Load the model in ``model_dir`` onto ``device``.
 
@@ -153,6 +179,9 @@ class InferenceEngine:
                 "the model weights do not match their model card; refusing to use them",
                 f"{card.weights_path}: sha256 {actual}, card says {card.sha256}",
             )
+        check = None
+        if domain and card.domain_file:
+            check = load_domain_check(card.directory / card.domain_file, card.domain_sha256)
         if card.architecture not in ARCHITECTURES:
             raise ModelUnavailableError(f"unknown architecture {card.architecture!r}")
         resolved = resolve_device(device)
@@ -168,7 +197,7 @@ class InferenceEngine:
             raise ModelUnavailableError("the model weights cannot be loaded", repr(exc)) from exc
         if card.mirror_average:
             model = MirrorAverage(model)
-        return cls(card, frozen(model, resolved), resolved)
+        return cls(card, frozen(model, resolved), resolved, check)
 
     def warm_up(self) -> None:
         """Run one blank input through the model, forward and Grad-CAM.
@@ -192,7 +221,8 @@ class InferenceEngine:
 
         ``heatmap="flagged"`` computes the map only when the image comes out flagged (a
         report's key images): the forward pass is shared, the backward pass is skipped for
-        the rest.
+        the rest. The domain check reads the layers of the same forward pass, so it costs
+        only its own arithmetic (``benchmarks/domain_check.py``).
         """
         return self._predict(model_input(image, self.card.input_spec), image.shape, heatmap)
 
@@ -212,24 +242,28 @@ class InferenceEngine:
 
     def _predict(self, values: np.ndarray, shape: tuple[int, int], heatmap: Heatmap) -> Prediction:
         x = torch.from_numpy(values)[None].to(self.device)
-        if not heatmap:
-            with torch.inference_mode():
-                logit, boxes = self._forward(x, shape)
-            p = float(self.probability(logit)[0])
-            return Prediction(p, classify(p, self.card.thresholds), boxes=boxes)
-        logit, leaf = _hooked_forward(self.model, x)
-        p = float(self.probability(logit.detach())[0])
-        flag = classify(p, self.card.thresholds)
+        layers = self.domain.layers if self.domain is not None else ()
         found: tuple[Box, ...] = ()
-        if self.card.localiser is not None:
+        with tapped(self.model, layers) as captured:
+            if heatmap:
+                logit, leaf = _hooked_forward(self.model, x)
+            else:
+                with torch.inference_mode():
+                    logit, found = self._forward(x, shape)
+        p = float(self.probability(logit.detach())[0])
+        domain_score = None
+        if self.domain is not None:
+            domain_score = float(self.domain.scores(features_of(self.model, captured))[0])
+        flag = classify(p, self.thresholds, domain_score)
+        if heatmap and self.card.localiser is not None:
             # Grad-CAM hooks the classifier's own forward; the boxes need a pass of their own.
             with torch.inference_mode():
                 found = self._forward(x, shape)[1]
-        if heatmap == "flagged" and not flag.is_flagged:
+        if not heatmap or (heatmap == "flagged" and not flag.is_flagged):
             # No map wanted: the backward pass is skipped.
-            return Prediction(p, flag, boxes=found)
+            return Prediction(p, flag, boxes=found, domain_score=domain_score)
         heat = cam_to_image(_cam(self.model, logit, leaf), shape, self.card.input_spec)
-        return Prediction(p, flag, heat, found)
+        return Prediction(p, flag, heat, found, domain_score)
 
     def _forward(
         self, x: torch.Tensor, shape: tuple[int, int]

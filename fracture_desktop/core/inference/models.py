@@ -58,6 +58,11 @@ class PaperCNN(nn.Module):
         """The last convolution block's output (14 x 14), for Grad-CAM."""
         return self.features
 
+    @property
+    def early_layer(self) -> nn.Module:
+        """The first block's pooled output (63 x 63), for the domain check."""
+        return self.features[3]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x)).squeeze(1)
 
@@ -124,6 +129,12 @@ class FractureNet(nn.Module):
     def classifier(self) -> nn.Module:
         """The head that turns the pooled image embedding into the logit."""
         return self.head
+
+    @property
+    def early_layer(self) -> nn.Module:
+        """The first stage, at 1/4 of the input size: for the domain check, which needs an
+        early layer's view of texture and contrast."""
+        return self.stages[0]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # Centre the [0, 1] input: a fixed shift keeps the card's input rule simple.

@@ -22,7 +22,7 @@ from fracture_desktop.core.atomic import (
     check_writable,
 )
 from fracture_desktop.core.display import window_label
-from fracture_desktop.core.report.collect import collect_entries, report_entry
+from fracture_desktop.core.report.collect import collect_entries, engine_context, report_entry
 from fracture_desktop.core.report.csv_report import COLUMNS, write_csv
 from fracture_desktop.core.report.entries import (
     KeyImage,
@@ -47,6 +47,7 @@ __all__ = [
     "atomic_write",
     "check_writable",
     "collect_entries",
+    "engine_context",
     "flag_counts",
     "key_image_of",
     "make_key_image",

@@ -21,8 +21,9 @@ from fracture_desktop.core.decisions import DecisionStore
 from fracture_desktop.core.findings import Finding, Flag
 from fracture_desktop.core.imaging.records import FileProblem, ImageRecord
 from fracture_desktop.core.jobs import CancelToken, ProgressCallback
-from fracture_desktop.core.report.entries import ReportEntry
+from fracture_desktop.core.report.entries import ModelIdentity, ReportContext, ReportEntry
 from fracture_desktop.core.report.imagery import key_image_of
+from fracture_desktop.core.shift import findings_shift
 
 if TYPE_CHECKING:  # the engine imports torch; callers hand one in
     from fracture_desktop.core.inference.engine import Heatmap, InferenceEngine
@@ -153,3 +154,17 @@ def collect_entries(
     for problem in problems:
         keep(ReportEntry.from_problem(problem))
     return entries
+
+
+def engine_context(
+    engine: InferenceEngine, entries: Iterable[ReportEntry], source: str
+) -> ReportContext:
+    """The report context of ``entries`` scored by ``engine``: its identity, the thresholds
+    it flagged with (the card's or a site profile's), and the folder shift test."""
+    shift = None
+    if engine.domain is not None:
+        shift = findings_shift(
+            [e.finding for e in entries], engine.domain.val_scores, engine.domain.val_probabilities
+        )
+    model = ModelIdentity.from_card(engine.card, engine.thresholds, engine.thresholds_source)
+    return ReportContext(model, source=source, shift=shift)

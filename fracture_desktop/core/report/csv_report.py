@@ -42,6 +42,8 @@ COLUMNS = (
     "app_version",
     "error",
     "warnings",
+    "domain_score",
+    "thresholds_source",
     "boxes",
 )
 ENCODING = "utf-8-sig"
@@ -97,6 +99,8 @@ def row(entry: ReportEntry, context: ReportContext, deidentify: bool = False) ->
         "app_version": context.app_version,
         "error": finding.error,
         "warnings": "; ".join(entry.warnings),
+        "domain_score": _number(finding.domain_score),
+        "thresholds_source": model.thresholds_source,
         # JSON [[x0, y0, x1, y1, score], ...] in the stored image's pixels; "[]" when the
         # model found none (or has no localiser), "" when the image was not analysed.
         "boxes": json.dumps([box.as_list() for box in finding.boxes]) if analysed else "",

@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING
 
 import fracture_desktop
 from fracture_desktop.core.decisions import Decision
-from fracture_desktop.core.findings import Finding, Flag, Thresholds
+from fracture_desktop.core.findings import CARD_THRESHOLDS, Finding, Flag, Thresholds
 from fracture_desktop.core.imaging.image import SpacingSource
 from fracture_desktop.core.imaging.records import FileProblem, ImageRecord
+from fracture_desktop.core.shift import FolderShift
 
 if TYPE_CHECKING:  # the card module is light, but only its type is needed here
     from fracture_desktop.core.inference.card import ModelCard
@@ -35,15 +36,24 @@ class ModelIdentity:
     sha256_prefix: str
     thresholds: Thresholds
     intended_use: str
+    #: Which thresholds made the flags: the model card's, or a named site profile's.
+    thresholds_source: str = CARD_THRESHOLDS
 
     @classmethod
-    def from_card(cls, card: ModelCard) -> ModelIdentity:
+    def from_card(
+        cls,
+        card: ModelCard,
+        thresholds: Thresholds | None = None,
+        thresholds_source: str = CARD_THRESHOLDS,
+    ) -> ModelIdentity:
+        """The card's identity, with the thresholds in use when they are not the card's."""
         return cls(
             id=card.id,
             version=card.version,
             sha256_prefix=card.sha256[:SHA_PREFIX_LENGTH],
-            thresholds=card.thresholds,
+            thresholds=thresholds or card.thresholds,
             intended_use=card.intended_use,
+            thresholds_source=thresholds_source,
         )
 
     @property
@@ -66,12 +76,15 @@ class ReportContext:
         When the report was made; timezone-aware so the printed time is unambiguous.
     app_version : str
         ``fracture_desktop.__version__`` unless a test pins it.
+    shift : FolderShift or None
+        The folder shift test of these images; None when the model has no domain check.
     """
 
     model: ModelIdentity
     source: str
     created: datetime = field(default_factory=lambda: datetime.now().astimezone())
     app_version: str = fracture_desktop.__version__
+    shift: FolderShift | None = None
 
 
 @dataclass(frozen=True)

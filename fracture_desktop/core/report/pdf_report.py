@@ -49,6 +49,7 @@ FLAG_COLOURS = {
     Flag.FRACTURE: colors.HexColor("#C0392B"),
     Flag.DOUBT: colors.HexColor("#B9770E"),
     Flag.NO_FRACTURE: colors.HexColor("#1E8449"),
+    Flag.OUTSIDE_DOMAIN: colors.HexColor("#6C5B7B"),
     Flag.NOT_ANALYSED: colors.HexColor("#7B8794"),
 }
 #: Tallest key image: two flagged images fit on one page.
@@ -63,8 +64,13 @@ def _flag_markup(flag: Flag, bold: bool = True) -> str:
 
 
 def _probability(entry: ReportEntry) -> str:
+    """The probability, greyed for an image outside the domain: kept, but not to be read."""
     p = entry.finding.probability
-    return "" if p is None else f"{p:.3f}"
+    if p is None:
+        return ""
+    if entry.flag is Flag.OUTSIDE_DOMAIN:
+        return f'<font color="{MUTED.hexval()}">{p:.3f}</font>'
+    return f"{p:.3f}"
 
 
 def _decision(entry: ReportEntry) -> str:
@@ -110,7 +116,8 @@ def _header(
         (
             "Thresholds",
             f"fracture if p ≥ {t.fracture:.3f} (high specificity) · "
-            f"doubt if p ≥ {t.doubt:.3f} (high sensitivity)",
+            f"doubt if p ≥ {t.doubt:.3f} (high sensitivity) · from the "
+            f"{model.thresholds_source}",
         ),
         (
             "Patient data",
@@ -131,21 +138,7 @@ def _header(
             ]
         )
     )
-    use = Table(
-        [[Paragraph(f"<b>Intended use.</b> {escape(model.intended_use)}", st["note"])]],
-        colWidths=[BODY_WIDTH],
-    )
-    use.setStyle(
-        TableStyle(
-            [
-                ("BACKGROUND", (0, 0), (-1, -1), SHADE),
-                ("LINEBEFORE", (0, 0), (0, -1), 2.5, FLAG_COLOURS[Flag.DOUBT]),
-                ("LEFTPADDING", (0, 0), (-1, -1), 8),
-                ("TOPPADDING", (0, 0), (-1, -1), 6),
-                ("BOTTOMPADDING", (0, 0), (-1, -1), 6),
-            ]
-        )
-    )
+    use = _boxed(f"<b>Intended use.</b> {escape(model.intended_use)}", FLAG_COLOURS[Flag.DOUBT], st)
     return [
         Paragraph(TITLE, st["title"]),
         Paragraph(escape(context.source), st["subtitle"]),
@@ -153,7 +146,45 @@ def _header(
         table,
         Spacer(0, 4 * mm),
         use,
+        *_shift_note(context, st),
     ]
+
+
+def _boxed(text: str, accent: colors.Color, st: dict[str, ParagraphStyle]) -> Table:
+    box = Table([[Paragraph(text, st["note"])]], colWidths=[BODY_WIDTH])
+    box.setStyle(
+        TableStyle(
+            [
+                ("BACKGROUND", (0, 0), (-1, -1), SHADE),
+                ("LINEBEFORE", (0, 0), (0, -1), 2.5, accent),
+                ("LEFTPADDING", (0, 0), (-1, -1), 8),
+                ("TOPPADDING", (0, 0), (-1, -1), 6),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 6),
+            ]
+        )
+    )
+    return box
+
+
+def _shift_note(context: ReportContext, st: dict[str, ParagraphStyle]) -> list[Flowable]:
+    """Page 1: the folder shift warning, or what the folder check found."""
+    shift = context.shift
+    if shift is None:
+        return []
+    if shift.warning:
+        text = f"<b>Folder shift warning.</b> {escape(shift.message)}"
+        return [Spacer(0, 3 * mm), _boxed(text, FLAG_COLOURS[Flag.FRACTURE], st)]
+    if not shift.tested:
+        text = (
+            f"Folder check: {shift.n_images} scored images, too few to compare with the "
+            "validation images."
+        )
+    else:
+        text = (
+            f"Folder check: the {shift.n_images} scored images do not depart from the "
+            f"validation images (largest KS distance {shift.statistic:.2f})."
+        )
+    return [Spacer(0, 3 * mm), Paragraph(escape(text), st["small"])]
 
 
 def _summary(entries: Sequence[ReportEntry], st: dict[str, ParagraphStyle]) -> list[Flowable]:
@@ -292,6 +323,53 @@ def _all_images_table(
     return table
 
 
+def _outside_section(
+    numbered: Sequence[tuple[int, ReportEntry]],
+    context: ReportContext,
+    st: dict[str, ParagraphStyle],
+) -> list[Flowable]:
+    """Images outside the model's domain: listed with their domain score, never flagged."""
+    outside = [(n, e) for n, e in numbered if e.flag is Flag.OUTSIDE_DOMAIN]
+    if not outside:
+        return []
+    rows: list[list[object]] = [
+        [Paragraph(f"<b>{h}</b>", st["cell"]) for h in ("#", "File", "Domain score", "p")]
+    ]
+    for number, entry in outside:
+        score = entry.finding.domain_score
+        rows.append(
+            [
+                Paragraph(str(number), st["cell"]),
+                Paragraph(escape(_display_path(entry.path, context.source)), st["cell"]),
+                Paragraph("" if score is None else f"{score:.2f}", st["cell_right"]),
+                Paragraph(_probability(entry), st["cell_right"]),
+            ]
+        )
+    widths = [9 * mm, BODY_WIDTH - 59 * mm, 28 * mm, 22 * mm]
+    table = Table(rows, colWidths=widths, repeatRows=1)
+    table.setStyle(
+        TableStyle(
+            [
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("LINEBELOW", (0, 0), (-1, 0), 0.75, INK),
+                ("ROWBACKGROUNDS", (0, 1), (-1, -1), [colors.white, SHADE]),
+                ("LEFTPADDING", (0, 0), (-1, -1), 3),
+            ]
+        )
+    )
+    return [
+        Paragraph(f"Outside the domain ({len(outside)})", st["h2"]),
+        Paragraph(
+            "These images lie outside the images the model was validated on (domain score "
+            "above 1): their probabilities, greyed, mean nothing, and they were not flagged. "
+            "Read them without the model.",
+            st["small"],
+        ),
+        Spacer(0, 2 * mm),
+        table,
+    ]
+
+
 def _story(
     entries: Sequence[ReportEntry], context: ReportContext, deidentify: bool
 ) -> list[Flowable]:
@@ -315,6 +393,7 @@ def _story(
         story += [_flagged_block(n, e, context, deidentify, st) for n, e in flagged]
     else:
         story.append(Paragraph("No image was flagged.", st["body"]))
+    story += _outside_section(numbered, context, st)
     story += [
         Paragraph("All images", st["h2"]),
         Spacer(0, 2 * mm),

@@ -40,8 +40,11 @@ def _load_engine(model_dir: Path, device: str) -> InferenceEngine:
         InferenceEngine,
         model_threads,
     )
+    from fracture_desktop.core.site_profile import use_site_profile
 
-    return InferenceEngine.load(model_dir, device, model_threads())
+    engine = InferenceEngine.load(model_dir, device, model_threads())
+    use_site_profile(engine)
+    return engine
 
 
 class AnalysisController(QObject):

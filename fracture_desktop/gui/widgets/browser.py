@@ -37,7 +37,7 @@ from fracture_desktop.gui.flags import (
     OTHER_MODEL_COLOUR,
     decision_sign,
     decision_text,
-    flag_text,
+    flag_tooltip,
     other_model_note,
     shown_flag_text,
     suspicion_key,
@@ -54,6 +54,7 @@ FILTERS: tuple[tuple[str, frozenset[Flag] | None], ...] = (
     ("Fracture", frozenset({Flag.FRACTURE})),
     ("Fracture or doubt", frozenset({Flag.FRACTURE, Flag.DOUBT})),
     ("No fracture", frozenset({Flag.NO_FRACTURE})),
+    ("Outside domain", frozenset({Flag.OUTSIDE_DOMAIN})),
     ("Not analysed", frozenset({Flag.NOT_ANALYSED})),
 )
 SORTS = ("Reading order", "Most suspicious first")
@@ -219,7 +220,7 @@ class StudyBrowser(QWidget):
             item.setData(key, SUSPICION_ROLE)
         colour = OTHER_MODEL_COLOUR if made_by else FLAG_COLOURS[finding.flag]
         name.setData(colour, FLAG_COLOUR_ROLE)
-        about = other_model_note(made_by) if made_by else finding.error or flag_text(finding)
+        about = other_model_note(made_by) if made_by else flag_tooltip(finding)
         name.setToolTip(f"{name.data(RECORD_ROLE).path}\n{about}")
         self._update_badge(finding.path)
         # A folder sorts by its most suspicious image.
@@ -310,10 +311,13 @@ class StudyBrowser(QWidget):
     def _update_summary(self) -> None:
         c = self.counts()
         flagged = sum(1 for f in self._findings.values() if f.flag is Flag.FRACTURE)
+        outside = sum(1 for f in self._findings.values() if f.flag is Flag.OUTSIDE_DOMAIN)
         text = (
             f"{c['patients']} patients \u00b7 {c['studies']} studies \u00b7 "
             f"{c['series']} series \u00b7 {c['images']} images"
         )
         if self._findings:
             text += f"\n{len(self._findings)} analysed \u00b7 {flagged} flagged fracture"
+            if outside:
+                text += f" \u00b7 {outside} outside domain"
         self.summary.setText(text)

@@ -26,7 +26,7 @@ from fracture_desktop.gui.flags import (
     OTHER_MODEL_COLOUR,
     decision_sign,
     decision_text,
-    flag_text,
+    flag_tooltip,
     other_model_note,
     shown_flag_text,
     suspicion_key,
@@ -102,11 +102,18 @@ class FindingsPanel(QWidget):
         self.confirm_button = QPushButton("Confirm (Y)")
         self.reject_button = QPushButton("Reject (N)")
         self.summary = QLabel("")
+        # The folder shift warning (fracture_desktop.core.shift): above the list, so it is
+        # read before any flag is.
+        self.warning = QLabel("")
+        self.warning.setObjectName("shiftWarning")
+        self.warning.setWordWrap(True)
+        self.warning.setVisible(False)
         buttons = QHBoxLayout()
         buttons.addWidget(self.confirm_button)
         buttons.addWidget(self.reject_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.warning)
         layout.addWidget(self.summary)
         layout.addWidget(self.table)
         layout.addLayout(buttons)
@@ -127,6 +134,12 @@ class FindingsPanel(QWidget):
         self._warnings.clear()
         self._about.clear()
         self.summary.setText("")
+        self.set_warning("")
+
+    def set_warning(self, text: str) -> None:
+        """Show the folder shift warning; empty text hides it."""
+        self.warning.setText(text)
+        self.warning.setVisible(bool(text))
 
     def set_finding(self, record: ImageRecord, finding: Finding, made_by: str = "") -> None:
         """Show ``finding``; ``made_by`` names another model that made it (shown marked)."""
@@ -150,7 +163,7 @@ class FindingsPanel(QWidget):
             FLAG_COLOUR_ROLE, OTHER_MODEL_COLOUR if made_by else FLAG_COLOURS[finding.flag]
         )
         self._about[record.path] = (
-            other_model_note(made_by) if made_by else finding.error or flag_text(finding)
+            other_model_note(made_by) if made_by else flag_tooltip(finding)
         )
         self._update_name(record.path)
         self._sort_timer.start()  # once for a burst of findings (a reopened folder: thousands)

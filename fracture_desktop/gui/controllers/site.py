@@ -1,0 +1,98 @@
+"""What the viewer says about where the model may be trusted: the folder shift warning above
+the Findings, and the site profile whose thresholds flag the images (Analysis > Site
+profile). See docs/REPORTS.md and docs/MODEL.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from PySide6.QtCore import QObject
+from PySide6.QtWidgets import QWidget
+
+from fracture_desktop.core.errors import ModelError
+from fracture_desktop.core.findings import classify
+from fracture_desktop.core.inference.domain import DomainCheck, load_domain_check
+from fracture_desktop.core.session import ReadingSession
+from fracture_desktop.core.shift import findings_shift
+from fracture_desktop.core.site_profile import thresholds_in_use
+from fracture_desktop.gui.controllers.analysis import AnalysisController
+from fracture_desktop.gui.widgets.panels import FindingsPanel
+from fracture_desktop.gui.widgets.site_profile_dialog import SiteProfileDialog
+
+
+class SiteController(QObject):
+    """Shift warning and site profiles for the open folder.
+
+    Parameters
+    ----------
+    session : ReadingSession
+        Whose findings are tested and re-flagged.
+    analysis : AnalysisController
+        The model in use.
+    findings_panel : FindingsPanel
+        Shows the warning above its list.
+    parent : QWidget
+        Owns the dialog.
+    """
+
+    def __init__(
+        self,
+        session: ReadingSession,
+        analysis: AnalysisController,
+        findings_panel: FindingsPanel,
+        parent: QWidget,
+    ) -> None:
+        super().__init__(parent)
+        self._session, self._analysis, self._panel = session, analysis, findings_panel
+        self._parent = parent
+        self._dialog: SiteProfileDialog | None = None
+        self._domain_reference: tuple[str, DomainCheck | None] = ("", None)
+        analysis.sig_finished.connect(lambda _cancelled: self.update_shift())
+
+    def update_shift(self) -> None:
+        """Show the folder shift warning above the findings when the analysed images depart
+        from the model's validation images (:mod:`fracture_desktop.core.shift`)."""
+        check = self._domain_check()
+        shift = None
+        if check is not None:
+            findings = self._session.findings.values()
+            shift = findings_shift(findings, check.val_scores, check.val_probabilities)
+        self._panel.set_warning(shift.message if shift is not None else "")
+
+    def _domain_check(self) -> DomainCheck | None:
+        """The model's domain check (numpy only), read once per model; None without one."""
+        card = self._analysis.card
+        if card is None or not card.domain_file:
+            return None
+        if self._domain_reference[0] != card.sha256:
+            try:
+                check = load_domain_check(card.directory / card.domain_file, card.domain_sha256)
+            except ModelError:
+                check = None  # the engine refuses the model and says why
+            self._domain_reference = (card.sha256, check)
+        return self._domain_reference[1]
+
+    def show_dialog(self) -> None:
+        """Analysis > Site profile: see, adopt from a validation, or drop a profile."""
+        card = self._analysis.card
+        if card is None:
+            return
+        if self._dialog is not None:
+            self._dialog.deleteLater()
+        self._dialog = SiteProfileDialog(card, self._parent)
+        self._dialog.sig_changed.connect(self._on_profile_changed)
+        self._dialog.open()
+
+    def _on_profile_changed(self) -> None:
+        """Reload the engine with the new thresholds and re-flag what is already scored."""
+        card = self._analysis.card
+        if card is None:
+            return
+        self._analysis.set_device(self._analysis.device)
+        thresholds = thresholds_in_use(card)[0]
+        for finding in list(self._session.findings.values()):
+            if finding.probability is not None:
+                flag = classify(finding.probability, thresholds, finding.domain_score)
+                self._session.add_finding(replace(finding, flag=flag))
+        self.update_shift()

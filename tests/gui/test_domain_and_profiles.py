@@ -1,0 +1,131 @@
+"""Knowing when not to answer, in the viewer: images outside the domain, the folder shift
+warning, and site profiles."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from gui_helpers import open_and_wait
+from PIL import Image
+
+from fracture_desktop.core.findings import Flag
+from fracture_desktop.core.imaging.image import LoadedImage
+from fracture_desktop.core.inference.card import load_card
+from fracture_desktop.core.inference.engine import Prediction
+from fracture_desktop.core.shift import MIN_FOLDER_SIZE
+from fracture_desktop.core.site_profile import load_profile
+from fracture_desktop.gui.widgets.browser import FILTERS
+
+pytestmark = pytest.mark.gui
+
+OUTSIDE_FILTER = next(i for i, (label, _) in enumerate(FILTERS) if label == "Outside domain")
+
+
+def test_ct_and_mr_slices_are_shown_outside_the_domain_with_their_probability_greyed(
+    qtbot, make_window, sample_folder: Path, shipped_model_dir: Path
+) -> None:
+    window = make_window(model=shipped_model_dir)
+    open_and_wait(qtbot, window, sample_folder)
+    with qtbot.waitSignal(window.analysis.sig_finished, timeout=120000):
+        window.analyse_folder()
+    outside = {p.name for p, f in window.findings.items() if f.flag is Flag.OUTSIDE_DOMAIN}
+    assert {"CT_small.dcm", "MR_small.dcm"} <= outside
+    record = next(r for r in window.records.values() if r.path.name == "CT_small.dcm")
+    finding = window.findings[record.path]
+    badge = window.browser.badge_text(record)
+    assert badge.startswith("Outside domain (") and f"{finding.probability:.0%}" in badge
+    window.browser.filter_box.setCurrentIndex(OUTSIDE_FILTER)
+    assert {r.path.name for r in window.browser.visible_records()} == outside
+    assert f"{len(outside)} outside domain" in window.browser.summary.text()
+    row = next(
+        i
+        for i in range(window.findings_panel.table.rowCount())
+        if window.findings_panel.table.item(i, 0).text() == "CT_small.dcm"
+    )
+    flag_item = window.findings_panel.table.item(row, 1)
+    assert flag_item.text() == badge
+    assert "Outside the model's domain (score" in flag_item.toolTip()
+    # Six images are too few to test the folder as a whole: no warning.
+    assert window.findings_panel.warning.isHidden()
+    assert "thresholds: model card" in window.model_label.text()
+
+
+class OutsideEngine:
+    """Every image far outside the domain, with a middling probability."""
+
+    device = "cpu"
+
+    def warm_up(self) -> None:
+        """Nothing to build."""
+
+    def predict(self, image: LoadedImage, heatmap: bool = False) -> Prediction:
+        return Prediction(0.6, Flag.OUTSIDE_DOMAIN, None, domain_score=4.0)
+
+
+def test_a_shifted_folder_shows_the_warning_above_the_findings(
+    qtbot, make_window, tmp_path: Path, shipped_model_dir: Path
+) -> None:
+    folder = tmp_path / "noise"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(MIN_FOLDER_SIZE):
+        Image.fromarray(rng.integers(0, 256, (64, 64), dtype=np.uint8)).save(folder / f"{i}.png")
+    window = make_window(model=shipped_model_dir, engine=OutsideEngine())
+    open_and_wait(qtbot, window, folder)
+    with qtbot.waitSignal(window.analysis.sig_finished, timeout=60000):
+        window.analyse_folder()
+    warning = window.findings_panel.warning
+    assert not warning.isHidden()
+    assert "validate it on local cases" in warning.text()
+    assert f"{MIN_FOLDER_SIZE} of {MIN_FOLDER_SIZE} outside the domain" in warning.text()
+
+
+def validation_report(sha256: str, model_id: str = "fracture_net-untrained") -> dict:
+    return {
+        "created": "2026-11-29T12:00:00+00:00",
+        "folder": "/site/cases",
+        "model": {"id": model_id, "version": "0.0.0", "sha256": sha256},
+        "n_positive": 40,
+        "n_negative": 60,
+        "roc_auc": 0.81,
+        "site_thresholds": {"fracture": 0.99, "doubt": 0.98},
+    }
+
+
+def test_site_profile_menu_adopts_refuses_and_drops(
+    qtbot, make_window, sample_folder: Path, model_dir: Path, tmp_path: Path
+) -> None:
+    sha = load_card(model_dir).sha256
+    window = make_window()
+    open_and_wait(qtbot, window, sample_folder)
+    with qtbot.waitSignal(window.analysis.sig_finished, timeout=60000):
+        window.analyse_folder()
+    assert any(f.flag.is_flagged for f in window.findings.values())
+    window.act_site_profile.trigger()
+    dialog = window.profile_dialog
+    assert "No site profile" in dialog.text.text()
+
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps(validation_report("0" * 64, "someone-else")))
+    assert not dialog.adopt(other)
+    assert "another model" in dialog.message.text()
+    assert load_profile(sha) is None
+
+    mine = tmp_path / "mine.json"
+    mine.write_text(json.dumps(validation_report(sha)))
+    with qtbot.waitSignal(window.analysis.sig_model_state, timeout=20000):
+        assert dialog.adopt(mine)
+    assert "site profile 2026-11-29 (100 images)" in dialog.text.text()
+    assert "thresholds: site profile 2026-11-29" in window.model_label.text()
+    # The untrained model's probabilities sit near 0.5: under the site's 0.98 nothing is
+    # flagged any more, without analysing again.
+    assert not any(f.flag.is_flagged for f in window.findings.values())
+
+    with qtbot.waitSignal(window.analysis.sig_model_state, timeout=20000):
+        dialog.drop()
+    assert load_profile(sha) is None
+    assert "thresholds: model card" in window.model_label.text()
+    assert any(f.flag.is_flagged for f in window.findings.values())
