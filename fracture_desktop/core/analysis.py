@@ -8,6 +8,7 @@ batch goes on.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -16,8 +17,8 @@ from typing import TYPE_CHECKING
 
 from fracture_desktop.core.errors import FractureDesktopError
 from fracture_desktop.core.findings import Finding, Flag
+from fracture_desktop.core.imaging.guard import guarded_image
 from fracture_desktop.core.imaging.image import LoadedImage
-from fracture_desktop.core.imaging.loader import load_image
 from fracture_desktop.core.imaging.records import ImageRecord
 from fracture_desktop.core.imaging.scan import image_identity
 from fracture_desktop.core.jobs import CancelToken, ProgressCallback
@@ -57,7 +58,7 @@ class Analysis:
     prediction: Prediction | None = None
 
 
-def failure_reason(exc: Exception) -> str:
+def failure_reason(exc: BaseException) -> str:
     """Why an image could not be analysed, in a few words."""
     if isinstance(exc, FractureDesktopError):
         return exc.reason
@@ -67,13 +68,17 @@ def failure_reason(exc: Exception) -> str:
 
 
 def read_image(record: ImageRecord) -> ReadImage:
-    """Hash / identify and decode ``record``'s first frame; never raises for a bad file."""
+    """Hash / identify and decode ``record``'s first frame; never raises for a bad file.
+
+    Decoding runs in a guarded worker process (:mod:`~fracture_desktop.core.imaging.guard`),
+    which turns crashes, overruns and every exception into a typed error.
+    """
     try:
         identity = image_identity(record)
     except OSError as exc:
         return ReadImage(record, error=failure_reason(exc))
     try:
-        return ReadImage(record, identity, load_image(record.path))
+        return ReadImage(record, identity, guarded_image(record.path))
     except Exception as exc:  # one odd file must not end a batch of thousands
         return ReadImage(record, identity, error=failure_reason(exc))
 
@@ -104,6 +109,10 @@ def score(
     except Exception as exc:  # e.g. an image too small for the network
         finding = Finding(record.path, identity, Flag.NOT_ANALYSED, error=failure_reason(exc))
         return Analysis(finding, image)
+    if not math.isfinite(prediction.probability):
+        # NaN compares false with every threshold: it would read as "no fracture".
+        error = f"the model's output is not a number ({prediction.probability})"
+        return Analysis(Finding(record.path, identity, Flag.NOT_ANALYSED, error=error), image)
     finding = Finding(record.path, identity, prediction.flag, prediction.probability)
     return Analysis(finding, image, prediction)
 

@@ -20,7 +20,6 @@ import numpy as np
 import pydicom
 from pydicom.dataset import Dataset, FileDataset
 from pydicom.encaps import get_frame
-from pydicom.errors import InvalidDicomError
 from pydicom.pixels import apply_color_lut, apply_modality_lut, convert_color_space, get_decoder
 from pydicom.uid import (
     UID,
@@ -36,9 +35,15 @@ from pydicom.uid import (
 
 from fracture_desktop.core.errors import (
     CorruptImageError,
+    FrameOutOfRangeError,
+    ImageLoadError,
+    ImageTooLargeError,
+    NonFiniteValueError,
     NoPixelDataError,
     UnsupportedTransferSyntaxError,
 )
+from fracture_desktop.core.files import open_regular
+from fracture_desktop.core.imaging.codestream import declared_shape
 from fracture_desktop.core.imaging.image import (
     LoadedImage,
     PixelSpacing,
@@ -70,6 +75,8 @@ MAX_SPACING_MM = 10.0
 # One decoded frame larger than this is a corrupt header, not a radiograph (a 43x43 cm
 # detector at 0.1 mm is 18 Mpx, 36 MB at 16 bits).
 MAX_FRAME_BYTES = 1 << 30
+# A JPEG frame header follows its tables; 64 KiB holds any sane set of them.
+_CODESTREAM_HEAD = 1 << 16
 
 
 def transfer_syntax_name(uid: str) -> str:
@@ -115,7 +122,7 @@ def read_dataset(path: Path, *, header_only: bool) -> FileDataset:
     CorruptImageError
         The file ends inside an element.
     """
-    with open(path, "rb") as f:
+    with open_regular(path) as f:
         head = f.read(HEAD_LENGTH)
         kind = sniff(head)
         if kind not in (FileKind.DICOM, FileKind.MAYBE_DICOM):
@@ -126,7 +133,12 @@ def read_dataset(path: Path, *, header_only: bool) -> FileDataset:
             warnings.simplefilter("always")
             try:
                 ds = pydicom.dcmread(f, force=True, stop_before_pixels=header_only)
-            except (InvalidDicomError, EOFError, ValueError, TypeError, KeyError, OSError) as exc:
+            except RecursionError as exc:
+                raise CorruptImageError(path, "DICOM header is nested too deeply") from exc
+            except Exception as exc:
+                # Damaged headers raise whatever the parser meets first: InvalidDicomError,
+                # EOFError, zlib.error (deflate), NotImplementedError (unknown VR),
+                # BytesLengthException, struct.error... all mean the same to a reader.
                 raise CorruptImageError(path, "DICOM header is damaged", repr(exc)) from exc
         texts = _warning_texts(caught)
         if any("End of file reached" in t for t in texts):
@@ -239,28 +251,71 @@ def _frame_count(path: Path, ds: Dataset) -> int:
     return max(1, _int_attr(path, ds, "NumberOfFrames", 1))
 
 
-def _check_native_size(path: Path, ds: Dataset, frames: int) -> None:
-    """Compare the size the header declares with the bytes present (PS3.5 8.1.1).
+def too_large(rows: int, cols: int) -> str:
+    """The reason given for an image refused for its declared size."""
+    return f"image too large: {cols} x {rows} declared"
 
-    Done before decoding so that a truncated file is reported as such and a header that
-    claims a gigantic image never triggers a gigantic allocation.
+
+def _frame_bits(path: Path, ds: Dataset) -> int:
+    """Bits of one decoded frame as the header declares it, refused when implausible.
+
+    Checked before decoding, for every transfer syntax, so that a header claiming a
+    gigantic image never triggers a gigantic allocation.
     """
     rows = _int_attr(path, ds, "Rows")
     cols = _int_attr(path, ds, "Columns")
     samples = _int_attr(path, ds, "SamplesPerPixel", 1)
     bits = _int_attr(path, ds, "BitsAllocated")
-    frame_bits = rows * cols * samples * bits
+    if rows <= 0 or cols <= 0:
+        raise CorruptImageError(path, "image size in the header is implausible", f"{rows}x{cols}")
+    frame_bits = rows * cols * max(samples, 1) * max(bits, 1)
+    if frame_bits // 8 > MAX_FRAME_BYTES:
+        raise ImageTooLargeError(
+            path, too_large(rows, cols), f"{frame_bits // 8} bytes per frame in the header"
+        )
+    return frame_bits
+
+
+def _check_native_size(path: Path, ds: Dataset, frames: int) -> None:
+    """Compare the size the header declares with the bytes present (PS3.5 8.1.1).
+
+    Done before decoding so that a truncated file is reported as such.
+    """
+    frame_bits = _frame_bits(path, ds)
     if ds.get("PhotometricInterpretation") == "YBR_FULL_422":
         # PS3.3 C.7.6.3.1.2: two chroma samples are shared by each pair of pixels.
         frame_bits = frame_bits * 2 // 3
-    if frame_bits // 8 > MAX_FRAME_BYTES or rows <= 0 or cols <= 0:
-        raise CorruptImageError(path, "image size in the header is implausible", f"{rows}x{cols}")
     expected = math.ceil(frame_bits * frames / 8)
     element = next(ds[k] for k in PIXEL_KEYWORDS if k in ds)
     present = len(element.value or b"")
     if present < expected:
         raise CorruptImageError(
             path, "pixel data ends early", f"{present} of {expected} declared bytes present"
+        )
+
+
+def _check_codestream_size(path: Path, ds: Dataset, ts: str, frame: int, frames: int) -> None:
+    """Refuse a compressed frame whose codestream declares more pixels than the header.
+
+    Decoders size their output from the codestream (see
+    :mod:`~fracture_desktop.core.imaging.codestream`); the header's Rows x Columns has
+    already been bounded by :func:`_frame_bits`.
+    """
+    _frame_bits(path, ds)
+    try:
+        data = get_frame(ds.PixelData, frame, number_of_frames=frames)
+    except Exception:  # damaged fragments: the decoder reports them with a better reason
+        return
+    shape = declared_shape(data[:_CODESTREAM_HEAD])
+    if shape is None:
+        return
+    rows, cols = int(ds.Rows), int(ds.Columns)
+    if shape[0] * shape[1] > rows * cols:
+        raise ImageTooLargeError(
+            path,
+            too_large(*shape),
+            f"the {codec_name(ts)} data declares {shape[1]} x {shape[0]}, "
+            f"the header {cols} x {rows}",
         )
 
 
@@ -302,7 +357,14 @@ def load_dicom(path: Path | str, frame: int = 0) -> LoadedImage:
         # pydicom warns about bad values when they are first used, so the whole load is
         # inside the recorder: the reader sees them with the image, not on a console.
         warnings.simplefilter("always")
-        image = _load(path, frame)
+        try:
+            image = _load(path, frame)
+        except ImageLoadError:
+            raise
+        except Exception as exc:
+            # pydicom converts raw elements when first used, so a damaged element (an
+            # unknown VR, a bad length) raises here rather than while reading the file.
+            raise CorruptImageError(path, "DICOM data is damaged", repr(exc)) from exc
     texts = tuple(dict.fromkeys(_warning_texts(caught)))
     return replace(image, warnings=image.warnings + texts) if texts else image
 
@@ -320,7 +382,7 @@ def _load(path: Path, frame: int) -> LoadedImage:
     ds.file_meta.TransferSyntaxUID = UID(ts)
     frames = _frame_count(path, ds)
     if not 0 <= frame < frames:
-        raise IndexError(f"frame {frame} outside 0..{frames - 1}")
+        raise FrameOutOfRangeError(path, f"frame {frame} outside 0..{frames - 1}")
     try:
         decoder = get_decoder(ts)
     except NotImplementedError as exc:
@@ -331,26 +393,43 @@ def _load(path: Path, frame: int) -> LoadedImage:
         raise UnsupportedTransferSyntaxError(path, reason)
     if decoder.is_native:
         _check_native_size(path, ds, frames)
+    else:
+        _check_codestream_size(path, ds, ts, frame, frames)
     try:
         stored, meta = decoder.as_array(ds, index=frame)
-    except (RuntimeError, ValueError, AttributeError, KeyError, TypeError) as exc:
+    except MemoryError as exc:
+        raise ImageTooLargeError(path, "image needs more memory than decoding may use") from exc
+    except Exception as exc:  # decoders raise anything from struct.error to ZeroDivisionError
         raise _decode_error(path, ds, ts, (frame, frames), exc) from exc
     photometric = str(meta.get("photometric_interpretation", ds.get("PhotometricInterpretation")))
     notes: list[str] = []
     if int(meta.get("samples_per_pixel", 1)) == 3 or photometric == "PALETTE COLOR":
+        try:
+            rgb = _to_rgb8(stored, ds, photometric)
+        except Exception as exc:  # damaged palettes: ValueError, IndexError, KeyError...
+            raise CorruptImageError(path, "colour data or palette is damaged", repr(exc)) from exc
         return LoadedImage(
             path=path,
             frame=frame,
             stored=stored,
-            values=_to_rgb8(stored, ds, photometric),
+            values=rgb,
             spacing=pixel_spacing(ds, frame),
         )
     rescale = frame_attributes(ds, frame, "RescaleSlope", "PixelValueTransformationSequence")
+    values = modality_values(stored, rescale, notes)
+    if not np.issubdtype(values.dtype, np.integer) and not np.isfinite(values).all():
+        raise NonFiniteValueError(
+            path,
+            "pixel values are not finite (NaN or infinity)",
+            "after the Modality LUT: Rescale Slope {!r}, Rescale Intercept {!r}".format(
+                rescale.get("RescaleSlope"), rescale.get("RescaleIntercept")
+            ),
+        )
     return LoadedImage(
         path=path,
         frame=frame,
         stored=stored,
-        values=modality_values(stored, rescale, notes),
+        values=values,
         windows=voi_windows(frame_attributes(ds, frame, "WindowCenter", "FrameVOILUTSequence")),
         voi_luts=voi_luts(ds),
         invert=needs_inversion(ds),
@@ -383,8 +462,8 @@ def modality_values(stored: np.ndarray, ds: Dataset, notes: list[str]) -> np.nda
     if "ModalityLUTSequence" in ds:
         try:
             return apply_modality_lut(stored, ds).astype(np.float32)
-        except (TypeError, ValueError, IndexError, AttributeError) as exc:
-            notes.append(f"Modality LUT is damaged and was ignored ({exc})")
+        except Exception as exc:  # a damaged table raises anything from IndexError up
+            notes.append(f"Modality LUT is damaged and was ignored ({exc!r})")
     try:
         slope = float(ds.get("RescaleSlope", 1.0) or 1.0)
         intercept = float(ds.get("RescaleIntercept", 0.0) or 0.0)
@@ -471,12 +550,15 @@ def voi_luts(ds: Dataset) -> tuple[VoiLut, ...]:
             table = np.frombuffer(raw, dtype=dtype)
         else:
             table = np.asarray(_as_list(raw), dtype=np.uint16)
-        if table.size == 0:
+        table = table[:count]
+        if table.size == 0 or table.min() == table.max():
+            # A constant table shows one grey and nothing of the image: no VOI at all.
+            warnings.warn("a VOI LUT with one value for every input was ignored", stacklevel=2)
             continue
         # Some writers declare fewer bits than the entries use; never let values exceed 1.
         bits = max(bits, int(table.max()).bit_length())
         explanation = str(item.get("LUTExplanation", "")) or f"file LUT {len(luts) + 1}"
-        luts.append(VoiLut(first, table[:count], explanation, bits))
+        luts.append(VoiLut(first, table, explanation, bits))
     return tuple(luts)
 
 

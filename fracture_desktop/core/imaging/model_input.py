@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from fracture_desktop.core.errors import NonFiniteValueError
 from fracture_desktop.core.imaging.image import LoadedImage, display_grey
 
 #: Raise when the output of :func:`model_input` changes (loading, windowing, resizing), so
@@ -58,11 +59,18 @@ def model_input(image: LoadedImage, spec: InputSpec) -> np.ndarray:
 
     The image is shown as a reader first sees it (default window, bone bright, colour as
     luminance), then resized with an antialiasing bilinear filter into the square.
+
+    Raises
+    ------
+    NonFiniteValueError
+        A NaN or infinity reached the input: clipping would hide it as black or white.
     """
     grey = display_grey(image)
     top, left, rows, cols = fit_box(grey.shape, spec.size, spec.letterbox)
     resized = Image.fromarray(grey).resize((cols, rows), Image.Resampling.BILINEAR)
     square = np.zeros((spec.size, spec.size), dtype=np.float32)
     square[top : top + rows, left : left + cols] = np.asarray(resized, dtype=np.float32)
+    if not np.isfinite(square).all():  # checked at model size: cheap, and before the clip
+        raise NonFiniteValueError(image.path, "model input is not finite (NaN or infinity)")
     np.clip(square, 0.0, 1.0, out=square)
     return np.repeat(square[None], spec.channels, axis=0)

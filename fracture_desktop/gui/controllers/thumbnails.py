@@ -9,8 +9,8 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
 
 from fracture_desktop.core.errors import ImageLoadError
+from fracture_desktop.core.imaging.guard import guarded_image
 from fracture_desktop.core.imaging.image import display_grey
-from fracture_desktop.core.imaging.loader import load_image
 from fracture_desktop.core.imaging.records import ImageRecord
 from fracture_desktop.core.imaging.scan import image_identity
 from fracture_desktop.core.jobs import CancelToken
@@ -26,7 +26,7 @@ def thumbnail(record: ImageRecord, size: int = THUMB_SIZE) -> QImage:
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # decoder notes are shown when the image is opened
-        grey = display_grey(load_image(record.path))
+        grey = display_grey(guarded_image(record.path))
     step = max(1, int(np.ceil(max(grey.shape) / size)))
     small = np.ascontiguousarray((grey[::step, ::step] * 255.0).astype(np.uint8))
     rows, cols = small.shape
