@@ -8,7 +8,7 @@ stdout. Exit codes (also in docs/REPORTS.md):
 2     usage error: bad arguments, FOLDER missing, a report exists without --overwrite
 3     no usable model: missing, damaged (sha256 mismatch) or the device is unavailable
 4     nothing could be analysed: no images found, or every image failed
-5     a report could not be written (permissions, disk full)
+5     a report could not be written (permissions, disk full; the folder is tried first)
 130   interrupted (Ctrl-C); no partial report is left behind
 ====  ==========================================================================
 """
@@ -32,6 +32,7 @@ from fracture_desktop.core.report import (
     ReportContext,
     ReportEntry,
     ReportExistsError,
+    ReportWriteError,
     check_writable,
     collect_entries,
     flag_counts,
@@ -59,7 +60,7 @@ def _outputs(args: argparse.Namespace) -> list[Path]:
     if len(set(outputs)) < len(outputs):
         raise ValueError("--csv and --pdf name the same file")
     for path in outputs:
-        check_writable(path, args.overwrite)
+        check_writable(path, args.overwrite, probe=True)
     return outputs
 
 
@@ -74,6 +75,9 @@ def run_scan(args: argparse.Namespace) -> int:
     except ValueError as exc:
         _error(str(exc))
         return EXIT_USAGE
+    except ReportWriteError as exc:  # found before the analysis, not after it
+        _error(exc.reason, exc.details)
+        return EXIT_WRITE_FAILED
     except FractureDesktopError as exc:
         _error(exc.reason, exc.details)
         return EXIT_USAGE
@@ -99,9 +103,10 @@ def _scan(args: argparse.Namespace, folder: Path, outputs: Sequence[Path]) -> in
     scan = scan_folder(folder, progress=bar)
     bar.close()
     # A report written into the folder on an earlier run is not an image to list.
-    mine = set(outputs)
-    records = [r for r in scan.images if r.path.resolve() not in mine]
-    problems = [p for p in scan.problems if p.path.resolve() not in mine]
+    # realpath, not resolve: a looping link among the problems must not raise.
+    mine = {os.path.realpath(p) for p in outputs}
+    records = [r for r in scan.images if os.path.realpath(r.path) not in mine]
+    problems = [p for p in scan.problems if os.path.realpath(p.path) not in mine]
     if not records and not problems:
         _error(f"no images found in {folder}")
         return EXIT_NOTHING_ANALYSED

@@ -37,3 +37,12 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("model") / "fracture_net-untrained"
     untrained_model_dir(directory)
     return directory
+
+
+@pytest.fixture(scope="session")
+def fuzz_dir(shared_dir: Path) -> Path:
+    """``../shared/fuzz``: hostile files that once broke the scan, one folder per failure."""
+    path = shared_dir / "fuzz"
+    if not (path / "README.md").is_file():
+        pytest.skip("../shared/fuzz is not available")
+    return path

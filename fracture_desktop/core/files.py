@@ -67,17 +67,12 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def path_text(path: Path | str) -> str:
-    """``path`` as text that any UTF-8 writer accepts.
+def printable(text: str) -> str:
+    """``text`` as text that any UTF-8 writer accepts.
 
     File names are bytes on POSIX; Python keeps bytes that are not UTF-8 as lone surrogates
-    (PEP 383), which no encoder writes. They are shown as ``\\xff`` escapes of the raw bytes.
+    (PEP 383), which no encoder writes. They become ``\\xff`` escapes of the raw bytes.
     """
-    return printable(os.fspath(path))
-
-
-def printable(text: str) -> str:
-    """``text`` with lone surrogates replaced by escapes of the bytes they stand for."""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

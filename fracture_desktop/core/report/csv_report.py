@@ -12,6 +12,7 @@ import io
 from collections.abc import Iterable
 from pathlib import Path
 
+from fracture_desktop.core.files import printable
 from fracture_desktop.core.imaging.records import SourceKind
 from fracture_desktop.core.report.atomic import atomic_write
 from fracture_desktop.core.report.model import ReportContext, ReportEntry
@@ -51,6 +52,8 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _text(value: str) -> str:
+    # File names that are not UTF-8 hold lone surrogates (PEP 383): written as \x escapes.
+    value = printable(value)
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 

@@ -29,16 +29,20 @@ _RAMP = np.array(
 )
 
 
-def window_label(voi: VoiWindow | VoiLut | None) -> str:
+def window_label(voi: VoiWindow | VoiLut | None, explanation: bool = True) -> str:
     """A short description of a display transform, worded as the viewer's corner text.
 
     E.g. ``"W 400 L 40 (BONE)"``; ``"colour"`` for colour images, which have no window.
+    With ``explanation`` false the file's free text is left out (``"W 400 L 40"``): Window
+    Center & Width Explanation (0028,1055) and LUT Explanation (0028,3003) are free text a
+    site may fill with anything, names included.
     """
     if voi is None:
         return "colour"
     if isinstance(voi, VoiLut):
-        return f"VOI LUT {voi.explanation}".strip()
-    return f"W {voi.width:.0f} L {voi.center:.0f} ({voi.explanation or 'window'})"
+        return f"VOI LUT {voi.explanation if explanation else ''}".strip()
+    values = f"W {voi.width:.0f} L {voi.center:.0f}"
+    return f"{values} ({voi.explanation or 'window'})" if explanation else values
 
 
 def _heat_lut() -> np.ndarray:
@@ -87,6 +91,7 @@ def make_key_image(
     heatmap: np.ndarray | None = None,
     window: str = "",
     max_side: int = MAX_SIDE,
+    window_values: str = "",
 ) -> KeyImage:
     """Make the report's pictures of one image.
 
@@ -101,6 +106,8 @@ def make_key_image(
         Label of the display transform (see :func:`window_label`).
     max_side : int
         Longest side of the result in pixels; smaller images keep their size.
+    window_values : str
+        The label without the file's free text, for de-identified reports.
     """
     rows, cols = grey.shape
     scale = min(1.0, max_side / max(rows, cols))
@@ -110,7 +117,7 @@ def make_key_image(
     blended = None
     if heatmap is not None:
         blended = _jpeg(overlay(small, _shrink(heatmap, size)))
-    return KeyImage(display, blended, size[0], size[1], window)
+    return KeyImage(display, blended, size[0], size[1], window, window_values)
 
 
 def key_image_of(image: LoadedImage, heatmap: np.ndarray | None = None) -> KeyImage:
@@ -124,4 +131,5 @@ def key_image_of(image: LoadedImage, heatmap: np.ndarray | None = None) -> KeyIm
         ``Prediction.heatmap`` for ``image``, blended into the overlay picture.
     """
     voi = None if image.is_colour else default_voi(image)
-    return make_key_image(display_grey(image, voi), heatmap, window_label(voi))
+    labels = window_label(voi), window_label(voi, explanation=False)
+    return make_key_image(display_grey(image, voi), heatmap, labels[0], window_values=labels[1])

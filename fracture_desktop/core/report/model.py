@@ -92,6 +92,9 @@ class KeyImage:
         Pixel size of both pictures.
     window_label : str
         How the display was windowed, e.g. ``"W 400 L 40 (BONE)"``.
+    window_values : str
+        The same without the file's free-text explanation, e.g. ``"W 400 L 40"``: what a
+        de-identified report prints.
     """
 
     display_jpeg: bytes = field(repr=False)
@@ -99,6 +102,7 @@ class KeyImage:
     width: int
     height: int
     window_label: str = ""
+    window_values: str = ""
 
 
 @dataclass(frozen=True)

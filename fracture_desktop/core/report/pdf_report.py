@@ -11,7 +11,7 @@ import io
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from xml.sax.saxutils import escape
+from xml.sax.saxutils import escape as xml_escape
 
 from reportlab import rl_config
 from reportlab.lib import colors
@@ -33,6 +33,7 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from fracture_desktop.core.files import printable
 from fracture_desktop.core.findings import Flag
 from fracture_desktop.core.jobs import CancelToken, ProgressCallback
 from fracture_desktop.core.report.atomic import atomic_write
@@ -61,6 +62,11 @@ FLAG_COLOURS = {
 PICTURE_HEIGHT = 82 * mm
 NOT_REVIEWED = "not reviewed"
 NONE = "\u2013"  # an en dash marks an empty fact
+
+
+def escape(text: str) -> str:
+    """Text for a Paragraph: XML-escaped, with the bytes of non-UTF-8 file names as escapes."""
+    return xml_escape(printable(text))
 
 
 def _styles() -> dict[str, ParagraphStyle]:
@@ -341,7 +347,10 @@ def _flagged_block(
         gap = 6 * mm
         box = (BODY_WIDTH - gap) / 2
         pictures = [_picture(key.display_jpeg, key, box, PICTURE_HEIGHT)]
-        captions = [Paragraph(f"As displayed · window {escape(key.window_label)}", st["caption"])]
+        # De-identified: the window's values only, never the file's free-text explanation.
+        label = key.window_values if deidentify else key.window_label
+        caption = f"As displayed · window {label}" if label else "As displayed"
+        captions = [Paragraph(escape(caption), st["caption"])]
         if key.overlay_jpeg is not None:
             pictures.append(_picture(key.overlay_jpeg, key, box, PICTURE_HEIGHT))
             heat_caption = "Heatmap overlay (Grad-CAM): brighter = more weight in the score"

@@ -1,0 +1,76 @@
+"""The decoder guard: worker processes that crash, hang, panic or overeat become per-file errors."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import guard_helpers as helpers
+import pytest
+
+from fracture_desktop.core.errors import (
+    CorruptImageError,
+    DecoderCrashError,
+    DecodeTimeoutError,
+    ImageTooLargeError,
+    NotAnImageError,
+)
+from fracture_desktop.core.imaging.guard import DecoderGuard, GuardLimits
+
+FILE = Path("/nowhere/x.dcm")
+
+
+@pytest.fixture(scope="module")
+def guard() -> DecoderGuard:
+    made = DecoderGuard(GuardLimits(seconds=5.0, memory_bytes=1 << 30), workers=1)
+    yield made
+    made.close()
+
+
+def test_results_come_back(guard: DecoderGuard) -> None:
+    assert guard.call(helpers.echo, FILE, [1, 2]) == ("x.dcm", [1, 2])
+
+
+def test_a_crash_is_a_per_file_error_and_the_next_file_works(guard: DecoderGuard) -> None:
+    with pytest.raises(DecoderCrashError, match="decoder crashed") as caught:
+        guard.call(helpers.abort, FILE)
+    assert caught.value.path == FILE
+    assert "SIGABRT" in caught.value.details
+    assert "gdcm::Exception" in caught.value.details  # the worker's last words, not the terminal
+    assert guard.call(helpers.echo, FILE, 3) == ("x.dcm", 3)
+
+
+def test_an_overrun_is_stopped(guard: DecoderGuard) -> None:
+    quick = DecoderGuard(GuardLimits(seconds=0.5), workers=1)
+    try:
+        quick.call(helpers.echo, FILE, 0)  # start the worker outside the measured call
+        with pytest.raises(DecodeTimeoutError, match=r"longer than 0\.5 s"):
+            quick.call(helpers.sleep, FILE, 60)
+        assert quick.call(helpers.echo, FILE, 4) == ("x.dcm", 4)
+    finally:
+        quick.close()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_AS is enforced on Linux only")
+def test_memory_is_bounded(guard: DecoderGuard) -> None:
+    with pytest.raises(ImageTooLargeError, match="more memory than decoding may use"):
+        guard.call(helpers.allocate, FILE, 4)
+    assert guard.call(helpers.allocate, FILE, 0.1) == int(0.1 * 2**30)
+
+
+def test_base_exceptions_and_recursion_are_worded(guard: DecoderGuard) -> None:
+    with pytest.raises(CorruptImageError, match=r"file is damaged \(NativePanic\)"):
+        guard.call(helpers.panic, FILE)
+    with pytest.raises(CorruptImageError, match="nested too deeply"):
+        guard.call(helpers.recurse, FILE)
+
+
+def test_typed_errors_pass_unchanged(guard: DecoderGuard) -> None:
+    with pytest.raises(NotAnImageError) as caught:
+        guard.call(helpers.typed, FILE)
+    error = caught.value
+    assert (error.path, error.reason, error.details) == (
+        FILE,
+        "not a DICOM file",
+        "starts with b'hello'",
+    )
