@@ -106,7 +106,9 @@ def _scan(args: argparse.Namespace, folder: Path, outputs: Sequence[Path]) -> in
     # realpath, not resolve: a looping link among the problems must not raise.
     mine = {os.path.realpath(p) for p in outputs}
     records = [r for r in scan.images if os.path.realpath(r.path) not in mine]
-    problems = [p for p in scan.problems if os.path.realpath(p.path) not in mine]
+    # Skipped files (a DICOMDIR) get a row too: the CSV has one row per file.
+    listed = (*scan.problems, *scan.skipped)
+    problems = [p for p in listed if os.path.realpath(p.path) not in mine]
     if not records and not problems:
         _error(f"no images found in {folder}")
         return EXIT_NOTHING_ANALYSED
