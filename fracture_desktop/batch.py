@@ -36,6 +36,7 @@ from fracture_desktop.core.report import (
     check_writable,
     collect_entries,
     flag_counts,
+    probe_writable,
     write_csv,
 )
 from fracture_desktop.terminal import ProgressBar
@@ -60,7 +61,7 @@ def _outputs(args: argparse.Namespace) -> list[Path]:
     if len(set(outputs)) < len(outputs):
         raise ValueError("--csv and --pdf name the same file")
     for path in outputs:
-        check_writable(path, args.overwrite, probe=True)
+        check_writable(path, args.overwrite)
     return outputs
 
 
@@ -75,12 +76,15 @@ def run_scan(args: argparse.Namespace) -> int:
     except ValueError as exc:
         _error(str(exc))
         return EXIT_USAGE
-    except ReportWriteError as exc:  # found before the analysis, not after it
-        _error(exc.reason, exc.details)
-        return EXIT_WRITE_FAILED
     except FractureDesktopError as exc:
         _error(exc.reason, exc.details)
         return EXIT_USAGE
+    try:
+        for path in outputs:
+            probe_writable(path)  # permissions, read-only media: before the analysis
+    except ReportWriteError as exc:
+        _error(exc.reason, exc.details)
+        return EXIT_WRITE_FAILED
     try:
         return _scan(args, folder, outputs)
     except KeyboardInterrupt:

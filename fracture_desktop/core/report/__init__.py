@@ -19,6 +19,7 @@ from fracture_desktop.core.report.atomic import (
     ReportWriteError,
     atomic_write,
     check_writable,
+    probe_writable,
 )
 from fracture_desktop.core.report.collect import collect_entries, report_entry
 from fracture_desktop.core.report.csv_report import COLUMNS, write_csv
@@ -48,6 +49,7 @@ __all__ = [
     "flag_counts",
     "key_image_of",
     "make_key_image",
+    "probe_writable",
     "report_entry",
     "window_label",
     "write_csv",

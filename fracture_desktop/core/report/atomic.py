@@ -41,27 +41,15 @@ class ReportWriteError(FractureDesktopError):
         self.path = path
 
 
-def check_writable(path: Path | str, overwrite: bool = False, probe: bool = False) -> Path:
+def check_writable(path: Path | str, overwrite: bool = False) -> Path:
     """Fail early, before long work, when ``path`` cannot be a new report.
-
-    Parameters
-    ----------
-    path : Path or str
-        The report to be.
-    overwrite : bool
-        Replacing an existing file is allowed.
-    probe : bool
-        Also create and remove a temporary file in the folder, as :func:`atomic_write` will:
-        the only test of permissions that holds for root, ACLs and read-only mounts alike.
-        Stale temporary files of earlier runs are removed on the way.
 
     Raises
     ------
     ReportExistsError
         ``path`` exists and ``overwrite`` is false.
     ReportWriteError
-        The folder does not exist, ``path`` is a folder, or (with ``probe``) the folder does
-        not accept new files.
+        The folder does not exist or ``path`` is a folder.
     """
     path = Path(path)
     if path.is_dir():
@@ -70,15 +58,29 @@ def check_writable(path: Path | str, overwrite: bool = False, probe: bool = Fals
         raise ReportExistsError(path)
     if not path.parent.is_dir():
         raise ReportWriteError(path, f"the folder {path.parent} does not exist")
-    if probe:
-        remove_stale_temporaries(path)
-        try:
-            fd, name = _temporary(path)
-        except OSError as exc:
-            raise ReportWriteError(path, f"the folder does not accept new files: {exc}") from exc
-        os.close(fd)
-        os.unlink(name)
     return path
+
+
+def probe_writable(path: Path | str) -> None:
+    """Create and remove a temporary file beside ``path``, as :func:`atomic_write` will.
+
+    The only test of permissions that holds for root, ACLs and read-only mounts alike; run
+    before a long analysis so that it does not end in "cannot write". Stale temporary files
+    of earlier runs are removed on the way.
+
+    Raises
+    ------
+    ReportWriteError
+        The folder does not accept new files.
+    """
+    path = Path(path)
+    remove_stale_temporaries(path)
+    try:
+        fd, name = _temporary(path)
+    except OSError as exc:
+        raise ReportWriteError(path, f"the folder does not accept new files: {exc}") from exc
+    os.close(fd)
+    os.unlink(name)
 
 
 def _temporary(path: Path) -> tuple[int, str]:
