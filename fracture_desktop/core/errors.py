@@ -80,6 +80,13 @@ class ImageTooLargeError(CorruptImageError):
     picture header), so that a few kilobytes never claim gigabytes.
     """
 
+    @classmethod
+    def declared(
+        cls, path: Path | str, rows: int, cols: int, details: str = ""
+    ) -> ImageTooLargeError:
+        """The error for an image refused for the size it declares."""
+        return cls(path, f"image too large: {cols} x {rows} declared", details)
+
 
 class NonFiniteValueError(CorruptImageError):
     """A value the analysis depends on is NaN or infinite (pixels, model input, probability).

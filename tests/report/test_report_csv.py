@@ -81,3 +81,11 @@ def test_file_names_that_are_not_utf8_are_written_as_escapes(tmp_path: Path) -> 
     rows = read_rows(write_csv([*entries(), problem], tmp_path / "r.csv", context()))
     assert rows[-1]["file_path"] == r"/data/study/patient_\xff\xfe_\xe9.dcm"
     assert rows[0]["patient_name"] == PATIENT  # real non-ASCII text is kept as it is
+
+
+def test_deidentified_csv_drops_values_quoted_in_messages(tmp_path: Path) -> None:
+    warned = replace(entries()[1], warnings=("Invalid value for VR DA: 'Jones^Ann'",))
+    failed = ReportEntry.from_problem(FileProblem(Path("x.dcm"), "invalid NumberOfFrames '1A'"))
+    rows = read_rows(write_csv([warned, failed], tmp_path / "r.csv", context(), deidentify=True))
+    assert rows[0]["warnings"] == "Invalid value for VR DA: [value removed]"
+    assert rows[1]["error"] == "invalid NumberOfFrames [value removed]"

@@ -251,11 +251,6 @@ def _frame_count(path: Path, ds: Dataset) -> int:
     return max(1, _int_attr(path, ds, "NumberOfFrames", 1))
 
 
-def too_large(rows: int, cols: int) -> str:
-    """The reason given for an image refused for its declared size."""
-    return f"image too large: {cols} x {rows} declared"
-
-
 def _frame_bits(path: Path, ds: Dataset) -> int:
     """Bits of one decoded frame as the header declares it, refused when implausible.
 
@@ -270,9 +265,8 @@ def _frame_bits(path: Path, ds: Dataset) -> int:
         raise CorruptImageError(path, "image size in the header is implausible", f"{rows}x{cols}")
     frame_bits = rows * cols * max(samples, 1) * max(bits, 1)
     if frame_bits // 8 > MAX_FRAME_BYTES:
-        raise ImageTooLargeError(
-            path, too_large(rows, cols), f"{frame_bits // 8} bytes per frame in the header"
-        )
+        details = f"{frame_bits // 8} bytes per frame in the header"
+        raise ImageTooLargeError.declared(path, rows, cols, details)
     return frame_bits
 
 
@@ -311,12 +305,9 @@ def _check_codestream_size(path: Path, ds: Dataset, ts: str, frame: int, frames:
         return
     rows, cols = int(ds.Rows), int(ds.Columns)
     if shape[0] * shape[1] > rows * cols:
-        raise ImageTooLargeError(
-            path,
-            too_large(*shape),
-            f"the {codec_name(ts)} data declares {shape[1]} x {shape[0]}, "
-            f"the header {cols} x {rows}",
-        )
+        codec = codec_name(ts)
+        details = f"the {codec} data declares {shape[1]} x {shape[0]}, the header {cols} x {rows}"
+        raise ImageTooLargeError.declared(path, *shape, details)
 
 
 def _fragment_ends_early(ds: Dataset, frame: int, frames: int) -> bool:
@@ -463,7 +454,7 @@ def modality_values(stored: np.ndarray, ds: Dataset, notes: list[str]) -> np.nda
         try:
             return apply_modality_lut(stored, ds).astype(np.float32)
         except Exception as exc:  # a damaged table raises anything from IndexError up
-            notes.append(f"Modality LUT is damaged and was ignored ({exc!r})")
+            notes.append(f"Modality LUT is damaged and was ignored ({exc})")
     try:
         slope = float(ds.get("RescaleSlope", 1.0) or 1.0)
         intercept = float(ds.get("RescaleIntercept", 0.0) or 0.0)
@@ -551,7 +542,9 @@ def voi_luts(ds: Dataset) -> tuple[VoiLut, ...]:
         else:
             table = np.asarray(_as_list(raw), dtype=np.uint16)
         table = table[:count]
-        if table.size == 0 or table.min() == table.max():
+        if table.size == 0:
+            continue
+        if table.min() == table.max():
             # A constant table shows one grey and nothing of the image: no VOI at all.
             warnings.warn("a VOI LUT with one value for every input was ignored", stacklevel=2)
             continue

@@ -52,7 +52,7 @@ def open_picture(path: Path) -> Iterator[Image.Image]:
     with im:
         cols, rows = im.size
         if rows * cols > MAX_PIXELS:
-            raise ImageTooLargeError(path, f"image too large: {cols} x {rows} declared")
+            raise ImageTooLargeError.declared(path, rows, cols)
         yield im
 
 

@@ -220,9 +220,8 @@ def read_record(path: Path, base: Path) -> ImageRecord:
     with warnings.catch_warnings():
         # Header oddities are reported when the image is loaded; a scan stays quiet.
         warnings.simplefilter("ignore")
-        ds = read_dataset(path, header_only=True)
         try:
-            return _dicom_record(path, base, ds)
+            return _dicom_record(path, base, read_dataset(path, header_only=True))
         except ImageLoadError:
             raise
         except Exception as exc:  # a damaged element raises when first used (see load_dicom)

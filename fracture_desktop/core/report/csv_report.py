@@ -15,6 +15,7 @@ from pathlib import Path
 from fracture_desktop.core.files import printable
 from fracture_desktop.core.imaging.records import SourceKind
 from fracture_desktop.core.report.atomic import atomic_write
+from fracture_desktop.core.report.deidentify import scrub
 from fracture_desktop.core.report.model import ReportContext, ReportEntry
 
 #: Column names in order. Append new columns at the end; never rename or reorder.
@@ -92,8 +93,8 @@ def row(entry: ReportEntry, context: ReportContext, deidentify: bool = False) ->
         "model_version": model.version,
         "model_sha256_prefix": model.sha256_prefix,
         "app_version": context.app_version,
-        "error": finding.error,
-        "warnings": "; ".join(entry.warnings),
+        "error": scrub(finding.error) if deidentify else finding.error,
+        "warnings": "; ".join(scrub(w) if deidentify else w for w in entry.warnings),
     }
     return {key: _text(value) for key, value in cells.items()}
 
@@ -117,7 +118,8 @@ def write_csv(
         Model identity, thresholds and app version repeated on every row, so a row copied
         into another sheet still says where it came from.
     deidentify : bool
-        Leave the patient name, ID and birth date cells empty (the columns stay).
+        Leave the patient name, ID and birth date cells empty (the columns stay), and drop
+        values quoted from the file in errors and warnings (see ``report.deidentify``).
     overwrite : bool
         Replace an existing file; otherwise :class:`ReportExistsError` is raised.
 

@@ -37,6 +37,7 @@ from fracture_desktop.core.files import printable
 from fracture_desktop.core.findings import Flag
 from fracture_desktop.core.jobs import CancelToken, ProgressCallback
 from fracture_desktop.core.report.atomic import atomic_write
+from fracture_desktop.core.report.deidentify import scrub
 from fracture_desktop.core.report.model import (
     KeyImage,
     ReportContext,
@@ -110,6 +111,11 @@ def _display_path(path: Path, source: str) -> str:
         return Path(os.path.abspath(path)).relative_to(source).as_posix()
     except ValueError:
         return str(path)
+
+
+def _notes(texts: Sequence[str], deidentify: bool) -> list[str]:
+    """Errors and warnings as printed: without values quoted from the file when de-identified."""
+    return [scrub(t) if deidentify else t for t in texts]
 
 
 def _patient(entry: ReportEntry) -> str:
@@ -338,7 +344,7 @@ def _flagged_block(
     if not deidentify:
         facts.insert(0, ("Patient", _patient(entry) or NONE))
     if entry.warnings:
-        facts.append(("Warning", "; ".join(entry.warnings)))
+        facts.append(("Warning", "; ".join(_notes(entry.warnings, deidentify))))
     muted = MUTED.hexval()
     lines = "<br/>".join(f'<font color="{muted}">{k}:</font> {escape(v)}' for k, v in facts)
     parts: list[Flowable] = [Paragraph(title, st["body"]), Paragraph(lines, st["cell"])]
@@ -395,7 +401,8 @@ def _all_images_table(
         patient = "" if deidentify else _patient(entry)
         if patient:
             file_text += f'<br/><font color="{MUTED.hexval()}">{escape(patient)}</font>'
-        note = entry.finding.error or "; ".join(entry.warnings)
+        notes = (entry.finding.error,) if entry.finding.error else entry.warnings
+        note = "; ".join(_notes(notes, deidentify))
         rows.append(
             [
                 Paragraph(str(number), st["cell"]),
