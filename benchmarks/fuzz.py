@@ -382,7 +382,7 @@ class Summary:
         out(f"  control failures    {len(self.control_failed)}")
         out(f"  peak memory (scan process tree)  {self.peak_bytes / 2**20:.0f} MiB")
         out("  reasons given:")
-        for reason, count in self.reasons.most_common(25):
+        for reason, count in self.reasons.most_common():
             out(f"    {count:>5}  {reason}")
         for problem in self.failures[:50]:
             out(f"  FAILED: {problem}")

@@ -34,8 +34,13 @@ def read_tags(record: ImageRecord) -> tuple[TagRow, ...]:
     except ImageLoadError:
         return ()
     rows: list[TagRow] = []
-    _flatten(ds.file_meta, 0, rows)
-    _flatten(ds, 0, rows)
+    try:
+        _flatten(ds.file_meta, 0, rows)
+        _flatten(ds, 0, rows)
+    except Exception as exc:
+        # Elements are converted when first read: a damaged one (unknown VR, bad length)
+        # raises here. The rows before it are still worth showing.
+        rows.append(TagRow("", "", "", f"the rest of the header is damaged ({exc})"))
     return tuple(rows)
 
 

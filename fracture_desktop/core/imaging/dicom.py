@@ -141,19 +141,31 @@ def read_dataset(path: Path, *, header_only: bool) -> FileDataset:
                 # BytesLengthException, struct.error... all mean the same to a reader.
                 raise CorruptImageError(path, "DICOM header is damaged", repr(exc)) from exc
         texts = _warning_texts(caught)
-        if any("End of file reached" in t for t in texts):
-            ts = transfer_syntax_of(ds)
-            what = codec_name(ts) if ts else "pixel"
-            raise CorruptImageError(path, f"{what} data ends early", "; ".join(texts))
-        if kind is FileKind.MAYBE_DICOM and not _looks_parsed(ds):
-            raise not_an_image(path, head)
-        if header_only and not is_dicomdir(ds):
-            # pydicom stopped with the file positioned at the pixel data element.
-            _check_pixel_element(path, f, transfer_syntax_of(ds))
+        try:
+            _check_parsed(path, f, ds, head, header_only, texts)
+        except ImageLoadError:
+            raise
+        except Exception as exc:  # file meta elements are converted here, when first read
+            raise CorruptImageError(path, "DICOM header is damaged", repr(exc)) from exc
     for text in texts:
         # Hand the other warnings on to the caller's recorder (see load_dicom).
         warnings.warn(text, UserWarning, stacklevel=2)
     return ds
+
+
+def _check_parsed(
+    path: Path, f: BinaryIO, ds: Dataset, head: bytes, header_only: bool, texts: list[str]
+) -> None:
+    """What a successful parse still has to prove: complete, really DICOM, pixels present."""
+    if any("End of file reached" in t for t in texts):
+        ts = transfer_syntax_of(ds)
+        what = codec_name(ts) if ts else "pixel"
+        raise CorruptImageError(path, f"{what} data ends early", "; ".join(texts))
+    if sniff(head) is FileKind.MAYBE_DICOM and not _looks_parsed(ds):
+        raise not_an_image(path, head)
+    if header_only and not is_dicomdir(ds):
+        # pydicom stopped with the file positioned at the pixel data element.
+        _check_pixel_element(path, f, transfer_syntax_of(ds))
 
 
 def _check_pixel_element(path: Path, f: BinaryIO, ts: str) -> None:

@@ -19,6 +19,7 @@ from fracture_desktop.core.errors import (
     NotAnImageError,
 )
 from fracture_desktop.core.imaging.codestream import declared_shape
+from fracture_desktop.core.imaging.dicom import read_dataset
 from fracture_desktop.core.imaging.guard import guarded_image
 from fracture_desktop.core.imaging.image import LoadedImage, display_grey
 from fracture_desktop.core.imaging.model_input import InputSpec, model_input
@@ -167,3 +168,16 @@ def test_a_fifo_given_directly_never_blocks(tmp_path: Path) -> None:
     assert problem.reason == "named pipe (FIFO), not a file"
     with pytest.raises(NotAnImageError, match="FIFO"):
         guarded_image(fifo)
+
+
+def test_an_unknown_vr_in_the_file_meta_is_a_damaged_header(
+    dicom_dir: Path, tmp_path: Path
+) -> None:
+    data = (dicom_dir / MR).read_bytes()
+    at = data.index(b"\x02\x00\x02\x00UI")  # (0002,0002) Media Storage SOP Class UID
+    path = tmp_path / "bad_vr.dcm"
+    path.write_bytes(data[: at + 4] + b"\x55\xc9" + data[at + 6 :])
+    with pytest.raises(CorruptImageError, match="DICOM header is damaged"):
+        read_dataset(path, header_only=True)
+    (problem,) = scan_folder(tmp_path).problems
+    assert problem.reason == "DICOM header is damaged"
