@@ -257,11 +257,14 @@ def _limit_resources(memory_bytes: int) -> None:
         import resource
     except ImportError:  # Windows: no resource limits; the time limit still applies
         return
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    _, hard = resource.getrlimit(resource.RLIMIT_AS)
-    if hard != resource.RLIM_INFINITY:
-        memory_bytes = min(memory_bytes, hard)
-    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, hard))
+    try:
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        if hard != resource.RLIM_INFINITY:
+            memory_bytes = min(memory_bytes, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, hard))
+    except (ValueError, OSError):  # macOS refuses some RLIMIT_AS values; time limit remains
+        pass
 
 
 def serve(conn: Connection, memory_bytes: int, log: str) -> None:
