@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from fracture_desktop.core.imaging.scan import scan_folder
+from fracture_desktop.gui.tags import read_tags
+
 pytestmark = pytest.mark.gui
 
 CRASHING = ("m0303_attrs_s08", "m0388_wrongts_s10", "m1679_attrs_s40")
@@ -45,3 +48,16 @@ def test_opening_r06_and_r11_files_leaves_the_viewer_running(
     window.show_record(records["ok.dcm"])
     qtbot.waitUntil(lambda: window.view.record == records["ok.dcm"], timeout=20000)
     assert window.view.image is not None and window.isVisible()
+
+
+def test_the_tag_browser_shows_what_it_can_of_a_damaged_header(
+    fuzz_dir: Path, tmp_path: Path
+) -> None:
+    data = (fuzz_dir / "R06_gdcm_abort_jpegls_columns" / "control_ok.dcm").read_bytes()
+    at = data.index(b"\x08\x00\x08\x00CS")  # (0008,0008) Image Type, never read by the scan
+    path = tmp_path / "bad_vr.dcm"
+    path.write_bytes(data[: at + 4] + b"TE" + data[at + 6 :])
+    (record,) = scan_folder(tmp_path).images
+    rows = read_tags(record)
+    assert rows[0].tag.startswith("(0002,")  # the file meta, read before the damage
+    assert "the rest of the header is damaged" in rows[-1].value
