@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from fracture_desktop.core.decisions import Decision, DecisionStore
 from fracture_desktop.core.findings import Finding
+from fracture_desktop.core.imaging.guard import default_guard
 from fracture_desktop.core.imaging.records import FileProblem, ImageRecord, ScanResult
 from fracture_desktop.core.inference.card import ModelCard
 from fracture_desktop.gui.bridge import Bridge, Worker
@@ -775,6 +776,7 @@ class MainWindow(QMainWindow):
         self.analysis.cancel()
         self.exporter.cancel()
         self.loader.clear()
+        default_guard().interrupt()  # a decode in progress would hold its thread up to 30 s
         for worker in self.workers:
             worker.shutdown()
         self.bridge.close()

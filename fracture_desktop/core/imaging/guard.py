@@ -23,6 +23,7 @@ analysis and the viewer, and is safe to call from several threads.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import multiprocessing
 import os
 import queue
@@ -157,6 +158,7 @@ class DecoderGuard:
             self._idle.put(None)
         self._lock = threading.Lock()
         self._live: set[_Worker] = set()
+        self._busy: set[_Worker] = set()
         self._closed = False
 
     def call(self, fn: Callable[..., T], path: Path, *args: Any) -> T:
@@ -174,6 +176,8 @@ class DecoderGuard:
         try:
             if worker is None:
                 worker = self._start()
+            with self._lock:
+                self._busy.add(worker)
             try:
                 status, payload = worker.call((fn, (path, *args)), self.limits.seconds)
             except TimeoutError:
@@ -190,6 +194,8 @@ class DecoderGuard:
                 details = "\n".join(filter(None, (_exit_text(code), tail)))
                 raise DecoderCrashError(path, "decoder crashed", details) from exc
         finally:
+            with self._lock:
+                self._busy.difference_update(() if worker is None else (worker,))
             self._idle.put(worker)
         if status == "ok":
             return payload  # type: ignore[no-any-return]
@@ -206,7 +212,20 @@ class DecoderGuard:
     def _retire(self, worker: _Worker) -> tuple[int | None, str]:
         with self._lock:
             self._live.discard(worker)
+            self._busy.discard(worker)
         return worker.stop()
+
+    def interrupt(self) -> None:
+        """Kill the workers that are reading a file now; their callers get DecoderCrashError.
+
+        For a viewer that is closing: its threads must not wait for a slow decode to end.
+        Idle workers stay, and the guard remains usable.
+        """
+        with self._lock:
+            busy = list(self._busy)
+        for worker in busy:
+            with contextlib.suppress(ValueError):  # retired by its caller meanwhile
+                worker.process.kill()
 
     def close(self) -> None:
         """Stop every worker; calls in progress fail as crashed. Used at exit."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+import threading
+import time
 from pathlib import Path
 
 import guard_helpers as helpers
@@ -74,3 +76,23 @@ def test_typed_errors_pass_unchanged(guard: DecoderGuard) -> None:
         "not a DICOM file",
         "starts with b'hello'",
     )
+
+
+def test_interrupt_frees_a_caller_waiting_on_a_slow_file(guard: DecoderGuard) -> None:
+    done: list[BaseException] = []
+
+    def wait_for_slow_file() -> None:
+        try:
+            guard.call(helpers.sleep, FILE, 60)
+        except DecoderCrashError as exc:
+            done.append(exc)
+
+    caller = threading.Thread(target=wait_for_slow_file)
+    caller.start()
+    deadline = time.monotonic() + 10
+    while not guard._busy and time.monotonic() < deadline:  # the call has reached a worker
+        time.sleep(0.01)
+    guard.interrupt()
+    caller.join(10)
+    assert not caller.is_alive() and len(done) == 1
+    assert guard.call(helpers.echo, FILE, 5) == ("x.dcm", 5)
