@@ -75,6 +75,7 @@ MAX_SPACING_MM = 10.0
 # One decoded frame larger than this is a corrupt header, not a radiograph (a 43x43 cm
 # detector at 0.1 mm is 18 Mpx, 36 MB at 16 bits).
 MAX_FRAME_BYTES = 1 << 30
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 # A JPEG frame header follows its tables; 64 KiB holds any sane set of them.
 _CODESTREAM_HEAD = 1 << 16
 
@@ -513,7 +514,8 @@ def voi_windows(ds: Dataset) -> tuple[VoiWindow, ...]:
     """Every Window Center/Width pair of the file (PS3.3 C.11.2.1.2), in file order.
 
     Window Center & Width Explanation (0028,1055) labels each pair; VOI LUT Function
-    (0028,1056) applies to all of them. Pairs with a non-positive width are dropped.
+    (0028,1056) applies to all of them. Pairs with a non-positive width, or values that are
+    not finite in float32, are dropped.
     """
     centers = _as_list(ds.get("WindowCenter"))
     widths = _as_list(ds.get("WindowWidth"))
@@ -528,7 +530,9 @@ def voi_windows(ds: Dataset) -> tuple[VoiWindow, ...]:
             center, width = float(c), float(w)
         except (TypeError, ValueError):
             continue
-        if width <= 0 or not (math.isfinite(center) and math.isfinite(width)):
+        # Windows are applied in float32: values beyond its range (or NaN) would turn every
+        # pixel into NaN, not a picture.
+        if not (0 < width <= _FLOAT32_MAX and abs(center) <= _FLOAT32_MAX):
             continue
         label = str(explanations[i]) if i < len(explanations) else ""
         windows.append(VoiWindow(center, width, function, label or f"file window {i + 1}"))

@@ -19,7 +19,7 @@ from fracture_desktop.core.errors import (
     NotAnImageError,
 )
 from fracture_desktop.core.imaging.codestream import declared_shape
-from fracture_desktop.core.imaging.dicom import read_dataset
+from fracture_desktop.core.imaging.dicom import read_dataset, voi_windows
 from fracture_desktop.core.imaging.guard import guarded_image
 from fracture_desktop.core.imaging.image import LoadedImage, display_grey
 from fracture_desktop.core.imaging.model_input import InputSpec, model_input
@@ -181,3 +181,10 @@ def test_an_unknown_vr_in_the_file_meta_is_a_damaged_header(
         read_dataset(path, header_only=True)
     (problem,) = scan_folder(tmp_path).problems
     assert problem.reason == "DICOM header is damaged"
+
+
+def test_windows_beyond_float32_are_dropped() -> None:
+    ds = pydicom.Dataset()
+    ds.WindowCenter = ["1e308", "40", "-40"]
+    ds.WindowWidth = ["1e308", "400", "1e39"]
+    assert [(w.center, w.width) for w in voi_windows(ds)] == [(40.0, 400.0)]
