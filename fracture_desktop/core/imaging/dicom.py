@@ -419,6 +419,10 @@ def _load(path: Path, frame: int) -> LoadedImage:
             values=rgb,
             spacing=pixel_spacing(ds, frame),
         )
+    voi = frame_attributes(ds, frame, "WindowCenter", "FrameVOILUTSequence")
+    windows, luts = voi_windows(voi), voi_luts(ds)
+    if not windows and not luts:
+        _check_no_voi_stated(path, voi, ds)
     rescale = frame_attributes(ds, frame, "RescaleSlope", "PixelValueTransformationSequence")
     values = modality_values(stored, rescale, notes)
     if not np.issubdtype(values.dtype, np.integer) and not np.isfinite(values).all():
@@ -434,12 +438,34 @@ def _load(path: Path, frame: int) -> LoadedImage:
         frame=frame,
         stored=stored,
         values=values,
-        windows=voi_windows(frame_attributes(ds, frame, "WindowCenter", "FrameVOILUTSequence")),
-        voi_luts=voi_luts(ds),
+        windows=windows,
+        voi_luts=luts,
         invert=needs_inversion(ds),
         spacing=pixel_spacing(ds, frame),
         warnings=tuple(notes),
     )
+
+
+def _check_no_voi_stated(path: Path, voi: Dataset, ds: Dataset) -> None:
+    """Refuse a file that states how it is to be seen (PS3.3 C.11.2) in a way that cannot
+    be applied: an automatic window would show, and the model would score, a picture the
+    file never meant. A file that states nothing gets the automatic window.
+
+    Raises
+    ------
+    CorruptImageError
+        Every Window Center/Width pair, or every VOI LUT, of the file was unusable.
+    """
+    if voi.get("WindowCenter") is not None and voi.get("WindowWidth") is not None:
+        details = "Window Center {!r}, Window Width {!r}, VOI LUT Function {!r}".format(
+            voi.get("WindowCenter"), voi.get("WindowWidth"), ds.get("VOILUTFunction", "LINEAR")
+        )
+        raise CorruptImageError(path, "the file's window cannot be applied", details)
+    if any(item.get("LUTData") for item in ds.get("VOILUTSequence") or ()):
+        # Items without a table are placeholders some writers leave; a table that maps
+        # every input to one value is a statement that cannot be shown.
+        details = "the VOI LUT maps every input to one value"
+        raise CorruptImageError(path, "the file's VOI LUT cannot be applied", details)
 
 
 def _decode_error(
@@ -515,7 +541,7 @@ def voi_windows(ds: Dataset) -> tuple[VoiWindow, ...]:
 
     Window Center & Width Explanation (0028,1055) labels each pair; VOI LUT Function
     (0028,1056) applies to all of them. Pairs with a non-positive width, or values that are
-    not finite in float32, are dropped.
+    not finite in float32 (a sigmoid's slope included), are dropped.
     """
     centers = _as_list(ds.get("WindowCenter"))
     widths = _as_list(ds.get("WindowWidth"))
@@ -534,6 +560,8 @@ def voi_windows(ds: Dataset) -> tuple[VoiWindow, ...]:
         # pixel into NaN, not a picture.
         if not (0 < width <= _FLOAT32_MAX and abs(center) <= _FLOAT32_MAX):
             continue
+        if function is VoiFunction.SIGMOID and 4.0 / width > _FLOAT32_MAX:
+            continue  # C.11.2.1.3.1's slope 4 / width: infinite in float32, NaN at the centre
         label = str(explanations[i]) if i < len(explanations) else ""
         windows.append(VoiWindow(center, width, function, label or f"file window {i + 1}"))
     return tuple(windows)

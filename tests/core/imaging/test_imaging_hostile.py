@@ -21,7 +21,13 @@ from fracture_desktop.core.errors import (
 from fracture_desktop.core.imaging.codestream import declared_shape
 from fracture_desktop.core.imaging.dicom import read_dataset, voi_windows
 from fracture_desktop.core.imaging.guard import guarded_image
-from fracture_desktop.core.imaging.image import LoadedImage, display_grey
+from fracture_desktop.core.imaging.image import (
+    LoadedImage,
+    VoiFunction,
+    VoiWindow,
+    apply_window,
+    display_grey,
+)
 from fracture_desktop.core.imaging.model_input import InputSpec, model_input
 from fracture_desktop.core.imaging.scan import scan_folder
 
@@ -109,14 +115,25 @@ def test_non_finite_rescale_is_a_problem_not_a_number(fuzz_dir: Path) -> None:
     for name in ("d_rescale_nan.dcm", "d_rescale_inf.dcm"):
         with pytest.raises(NonFiniteValueError, match="not finite"):
             guarded_image(folder / name)
-    tiny = guarded_image(folder / "d_sigmoid_tiny_width.dcm")
-    assert np.isfinite(display_grey(tiny)).all()  # a window too narrow for float32: a step
+    # A sigmoid narrower than float32 resolves gives NaN at its centre: the file's only
+    # window cannot be applied, and an automatic one would score a picture never meant.
+    with pytest.raises(CorruptImageError, match="the file's window cannot be applied"):
+        guarded_image(folder / "d_sigmoid_tiny_width.dcm")
+    # Applied anyway (a window made by hand), the sigmoid becomes the step it tends to.
+    step = apply_window(np.arange(5, dtype=np.float32), VoiWindow(2.0, 1e-45, VoiFunction.SIGMOID))
+    assert step.tolist() == [0.0, 0.0, 0.0, 1.0, 1.0]
 
 
-def test_a_voi_lut_with_one_value_is_ignored(fuzz_dir: Path) -> None:
-    image = guarded_image(fuzz_dir / "R10_zerodivision_voi_lut" / "d_voilut_zero_bits.dcm")
-    assert image.voi_luts == ()
-    assert any("VOI LUT" in w for w in image.warnings)
+def test_a_voi_lut_with_one_value(fuzz_dir: Path, tmp_path: Path) -> None:
+    path = fuzz_dir / "R10_zerodivision_voi_lut" / "d_voilut_zero_bits.dcm"
+    with pytest.raises(CorruptImageError, match="the file's VOI LUT cannot be applied"):
+        guarded_image(path)
+    ds = pydicom.dcmread(path)
+    ds.WindowCenter, ds.WindowWidth = 600, 1600
+    ds.save_as(tmp_path / "with_window.dcm")
+    image = guarded_image(tmp_path / "with_window.dcm")  # the window is what shows first
+    assert image.voi_luts == () and len(image.windows) == 1
+    assert any("VOI LUT with one value" in w for w in image.warnings)
     grey = display_grey(image)
     assert np.isfinite(grey).all() and grey.max() > grey.min()
 
