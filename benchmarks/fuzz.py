@@ -15,7 +15,7 @@ promises of docs/REPORTS.md ("The decoder guard"):
 The same seed gives the same mutants. Run::
 
     python -m benchmarks.fuzz --count 2000 --seed 0
-    python -m benchmarks.fuzz --count 200 --reproducers ../shared/fuzz --keep /tmp/mutants
+    python -m benchmarks.fuzz --count 200 --reproducers FOLDERS --keep /tmp/mutants
 
 Linux only (the memory of the process tree is read from /proc).
 """
@@ -468,7 +468,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, default=None, help="model folder (default: shipped)")
     parser.add_argument("--batch", type=int, default=100, help="files per scan")
     parser.add_argument("--limit", type=float, default=900.0, help="seconds per scan: a hang")
-    parser.add_argument("--reproducers", type=Path, default=None, help="e.g. ../shared/fuzz")
+    parser.add_argument("--reproducers", type=Path, default=None, help="folder of hostile folders")
     parser.add_argument("--keep", type=Path, default=None, help="write the mutants here")
     parser.add_argument("--threads", type=int, default=1, help="model threads of each scan")
     args = parser.parse_args(argv)
