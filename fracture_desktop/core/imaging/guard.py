@@ -30,7 +30,7 @@ import queue
 import signal
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.context import SpawnContext, SpawnProcess
@@ -57,6 +57,8 @@ T = TypeVar("T")
 WORKERS = 2
 #: Native decoders spawn their own threads otherwise, one per core, in every worker.
 _SINGLE_THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+#: Paths per request of :meth:`DecoderGuard.call_each`.
+CHUNK = 32
 #: Characters of a dead worker's stderr kept in the crash's details.
 _LOG_TAIL = 1000
 
@@ -201,6 +203,30 @@ class DecoderGuard:
             return payload  # type: ignore[no-any-return]
         raise payload
 
+    def call_each(
+        self, fn: Callable[..., T], paths: Sequence[Path], *args: Any
+    ) -> Iterator[tuple[Path, T | ImageLoadError]]:
+        """``fn(path, *args)`` for every path, in order: ``(path, result or error)``.
+
+        Paths travel to a worker :data:`CHUNK` at a time, so that a folder of small headers
+        pays one round trip per chunk rather than per file (a third of a scan's time
+        otherwise). A chunk in which the worker dies or overruns the time limit (which then
+        holds for the whole chunk) is read again one file at a time, so that only the
+        guilty file gets the crash or the overrun.
+        """
+        for start in range(0, len(paths), CHUNK):
+            chunk = list(paths[start : start + CHUNK])
+            try:
+                outcomes = self.call(_each, chunk[0], chunk[1:], fn, args)
+            except (DecoderCrashError, DecodeTimeoutError):
+                for path in chunk:
+                    try:
+                        yield path, self.call(fn, path, *args)
+                    except ImageLoadError as exc:
+                        yield path, exc
+                continue
+            yield from zip(chunk, outcomes, strict=True)
+
     def _start(self) -> _Worker:
         with self._lock:
             if self._closed:
@@ -244,6 +270,19 @@ def _exit_text(code: int | None) -> str:
             name = f"signal {-code}"
         return f"the decoder process was ended by {name} while reading this file"
     return f"the decoder process exited with code {code} while reading this file"
+
+
+def _each(
+    first: Path, rest: list[Path], fn: Callable[..., T], args: tuple[Any, ...]
+) -> list[T | ImageLoadError]:
+    """In a worker: ``fn(path, *args)`` for each path, every failure an ImageLoadError."""
+    outcomes: list[T | ImageLoadError] = []
+    for path in (first, *rest):
+        try:
+            outcomes.append(fn(path, *args))
+        except BaseException as exc:
+            outcomes.append(as_load_error(path, exc))
+    return outcomes
 
 
 def as_load_error(path: Path, exc: BaseException, memory_bytes: int = 0) -> ImageLoadError:

@@ -122,26 +122,24 @@ def scan_folder(
     for problem in problems:
         if on_problem is not None:
             on_problem(problem)
-    guard = default_guard()
     records: list[ImageRecord] = []
     skipped: list[FileProblem] = []
-    for done, path in enumerate(files, start=1):
+    # In guarded worker processes: a header can crash or exhaust its parser.
+    outcomes = default_guard().call_each(read_record, files, base)
+    for done, (path, outcome) in enumerate(outcomes, start=1):
         if cancel is not None:
             cancel.raise_if_cancelled()
-        try:
-            # In a guarded worker process: a header can crash or exhaust its parser.
-            record = guard.call(read_record, path, base)
-        except _Skipped as skip:
-            skipped.append(FileProblem(path, skip.reason))
-        except ImageLoadError as exc:
-            problem = FileProblem(path, exc.reason, exc.details)
+        if isinstance(outcome, _Skipped):
+            skipped.append(FileProblem(path, outcome.reason))
+        elif isinstance(outcome, ImageLoadError):
+            problem = FileProblem(path, outcome.reason, outcome.details)
             problems.append(problem)
             if on_problem is not None:
                 on_problem(problem)
         else:
-            records.append(record)
+            records.append(outcome)
             if on_record is not None:
-                on_record(record)
+                on_record(outcome)
         if progress is not None:
             progress(done, len(files))
     problems.sort(key=lambda p: p.path)

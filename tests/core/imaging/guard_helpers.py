@@ -43,3 +43,12 @@ def recurse(path: Path) -> int:
 
 def typed(path: Path) -> None:
     raise NotAnImageError(path, "not a DICOM file", "starts with b'hello'")
+
+
+def abort_on_bad(path: Path) -> str:
+    """The name of a good file; a file named "bad" aborts the process, "typed" fails typed."""
+    if path.name == "bad":
+        abort(path)
+    if path.name == "typed":
+        typed(path)
+    return path.name

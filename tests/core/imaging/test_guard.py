@@ -96,3 +96,17 @@ def test_interrupt_frees_a_caller_waiting_on_a_slow_file(guard: DecoderGuard) ->
     caller.join(10)
     assert not caller.is_alive() and len(done) == 1
     assert guard.call(helpers.echo, FILE, 5) == ("x.dcm", 5)
+
+
+def test_a_crash_in_a_chunk_falls_on_the_guilty_file_only(guard: DecoderGuard) -> None:
+    names = [f"f{i}" for i in range(40)]
+    names[5], names[7], names[35] = "bad", "typed", "bad"
+    outcomes = list(guard.call_each(helpers.abort_on_bad, [Path("/d") / n for n in names]))
+    assert [p.name for p, _ in outcomes] == names
+    for (path, outcome), name in zip(outcomes, names, strict=True):
+        if name == "bad":
+            assert isinstance(outcome, DecoderCrashError) and outcome.path == path
+        elif name == "typed":
+            assert isinstance(outcome, NotAnImageError)
+        else:
+            assert outcome == name
