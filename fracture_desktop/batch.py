@@ -11,7 +11,7 @@ goes to stderr, the summary to stdout. Exit codes (also in docs/REPORTS.md):
 2     usage error: bad arguments, FOLDER missing, a report exists without --overwrite
 3     no usable model: missing, damaged (sha256 mismatch) or the device is unavailable
 4     nothing could be analysed: no images found, or every image failed
-5     a report could not be written (permissions, disk full)
+5     a report could not be written (permissions, disk full; the folder is tried first)
 130   interrupted (Ctrl-C); no partial report is left behind
 ====  ==========================================================================
 """
@@ -28,7 +28,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
-from fracture_desktop.core.atomic import OutputExistsError, atomic_write, check_writable
+from fracture_desktop.core.atomic import (
+    OutputExistsError,
+    OutputWriteError,
+    atomic_write,
+    check_writable,
+    probe_writable,
+)
 from fracture_desktop.core.decisions import DecisionStore
 from fracture_desktop.core.errors import FractureDesktopError, ModelError
 from fracture_desktop.core.findings import Flag
@@ -71,6 +77,12 @@ def _request(args: argparse.Namespace, folder: Path) -> TriageRequest:
     return request
 
 
+def _report_paths(args: argparse.Namespace, request: TriageRequest) -> tuple[Path, ...]:
+    """Every file the scan writes: the reports and the summary."""
+    summary = () if args.summary_json is None else (Path(args.summary_json),)
+    return (*request.outputs, *summary)
+
+
 def run_scan(args: argparse.Namespace) -> int:
     """Run ``fracture-desktop scan`` with parsed arguments; return the exit code."""
     folder = Path(args.folder)
@@ -85,6 +97,12 @@ def run_scan(args: argparse.Namespace) -> int:
     except FractureDesktopError as exc:
         _error(exc.reason, exc.details)
         return EXIT_USAGE
+    try:
+        for path in _report_paths(args, request):
+            probe_writable(path)  # permissions, read-only media: before the analysis
+    except OutputWriteError as exc:
+        _error(exc.reason, exc.details)
+        return EXIT_WRITE_FAILED
     try:
         return _scan(args, folder, request)
     except KeyboardInterrupt:
@@ -109,10 +127,12 @@ def _scan(args: argparse.Namespace, folder: Path, request: TriageRequest) -> int
     scan = scan_folder(folder, progress=bar)
     bar.close()
     # A report written into the folder on an earlier run is not an image to list.
-    summary = () if args.summary_json is None else (Path(args.summary_json),)
-    mine = {p.resolve() for p in (*request.outputs, *summary)}
-    records = tuple(r for r in scan.images if r.path.resolve() not in mine)
-    problems = tuple(p for p in scan.problems if p.path.resolve() not in mine)
+    # realpath, not resolve: a looping link among the problems must not raise.
+    mine = {os.path.realpath(p) for p in _report_paths(args, request)}
+    records = tuple(r for r in scan.images if os.path.realpath(r.path) not in mine)
+    # Skipped files (a DICOMDIR) get a row too: the CSV has one row per file.
+    listed = (*scan.problems, *scan.skipped)
+    problems = tuple(p for p in listed if os.path.realpath(p.path) not in mine)
     if not records and not problems:
         _error(f"no images found in {folder}")
         return EXIT_NOTHING_ANALYSED

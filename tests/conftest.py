@@ -65,3 +65,12 @@ def fracatlas_dir(shared_dir: Path) -> Path:
     if not (path / "splits.csv").is_file():
         pytest.skip("../shared/datasets/fracatlas is not available")
     return path
+
+
+@pytest.fixture(scope="session")
+def fuzz_dir(shared_dir: Path) -> Path:
+    """``../shared/fuzz``: hostile files that once broke the scan, one folder per failure."""
+    path = shared_dir / "fuzz"
+    if not (path / "README.md").is_file():
+        pytest.skip("../shared/fuzz is not available")
+    return path

@@ -8,6 +8,7 @@ batch goes on.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -17,8 +18,8 @@ from typing import TYPE_CHECKING
 
 from fracture_desktop.core.errors import FractureDesktopError
 from fracture_desktop.core.findings import Finding, Flag
+from fracture_desktop.core.imaging.guard import guarded_image
 from fracture_desktop.core.imaging.image import LoadedImage
-from fracture_desktop.core.imaging.loader import load_image
 from fracture_desktop.core.imaging.model_input import InputSpec
 from fracture_desktop.core.imaging.records import ImageRecord
 from fracture_desktop.core.imaging.scan import image_identity
@@ -62,7 +63,7 @@ class Analysis:
     prediction: Prediction | None = None
 
 
-def failure_reason(exc: Exception) -> str:
+def failure_reason(exc: BaseException) -> str:
     """Why an image could not be analysed, in a few words."""
     if isinstance(exc, FractureDesktopError):
         return exc.reason
@@ -77,7 +78,9 @@ def read_image(
     """Hash / identify and decode ``record``'s first frame; never raises for a bad file.
 
     When ``cache`` holds the model input of ``record`` for ``spec``, that is used instead of
-    decoding (see :mod:`fracture_desktop.core.prepared`).
+    decoding (see :mod:`fracture_desktop.core.prepared`). Decoding runs in a guarded worker
+    process (:mod:`~fracture_desktop.core.imaging.guard`), which turns crashes, overruns and
+    every exception into a typed error.
     """
     prepared = cache.take(record, spec) if cache is not None and spec is not None else None
     if prepared is not None:
@@ -87,7 +90,7 @@ def read_image(
     except OSError as exc:
         return ReadImage(record, error=failure_reason(exc))
     try:
-        return ReadImage(record, identity, load_image(record.path))
+        return ReadImage(record, identity, guarded_image(record.path))
     except Exception as exc:  # one odd file must not end a batch of thousands
         return ReadImage(record, identity, error=failure_reason(exc))
 
@@ -125,6 +128,11 @@ def score(
         prediction = predict()
     except Exception as exc:  # e.g. an image too small for the network
         error = failure_reason(exc)
+        finding = Finding(record.path, identity, Flag.NOT_ANALYSED, None, error, spacing, warnings)
+        return Analysis(finding, image)
+    if not math.isfinite(prediction.probability):
+        # NaN compares false with every threshold: it would read as "no fracture".
+        error = f"the model's output is not a number ({prediction.probability})"
         finding = Finding(record.path, identity, Flag.NOT_ANALYSED, None, error, spacing, warnings)
         return Analysis(finding, image)
     finding = Finding(

@@ -3,19 +3,27 @@
 The data goes to a temporary file in the destination folder (same file system, so the final
 rename is atomic), is flushed to disk, then renamed over the destination. A destination that
 already exists is replaced only when the caller says so. Reports and the reader-decisions
-file are written this way.
+file are written this way. A writer killed mid-way leaves its temporary file behind; the
+next write of the same file removes it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 from fracture_desktop.core.errors import FractureDesktopError
+
+# After ".<report name>.": the writer's pid, mkstemp's random part, ".tmp".
+_TEMPORARY = re.compile(r"(?P<pid>\d+)\.[A-Za-z0-9_]+\.tmp")
+#: Where a writer's liveness cannot be asked (Windows), a temporary file this old is stale.
+_STALE_SECONDS = 24 * 3600
 
 
 class OutputExistsError(FractureDesktopError):
@@ -54,6 +62,76 @@ def check_writable(path: Path | str, overwrite: bool = False) -> Path:
     return path
 
 
+def probe_writable(path: Path | str) -> None:
+    """Create and remove a temporary file beside ``path``, as :func:`atomic_write` will.
+
+    The only test of permissions that holds for root, ACLs and read-only mounts alike; run
+    before a long analysis so that it does not end in "cannot write". Stale temporary files
+    of earlier runs are removed on the way.
+
+    Raises
+    ------
+    OutputWriteError
+        The folder does not accept new files.
+    """
+    path = Path(path)
+    remove_stale_temporaries(path)
+    try:
+        fd, name = _temporary(path)
+    except OSError as exc:
+        raise OutputWriteError(path, f"the folder does not accept new files: {exc}") from exc
+    os.close(fd)
+    os.unlink(name)
+
+
+def _temporary(path: Path) -> tuple[int, str]:
+    """A new temporary file beside ``path``, named ``.<name>.<pid>.<random>.tmp``.
+
+    The pid in the name lets a later run tell the leftovers of a killed writer from the
+    file of a writer still at work (see :func:`remove_stale_temporaries`).
+    """
+    return tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
+
+
+def remove_stale_temporaries(path: Path) -> list[Path]:
+    """Remove temporary files that a killed writer of ``path`` left behind; return them.
+
+    Only names this module makes for this very report are considered, and only those whose
+    writer process no longer runs (or, where that cannot be asked, that are older than a day).
+    """
+    removed: list[Path] = []
+    prefix = f".{path.name}."
+    try:
+        candidates = [p for p in path.parent.iterdir() if p.name.startswith(prefix)]
+    except OSError:
+        return removed
+    for candidate in candidates:
+        match = _TEMPORARY.fullmatch(candidate.name[len(prefix) :])
+        if match is None or not _is_stale(candidate, int(match["pid"])):
+            continue
+        with contextlib.suppress(OSError):
+            candidate.unlink()
+            removed.append(candidate)
+    return removed
+
+
+def _is_stale(candidate: Path, pid: int) -> bool:
+    if pid == os.getpid():
+        return False  # this process may be writing it right now
+    if os.name == "posix":
+        try:
+            os.kill(pid, 0)  # signal 0: only asks whether the process exists
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False  # it exists, under another user
+        return False
+    try:
+        return time.time() - candidate.stat().st_mtime > _STALE_SECONDS
+    except OSError:
+        return False
+
+
 @contextlib.contextmanager
 def atomic_write(path: Path | str, overwrite: bool = False) -> Iterator[BinaryIO]:
     """Open a temporary file for writing that becomes ``path`` when the block succeeds.
@@ -71,8 +149,9 @@ def atomic_write(path: Path | str, overwrite: bool = False) -> Iterator[BinaryIO
         The temporary file cannot be created or written.
     """
     path = check_writable(path, overwrite)
+    remove_stale_temporaries(path)
     try:
-        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        fd, tmp_name = _temporary(path)
     except OSError as exc:
         raise OutputWriteError(path, str(exc)) from exc
     tmp = Path(tmp_name)

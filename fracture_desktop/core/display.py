@@ -63,16 +63,20 @@ class DisplayState:
     boxes_visible: bool = True
 
 
-def window_label(voi: Voi | None) -> str:
+def window_label(voi: Voi | None, explanation: bool = True) -> str:
     """A short description of a display transform.
 
     E.g. ``"W 400 L 40 (BONE)"``; ``"colour"`` for colour images, which have no window.
+    With ``explanation`` false the file's free text is left out (``"W 400 L 40"``): Window
+    Center & Width Explanation (0028,1055) and LUT Explanation (0028,3003) are free text a
+    site may fill with anything, names included.
     """
     if voi is None:
         return "colour"
     if isinstance(voi, VoiLut):
-        return f"VOI LUT {voi.explanation}".strip()
-    return f"W {voi.width:.0f} L {voi.center:.0f} ({voi.explanation or 'window'})"
+        return f"VOI LUT {voi.explanation if explanation else ''}".strip()
+    values = f"W {voi.width:.0f} L {voi.center:.0f}"
+    return f"{values} ({voi.explanation or 'window'})" if explanation else values
 
 
 def _heat_lut() -> np.ndarray:

@@ -25,6 +25,11 @@ class FractureDesktopError(Exception):
         self.reason = reason
         self.details = details
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Errors cross from the decoder process (core/imaging/guard.py) by pickle, which
+        # rebuilds an exception from ``args`` alone unless told otherwise.
+        return type(self), (self.reason, self.details)
+
 
 class ImageLoadError(FractureDesktopError):
     """A file could not be read as an image.
@@ -40,6 +45,9 @@ class ImageLoadError(FractureDesktopError):
     def __init__(self, path: Path | str, reason: str, details: str = "") -> None:
         super().__init__(reason, details)
         self.path = Path(path)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return type(self), (self.path, self.reason, self.details)
 
     def __str__(self) -> str:
         return f"{self.path.name}: {self.reason}"
@@ -59,6 +67,40 @@ class UnsupportedTransferSyntaxError(ImageLoadError):
 
 class CorruptImageError(ImageLoadError):
     """The file claims to be an image but its data is damaged or ends early."""
+
+
+class FrameOutOfRangeError(ImageLoadError, IndexError):
+    """A frame index outside the file's frames (an ``IndexError`` too, as callers expect)."""
+
+
+class ImageTooLargeError(CorruptImageError):
+    """The image declares a size no radiograph has, or needs more memory than decoding may use.
+
+    Refused before decoding where the declared size can be read (header, codestream markers,
+    picture header), so that a few kilobytes never claim gigabytes.
+    """
+
+    @classmethod
+    def declared(
+        cls, path: Path | str, rows: int, cols: int, details: str = ""
+    ) -> ImageTooLargeError:
+        """The error for an image refused for the size it declares."""
+        return cls(path, f"image too large: {cols} x {rows} declared", details)
+
+
+class NonFiniteValueError(CorruptImageError):
+    """A value the analysis depends on is NaN or infinite (pixels, model input, probability).
+
+    A NaN compares false with every threshold, so left alone it would read as "no fracture".
+    """
+
+
+class DecoderCrashError(ImageLoadError):
+    """The guarded decoder process died while reading the file (a native decoder aborted)."""
+
+
+class DecodeTimeoutError(ImageLoadError):
+    """Reading the file took longer than the guard allows; the decoder process was stopped."""
 
 
 class ModelError(FractureDesktopError):

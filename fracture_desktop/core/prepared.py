@@ -65,7 +65,7 @@ def prepare(
 ) -> PreparedImage:
     """The prepared form of ``image``, from its display grey (``display_grey(image)``)."""
     spacing = image.spacing.source if image.spacing else None
-    values = input_from_grey(grey, spec)
+    values = input_from_grey(grey, spec, image.path)
     return PreparedImage(record, identity, spec, values, image.shape, spacing, image.warnings)
 
 

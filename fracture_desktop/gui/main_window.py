@@ -21,6 +21,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QSlider, QWidget
 
 from fracture_desktop.core.decisions import DecisionStore
+from fracture_desktop.core.imaging.guard import default_guard
 from fracture_desktop.core.imaging.records import ScanResult
 from fracture_desktop.core.prepared import PreparedCache
 from fracture_desktop.core.results_store import ResultsStore
@@ -339,6 +340,7 @@ class MainWindow(QMainWindow):
         self.analysis.cancel()
         self.report_writer.cancel()
         self.loader.clear()
+        default_guard().interrupt()  # a decode in progress would hold its thread up to 30 s
         for worker in self.workers:
             worker.shutdown()
         self.bridge.close()

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from pydicom.dataset import Dataset
 
 from fracture_desktop.core.errors import ImageLoadError
 from fracture_desktop.core.imaging.dicom import read_dataset
+from fracture_desktop.core.imaging.guard import default_guard
 from fracture_desktop.core.imaging.records import ImageRecord, SourceKind
 
 #: Longer values are cut: the browser is for reading, not for dumping binary data.
@@ -26,16 +28,37 @@ class TagRow:
 
 
 def read_tags(record: ImageRecord) -> tuple[TagRow, ...]:
-    """The header of a DICOM record (empty for plain pictures or unreadable headers)."""
+    """The header of a DICOM record (empty for plain pictures or unreadable headers).
+
+    Read in a guarded worker process, as pixels are: a header can be crafted to exhaust
+    its parser (a deflated dataset that inflates to gigabytes, sequences nested thousands
+    deep), and the viewer must survive it.
+    """
     if record.kind is not SourceKind.DICOM:
         return ()
     try:
-        ds = read_dataset(record.path, header_only=True)
+        return default_guard().call(header_rows, record.path)
     except ImageLoadError:
         return ()
+
+
+def header_rows(path: Path) -> tuple[TagRow, ...]:
+    """Every element of the header at ``path``, file meta first, as rows.
+
+    Raises
+    ------
+    ImageLoadError
+        The header cannot be read.
+    """
+    ds = read_dataset(path, header_only=True)
     rows: list[TagRow] = []
-    _flatten(ds.file_meta, 0, rows)
-    _flatten(ds, 0, rows)
+    try:
+        _flatten(ds.file_meta, 0, rows)
+        _flatten(ds, 0, rows)
+    except Exception as exc:
+        # Elements are converted when first read: a damaged one (unknown VR, bad length)
+        # raises here. The rows before it are still worth showing.
+        rows.append(TagRow("", "", "", f"the rest of the header is damaged ({exc})"))
     return tuple(rows)
 
 

@@ -10,18 +10,20 @@ import numpy as np
 from fracture_desktop.core.boxes import Box
 from fracture_desktop.core.decisions import Decision
 from fracture_desktop.core.findings import Finding, Flag, Thresholds
-from fracture_desktop.core.imaging.image import SpacingSource
+from fracture_desktop.core.imaging.image import LoadedImage, SpacingSource, VoiWindow
 from fracture_desktop.core.imaging.records import FileProblem, ImageRecord, SourceKind
 from fracture_desktop.core.report import (
     ModelIdentity,
     ReportContext,
     ReportEntry,
-    make_key_image,
+    key_image_of,
 )
 
 PATIENT = "Müller^Jürgen"
 #: A localiser's box on the first entry's image.
 BOX = Box(10.0, 20.0, 30.5, 40.0, 0.91)
+#: Window Center & Width Explanation is free text: sites have been seen to put names in it.
+WINDOW = VoiWindow(center=0.5, width=1.0, explanation="BONE for Dr Okafor")
 SOURCE = "/data/study"
 
 
@@ -42,7 +44,7 @@ def key_image() -> object:
     grey[50:250, 80:120] = 0.9
     yy, xx = np.mgrid[0:300, 0:200]
     heat = np.exp(-((yy - 150) ** 2 + (xx - 100) ** 2) / 800.0).astype(np.float32)
-    return make_key_image(grey, heat, "W 400 L 40 (BONE)")
+    return key_image_of(LoadedImage(Path("k.dcm"), 0, grey, grey, (WINDOW,)), heat)
 
 
 def entries() -> list[ReportEntry]:

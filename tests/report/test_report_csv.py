@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from report_helpers import PATIENT, context, entries
 
-from fracture_desktop.core.report import COLUMNS, OutputExistsError, write_csv
+from fracture_desktop.core.imaging.records import FileProblem
+from fracture_desktop.core.report import COLUMNS, OutputExistsError, ReportEntry, write_csv
 
 
 def read_rows(path: Path) -> list[dict[str, str]]:
@@ -75,3 +77,19 @@ def test_existing_file_is_kept_unless_overwrite(tmp_path: Path) -> None:
     write_csv(entries(), out, context(), overwrite=True)
     assert read_rows(out)[0]["flag"] == "fracture"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.csv"]  # no temp file left
+
+
+def test_file_names_that_are_not_utf8_are_written_as_escapes(tmp_path: Path) -> None:
+    odd = Path(os.fsdecode(b"/data/study/patient_\xff\xfe_\xe9.dcm"))
+    problem = ReportEntry.from_problem(FileProblem(odd, "empty file"))
+    rows = read_rows(write_csv([*entries(), problem], tmp_path / "r.csv", context()))
+    assert rows[-1]["file_path"] == r"/data/study/patient_\xff\xfe_\xe9.dcm"
+    assert rows[0]["patient_name"] == PATIENT  # real non-ASCII text is kept as it is
+
+
+def test_deidentified_csv_drops_values_quoted_in_messages(tmp_path: Path) -> None:
+    warned = replace(entries()[1], warnings=("Invalid value for VR DA: 'Jones^Ann'",))
+    failed = ReportEntry.from_problem(FileProblem(Path("x.dcm"), "invalid NumberOfFrames '1A'"))
+    rows = read_rows(write_csv([warned, failed], tmp_path / "r.csv", context(), deidentify=True))
+    assert rows[0]["warnings"] == "Invalid value for VR DA: [value removed]"
+    assert rows[1]["error"] == "invalid NumberOfFrames [value removed]"

@@ -56,9 +56,12 @@ def test_pdf_names_model_app_counts_and_images(tmp_path: Path) -> None:
 
 
 def test_deidentified_pdf_has_no_patient_data(tmp_path: Path) -> None:
+    full = " ".join(pdf_text(write_pdf(entries(), tmp_path / "full.pdf", context())).split())
+    assert "W 1 L 0 (BONE for Dr Okafor)" in full  # the caption names the file's window
     text = pdf_text(write_pdf(entries(), tmp_path / "r.pdf", context(), deidentify=True))
-    for secret in ("Müller", "Jürgen", "PID-77", "19500101"):
+    for secret in ("Müller", "Jürgen", "PID-77", "19500101", "Okafor"):
         assert secret not in text
+    assert "window W 1 L 0" in " ".join(text.split())
     assert "de-identified" in text
     assert "1.2.3.4.5.6" in text  # identities stay: they find the image again
 

@@ -23,7 +23,6 @@ import numpy as np
 import pydicom
 from pydicom.dataset import Dataset, FileDataset
 from pydicom.encaps import get_frame
-from pydicom.errors import InvalidDicomError
 from pydicom.pixels import apply_color_lut, convert_color_space, get_decoder
 from pydicom.uid import (
     UID,
@@ -39,9 +38,15 @@ from pydicom.uid import (
 
 from fracture_desktop.core.errors import (
     CorruptImageError,
+    FrameOutOfRangeError,
+    ImageLoadError,
+    ImageTooLargeError,
+    NonFiniteValueError,
     NoPixelDataError,
     UnsupportedTransferSyntaxError,
 )
+from fracture_desktop.core.files import open_regular
+from fracture_desktop.core.imaging.codestream import declared_shape
 from fracture_desktop.core.imaging.dicom_display import (
     frame_attributes,
     modality_values,
@@ -73,6 +78,8 @@ _UID_NAMES = {
 # One decoded frame larger than this is a corrupt header, not a radiograph (a 43x43 cm
 # detector at 0.1 mm is 18 Mpx, 36 MB at 16 bits).
 MAX_FRAME_BYTES = 1 << 30
+# A JPEG frame header follows its tables; 64 KiB holds any sane set of them.
+_CODESTREAM_HEAD = 1 << 16
 
 
 def transfer_syntax_name(uid: str) -> str:
@@ -118,7 +125,7 @@ def read_dataset(path: Path, *, header_only: bool) -> FileDataset:
     CorruptImageError
         The file ends inside an element.
     """
-    with open(path, "rb") as f:
+    with open_regular(path) as f:
         head = f.read(HEAD_LENGTH)
         kind = sniff(head)
         if kind not in (FileKind.DICOM, FileKind.MAYBE_DICOM):
@@ -129,22 +136,39 @@ def read_dataset(path: Path, *, header_only: bool) -> FileDataset:
             warnings.simplefilter("always")
             try:
                 ds = pydicom.dcmread(f, force=True, stop_before_pixels=header_only)
-            except (InvalidDicomError, EOFError, ValueError, TypeError, KeyError, OSError) as exc:
+            except RecursionError as exc:
+                raise CorruptImageError(path, "DICOM header is nested too deeply") from exc
+            except Exception as exc:
+                # Damaged headers raise whatever the parser meets first: InvalidDicomError,
+                # EOFError, zlib.error (deflate), NotImplementedError (unknown VR),
+                # BytesLengthException, struct.error... all mean the same to a reader.
                 raise CorruptImageError(path, "DICOM header is damaged", repr(exc)) from exc
         texts = _warning_texts(caught)
-        if any("End of file reached" in t for t in texts):
-            ts = transfer_syntax_of(ds)
-            what = codec_name(ts) if ts else "pixel"
-            raise CorruptImageError(path, f"{what} data ends early", "; ".join(texts))
-        if kind is FileKind.MAYBE_DICOM and not _looks_parsed(ds):
-            raise not_an_image(path, head)
-        if header_only and not is_dicomdir(ds):
-            # pydicom stopped with the file positioned at the pixel data element.
-            _check_pixel_element(path, f, transfer_syntax_of(ds))
+        try:
+            _check_parsed(path, f, ds, head, header_only, texts)
+        except ImageLoadError:
+            raise
+        except Exception as exc:  # file meta elements are converted here, when first read
+            raise CorruptImageError(path, "DICOM header is damaged", repr(exc)) from exc
     for text in texts:
         # Hand the other warnings on to the caller's recorder (see load_dicom).
         warnings.warn(text, UserWarning, stacklevel=2)
     return ds
+
+
+def _check_parsed(
+    path: Path, f: BinaryIO, ds: Dataset, head: bytes, header_only: bool, texts: list[str]
+) -> None:
+    """What a successful parse still has to prove: complete, really DICOM, pixels present."""
+    if any("End of file reached" in t for t in texts):
+        ts = transfer_syntax_of(ds)
+        what = codec_name(ts) if ts else "pixel"
+        raise CorruptImageError(path, f"{what} data ends early", "; ".join(texts))
+    if sniff(head) is FileKind.MAYBE_DICOM and not _looks_parsed(ds):
+        raise not_an_image(path, head)
+    if header_only and not is_dicomdir(ds):
+        # pydicom stopped with the file positioned at the pixel data element.
+        _check_pixel_element(path, f, transfer_syntax_of(ds))
 
 
 def _check_pixel_element(path: Path, f: BinaryIO, ts: str) -> None:
@@ -242,22 +266,34 @@ def _frame_count(path: Path, ds: Dataset) -> int:
     return max(1, _int_attr(path, ds, "NumberOfFrames", 1))
 
 
-def _check_native_size(path: Path, ds: Dataset, frames: int) -> None:
-    """Compare the size the header declares with the bytes present (PS3.5 8.1.1).
+def _frame_bits(path: Path, ds: Dataset) -> int:
+    """Bits of one decoded frame as the header declares it, refused when implausible.
 
-    Done before decoding so that a truncated file is reported as such and a header that
-    claims a gigantic image never triggers a gigantic allocation.
+    Checked before decoding, for every transfer syntax, so that a header claiming a
+    gigantic image never triggers a gigantic allocation.
     """
     rows = _int_attr(path, ds, "Rows")
     cols = _int_attr(path, ds, "Columns")
     samples = _int_attr(path, ds, "SamplesPerPixel", 1)
     bits = _int_attr(path, ds, "BitsAllocated")
-    frame_bits = rows * cols * samples * bits
+    if rows <= 0 or cols <= 0:
+        raise CorruptImageError(path, "image size in the header is implausible", f"{rows}x{cols}")
+    frame_bits = rows * cols * max(samples, 1) * max(bits, 1)
+    if frame_bits // 8 > MAX_FRAME_BYTES:
+        details = f"{frame_bits // 8} bytes per frame in the header"
+        raise ImageTooLargeError.declared(path, rows, cols, details)
+    return frame_bits
+
+
+def _check_native_size(path: Path, ds: Dataset, frames: int) -> None:
+    """Compare the size the header declares with the bytes present (PS3.5 8.1.1).
+
+    Done before decoding so that a truncated file is reported as such.
+    """
+    frame_bits = _frame_bits(path, ds)
     if ds.get("PhotometricInterpretation") == "YBR_FULL_422":
         # PS3.3 C.7.6.3.1.2: two chroma samples are shared by each pair of pixels.
         frame_bits = frame_bits * 2 // 3
-    if frame_bits // 8 > MAX_FRAME_BYTES or rows <= 0 or cols <= 0:
-        raise CorruptImageError(path, "image size in the header is implausible", f"{rows}x{cols}")
     expected = math.ceil(frame_bits * frames / 8)
     element = next(ds[k] for k in PIXEL_KEYWORDS if k in ds)
     present = len(element.value or b"")
@@ -265,6 +301,28 @@ def _check_native_size(path: Path, ds: Dataset, frames: int) -> None:
         raise CorruptImageError(
             path, "pixel data ends early", f"{present} of {expected} declared bytes present"
         )
+
+
+def _check_codestream_size(path: Path, ds: Dataset, ts: str, frame: int, frames: int) -> None:
+    """Refuse a compressed frame whose codestream declares more pixels than the header.
+
+    Decoders size their output from the codestream (see
+    :mod:`~fracture_desktop.core.imaging.codestream`); the header's Rows x Columns has
+    already been bounded by :func:`_frame_bits`.
+    """
+    _frame_bits(path, ds)
+    try:
+        data = get_frame(ds.PixelData, frame, number_of_frames=frames)
+    except Exception:  # damaged fragments: the decoder reports them with a better reason
+        return
+    shape = declared_shape(data[:_CODESTREAM_HEAD])
+    if shape is None:
+        return
+    rows, cols = int(ds.Rows), int(ds.Columns)
+    if shape[0] * shape[1] > rows * cols:
+        codec = codec_name(ts)
+        details = f"the {codec} data declares {shape[1]} x {shape[0]}, the header {cols} x {rows}"
+        raise ImageTooLargeError.declared(path, *shape, details)
 
 
 def _fragment_ends_early(ds: Dataset, frame: int, frames: int) -> bool:
@@ -305,7 +363,14 @@ def load_dicom(path: Path | str, frame: int = 0) -> LoadedImage:
         # pydicom warns about bad values when they are first used, so the whole load is
         # inside the recorder: the reader sees them with the image, not on a console.
         warnings.simplefilter("always")
-        image = _load(path, frame)
+        try:
+            image = _load(path, frame)
+        except ImageLoadError:
+            raise
+        except Exception as exc:
+            # pydicom converts raw elements when first used, so a damaged element (an
+            # unknown VR, a bad length) raises here rather than while reading the file.
+            raise CorruptImageError(path, "DICOM data is damaged", repr(exc)) from exc
     texts = tuple(dict.fromkeys(_warning_texts(caught)))
     return replace(image, warnings=image.warnings + texts) if texts else image
 
@@ -323,7 +388,7 @@ def _load(path: Path, frame: int) -> LoadedImage:
     ds.file_meta.TransferSyntaxUID = UID(ts)
     frames = _frame_count(path, ds)
     if not 0 <= frame < frames:
-        raise IndexError(f"frame {frame} outside 0..{frames - 1}")
+        raise FrameOutOfRangeError(path, f"frame {frame} outside 0..{frames - 1}")
     try:
         decoder = get_decoder(ts)
     except NotImplementedError as exc:
@@ -334,32 +399,75 @@ def _load(path: Path, frame: int) -> LoadedImage:
         raise UnsupportedTransferSyntaxError(path, reason)
     if decoder.is_native:
         _check_native_size(path, ds, frames)
+    else:
+        _check_codestream_size(path, ds, ts, frame, frames)
     try:
         stored, meta = decoder.as_array(ds, index=frame)
-    except (RuntimeError, ValueError, AttributeError, KeyError, TypeError) as exc:
+    except MemoryError as exc:
+        raise ImageTooLargeError(path, "image needs more memory than decoding may use") from exc
+    except Exception as exc:  # decoders raise anything from struct.error to ZeroDivisionError
         raise _decode_error(path, ds, ts, (frame, frames), exc) from exc
     photometric = str(meta.get("photometric_interpretation", ds.get("PhotometricInterpretation")))
     notes: list[str] = []
     if int(meta.get("samples_per_pixel", 1)) == 3 or photometric == "PALETTE COLOR":
+        try:
+            rgb = _to_rgb8(stored, ds, photometric)
+        except Exception as exc:  # damaged palettes: ValueError, IndexError, KeyError...
+            raise CorruptImageError(path, "colour data or palette is damaged", repr(exc)) from exc
         return LoadedImage(
             path=path,
             frame=frame,
             stored=stored,
-            values=_to_rgb8(stored, ds, photometric),
+            values=rgb,
             spacing=pixel_spacing(ds, frame),
         )
+    voi = frame_attributes(ds, frame, "WindowCenter", "FrameVOILUTSequence")
+    windows, luts = voi_windows(voi), voi_luts(ds)
+    if not windows and not luts:
+        _check_no_voi_stated(path, voi, ds)
     rescale = frame_attributes(ds, frame, "RescaleSlope", "PixelValueTransformationSequence")
+    values = modality_values(stored, rescale, notes)
+    if not np.issubdtype(values.dtype, np.integer) and not np.isfinite(values).all():
+        raise NonFiniteValueError(
+            path,
+            "pixel values are not finite (NaN or infinity)",
+            "after the Modality LUT: Rescale Slope {!r}, Rescale Intercept {!r}".format(
+                rescale.get("RescaleSlope"), rescale.get("RescaleIntercept")
+            ),
+        )
     return LoadedImage(
         path=path,
         frame=frame,
         stored=stored,
-        values=modality_values(stored, rescale, notes),
-        windows=voi_windows(frame_attributes(ds, frame, "WindowCenter", "FrameVOILUTSequence")),
-        voi_luts=voi_luts(ds),
+        values=values,
+        windows=windows,
+        voi_luts=luts,
         invert=needs_inversion(ds),
         spacing=pixel_spacing(ds, frame),
         warnings=tuple(notes),
     )
+
+
+def _check_no_voi_stated(path: Path, voi: Dataset, ds: Dataset) -> None:
+    """Refuse a file that states how it is to be seen (PS3.3 C.11.2) in a way that cannot
+    be applied: an automatic window would show, and the model would score, a picture the
+    file never meant. A file that states nothing gets the automatic window.
+
+    Raises
+    ------
+    CorruptImageError
+        Every Window Center/Width pair, or every VOI LUT, of the file was unusable.
+    """
+    if voi.get("WindowCenter") is not None and voi.get("WindowWidth") is not None:
+        details = "Window Center {!r}, Window Width {!r}, VOI LUT Function {!r}".format(
+            voi.get("WindowCenter"), voi.get("WindowWidth"), ds.get("VOILUTFunction", "LINEAR")
+        )
+        raise CorruptImageError(path, "the file's window cannot be applied", details)
+    if any(item.get("LUTData") for item in ds.get("VOILUTSequence") or ()):
+        # Items without a table are placeholders some writers leave; a table that maps
+        # every input to one value is a statement that cannot be shown.
+        details = "the VOI LUT maps every input to one value"
+        raise CorruptImageError(path, "the file's VOI LUT cannot be applied", details)
 
 
 def _decode_error(

@@ -8,7 +8,7 @@ groups over the shared ones (C.7.6.16).
 
 from __future__ import annotations
 
-import math
+import warnings
 from collections.abc import Iterable
 
 import numpy as np
@@ -28,6 +28,9 @@ MIN_SPACING_MM = 0.005
 MAX_SPACING_MM = 10.0
 
 
+#: Windows are applied in float32; centres and widths beyond its range cannot be.
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
 def modality_values(stored: np.ndarray, ds: Dataset, notes: list[str]) -> np.ndarray:
     """Apply the Modality LUT (PS3.3 C.11.1): Rescale Slope/Intercept or the LUT Sequence.
 
@@ -40,7 +43,7 @@ def modality_values(stored: np.ndarray, ds: Dataset, notes: list[str]) -> np.nda
     if "ModalityLUTSequence" in ds:
         try:
             return apply_modality_lut(stored, ds).astype(np.float32)
-        except (TypeError, ValueError, IndexError, AttributeError) as exc:
+        except Exception as exc:  # a damaged table raises anything from IndexError up
             notes.append(f"Modality LUT is damaged and was ignored ({exc})")
     try:
         slope = float(ds.get("RescaleSlope", 1.0) or 1.0)
@@ -70,7 +73,8 @@ def voi_windows(ds: Dataset) -> tuple[VoiWindow, ...]:
     """Every Window Center/Width pair of the file (PS3.3 C.11.2.1.2), in file order.
 
     Window Center & Width Explanation (0028,1055) labels each pair; VOI LUT Function
-    (0028,1056) applies to all of them. Pairs with a non-positive width are dropped.
+    (0028,1056) applies to all of them. Pairs with a non-positive width, or values that are
+    not finite in float32 (a sigmoid's slope included), are dropped.
     """
     centers = _as_list(ds.get("WindowCenter"))
     widths = _as_list(ds.get("WindowWidth"))
@@ -86,8 +90,12 @@ def voi_windows(ds: Dataset) -> tuple[VoiWindow, ...]:
             center, width = float(c), float(w)  # type: ignore[arg-type]
         except (TypeError, ValueError):
             continue
-        if width <= 0 or not (math.isfinite(center) and math.isfinite(width)):
+        # Windows are applied in float32: values beyond its range (or NaN) would turn every
+        # pixel into NaN, not a picture.
+        if not (0 < width <= _FLOAT32_MAX and abs(center) <= _FLOAT32_MAX):
             continue
+        if function is VoiFunction.SIGMOID and 4.0 / width > _FLOAT32_MAX:
+            continue  # C.11.2.1.3.1's slope 4 / width: infinite in float32, NaN at the centre
         label = str(explanations[i]) if i < len(explanations) else ""
         windows.append(VoiWindow(center, width, function, label or f"file window {i + 1}"))
     return tuple(windows)
@@ -111,12 +119,17 @@ def voi_luts(ds: Dataset) -> tuple[VoiLut, ...]:
             table = np.frombuffer(raw, dtype=dtype)
         else:
             table = np.asarray(_as_list(raw), dtype=np.uint16)
+        table = table[:count]
         if table.size == 0:
+            continue
+        if table.min() == table.max():
+            # A constant table shows one grey and nothing of the image: no VOI at all.
+            warnings.warn("a VOI LUT with one value for every input was ignored", stacklevel=2)
             continue
         # Some writers declare fewer bits than the entries use; never let values exceed 1.
         bits = max(bits, int(table.max()).bit_length())
         explanation = str(item.get("LUTExplanation", "")) or f"file LUT {len(luts) + 1}"
-        luts.append(VoiLut(first, table[:count], explanation, bits))
+        luts.append(VoiLut(first, table, explanation, bits))
     return tuple(luts)
 
 

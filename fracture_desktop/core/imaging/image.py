@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
 
 class VoiFunction(enum.StrEnum):
     """VOI LUT Function (0028,1056), PS3.3 C.11.2.1.3."""
@@ -182,9 +184,14 @@ def apply_window(values: np.ndarray, window: VoiWindow, invert: bool = False) ->
     # float32 throughout, no float64 temporaries: this runs for every image shown,
     # thumbnailed or analysed, so it has to cost little more than reading the file.
     if window.function is VoiFunction.SIGMOID:
+        slope = 4.0 / w if invert else -4.0 / w  # 1 - sigmoid(z) = sigmoid(-z)
+        if not abs(slope) <= _FLOAT32_MAX:
+            # Narrower than float32 resolves: the sigmoid is a step at the centre.
+            bright = np.less_equal if invert else np.greater
+            return bright(values, c).astype(np.float32)
         out = np.subtract(values, np.float32(c), dtype=np.float32)
-        out *= np.float32(4.0 / w if invert else -4.0 / w)  # 1 - sigmoid(z) = sigmoid(-z)
-        with np.errstate(over="ignore"):  # exp -> inf far below the centre: 1/inf is 0
+        with np.errstate(over="ignore"):  # -> +-inf far from the centre: exp gives inf or 0
+            out *= np.float32(slope)
             np.exp(out, out=out)
         out += 1.0
         np.reciprocal(out, out=out)

@@ -7,10 +7,12 @@ so the network sees the same array in both places.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from fracture_desktop.core.errors import NonFiniteValueError
 from fracture_desktop.core.imaging.image import LoadedImage, display_grey
 
 #: Raise when the output of :func:`model_input` changes (loading, windowing, resizing), so
@@ -58,15 +60,23 @@ def model_input(image: LoadedImage, spec: InputSpec) -> np.ndarray:
 
     The image is shown as a reader first sees it (default window, bone bright, colour as
     luminance), then resized with an antialiasing bilinear filter into the square.
+
+    Raises
+    ------
+    NonFiniteValueError
+        A NaN or infinity reached the input: clipping would hide it as black or white.
     """
-    return input_from_grey(display_grey(image), spec)
+    return input_from_grey(display_grey(image), spec, image.path)
 
 
-def input_from_grey(grey: np.ndarray, spec: InputSpec) -> np.ndarray:
-    """:func:`model_input` from ``display_grey(image)``, for callers that show it too."""
+def input_from_grey(grey: np.ndarray, spec: InputSpec, path: Path) -> np.ndarray:
+    """:func:`model_input` from ``display_grey(image)`` of the image at ``path``, for
+    callers that show it too."""
     top, left, rows, cols = fit_box(grey.shape, spec.size, spec.letterbox)
     resized = Image.fromarray(grey).resize((cols, rows), Image.Resampling.BILINEAR)
     square = np.zeros((spec.size, spec.size), dtype=np.float32)
     square[top : top + rows, left : left + cols] = np.asarray(resized, dtype=np.float32)
+    if not np.isfinite(square).all():  # checked at model size: cheap, and before the clip
+        raise NonFiniteValueError(path, "model input is not finite (NaN or infinity)")
     np.clip(square, 0.0, 1.0, out=square)
     return np.repeat(square[None], spec.channels, axis=0)

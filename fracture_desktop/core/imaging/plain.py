@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
 
-from fracture_desktop.core.errors import CorruptImageError, NotAnImageError
+from fracture_desktop.core.errors import CorruptImageError, ImageTooLargeError, NotAnImageError
 from fracture_desktop.core.imaging.image import LoadedImage, VoiWindow
 
 PLAIN_FORMATS = frozenset({"PNG", "JPEG", "TIFF", "BMP", "MPO"})
+#: Pictures with more pixels are refused before decoding: Pillow's own decompression-bomb
+#: limit (about 89 Mpx, 4.5 times a 43 x 43 cm detector at 0.1 mm), which it only warns about.
+MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
 _JPEG_EOI = b"\xff\xd9"
 # Pillow's tolerance of truncated data is a module-wide switch; flip it under a lock only.
 _truncated_lock = threading.Lock()
@@ -25,6 +31,29 @@ def jpeg_ends_early(path: Path) -> bool:
         f.seek(max(0, size - 64))
         tail = f.read()
     return _JPEG_EOI not in tail
+
+
+@contextlib.contextmanager
+def open_picture(path: Path) -> Iterator[Image.Image]:
+    """``Image.open`` (header only) with the declared size refused above :data:`MAX_PIXELS`.
+
+    Raises
+    ------
+    ImageTooLargeError
+        The header declares more than :data:`MAX_PIXELS` pixels.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(path)
+    except Image.DecompressionBombError as exc:  # over twice Pillow's limit
+        reason = f"image too large: over {2 * MAX_PIXELS // 10**6} Mpx declared"
+        raise ImageTooLargeError(path, reason, str(exc)) from exc
+    with im:
+        cols, rows = im.size
+        if rows * cols > MAX_PIXELS:
+            raise ImageTooLargeError.declared(path, rows, cols)
+        yield im
 
 
 def _decode(path: Path, tolerate_truncation: bool) -> Image.Image:
@@ -71,7 +100,7 @@ def load_plain(path: Path) -> LoadedImage:
     path = Path(path)
     warnings: list[str] = []
     try:
-        with Image.open(path) as probe:
+        with open_picture(path) as probe:
             fmt = probe.format
         if fmt not in PLAIN_FORMATS:
             raise NotAnImageError(path, f"{fmt} pictures are not supported")

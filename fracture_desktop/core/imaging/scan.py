@@ -5,14 +5,15 @@ Nothing is ever written into the scanned folder; files are opened read-only.
 
 from __future__ import annotations
 
+import errno
 import os
 import threading
 import warnings
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
+from PIL import UnidentifiedImageError
 from pydicom.datadict import dictionary_VR
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
@@ -24,14 +25,15 @@ from fracture_desktop.core.errors import (
     ImageLoadError,
     UnsupportedTransferSyntaxError,
 )
-from fracture_desktop.core.files import file_sha256
+from fracture_desktop.core.files import file_sha256, special_file_kind
 from fracture_desktop.core.imaging.dicom import (
     is_dicomdir,
     read_dataset,
     transfer_syntax_name,
     transfer_syntax_of,
 )
-from fracture_desktop.core.imaging.plain import PLAIN_FORMATS
+from fracture_desktop.core.imaging.guard import default_guard
+from fracture_desktop.core.imaging.plain import PLAIN_FORMATS, open_picture
 from fracture_desktop.core.imaging.records import (
     FileProblem,
     ImageRecord,
@@ -41,7 +43,7 @@ from fracture_desktop.core.imaging.records import (
     SourceKind,
     Study,
 )
-from fracture_desktop.core.imaging.sniff import HEAD_LENGTH, FileKind, not_an_image, sniff
+from fracture_desktop.core.imaging.sniff import FileKind, not_an_image, read_head, sniff
 from fracture_desktop.core.jobs import CancelToken, ProgressCallback
 
 #: The elements a scan reads, by keyword: (tag, VR) from the PS3.6 data dictionary.
@@ -77,12 +79,8 @@ _DEFAULT_REPERTOIRE_VRS = frozenset({"AE", "AS", "CS", "DA", "DS", "DT", "IS", "
 PLAIN_STUDY_PREFIX = "folder:"
 
 
-class _Skipped(Exception):
+class _Skipped(ImageLoadError):
     """A file that is deliberately not shown and not a problem (a DICOMDIR)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 def scan_folder(
@@ -117,36 +115,50 @@ def scan_folder(
         time, then path; problems and skipped files in path order.
     """
     root = Path(root)
-    files = sorted(_walk(root, cancel)) if root.is_dir() else [root]
-    base = root if root.is_dir() else root.parent
+    if root.is_dir():
+        files, problems = _walk(root, cancel)
+        files.sort()
+        base = root
+    else:
+        files, problems, base = [root], [], root.parent
+    for problem in problems:
+        if on_problem is not None:
+            on_problem(problem)
     records: list[ImageRecord] = []
-    problems: list[FileProblem] = []
     skipped: list[FileProblem] = []
-    for done, path in enumerate(files, start=1):
+    # In guarded worker processes: a header can crash or exhaust its parser.
+    outcomes = default_guard().call_each(read_record, files, base)
+    for done, (path, outcome) in enumerate(outcomes, start=1):
         if cancel is not None:
             cancel.raise_if_cancelled()
-        try:
-            record = read_record(path, base)
-        except _Skipped as skip:
-            skipped.append(FileProblem(path, skip.reason))
-        except ImageLoadError as exc:
-            problem = FileProblem(path, exc.reason, exc.details)
+        if isinstance(outcome, _Skipped):
+            skipped.append(FileProblem(path, outcome.reason))
+        elif isinstance(outcome, ImageLoadError):
+            problem = FileProblem(path, outcome.reason, outcome.details)
             problems.append(problem)
             if on_problem is not None:
                 on_problem(problem)
         else:
-            records.append(record)
+            records.append(outcome)
             if on_record is not None:
-                on_record(record)
+                on_record(outcome)
         if progress is not None:
             progress(done, len(files))
+    problems.sort(key=lambda p: p.path)
     return ScanResult(
         root=root, patients=group(records), problems=tuple(problems), skipped=tuple(skipped)
     )
 
 
-def _walk(root: Path, cancel: CancelToken | None) -> Iterator[Path]:
-    """Every non-hidden file below ``root``; each real folder is entered once."""
+def _walk(root: Path, cancel: CancelToken | None) -> tuple[list[Path], list[FileProblem]]:
+    """Every non-hidden regular file below ``root``, and every other entry as a problem.
+
+    Each real folder is entered once. FIFOs, sockets, devices, broken or looping links and
+    folders that cannot be listed are problems with a reason, so that every entry a reader
+    sees in the folder is accounted for in the report; none of them is ever opened.
+    """
+    files: list[Path] = []
+    problems: list[FileProblem] = []
     seen: set[str] = set()
     stack = [root]
     while stack:
@@ -162,15 +174,33 @@ def _walk(root: Path, cancel: CancelToken | None) -> Iterator[Path]:
                 for entry in entries:
                     if entry.name.startswith("."):
                         continue
+                    path = Path(entry.path)
                     try:
                         if entry.is_dir():
-                            stack.append(Path(entry.path))
+                            stack.append(path)
                         elif entry.is_file():
-                            yield Path(entry.path)
+                            files.append(path)
+                        else:
+                            problems.append(FileProblem(path, not_a_file_reason(path)))
                     except OSError:
-                        continue  # vanished or unreadable entry: nothing to show
-        except OSError:
-            continue  # unreadable folder: its files cannot be listed at all
+                        problems.append(FileProblem(path, not_a_file_reason(path)))
+        except OSError as exc:
+            reason = f"folder cannot be read: {exc.strerror or exc}"
+            problems.append(FileProblem(folder, reason, str(exc)))
+    return files, problems
+
+
+def not_a_file_reason(path: Path) -> str:
+    """Why a folder entry that is neither a folder nor a regular file is not read."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "link loops back on itself"
+        if exc.errno == errno.ENOENT and os.path.islink(path):
+            return "broken link: its target does not exist"
+        return f"cannot be read: {exc.strerror or exc}"
+    return f"{special_file_kind(mode)}, not a file"
 
 
 def read_record(path: Path, base: Path) -> ImageRecord:
@@ -181,11 +211,7 @@ def read_record(path: Path, base: Path) -> ImageRecord:
     ImageLoadError
         Not an image, no pixel data, unsupported transfer syntax, damaged header.
     """
-    try:
-        with open(path, "rb") as f:
-            head = f.read(HEAD_LENGTH)
-    except OSError as exc:
-        raise CorruptImageError(path, "file cannot be read", str(exc)) from exc
+    head = read_head(path)
     kind = sniff(head)
     if kind is FileKind.PLAIN:
         return _plain_record(path, base)
@@ -194,8 +220,12 @@ def read_record(path: Path, base: Path) -> ImageRecord:
     with warnings.catch_warnings():
         # Header oddities are reported when the image is loaded; a scan stays quiet.
         warnings.simplefilter("ignore")
-        ds = read_dataset(path, header_only=True)
-        return _dicom_record(path, base, ds)
+        try:
+            return _dicom_record(path, base, read_dataset(path, header_only=True))
+        except ImageLoadError:
+            raise
+        except Exception as exc:  # a damaged element raises when first used (see load_dicom)
+            raise CorruptImageError(path, "DICOM header is damaged", repr(exc)) from exc
 
 
 def _folder_key(path: Path, base: Path) -> str:
@@ -208,7 +238,7 @@ def _folder_key(path: Path, base: Path) -> str:
 
 def _plain_record(path: Path, base: Path) -> ImageRecord:
     try:
-        with Image.open(path) as im:
+        with open_picture(path) as im:
             fmt, (cols, rows), mode = im.format, im.size, im.mode
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise CorruptImageError(path, "image header is damaged", str(exc)) from exc
@@ -261,7 +291,7 @@ def _number(ds: Dataset, keyword: str) -> int | None:
 
 def _dicom_record(path: Path, base: Path, ds: Dataset) -> ImageRecord:
     if is_dicomdir(ds):
-        raise _Skipped("DICOMDIR (an index of the medium), not an image")
+        raise _Skipped(path, "DICOMDIR (an index of the medium), not an image")
     if "Rows" not in ds or "Columns" not in ds:
         raise CorruptImageError(path, "image attributes missing", "no Rows or Columns")
     ts = transfer_syntax_of(ds)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import enum
 from pathlib import Path
 
-from fracture_desktop.core.errors import NotAnImageError
+from fracture_desktop.core.errors import CorruptImageError, NotAnImageError
+from fracture_desktop.core.files import NotARegularFileError, open_regular
 
 #: Bytes to read for :func:`sniff`: a DICOM preamble (PS3.10 7.1) plus ``DICM``.
 HEAD_LENGTH = 132
@@ -42,6 +43,25 @@ def sniff(head: bytes) -> FileKind:
     if head[:2] in (b"\x02\x00", b"\x08\x00", b"\x00\x02", b"\x00\x08"):
         return FileKind.MAYBE_DICOM
     return FileKind.UNKNOWN
+
+
+def read_head(path: Path) -> bytes:
+    """The first :data:`HEAD_LENGTH` bytes of a regular file (never blocks on a FIFO).
+
+    Raises
+    ------
+    NotAnImageError
+        ``path`` is a FIFO, socket, device or folder.
+    CorruptImageError
+        The file cannot be opened or read (permissions, a dangling link, I/O error).
+    """
+    try:
+        with open_regular(path) as f:
+            return f.read(HEAD_LENGTH)
+    except NotARegularFileError as exc:
+        raise NotAnImageError(path, str(exc)) from exc
+    except OSError as exc:
+        raise CorruptImageError(path, f"file cannot be read: {exc.strerror or exc}") from exc
 
 
 def describe_content(head: bytes) -> str:

@@ -7,6 +7,9 @@ so memory stays bounded to one model.
 from __future__ import annotations
 
 import os
+import pickle
+import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, cast
@@ -173,7 +176,11 @@ class InferenceEngine:
         card = load_card(model_dir or default_model_dir())
         if not card.weights_path.is_file():
             raise ModelUnavailableError(f"model weights missing: {card.weights_path}")
-        actual = file_sha256(card.weights_path)
+        try:
+            actual = file_sha256(card.weights_path)
+        except OSError as exc:
+            reason = f"the model weights cannot be read: {exc.strerror or exc}"
+            raise ModelUnavailableError(reason, str(card.weights_path)) from exc
         if actual != card.sha256:
             raise ModelIntegrityError(
                 "the model weights do not match their model card; refusing to use them",
@@ -191,10 +198,28 @@ class InferenceEngine:
             torch.set_num_threads(threads)
         model = ARCHITECTURES[card.architecture]()
         try:
-            state = torch.load(card.weights_path, map_location="cpu", weights_only=True)
+            with warnings.catch_warnings():
+                # torch warns about the pickle protocol of a file it is about to refuse.
+                warnings.simplefilter("ignore", UserWarning)
+                state = torch.load(card.weights_path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as exc:
+            # weights_only refuses any object but tensors and plain containers before it is
+            # built, so a payload never runs. torch's message suggests weights_only=False:
+            # never shown, that is exactly what must not be done with such a file.
+            raise ModelIntegrityError(
+                "the model weights hold objects other than tensors; refusing to load them",
+                f"{card.weights_path}: {_refused_global(str(exc))}",
+            ) from exc
+        except Exception as exc:  # truncated zip, wrong format, I/O error
+            raise ModelUnavailableError(
+                "the model weights cannot be loaded", f"{card.weights_path}: {exc!r}"[:500]
+            ) from exc
+        try:
             model.load_state_dict(state)
-        except (RuntimeError, OSError, ValueError) as exc:
-            raise ModelUnavailableError("the model weights cannot be loaded", repr(exc)) from exc
+        except (RuntimeError, TypeError, ValueError, AttributeError) as exc:
+            raise ModelUnavailableError(
+                "the model weights do not fit the architecture", repr(exc)[:500]
+            ) from exc
         if card.mirror_average:
             model = MirrorAverage(model)
         return cls(card, frozen(model, resolved), resolved, check)
@@ -283,6 +308,13 @@ class InferenceEngine:
             settings.shrink,
         )
         return logit, boxes
+
+
+def _refused_global(message: str) -> str:
+    """The object ``torch.load(weights_only=True)`` refused, from its message, if named."""
+    found = re.search(r"GLOBAL (\S+)|global[^`']*[`']([\w.]+)", message)
+    name = next((g for g in found.groups() if g), "") if found else ""
+    return f"refused object {name}" if name else "refused an object that is not a tensor"
 
 
 def grad_cam(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, np.ndarray]:

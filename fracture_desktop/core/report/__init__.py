@@ -20,6 +20,7 @@ from fracture_desktop.core.atomic import (
     OutputWriteError,
     atomic_write,
     check_writable,
+    probe_writable,
 )
 from fracture_desktop.core.display import window_label
 from fracture_desktop.core.report.collect import collect_entries, engine_context, report_entry
@@ -51,6 +52,7 @@ __all__ = [
     "flag_counts",
     "key_image_of",
     "make_key_image",
+    "probe_writable",
     "report_entry",
     "window_label",
     "write_csv",

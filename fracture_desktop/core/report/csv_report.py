@@ -14,7 +14,9 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from fracture_desktop.core.atomic import atomic_write
+from fracture_desktop.core.files import printable
 from fracture_desktop.core.imaging.records import SourceKind
+from fracture_desktop.core.report.deidentify import scrub
 from fracture_desktop.core.report.entries import ReportContext, ReportEntry
 
 #: Column names in order. Append new columns at the end; never rename or reorder.
@@ -55,6 +57,8 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _text(value: str) -> str:
+    # File names that are not UTF-8 hold lone surrogates (PEP 383): written as \x escapes.
+    value = printable(value)
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 
@@ -97,8 +101,8 @@ def row(entry: ReportEntry, context: ReportContext, deidentify: bool = False) ->
         "model_version": model.version,
         "model_sha256_prefix": model.sha256_prefix,
         "app_version": context.app_version,
-        "error": finding.error,
-        "warnings": "; ".join(entry.warnings),
+        "error": scrub(finding.error) if deidentify else finding.error,
+        "warnings": "; ".join(scrub(w) if deidentify else w for w in entry.warnings),
         "domain_score": _number(finding.domain_score),
         "thresholds_source": model.thresholds_source,
         # JSON [[x0, y0, x1, y1, score], ...] in the stored image's pixels; "[]" when the
@@ -127,7 +131,8 @@ def write_csv(
         Model identity, thresholds and app version repeated on every row, so a row copied
         into another sheet still says where it came from.
     deidentify : bool
-        Leave the patient name, ID and birth date cells empty (the columns stay).
+        Leave the patient name, ID and birth date cells empty (the columns stay), and drop
+        values quoted from the file in errors and warnings (see ``report.deidentify``).
     overwrite : bool
         Replace an existing file; otherwise :class:`OutputExistsError` is raised.
 

@@ -108,6 +108,9 @@ class KeyImage:
         How the display was windowed, e.g. ``"W 400 L 40 (BONE)"``.
     overlay_caption : str
         What the overlay picture shows, for its caption.
+    window_values : str
+        The same without the file's free-text explanation, e.g. ``"W 400 L 40"``: what a
+        de-identified report prints.
     """
 
     display_jpeg: bytes = field(repr=False)
@@ -116,6 +119,7 @@ class KeyImage:
     height: int
     window_label: str = ""
     overlay_caption: str = ""
+    window_values: str = ""
 
 
 @dataclass(frozen=True)

@@ -65,6 +65,7 @@ def make_key_image(
     window: str = "",
     max_side: int = MAX_SIDE,
     boxes: tuple[Box, ...] = (),
+    window_values: str = "",
 ) -> KeyImage:
     """Make the report's pictures of one image.
 
@@ -81,6 +82,8 @@ def make_key_image(
         Longest side of the result in pixels; smaller images keep their size.
     boxes : tuple of Box
         Suspected fractures in ``grey``'s pixels, outlined on the overlay picture.
+    window_values : str
+        The label without the file's free text, for de-identified reports.
     """
     rows, cols = grey.shape
     scale = min(1.0, max_side / max(rows, cols))
@@ -89,7 +92,7 @@ def make_key_image(
     base = (np.clip(small, 0.0, 1.0) * 255.0).round().astype(np.uint8)
     display = _jpeg(base)
     if heatmap is None and not boxes:
-        return KeyImage(display, None, size[0], size[1], window)
+        return KeyImage(display, None, size[0], size[1], window, window_values=window_values)
     picture = (
         overlay(small, _shrink(heatmap, size))
         if heatmap is not None
@@ -99,7 +102,9 @@ def make_key_image(
     if boxes:
         picture = draw_boxes(picture, boxes, scale)
         captions.append(BOXES_CAPTION)
-    return KeyImage(display, _jpeg(picture), size[0], size[1], window, "; ".join(captions))
+    return KeyImage(
+        display, _jpeg(picture), size[0], size[1], window, "; ".join(captions), window_values
+    )
 
 
 def key_image_of(
@@ -117,4 +122,6 @@ def key_image_of(
         The localiser's boxes to outline on the overlay picture.
     """
     voi = None if image.is_colour else default_voi(image)
-    return make_key_image(display_grey(image, voi), heatmap, window_label(voi), boxes=boxes)
+    labels = window_label(voi), window_label(voi, explanation=False)
+    grey = display_grey(image, voi)
+    return make_key_image(grey, heatmap, labels[0], boxes=boxes, window_values=labels[1])

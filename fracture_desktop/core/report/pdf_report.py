@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from xml.sax.saxutils import escape
+from xml.sax.saxutils import escape as xml_escape
 
 from reportlab.lib import colors
 from reportlab.lib.styles import ParagraphStyle
@@ -26,8 +26,10 @@ from reportlab.platypus import (
 )
 
 from fracture_desktop.core.atomic import atomic_write
+from fracture_desktop.core.files import printable
 from fracture_desktop.core.findings import Flag
 from fracture_desktop.core.jobs import CancelToken, ProgressCallback
+from fracture_desktop.core.report.deidentify import scrub
 from fracture_desktop.core.report.entries import (
     ReportContext,
     ReportEntry,
@@ -58,6 +60,11 @@ NOT_REVIEWED = "not reviewed"
 NONE = "\u2013"  # an en dash marks an empty fact
 
 
+def escape(text: str) -> str:
+    """Text for a Paragraph: XML-escaped, with the bytes of non-UTF-8 file names as escapes."""
+    return xml_escape(printable(text))
+
+
 def _flag_markup(flag: Flag, bold: bool = True) -> str:
     font = "Helvetica-Bold" if bold else "Helvetica"
     return f'<font name="{font}" color="{FLAG_COLOURS[flag].hexval()}">{escape(flag.value)}</font>'
@@ -84,6 +91,11 @@ def _display_path(path: Path, source: str) -> str:
         return Path(os.path.abspath(path)).relative_to(source).as_posix()
     except ValueError:
         return str(path)
+
+
+def _notes(texts: Sequence[str], deidentify: bool) -> list[str]:
+    """Errors and warnings as printed: without values quoted from the file when de-identified."""
+    return [scrub(t) if deidentify else t for t in texts]
 
 
 def _patient(entry: ReportEntry) -> str:
@@ -239,7 +251,7 @@ def _flagged_block(
     if not deidentify:
         facts.insert(0, ("Patient", _patient(entry) or NONE))
     if entry.warnings:
-        facts.append(("Warning", "; ".join(entry.warnings)))
+        facts.append(("Warning", "; ".join(_notes(entry.warnings, deidentify))))
     muted = MUTED.hexval()
     lines = "<br/>".join(f'<font color="{muted}">{k}:</font> {escape(v)}' for k, v in facts)
     parts: list[Flowable] = [Paragraph(title, st["body"]), Paragraph(lines, st["cell"])]
@@ -248,7 +260,10 @@ def _flagged_block(
         gap = 6 * mm
         box = (BODY_WIDTH - gap) / 2
         pictures = [picture(key.display_jpeg, key, box, PICTURE_HEIGHT)]
-        captions = [Paragraph(f"As displayed · window {escape(key.window_label)}", st["caption"])]
+        # De-identified: the window's values only, never the file's free-text explanation.
+        label = key.window_values if deidentify else key.window_label
+        caption = f"As displayed · window {label}" if label else "As displayed"
+        captions = [Paragraph(escape(caption), st["caption"])]
         if key.overlay_jpeg is not None:
             pictures.append(picture(key.overlay_jpeg, key, box, PICTURE_HEIGHT))
             captions.append(Paragraph(escape(key.overlay_caption), st["caption"]))
@@ -292,7 +307,8 @@ def _all_images_table(
         patient = "" if deidentify else _patient(entry)
         if patient:
             file_text += f'<br/><font color="{MUTED.hexval()}">{escape(patient)}</font>'
-        note = entry.finding.error or "; ".join(entry.warnings)
+        notes = (entry.finding.error,) if entry.finding.error else entry.warnings
+        note = "; ".join(_notes(notes, deidentify))
         rows.append(
             [
                 Paragraph(str(number), st["cell"]),

@@ -19,8 +19,8 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 
 from fracture_desktop.core.errors import ImageLoadError
+from fracture_desktop.core.imaging.guard import guarded_image
 from fracture_desktop.core.imaging.image import LoadedImage, default_voi
-from fracture_desktop.core.imaging.loader import load_image
 from fracture_desktop.core.imaging.records import ImageRecord
 from fracture_desktop.gui.bridge import Worker
 from fracture_desktop.gui.tags import TagRow, read_tags
@@ -102,7 +102,7 @@ class ImageLoader(QObject):
         with warnings.catch_warnings():
             # Decoder complaints are kept in LoadedImage.warnings and shown with the image.
             warnings.simplefilter("ignore")
-            image = load_image(record.path, frame)
+            image = guarded_image(record.path, frame)
             tags = read_tags(record) if frame == 0 else ()
         if frame > 0 or image.is_colour:
             # Colour has no windows; another frame of the record on show keeps that record's

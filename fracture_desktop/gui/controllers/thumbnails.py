@@ -7,6 +7,7 @@ model's input is known, the model input, left in a :class:`PreparedCache` for th
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from collections.abc import Callable
 
@@ -15,6 +16,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
 
 from fracture_desktop.core.analysis import read_image
+from fracture_desktop.core.errors import ImageLoadError
 from fracture_desktop.core.imaging.image import display_grey
 from fracture_desktop.core.imaging.model_input import InputSpec
 from fracture_desktop.core.imaging.records import ImageRecord
@@ -94,6 +96,8 @@ class ThumbnailMaker(QObject):
         grey = display_grey(read.image)
         spec = self._input_spec()
         if spec is not None and not token.cancelled:
-            self._prepared.put(prepare(record, identity, read.image, spec, grey))
+            # A non-finite input is left to the analysis, which decodes it and says why.
+            with contextlib.suppress(ImageLoadError):
+                self._prepared.put(prepare(record, identity, read.image, spec, grey))
         image = thumbnail(grey)
         self._worker.post(lambda: token.cancelled or self.sig_thumbnail_ready.emit(record, image))

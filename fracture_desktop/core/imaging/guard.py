@@ -1,0 +1,389 @@
+"""Read headers and decode pixels in guarded worker processes: a file can fail, never the app.
+
+Native decoders are hostile territory (docs/REPORTS.md, "The decoder guard"): gdcm aborts the
+process on an uncaught C++ exception, the Rust RLE decoder panics with a ``BaseException``,
+and a few kilobytes of codestream can claim gigabytes. So every header read and every decode
+runs in a small pool of worker processes, started with the ``spawn`` method (never ``fork``:
+the viewer's Qt and torch threads must not be copied half-way through a lock), each with
+
+- a time limit per file: a worker that overruns it is killed and replaced;
+- a memory limit (``RLIMIT_AS``, where the platform has it) so that a decoder that
+  allocates without bound gets a ``MemoryError`` or dies, instead of the machine swapping;
+- no core dumps (``RLIMIT_CORE`` 0): an abort must not leave a file in the working folder.
+
+Whatever happens in a worker comes back as an
+:class:`~fracture_desktop.core.errors.ImageLoadError` for that one file: the typed errors of
+the readers as they are, any other exception (``BaseException`` included: pyo3's
+``PanicException``, ``RecursionError``, ``MemoryError``) worded by :func:`as_load_error`, a
+dead worker as :class:`~fracture_desktop.core.errors.DecoderCrashError`, an overrun as
+:class:`~fracture_desktop.core.errors.DecodeTimeoutError`. The pool is shared by the scan, the
+analysis and the viewer, and is safe to call from several threads.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import multiprocessing
+import os
+import queue
+import signal
+import tempfile
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from multiprocessing.context import SpawnContext, SpawnProcess
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from fracture_desktop.core.errors import (
+    CorruptImageError,
+    DecoderCrashError,
+    DecodeTimeoutError,
+    FractureDesktopError,
+    ImageLoadError,
+    ImageTooLargeError,
+    NotAnImageError,
+)
+
+if TYPE_CHECKING:
+    from fracture_desktop.core.imaging.image import LoadedImage
+
+T = TypeVar("T")
+
+#: Worker processes at most: the scan and the analysis use one at a time; the viewer may
+#: decode an image while thumbnails are made.
+WORKERS = 2
+#: Native decoders spawn their own threads otherwise, one per core, in every worker.
+_SINGLE_THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+#: Paths per request of :meth:`DecoderGuard.call_each`.
+CHUNK = 32
+#: Characters of a dead worker's stderr kept in the crash's details.
+_LOG_TAIL = 1000
+
+
+@dataclass(frozen=True)
+class GuardLimits:
+    """What one file may cost a worker.
+
+    Attributes
+    ----------
+    seconds : float
+        Wall time to read one header or decode one frame. A 43 x 43 cm JPEG 2000 radiograph
+        decodes in well under 5 s on a slow laptop; past the limit the worker is killed.
+    memory_bytes : int
+        Address space of a worker (``RLIMIT_AS``), about 200 MiB of it taken by Python, numpy,
+        pydicom and the codecs. 3 GiB decodes any frame :data:`~.dicom.MAX_FRAME_BYTES`
+        lets through as stored values plus float32 modality values.
+    """
+
+    seconds: float = 30.0
+    memory_bytes: int = 3 << 30
+
+
+class _Worker:
+    """One decoder process, the pipe to it, and the file that holds its stderr.
+
+    Native decoders print their last words (gdcm's ``what()``, a Rust panic message) on
+    stderr: kept in a private temporary file, they go into a crash's details rather than
+    onto the user's terminal.
+    """
+
+    def __init__(self, context: SpawnContext, limits: GuardLimits) -> None:
+        fd, self.log = tempfile.mkstemp(prefix="fracture-decoder-", suffix=".log")
+        os.close(fd)
+        self.conn, child = context.Pipe()
+        self.process: SpawnProcess = context.Process(
+            target=serve,
+            args=(child, limits.memory_bytes, self.log),
+            name="fracture-decoder",
+            daemon=True,
+        )
+        self.process.start()
+        child.close()  # the worker's end lives in the worker only: its death gives EOF here
+
+    def call(self, request: tuple[Callable[..., Any], tuple[Any, ...]], seconds: float) -> Any:
+        """Send ``request`` and wait for the reply.
+
+        Raises
+        ------
+        TimeoutError
+            No reply within ``seconds``.
+        EOFError, OSError
+            The worker died.
+        """
+        self.conn.send(request)
+        if not self.conn.poll(seconds):
+            raise TimeoutError
+        return self.conn.recv()
+
+    def stop(self) -> tuple[int | None, str]:
+        """Kill the worker (whatever it is doing); its exit code and the end of its stderr."""
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join(5)
+        self.conn.close()
+        code = self.process.exitcode
+        self.process.close()
+        try:
+            with open(self.log, "rb") as f:
+                f.seek(max(0, f.seek(0, os.SEEK_END) - _LOG_TAIL))
+                tail = f.read().decode("utf-8", "replace").strip()
+            os.unlink(self.log)
+        except OSError:
+            tail = ""
+        return code, tail
+
+
+class DecoderGuard:
+    """A pool of guarded worker processes; :meth:`call` runs a reader in one of them.
+
+    Workers start on first use (about 0.3 s each) and are reused; a worker that dies or
+    overruns is replaced on the next call.
+
+    Parameters
+    ----------
+    limits : GuardLimits
+        Time and memory per file.
+    workers : int
+        Processes at most; callers beyond that wait for a free one.
+    """
+
+    def __init__(self, limits: GuardLimits | None = None, workers: int = WORKERS) -> None:
+        self.limits = limits or GuardLimits()
+        self._context = multiprocessing.get_context("spawn")
+        # LIFO: sequential callers keep reusing one warm worker, the second starts only when
+        # two calls overlap. None marks a slot whose worker is not started (or was lost).
+        self._idle: queue.LifoQueue[_Worker | None] = queue.LifoQueue()
+        for _ in range(workers):
+            self._idle.put(None)
+        self._lock = threading.Lock()
+        self._live: set[_Worker] = set()
+        self._busy: set[_Worker] = set()
+        self._closed = False
+
+    def call(self, fn: Callable[..., T], path: Path, *args: Any) -> T:
+        """``fn(path, *args)`` in a worker; its result, or an ImageLoadError about ``path``.
+
+        ``fn`` must be a module-level function (it is sent by name) whose result pickles.
+
+        Raises
+        ------
+        ImageLoadError
+            ``fn``'s own typed error, or a subclass saying why the file failed in the worker:
+            :class:`DecoderCrashError`, :class:`DecodeTimeoutError`, ...
+        """
+        worker = self._idle.get()
+        try:
+            if worker is None:
+                worker = self._start()
+            with self._lock:
+                self._busy.add(worker)
+            try:
+                status, payload = worker.call((fn, (path, *args)), self.limits.seconds)
+            except TimeoutError:
+                self._retire(worker)
+                worker = None
+                raise DecodeTimeoutError(
+                    path,
+                    f"decoding took longer than {self.limits.seconds:g} s",
+                    "the decoder was stopped; the file may be damaged or crafted",
+                ) from None
+            except (EOFError, OSError) as exc:
+                code, tail = self._retire(worker)
+                worker = None
+                details = "\n".join(filter(None, (_exit_text(code), tail)))
+                raise DecoderCrashError(path, "decoder crashed", details) from exc
+        finally:
+            with self._lock:
+                self._busy.difference_update(() if worker is None else (worker,))
+            self._idle.put(worker)
+        if status == "ok":
+            return payload
+        raise payload
+
+    def call_each(
+        self, fn: Callable[..., T], paths: Sequence[Path], *args: Any
+    ) -> Iterator[tuple[Path, T | ImageLoadError]]:
+        """``fn(path, *args)`` for every path, in order: ``(path, result or error)``.
+
+        Paths travel to a worker :data:`CHUNK` at a time, so that a folder of small headers
+        pays one round trip per chunk rather than per file (a third of a scan's time
+        otherwise). A chunk in which the worker dies or overruns the time limit (which then
+        holds for the whole chunk) is read again one file at a time, so that only the
+        guilty file gets the crash or the overrun.
+        """
+        for start in range(0, len(paths), CHUNK):
+            chunk = list(paths[start : start + CHUNK])
+            try:
+                outcomes = self.call(_each, chunk[0], chunk[1:], fn, args)
+            except (DecoderCrashError, DecodeTimeoutError):
+                for path in chunk:
+                    try:
+                        yield path, self.call(fn, path, *args)
+                    except ImageLoadError as exc:
+                        yield path, exc
+                continue
+            yield from zip(chunk, outcomes, strict=True)
+
+    def _start(self) -> _Worker:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the decoder guard is closed")
+            worker = _Worker(self._context, self.limits)
+            self._live.add(worker)
+        return worker
+
+    def _retire(self, worker: _Worker) -> tuple[int | None, str]:
+        with self._lock:
+            self._live.discard(worker)
+            self._busy.discard(worker)
+        return worker.stop()
+
+    def interrupt(self) -> None:
+        """Kill the workers that are reading a file now; their callers get DecoderCrashError.
+
+        For a viewer that is closing: its threads must not wait for a slow decode to end.
+        Idle workers stay, and the guard remains usable.
+        """
+        with self._lock:
+            busy = list(self._busy)
+        for worker in busy:
+            with contextlib.suppress(ValueError):  # retired by its caller meanwhile
+                worker.process.kill()
+
+    def close(self) -> None:
+        """Stop every worker; calls in progress fail as crashed. Used at exit."""
+        with self._lock:
+            self._closed = True
+            workers, self._live = list(self._live), set()
+        for worker in workers:
+            worker.stop()
+
+
+def _exit_text(code: int | None) -> str:
+    if code is not None and code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"the decoder process was ended by {name} while reading this file"
+    return f"the decoder process exited with code {code} while reading this file"
+
+
+def _each(
+    first: Path, rest: list[Path], fn: Callable[..., T], args: tuple[Any, ...]
+) -> list[T | ImageLoadError]:
+    """In a worker: ``fn(path, *args)`` for each path, every failure an ImageLoadError."""
+    outcomes: list[T | ImageLoadError] = []
+    for path in (first, *rest):
+        try:
+            outcomes.append(fn(path, *args))
+        except BaseException as exc:
+            outcomes.append(as_load_error(path, exc))
+    return outcomes
+
+
+def as_load_error(path: Path, exc: BaseException, memory_bytes: int = 0) -> ImageLoadError:
+    """Any exception raised while reading ``path``, as a typed per-file error.
+
+    Typed errors pass unchanged; the rest are worded for a reader, with the technical text
+    in ``details``.
+    """
+    if isinstance(exc, ImageLoadError):
+        return exc
+    details = f"{type(exc).__module__}.{type(exc).__qualname__}: {exc}"[:2000]
+    if isinstance(exc, FractureDesktopError):
+        return CorruptImageError(path, exc.reason, exc.details)
+    if isinstance(exc, MemoryError):
+        limit = f" ({memory_bytes / 2**30:g} GiB)" if memory_bytes else ""
+        return ImageTooLargeError(
+            path, f"image needs more memory than decoding may use{limit}", details
+        )
+    if isinstance(exc, RecursionError):
+        return CorruptImageError(path, "data is nested too deeply", details)
+    if isinstance(exc, OSError):
+        if exc.strerror is None:  # e.g. a refused special file: its message says what it is
+            return NotAnImageError(path, str(exc), details)
+        return CorruptImageError(path, f"file cannot be read: {exc.strerror}", details)
+    return CorruptImageError(path, f"file is damaged ({type(exc).__name__})", details)
+
+
+def _limit_resources(memory_bytes: int) -> None:
+    try:
+        import resource
+    except ImportError:  # Windows: no resource limits; the time limit still applies
+        return
+    try:
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        if hard != resource.RLIM_INFINITY:
+            memory_bytes = min(memory_bytes, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, hard))
+    except (ValueError, OSError):  # macOS refuses some RLIMIT_AS values; time limit remains
+        pass
+
+
+def serve(conn: Connection, memory_bytes: int, log: str) -> None:
+    """A worker's loop: run each request, send back ``("ok", result)`` or ``("error", exc)``.
+
+    Runs until the pipe closes (the app ended) or ``None`` arrives. ``log`` receives the
+    worker's stderr, emptied before each request so that it holds the last file's words.
+    """
+    for name in _SINGLE_THREAD_ENV:
+        os.environ.setdefault(name, "1")
+    os.environ["RUST_BACKTRACE"] = "0"  # a panic's message is enough; it is caught here
+    err = os.open(log, os.O_WRONLY)
+    os.dup2(err, 2)
+    os.close(err)
+    # Ctrl-C in a terminal reaches the whole process group; the app decides what stops.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _limit_resources(memory_bytes)
+    while True:
+        try:
+            request = conn.recv()
+        except (EOFError, OSError):
+            return
+        if request is None:
+            return
+        fn, args = request
+        os.ftruncate(2, 0)
+        os.lseek(2, 0, os.SEEK_SET)
+        try:
+            reply: tuple[str, object] = ("ok", fn(*args))
+        except BaseException as exc:
+            reply = ("error", as_load_error(args[0], exc, memory_bytes))
+        try:
+            conn.send(reply)
+        except (EOFError, BrokenPipeError):
+            return
+        except BaseException as exc:
+            conn.send(("error", as_load_error(args[0], exc, memory_bytes)))
+
+
+_default: DecoderGuard | None = None
+_default_lock = threading.Lock()
+
+
+def default_guard() -> DecoderGuard:
+    """The process-wide guard, created on first use and closed at exit."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = DecoderGuard()
+            atexit.register(_default.close)
+        return _default
+
+
+def guarded_image(path: Path | str, frame: int = 0) -> LoadedImage:
+    """:func:`~fracture_desktop.core.imaging.loader.load_image` in a guarded worker.
+
+    Raises
+    ------
+    ImageLoadError
+        Every failure, with a reason (:class:`FrameOutOfRangeError` for a bad ``frame``).
+    """
+    from fracture_desktop.core.imaging.loader import load_image
+
+    return default_guard().call(load_image, Path(path), frame)

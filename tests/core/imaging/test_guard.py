@@ -1,0 +1,112 @@
+"""The decoder guard: worker processes that crash, hang, panic or overeat become per-file errors."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from pathlib import Path
+
+import guard_helpers as helpers
+import pytest
+
+from fracture_desktop.core.errors import (
+    CorruptImageError,
+    DecoderCrashError,
+    DecodeTimeoutError,
+    ImageTooLargeError,
+    NotAnImageError,
+)
+from fracture_desktop.core.imaging.guard import DecoderGuard, GuardLimits
+
+FILE = Path("/nowhere/x.dcm")
+
+
+@pytest.fixture(scope="module")
+def guard() -> DecoderGuard:
+    made = DecoderGuard(GuardLimits(seconds=5.0, memory_bytes=1 << 30), workers=1)
+    yield made
+    made.close()
+
+
+def test_results_come_back(guard: DecoderGuard) -> None:
+    assert guard.call(helpers.echo, FILE, [1, 2]) == ("x.dcm", [1, 2])
+
+
+def test_a_crash_is_a_per_file_error_and_the_next_file_works(guard: DecoderGuard) -> None:
+    with pytest.raises(DecoderCrashError, match="decoder crashed") as caught:
+        guard.call(helpers.abort, FILE)
+    assert caught.value.path == FILE
+    assert "SIGABRT" in caught.value.details
+    assert "gdcm::Exception" in caught.value.details  # the worker's last words, not the terminal
+    assert guard.call(helpers.echo, FILE, 3) == ("x.dcm", 3)
+
+
+def test_an_overrun_is_stopped(guard: DecoderGuard) -> None:
+    quick = DecoderGuard(GuardLimits(seconds=0.5), workers=1)
+    try:
+        quick.call(helpers.echo, FILE, 0)  # start the worker outside the measured call
+        with pytest.raises(DecodeTimeoutError, match=r"longer than 0\.5 s"):
+            quick.call(helpers.sleep, FILE, 60)
+        assert quick.call(helpers.echo, FILE, 4) == ("x.dcm", 4)
+    finally:
+        quick.close()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_AS is enforced on Linux only")
+def test_memory_is_bounded(guard: DecoderGuard) -> None:
+    with pytest.raises(ImageTooLargeError, match="more memory than decoding may use"):
+        guard.call(helpers.allocate, FILE, 4)
+    assert guard.call(helpers.allocate, FILE, 0.1) == int(0.1 * 2**30)
+
+
+def test_base_exceptions_and_recursion_are_worded(guard: DecoderGuard) -> None:
+    with pytest.raises(CorruptImageError, match=r"file is damaged \(NativePanic\)"):
+        guard.call(helpers.panic, FILE)
+    with pytest.raises(CorruptImageError, match="nested too deeply"):
+        guard.call(helpers.recurse, FILE)
+
+
+def test_typed_errors_pass_unchanged(guard: DecoderGuard) -> None:
+    with pytest.raises(NotAnImageError) as caught:
+        guard.call(helpers.typed, FILE)
+    error = caught.value
+    assert (error.path, error.reason, error.details) == (
+        FILE,
+        "not a DICOM file",
+        "starts with b'hello'",
+    )
+
+
+def test_interrupt_frees_a_caller_waiting_on_a_slow_file(guard: DecoderGuard) -> None:
+    done: list[BaseException] = []
+
+    def wait_for_slow_file() -> None:
+        try:
+            guard.call(helpers.sleep, FILE, 60)
+        except DecoderCrashError as exc:
+            done.append(exc)
+
+    caller = threading.Thread(target=wait_for_slow_file)
+    caller.start()
+    deadline = time.monotonic() + 10
+    while not guard._busy and time.monotonic() < deadline:  # the call has reached a worker
+        time.sleep(0.01)
+    guard.interrupt()
+    caller.join(10)
+    assert not caller.is_alive() and len(done) == 1
+    assert guard.call(helpers.echo, FILE, 5) == ("x.dcm", 5)
+
+
+def test_a_crash_in_a_chunk_falls_on_the_guilty_file_only(guard: DecoderGuard) -> None:
+    names = [f"f{i}" for i in range(40)]
+    names[5], names[7], names[35] = "bad", "typed", "bad"
+    outcomes = list(guard.call_each(helpers.abort_on_bad, [Path("/d") / n for n in names]))
+    assert [p.name for p, _ in outcomes] == names
+    for (path, outcome), name in zip(outcomes, names, strict=True):
+        if name == "bad":
+            assert isinstance(outcome, DecoderCrashError) and outcome.path == path
+        elif name == "typed":
+            assert isinstance(outcome, NotAnImageError)
+        else:
+            assert outcome == name
