@@ -115,9 +115,7 @@ def box_masks(
     return masks, known
 
 
-def input_boxes(
-    found: FractureBoxes, spec: InputSpec
-) -> list[tuple[float, float, float, float]]:
+def input_boxes(found: FractureBoxes, spec: InputSpec) -> list[tuple[float, float, float, float]]:
     """An image's fracture boxes as (x0, y0, x1, y1) in the model input square, placed as
     :func:`~fracture_desktop.core.imaging.model_input.model_input` places the image."""
     top, left, rows, cols = fit_box((found.height, found.width), spec.size, spec.letterbox)

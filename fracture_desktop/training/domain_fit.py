@@ -28,7 +28,7 @@ from fracture_desktop.core.inference.domain import (
 from fracture_desktop.core.inference.taps import features_of, tapped
 from fracture_desktop.training.dataset import build_cache, load_samples
 from fracture_desktop.training.export import model_readme
-from fracture_desktop.training.train import _batches
+from fracture_desktop.training.scoring import batches
 
 THRESHOLD_RULE = (
     f"Mahalanobis distance (Ledoit-Wolf covariance, fitted on train) of each layer's features, "
@@ -44,7 +44,7 @@ def layer_features(
     model.eval()
     logits = []
     with tapped(model, LAYERS) as captured, torch.inference_mode():
-        for x in _batches(inputs, channels, batch_size):
+        for x in batches(inputs, channels, batch_size):
             logits.append(model(x).float().numpy())
     return features_of(model, captured), np.concatenate(logits)
 

@@ -8,34 +8,38 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from fracture_desktop.core.boxes import Box, decode_boxes
 from fracture_desktop.core.files import file_sha256
 from fracture_desktop.core.findings import Thresholds
 from fracture_desktop.core.imaging.loader import load_image
-from fracture_desktop.core.imaging.model_input import InputSpec, fit_box, model_input
+from fracture_desktop.core.imaging.model_input import model_input
 from fracture_desktop.core.inference.card import CARD_FILE, LocaliserSettings, ModelCard
 from fracture_desktop.core.inference.engine import InferenceEngine, cam_to_image, grad_cam
 from fracture_desktop.core.inference.mirror import MirrorAverage
 from fracture_desktop.training import metrics
 from fracture_desktop.training.architectures import best_of_run, parameter_count
-from fracture_desktop.training.box_metrics import FROC_RATES, box_report, froc
+from fracture_desktop.training.box_evaluation import (
+    box_cases,
+    box_localisation,
+    choose_localiser,
+    localiser_maps,
+    usable_for_boxes,
+)
 from fracture_desktop.training.dataset import (
     ANNOTATIONS,
     REGIONS,
     Sample,
     build_cache,
     fracture_boxes,
-    input_boxes,
     load_samples,
 )
-from fracture_desktop.training.train import predict_logits, predict_with_maps
+from fracture_desktop.training.scoring import predict_logits
 
 
 def logits_for(engine: InferenceEngine, samples: list[Sample], cache_dir: Path) -> np.ndarray:
@@ -100,7 +104,7 @@ def calibrate_run(
     card = replace(draft, temperature=temperature, thresholds=Thresholds(fracture, doubt))
     annotations = default_annotations(data)
     if hasattr(model, "forward_with_map") and annotations is not None:
-        usable = _usable(val, annotations)
+        usable = usable_for_boxes(val, annotations)
         chosen = choose_localiser(
             localiser_maps(engine, usable, cache_dir),
             box_cases(usable, annotations, arch.input_spec),
@@ -183,165 +187,6 @@ def localisation(
         "energy_inside_boxes": float(np.mean(energies)) if energies else float("nan"),
         "chance_box_area_fraction": float(np.mean(areas)) if areas else float("nan"),
     }
-
-
-#: Box scales tried on val: a decoded box covers every cell its fracture touches.
-SHRINKS = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
-#: False boxes per image on val at which the drawing threshold is set.
-BOX_FALSE_RATE = 1.0
-
-
-@dataclass(frozen=True)
-class BoxCase:
-    """One evaluation image for box metrics, in model-input coordinates."""
-
-    truth: list[tuple[float, float, float, float]]
-    area: float
-    region: str
-
-
-def box_cases(samples: list[Sample], annotations: Path, spec: InputSpec) -> list[BoxCase]:
-    """Annotated boxes of every sample (none for non-fractured images) in the input square.
-
-    Fractured images without boxes are left out: where their fracture lies is unknown, so
-    a box there is neither a hit nor a false box.
-    """
-    boxes = fracture_boxes(annotations)
-    cases = []
-    for sample in samples:
-        found = boxes.get(sample.image_id)
-        if sample.label and found is None:
-            continue
-        if found is not None:
-            rows, cols = fit_box((found.height, found.width), spec.size, spec.letterbox)[2:]
-            cases.append(BoxCase(input_boxes(found, spec), rows * cols, sample.region))
-        else:
-            cases.append(BoxCase([], float(spec.size * spec.size), sample.region))
-    return cases
-
-
-def _usable(samples: list[Sample], annotations: Path) -> list[Sample]:
-    boxes = fracture_boxes(annotations)
-    return [s for s in samples if not s.label or s.image_id in boxes]
-
-
-def _square(spec: InputSpec) -> tuple[int, int]:
-    # Decoding into the input square itself: the letterbox of a square is the identity.
-    return (spec.size, spec.size)
-
-
-def localiser_maps(engine: InferenceEngine, samples: list[Sample], cache_dir: Path) -> np.ndarray:
-    """Objectness probabilities (N, rows, cols) of a localising model on cached inputs."""
-    spec = engine.card.input_spec
-    return predict_with_maps(engine.model, build_cache(samples, spec, cache_dir), spec.channels)[1]
-
-
-def gradcam_maps(engine: InferenceEngine, samples: list[Sample], cache_dir: Path) -> np.ndarray:
-    """Grad-CAM maps (N, rows, cols), each scaled to [0, 1], on cached inputs."""
-    spec = engine.card.input_spec
-    inputs = build_cache(samples, spec, cache_dir)
-    maps = []
-    for start in range(len(inputs)):
-        x = torch.from_numpy(np.array(inputs[start : start + 1]))[:, None]
-        maps.append(grad_cam(engine.model, x.expand(-1, spec.channels, -1, -1))[1])
-    return np.stack(maps)
-
-
-def decode_all(
-    maps: np.ndarray, spec: InputSpec, settings: LocaliserSettings, weights: np.ndarray | None
-) -> list[tuple[Box, ...]]:
-    """Boxes of every map in input coordinates; ``weights`` (one per image) scale the
-    scores, for maps such as Grad-CAM's that are normalised per image."""
-    decoded = []
-    for index, scores in enumerate(maps):
-        boxes = decode_boxes(
-            scores, _square(spec), spec, settings.threshold, settings.max_boxes, settings.shrink
-        )
-        if weights is not None:
-            boxes = tuple(replace(b, score=b.score * float(weights[index])) for b in boxes)
-        decoded.append(boxes)
-    return decoded
-
-
-def choose_localiser(maps: np.ndarray, cases: list[BoxCase], spec: InputSpec) -> dict[str, Any]:
-    """The drawing threshold and box scale, chosen on val.
-
-    Threshold: the lowest peak score at which the val images get at most
-    :data:`BOX_FALSE_RATE` false boxes each (one false box per image, FROC's usual
-    operating point). Scale: the one with the highest AP@0.5 on val.
-    """
-    truth = [c.truth for c in cases]
-    low = LocaliserSettings(threshold=0.0)
-    best_shrink = max(
-        SHRINKS,
-        key=lambda k: box_report(
-            decode_all(maps, spec, replace(low, shrink=k), None), truth, [c.area for c in cases]
-        )["ap_at_0.5"],
-    )
-    candidates = decode_all(maps, spec, replace(low, shrink=best_shrink), None)
-    scores = sorted({b.score for boxes in candidates for b in boxes}, reverse=True)
-    threshold = scores[0] if scores else 0.5
-    for score in scores:
-        kept = [tuple(b for b in boxes if b.score >= score) for boxes in candidates]
-        false = sum(len(boxes) for boxes in kept) - _hits(kept, truth)
-        if false / len(cases) > BOX_FALSE_RATE:
-            break
-        threshold = score
-    return {
-        "threshold": float(threshold),
-        "shrink": best_shrink,
-        "max_boxes": low.max_boxes,
-        "rule": f"lowest peak score with at most {BOX_FALSE_RATE:g} false box per image on "
-        "val; box scale with the highest AP@0.5 on val",
-        "split": "val",
-    }
-
-
-def _hits(predicted: list[tuple[Box, ...]], truth: list[list]) -> int:
-    """Predicted boxes that find an annotated box (see :func:`box_metrics.froc`)."""
-    rate = froc(predicted, truth)[f"sensitivity_at_{FROC_RATES[-1]:g}_false_per_image"]
-    return round(rate * sum(len(t) for t in truth))
-
-
-def box_localisation(
-    engine: InferenceEngine, samples: list[Sample], annotations: Path, cache_dir: Path
-) -> dict[str, Any]:
-    """The localiser's boxes (if the model has one) and Grad-CAM's, read by the same decoder,
-    against the annotated boxes: overall and per body region."""
-    spec = engine.card.input_spec
-    usable = _usable(samples, annotations)
-    cases = box_cases(usable, annotations, spec)
-    logits = logits_for(engine, usable, cache_dir)
-    probs = 1.0 / (1.0 + np.exp(-logits / engine.card.temperature))
-    # Grad-CAM maps are scaled per image, so their boxes carry the image's probability.
-    sources = {
-        "gradcam": decode_all(
-            gradcam_maps(engine, usable, cache_dir), spec, LocaliserSettings(0.0), probs
-        )
-    }
-    if engine.card.localiser is not None:
-        # Every box the decoder finds, for FROC and AP; the card's threshold only decides
-        # which of them the app draws.
-        sources["localiser"] = decode_all(
-            localiser_maps(engine, usable, cache_dir),
-            spec,
-            replace(engine.card.localiser, threshold=0.0),
-            None,
-        )
-    regions = np.array([c.region for c in cases])
-    result: dict[str, Any] = {}
-    for name, predicted in sources.items():
-        result[name] = {
-            "overall": box_report(predicted, [c.truth for c in cases], [c.area for c in cases])
-        }
-        for region in sorted(set(regions)):
-            chosen = np.flatnonzero(regions == region)
-            result[name][f"region:{region}"] = box_report(
-                [predicted[i] for i in chosen],
-                [cases[i].truth for i in chosen],
-                [cases[i].area for i in chosen],
-            )
-    return result
 
 
 def speed(engine: InferenceEngine, image_path: Path, repeats: int = 30) -> dict[str, float]:

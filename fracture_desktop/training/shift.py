@@ -40,7 +40,7 @@ from fracture_desktop.core.inference.engine import InferenceEngine
 from fracture_desktop.training import metrics
 from fracture_desktop.training.dataset import Sample, original_long_sides, source_bins
 from fracture_desktop.training.evaluate import logits_for
-from fracture_desktop.training.train import predict_logits
+from fracture_desktop.training.scoring import predict_logits
 
 Reacquisition = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 

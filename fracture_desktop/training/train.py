@@ -11,7 +11,6 @@ import random
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -46,6 +45,12 @@ from fracture_desktop.training.dataset import (
     source_bins,
 )
 from fracture_desktop.training.distillation import EmbeddingHint, Teacher, distillation_loss
+from fracture_desktop.training.scoring import (
+    batches,
+    predict_logits,
+    predict_with_maps,
+    top_cell_pointing,
+)
 
 
 @dataclass(frozen=True)
@@ -106,55 +111,9 @@ def _subset(samples: list[Sample], split: str, limit: int) -> list[Sample]:
     return chosen
 
 
-def predict_logits(
-    model: nn.Module, inputs: np.ndarray, channels: int, batch_size: int = 64
-) -> np.ndarray:
-    """Logits for cached inputs (N, size, size), in eval mode without gradients."""
-    model.eval()
-    with torch.inference_mode():
-        out = [model(x).float().numpy() for x in _batches(inputs, channels, batch_size)]
-    return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
-
-
-def _batches(inputs: np.ndarray, channels: int, batch_size: int = 64) -> Iterator[torch.Tensor]:
-    """Cached inputs (N, size, size) as network batches (n, channels, size, size)."""
-    for start in range(0, len(inputs), batch_size):
-        x = torch.from_numpy(np.array(inputs[start : start + batch_size]))
-        yield x[:, None].expand(-1, channels, -1, -1)
-
-
-def predict_with_maps(
-    model: nn.Module, inputs: np.ndarray, channels: int, batch_size: int = 64
-) -> tuple[np.ndarray, np.ndarray]:
-    """Logits (N,) and objectness probabilities (N, rows, cols) of a localising network."""
-    model.eval()
-    logits, maps = [], []
-    with torch.inference_mode():
-        for x in _batches(inputs, channels, batch_size):
-            logit, cells = model.forward_with_map(x)
-            logits.append(logit.float().numpy())
-            maps.append(torch.sigmoid(cells).float().numpy())
-    return np.concatenate(logits), np.concatenate(maps)
-
-
-def pointing_game(maps: np.ndarray, masks: np.ndarray, chosen: np.ndarray) -> float:
-    """Share of ``chosen`` images whose highest map cell's centre lies inside a box mask.
-
-    ``maps`` (N, rows, cols) cover the model input that ``masks`` (N, size, size) mark.
-    """
-    hits = []
-    for cells, mask in zip(maps[chosen], masks[chosen], strict=True):
-        r, c = np.unravel_index(int(np.argmax(cells)), cells.shape)
-        step = mask.shape[0] / cells.shape[0]
-        hits.append(bool(mask[int((r + 0.5) * step), int((c + 0.5) * step)]))
-    return float(np.mean(hits)) if hits else float("nan")
-
-
 def _load_init(model: nn.Module, path: Path) -> None:
     """Load starting weights; a localisation head that they lack starts fresh."""
-    missing, unexpected = model.load_state_dict(
-        torch.load(path, weights_only=True), strict=False
-    )
+    missing, unexpected = model.load_state_dict(torch.load(path, weights_only=True), strict=False)
     if unexpected or any(not key.startswith("_localiser.") for key in missing):
         raise ValueError(f"{path} does not fit: missing {missing}, unexpected {unexpected}")
 
@@ -255,7 +214,7 @@ def train(config: TrainConfig) -> Path:
     )
     teacher = Teacher(Path(config.teacher), spec) if config.teacher else None
     hint = (
-        EmbeddingHint(model, spec, *teacher.embedding_statistics(_batches(x_train, 1)))
+        EmbeddingHint(model, spec, *teacher.embedding_statistics(batches(x_train, 1)))
         if teacher and config.hint_weight
         else None
     )
@@ -359,10 +318,10 @@ def train(config: TrainConfig) -> Path:
             # Batch-norm statistics averaged beside the weights do not fit the averaged
             # weights (from scratch: val ROC-AUC 0.57, against 0.82 once measured again),
             # so the average's statistics are measured on the training images.
-            update_bn(_batches(x_train, spec.channels), ema.module)
+            update_bn(batches(x_train, spec.channels), ema.module)
         if localises:
             val_logits, val_maps = predict_with_maps(scored, x_val, spec.channels)
-            val_pointing = pointing_game(val_maps, val_masks, val_known & (y_val == 1))
+            val_pointing = top_cell_pointing(val_maps, val_masks, val_known & (y_val == 1))
         else:
             val_logits = predict_logits(scored, x_val, spec.channels)
         val_auc = _auc(y_val, val_logits)

@@ -30,7 +30,8 @@ from fracture_desktop.training.export import (
     write_model_dir,
 )
 from fracture_desktop.training.metrics import fit_temperature
-from fracture_desktop.training.train import TrainConfig, predict_logits, train
+from fracture_desktop.training.scoring import predict_logits
+from fracture_desktop.training.train import TrainConfig, train
 
 
 def test_training_cache_equals_what_the_app_feeds_the_model(
