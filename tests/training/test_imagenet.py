@@ -9,7 +9,11 @@ from torch.nn import functional as F
 
 from fracture_desktop.core.inference.efficientnet_lite import EfficientNetLite0
 from fracture_desktop.core.inference.models import FractureNet
-from fracture_desktop.training.imagenet import load_imagenet, pretrained_efficientnet_lite0
+from fracture_desktop.training.imagenet import (
+    load_imagenet,
+    pretrained_efficientnet_lite0,
+    pretrained_efficientnet_lite0_loc,
+)
 
 
 @pytest.fixture(scope="module")
@@ -35,3 +39,13 @@ def test_grey_stem_sees_what_the_rgb_stem_saw(imagenet_state: dict[str, torch.Te
 def test_other_weights_are_refused() -> None:
     with pytest.raises(ValueError, match="not EfficientNet-Lite0 weights"):
         load_imagenet(EfficientNetLite0(), FractureNet().state_dict())
+
+
+def test_the_localising_lite0_starts_from_imagenet_with_a_fresh_head(
+    imagenet_state: dict[str, torch.Tensor],
+) -> None:
+    model = pretrained_efficientnet_lite0_loc()
+    depthwise = "_blocks.4._depthwise_conv.weight"  # a stride-8 tap of the head
+    assert torch.equal(model.state_dict()[depthwise], imagenet_state[depthwise])
+    # The head starts at the fracture prior, not at an ImageNet tensor.
+    assert torch.allclose(model._localiser.objectness.bias, torch.tensor(-4.6))
