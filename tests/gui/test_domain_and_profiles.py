@@ -13,11 +13,13 @@ from PIL import Image
 
 from fracture_desktop.core.findings import Flag
 from fracture_desktop.core.imaging.image import LoadedImage
-from fracture_desktop.core.inference.card import load_card
+from fracture_desktop.core.inference.card import ModelCard, load_card
 from fracture_desktop.core.inference.engine import Prediction
+from fracture_desktop.core.prepared import PreparedImage
 from fracture_desktop.core.shift import MIN_FOLDER_SIZE
 from fracture_desktop.core.site_profile import load_profile
 from fracture_desktop.gui.widgets.browser import FILTERS
+from fracture_desktop.gui.widgets.two_line import FLAG_TEXT_ROLE
 
 pytestmark = pytest.mark.gui
 
@@ -30,38 +32,40 @@ def test_ct_and_mr_slices_are_shown_outside_the_domain_with_their_probability_gr
     window = make_window(model=shipped_model_dir)
     open_and_wait(qtbot, window, sample_folder)
     with qtbot.waitSignal(window.analysis.sig_finished, timeout=120000):
-        window.analyse_folder()
-    outside = {p.name for p, f in window.findings.items() if f.flag is Flag.OUTSIDE_DOMAIN}
+        window.act_analyse_folder.trigger()
+    findings, records = window.session.findings, window.session.records
+    outside = {p.name for p, f in findings.items() if f.flag is Flag.OUTSIDE_DOMAIN}
     assert {"CT_small.dcm", "MR_small.dcm"} <= outside
-    record = next(r for r in window.records.values() if r.path.name == "CT_small.dcm")
-    finding = window.findings[record.path]
+    record = next(r for r in records.values() if r.path.name == "CT_small.dcm")
+    finding = findings[record.path]
     badge = window.browser.badge_text(record)
     assert badge.startswith("Outside domain (") and f"{finding.probability:.0%}" in badge
     window.browser.filter_box.setCurrentIndex(OUTSIDE_FILTER)
     assert {r.path.name for r in window.browser.visible_records()} == outside
     assert f"{len(outside)} outside domain" in window.browser.summary.text()
-    row = next(
-        i
-        for i in range(window.findings_panel.table.rowCount())
-        if window.findings_panel.table.item(i, 0).text() == "CT_small.dcm"
-    )
-    flag_item = window.findings_panel.table.item(row, 1)
-    assert flag_item.text() == badge
-    assert "Outside the model's domain (score" in flag_item.toolTip()
+    panel = window.findings_panel
+    row = next(i for i, r in enumerate(panel.ordered_records()) if r == record)
+    name_item = panel.table.item(row, 0)
+    assert name_item.data(FLAG_TEXT_ROLE) == badge
+    assert "Outside the model's domain (score" in name_item.toolTip()
     # Six images are too few to test the folder as a whole: no warning.
-    assert window.findings_panel.warning.isHidden()
-    assert "thresholds: model card" in window.model_label.text()
+    assert panel.warning.isHidden()
+    assert "model card" in window.status.model_label.text()
 
 
 class OutsideEngine:
     """Every image far outside the domain, with a middling probability."""
 
     device = "cpu"
+    card: ModelCard | None = None  # the model folder's, set when built
 
     def warm_up(self) -> None:
         """Nothing to build."""
 
-    def predict(self, image: LoadedImage, heatmap: bool = False) -> Prediction:
+    def predict(self, image: LoadedImage, heatmap: bool | str = False) -> Prediction:
+        return Prediction(0.6, Flag.OUTSIDE_DOMAIN, None, domain_score=4.0)
+
+    def predict_prepared(self, prepared: PreparedImage, heatmap: bool | str = False) -> Prediction:
         return Prediction(0.6, Flag.OUTSIDE_DOMAIN, None, domain_score=4.0)
 
 
@@ -76,7 +80,7 @@ def test_a_shifted_folder_shows_the_warning_above_the_findings(
     window = make_window(model=shipped_model_dir, engine=OutsideEngine())
     open_and_wait(qtbot, window, folder)
     with qtbot.waitSignal(window.analysis.sig_finished, timeout=60000):
-        window.analyse_folder()
+        window.act_analyse_folder.trigger()
     warning = window.findings_panel.warning
     assert not warning.isHidden()
     assert "validate it on local cases" in warning.text()
@@ -102,10 +106,12 @@ def test_site_profile_menu_adopts_refuses_and_drops(
     window = make_window()
     open_and_wait(qtbot, window, sample_folder)
     with qtbot.waitSignal(window.analysis.sig_finished, timeout=60000):
-        window.analyse_folder()
-    assert any(f.flag.is_flagged for f in window.findings.values())
+        window.act_analyse_folder.trigger()
+    findings = window.session.findings
+    assert any(f.flag.is_flagged for f in findings.values())
     window.act_site_profile.trigger()
-    dialog = window.profile_dialog
+    dialog = window.site.dialog
+    assert dialog is not None
     assert "No site profile" in dialog.text.text()
 
     other = tmp_path / "other.json"
@@ -119,13 +125,13 @@ def test_site_profile_menu_adopts_refuses_and_drops(
     with qtbot.waitSignal(window.analysis.sig_model_state, timeout=20000):
         assert dialog.adopt(mine)
     assert "site profile 2026-11-29 (100 images)" in dialog.text.text()
-    assert "thresholds: site profile 2026-11-29" in window.model_label.text()
+    assert "site profile 2026-11-29" in window.status.model_label.text()
     # The untrained model's probabilities sit near 0.5: under the site's 0.98 nothing is
     # flagged any more, without analysing again.
-    assert not any(f.flag.is_flagged for f in window.findings.values())
+    assert not any(f.flag.is_flagged for f in findings.values())
 
     with qtbot.waitSignal(window.analysis.sig_model_state, timeout=20000):
         dialog.drop()
     assert load_profile(sha) is None
-    assert "thresholds: model card" in window.model_label.text()
-    assert any(f.flag.is_flagged for f in window.findings.values())
+    assert "model card" in window.status.model_label.text()
+    assert any(f.flag.is_flagged for f in findings.values())

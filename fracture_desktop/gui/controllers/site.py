@@ -73,6 +73,11 @@ class SiteController(QObject):
             self._domain_reference = (card.sha256, check)
         return self._domain_reference[1]
 
+    @property
+    def dialog(self) -> SiteProfileDialog | None:
+        """The site profile dialog last opened (None before)."""
+        return self._dialog
+
     def show_dialog(self) -> None:
         """Analysis > Site profile: see, adopt from a validation, or drop a profile."""
         card = self._analysis.card
