@@ -38,7 +38,7 @@ from fracture_desktop.gui.controllers.images import Loaded
 from fracture_desktop.gui.measure import Distance
 from fracture_desktop.gui.widgets.box_overlay import BoxOverlay
 from fracture_desktop.gui.widgets.heatmap_layer import HeatmapLayer
-from fracture_desktop.gui.widgets.overlays import ImageOverlays
+from fracture_desktop.gui.widgets.overlays import ImageOverlays, corner_texts, warning_text
 from fracture_desktop.gui.widgets.rulers import Rulers
 from fracture_desktop.gui.widgets.viewbox import ReadingViewBox
 from fracture_desktop.gui.windowing import dragged_window
@@ -377,22 +377,13 @@ class ImageView(QWidget):
 
     def corner_texts(self) -> list[str]:
         """Top-left, top-right, bottom-left, bottom-right."""
-        r, image = self.record, self.image
-        if r is None or image is None:
-            return ["", "", "", ""]
-        calibration = "uncalibrated" if image.spacing is None else ""
-        return [
-            "\n".join(filter(None, [r.patient_name, r.patient_id, r.patient_birth_date])),
-            "\n".join(filter(None, [r.study_date, r.study_description, r.series_description])),
-            "\n".join(filter(None, [r.modality, r.body_part, r.view_position, calibration])),
-            "\n".join(filter(None, [self.position_text, self.zoom_text, self.window_text])),
-        ]
+        shown = [self.position_text, self.zoom_text, self.window_text]
+        return corner_texts(self.record, self.image, shown)
 
     @property
     def warning_text(self) -> str:
         """The shown image's warnings, as drawn over it ("" when it has none)."""
-        warnings = self.image.warnings if self.image is not None else ()
-        return "\u26a0 " + "\n\u26a0 ".join(warnings) if warnings else ""
+        return warning_text(self.image)
 
     @property
     def message_text(self) -> str:

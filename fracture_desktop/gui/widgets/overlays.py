@@ -6,11 +6,40 @@ size and in the same place whatever the zoom and orientation.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QGraphicsDropShadowEffect, QLabel, QWidget
 
+from fracture_desktop.core.imaging.image import LoadedImage
+from fracture_desktop.core.imaging.records import ImageRecord
+
 MARGIN = 8  # screen pixels between an overlay and the view's edge
+
+
+def corner_texts(
+    record: ImageRecord | None, image: LoadedImage | None, shown: Sequence[str]
+) -> list[str]:
+    """Top-left, top-right, bottom-left, bottom-right: patient, study, acquisition, and
+    ``shown`` (how the view shows the image: position, zoom, window); all empty without one.
+    """
+    r = record
+    if r is None or image is None:
+        return ["", "", "", ""]
+    calibration = "uncalibrated" if image.spacing is None else ""
+    return [
+        "\n".join(filter(None, [r.patient_name, r.patient_id, r.patient_birth_date])),
+        "\n".join(filter(None, [r.study_date, r.study_description, r.series_description])),
+        "\n".join(filter(None, [r.modality, r.body_part, r.view_position, calibration])),
+        "\n".join(filter(None, shown)),
+    ]
+
+
+def warning_text(image: LoadedImage | None) -> str:
+    """The image's warnings, as drawn over it ("" when it has none)."""
+    warnings = image.warnings if image is not None else ()
+    return "\u26a0 " + "\n\u26a0 ".join(warnings) if warnings else ""
 
 
 def overlay_label(parent: QWidget, name: str) -> QLabel:
