@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING
 from fracture_desktop.core.errors import FractureDesktopError
 from fracture_desktop.core.findings import Finding, Flag
 from fracture_desktop.core.imaging.guard import guarded_image
+from fracture_desktop.core.imaging.identity import image_identity
 from fracture_desktop.core.imaging.image import LoadedImage
 from fracture_desktop.core.imaging.model_input import InputSpec
 from fracture_desktop.core.imaging.records import ImageRecord
-from fracture_desktop.core.imaging.scan import image_identity
 from fracture_desktop.core.jobs import CancelToken, ProgressCallback
 from fracture_desktop.core.prepared import PreparedCache, PreparedImage
 

@@ -1,7 +1,7 @@
 """Analysis results kept between sessions, in the user's data directory.
 
 A result is keyed by the image's identity (SOP Instance UID, or a content hash for plain
-pictures: see :func:`~fracture_desktop.core.imaging.scan.image_identity`) and by the sha256
+pictures: see :func:`~fracture_desktop.core.imaging.identity.image_identity`) and by the sha256
 of the model weights that made it. Reopening a folder shows what was computed before without
 running the model, a report reuses it, and an interrupted analysis resumes with the images
 still lacking one. Another model's results never stand in for the current model's: a model

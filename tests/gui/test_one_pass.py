@@ -11,8 +11,8 @@ import pytest
 from conftest import IMAGE_COUNT
 from gui_helpers import FakeEngine, open_and_wait
 
+import fracture_desktop.core.imaging.identity as identity
 import fracture_desktop.core.imaging.loader as loader
-import fracture_desktop.core.imaging.scan as scan
 from fracture_desktop.core.triage import TriageRequest
 
 pytestmark = pytest.mark.gui
@@ -32,8 +32,8 @@ def counted(monkeypatch) -> dict[str, Counter[str]]:
 
     monkeypatch.setattr(loader, "load_plain", counting("decodes", loader.load_plain))
     monkeypatch.setattr(loader, "load_dicom", counting("decodes", loader.load_dicom))
-    monkeypatch.setattr(scan, "file_sha256", counting("hashes", scan.file_sha256))
-    scan._DIGESTS.clear()  # digests remembered by earlier tests would hide the hashing
+    monkeypatch.setattr(identity, "file_sha256", counting("hashes", identity.file_sha256))
+    identity._DIGESTS.clear()  # digests remembered by earlier tests would hide the hashing
     return counts
 
 

@@ -176,9 +176,9 @@ def test_status_readout_and_overlays(qtbot, make_window, sample_folder: Path) ->
     assert "Pixel Spacing" in text
     corners = view.corner_texts()
     assert "CT" in corners[2] and "Image" in corners[3]
-    assert all(label.isVisible() for label in view._corners if label.text())
+    assert all(label.isVisible() for label in view.overlays.corners if label.text())
     QTest.keyClick(window, Qt.Key.Key_O)
-    assert not any(label.isVisible() for label in view._corners)
+    assert not any(label.isVisible() for label in view.overlays.corners)
 
 
 def test_arrow_keys_move_through_images(qtbot, make_window, sample_folder: Path) -> None:
@@ -231,14 +231,14 @@ def test_heatmap_overlay_leaves_pixels_alone(qtbot, make_window, sample_folder: 
     baseline = tinted_pixels()
     window.act_heatmap.trigger()
     qtbot.waitUntil(lambda: view.has_heatmap, timeout=10000)
-    assert view.heatmap_item.isVisible()
-    assert view.heatmap_item.image.shape == original.shape
+    assert view.heatmap.item.isVisible()
+    assert view.heatmap.item.image.shape == original.shape
     assert tinted_pixels() > baseline + 5000  # drawn over the image, not just switched on
     np.testing.assert_array_equal(view.image_item.image, original)
     window.opacity.setValue(30)
-    assert view.heatmap_item.opacity() == pytest.approx(0.3)
+    assert view.heatmap.item.opacity() == pytest.approx(0.3)
     window.act_heatmap.trigger()
-    assert not view.heatmap_item.isVisible()
+    assert not view.heatmap.item.isVisible()
     assert tinted_pixels() == baseline
 
 

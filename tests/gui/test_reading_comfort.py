@@ -227,7 +227,9 @@ def test_a_truncated_image_warns_on_the_image_and_in_findings(
     assert window.view.warning_text == ""
     # Corner texts carry a shadow so that they read on bright bone too; zoom is shown.
     view = window.view
-    assert all(isinstance(c.graphicsEffect(), QGraphicsDropShadowEffect) for c in view._corners)
+    assert all(
+        isinstance(c.graphicsEffect(), QGraphicsDropShadowEffect) for c in view.overlays.corners
+    )
     assert "uncalibrated" in view.corner_texts()[2]
     view.actual_size()
     assert "Zoom 100%" in view.corner_texts()[3]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -18,6 +20,9 @@ from fracture_desktop.core.report import (
     ReportEntry,
     key_image_of,
 )
+
+if TYPE_CHECKING:  # the engine module imports torch; the writer tests need not
+    from fracture_desktop.core.inference.engine import Prediction
 
 PATIENT = "Müller^Jürgen"
 #: A localiser's box on the first entry's image.
@@ -81,3 +86,19 @@ def entries() -> list[ReportEntry]:
         ReportEntry(plain.path, Finding(plain.path, "sha256:def", Flag.NO_FRACTURE, 0.1), plain),
         ReportEntry.from_problem(FileProblem(Path(SOURCE) / "=cmd.dcm", "empty file")),
     ]
+
+
+class CountingEngine:
+    """Flags every image as doubt and records which images it scored."""
+
+    card = SimpleNamespace(localiser=None)  # a classifier: key images show Grad-CAM
+
+    def __init__(self) -> None:
+        self.scored: list[str] = []
+
+    def predict(self, image: LoadedImage, heatmap: bool | str = False) -> Prediction:
+        from fracture_desktop.core.inference.engine import Prediction
+
+        self.scored.append(image.path.name)
+        heat = np.full(image.shape, 0.5, dtype=np.float32) if heatmap else None
+        return Prediction(0.5, Flag.DOUBT, heat)

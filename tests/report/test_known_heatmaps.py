@@ -3,31 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 from PIL import Image
+from report_helpers import CountingEngine
 
 from fracture_desktop.core.findings import Finding, Flag
-from fracture_desktop.core.imaging.image import LoadedImage
 from fracture_desktop.core.imaging.scan import scan_folder
-from fracture_desktop.core.inference.engine import Prediction
 from fracture_desktop.core.report import collect_entries
 from fracture_desktop.core.results_store import HEATMAP_SIDE, small_heatmap
-
-
-class _CountingEngine:
-    """Flags every image as doubt and records which images it scored."""
-
-    card = SimpleNamespace(localiser=None)  # a classifier: key images show Grad-CAM
-
-    def __init__(self) -> None:
-        self.scored: list[str] = []
-
-    def predict(self, image: LoadedImage, heatmap: bool | str = False) -> Prediction:
-        self.scored.append(image.path.name)
-        heat = np.full(image.shape, 0.5, dtype=np.float32) if heatmap else None
-        return Prediction(0.5, Flag.DOUBT, heat)
 
 
 def test_a_kept_heatmap_makes_the_key_image_without_the_model(tmp_path: Path) -> None:
@@ -43,7 +27,7 @@ def test_a_kept_heatmap_makes_the_key_image_without_the_model(tmp_path: Path) ->
     heat[100:200, 50:150] = 1.0
     kept = small_heatmap(heat)
     assert max(kept.shape) <= HEATMAP_SIDE and kept.dtype == np.uint8
-    engine = _CountingEngine()
+    engine = CountingEngine()
     entries = collect_entries(
         records,
         engine,

@@ -3,30 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 from PIL import Image
+from report_helpers import CountingEngine
 
 from fracture_desktop.core.findings import Finding, Flag
-from fracture_desktop.core.imaging.image import LoadedImage
 from fracture_desktop.core.imaging.scan import scan_folder
-from fracture_desktop.core.inference.engine import Prediction
 from fracture_desktop.core.report import collect_entries
-
-
-class _CountingEngine:
-    """Flags every image as doubt and records which images it scored."""
-
-    card = SimpleNamespace(localiser=None)  # a classifier: key images show Grad-CAM
-
-    def __init__(self) -> None:
-        self.scored: list[str] = []
-
-    def predict(self, image: LoadedImage, heatmap: bool = False) -> Prediction:
-        self.scored.append(image.path.name)
-        heat = np.full(image.shape, 0.5, dtype=np.float32) if heatmap else None
-        return Prediction(0.5, Flag.DOUBT, heat)
 
 
 def test_known_findings_are_reused_except_flagged_ones_needing_a_key_image(
@@ -41,14 +25,14 @@ def test_known_findings_are_reused_except_flagged_ones_needing_a_key_image(
         by_name["b.png"].path: Finding(by_name["b.png"].path, "id-b", Flag.FRACTURE, 0.9),
     }
 
-    engine = _CountingEngine()
+    engine = CountingEngine()
     entries = collect_entries(records, engine, known=known)  # CSV only: no key images
     assert engine.scored == ["c.png"]
     flags = {e.path.name: e.flag for e in entries}
     assert flags == {"a.png": Flag.NO_FRACTURE, "b.png": Flag.FRACTURE, "c.png": Flag.DOUBT}
     assert all(e.warnings == () and e.record is not None for e in entries)
 
-    engine = _CountingEngine()
+    engine = CountingEngine()
     entries = collect_entries(records, engine, key_images=True, known=known)  # for a PDF
     assert sorted(engine.scored) == ["b.png", "c.png"]  # the flagged one needs its heatmap
     keys = {e.path.name: e.key_image for e in entries}

@@ -74,7 +74,7 @@ class GuardLimits:
         decodes in well under 5 s on a slow laptop; past the limit the worker is killed.
     memory_bytes : int
         Address space of a worker (``RLIMIT_AS``), about 200 MiB of it taken by Python, numpy,
-        pydicom and the codecs. 3 GiB decodes any frame :data:`~.dicom.MAX_FRAME_BYTES`
+        pydicom and the codecs. 3 GiB decodes any frame :data:`~.dicom_checks.MAX_FRAME_BYTES`
         lets through as stored values plus float32 modality values.
     """
 

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import errno
 import os
-import threading
 import warnings
-from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,13 +23,8 @@ from fracture_desktop.core.errors import (
     ImageLoadError,
     UnsupportedTransferSyntaxError,
 )
-from fracture_desktop.core.files import file_sha256, special_file_kind
-from fracture_desktop.core.imaging.dicom import (
-    is_dicomdir,
-    read_dataset,
-    transfer_syntax_name,
-    transfer_syntax_of,
-)
+from fracture_desktop.core.files import special_file_kind
+from fracture_desktop.core.imaging.dicom import is_dicomdir, read_dataset
 from fracture_desktop.core.imaging.guard import default_guard
 from fracture_desktop.core.imaging.plain import PLAIN_FORMATS, open_picture
 from fracture_desktop.core.imaging.records import (
@@ -44,6 +37,7 @@ from fracture_desktop.core.imaging.records import (
     Study,
 )
 from fracture_desktop.core.imaging.sniff import FileKind, not_an_image, read_head, sniff
+from fracture_desktop.core.imaging.transfer_syntax import transfer_syntax_name, transfer_syntax_of
 from fracture_desktop.core.jobs import CancelToken, ProgressCallback
 
 #: The elements a scan reads, by keyword: (tag, VR) from the PS3.6 data dictionary.
@@ -369,38 +363,3 @@ def group(records: list[ImageRecord]) -> tuple[Patient, ...]:
         built_studies.sort(key=lambda s: (s.date, s.description, s.uid))
         patients.append(Patient(name, pid, tuple(built_studies)))
     return tuple(patients)
-
-
-def image_identity(record: ImageRecord) -> str:
-    """A stable key for reader decisions about an image.
-
-    The SOP Instance UID for DICOM (PS3.3 C.12.1.1.1: unique worldwide, survives copies and
-    renames), else ``"sha256:"`` and the digest of the file's bytes. A file's digest is
-    computed once while its size and modification time stay the same (thumbnails, analysis
-    and reports all ask).
-
-    Raises
-    ------
-    OSError
-        The file cannot be read.
-    """
-    if record.kind is SourceKind.DICOM and record.sop_instance_uid:
-        return record.sop_instance_uid
-    stat = os.stat(record.path)
-    key = (str(record.path), stat.st_size, stat.st_mtime_ns)
-    with _DIGEST_LOCK:
-        known = _DIGESTS.get(key)
-    if known is not None:
-        return known
-    identity = "sha256:" + file_sha256(record.path)
-    with _DIGEST_LOCK:
-        _DIGESTS[key] = identity
-        while len(_DIGESTS) > DIGEST_MEMORY:
-            _DIGESTS.popitem(last=False)
-    return identity
-
-
-#: Content digests remembered by :func:`image_identity`, oldest forgotten first.
-DIGEST_MEMORY = 16384
-_DIGESTS: OrderedDict[tuple[str, int, int], str] = OrderedDict()
-_DIGEST_LOCK = threading.Lock()

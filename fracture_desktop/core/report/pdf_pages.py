@@ -1,7 +1,8 @@
 """The PDF report's page: A4 template with a running header and footer, text styles, pictures.
 
-:mod:`fracture_desktop.core.report.pdf_report` builds the report's content on top of these.
-Imports reportlab, so only the PDF writer imports this module.
+The report's sections (:mod:`.pdf_front_page`, :mod:`.pdf_flagged`, :mod:`.pdf_tables`) and
+:mod:`.pdf_report`, which writes them, build the content on top of these.
+Imports reportlab, so only the PDF writers (the report's modules, the validation page) import it.
 """
 
 from __future__ import annotations

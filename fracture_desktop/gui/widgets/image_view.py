@@ -14,21 +14,14 @@ changes there and draws whatever the session holds.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QPen, QTransform
-from PySide6.QtWidgets import (
-    QGraphicsDropShadowEffect,
-    QGraphicsLineItem,
-    QLabel,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtCore import QPointF, QRectF, Signal
+from PySide6.QtGui import QColor, QTransform
+from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from fracture_desktop.core.display import HEAT_LUT, DisplayState, pixel_readout, window_label
+from fracture_desktop.core.display import DisplayState, pixel_readout, window_label
 from fracture_desktop.core.imaging.image import (
     LoadedImage,
     Voi,
@@ -42,56 +35,16 @@ from fracture_desktop.core.imaging.image import (
 from fracture_desktop.core.imaging.records import ImageRecord
 from fracture_desktop.core.session import ReadingSession
 from fracture_desktop.gui.controllers.images import Loaded
-from fracture_desktop.gui.measure import Distance, distance
+from fracture_desktop.gui.measure import Distance
 from fracture_desktop.gui.widgets.box_overlay import BoxOverlay
+from fracture_desktop.gui.widgets.heatmap_layer import HeatmapLayer
+from fracture_desktop.gui.widgets.overlays import ImageOverlays, corner_texts, warning_text
+from fracture_desktop.gui.widgets.rulers import Rulers
 from fracture_desktop.gui.widgets.viewbox import ReadingViewBox
 from fracture_desktop.gui.windowing import dragged_window
 
 INVERTED_LUT = np.arange(255, -1, -1, dtype=np.uint8)
 ZOOM_STEP = 1.25
-MEASURE_COLOUR = "#4fc3f7"
-
-
-@dataclass
-class _Ruler:
-    """One measurement drawn on the image: its line, its label and what it measured."""
-
-    line: QGraphicsLineItem
-    label: pg.TextItem
-    distance: Distance | None = None
-
-    @classmethod
-    def create(cls, image_item: pg.ImageItem, viewbox: pg.ViewBox) -> _Ruler:
-        line = QGraphicsLineItem(image_item)  # a child: it turns and flips with the image
-        pen = QPen(QColor(MEASURE_COLOUR), 2)
-        pen.setCosmetic(True)  # same thickness at every zoom
-        line.setPen(pen)
-        line.setZValue(20)
-        label = pg.TextItem(color=MEASURE_COLOUR, anchor=(0, 1), fill=(0, 0, 0, 160))
-        viewbox.addItem(label, ignoreBounds=True)
-        return cls(line, label)
-
-
-def _overlay_label(parent: QWidget, name: str) -> QLabel:
-    """A text drawn over the image, outlined by a dark shadow so that it stays readable on
-    bright bone as on the black background; clicks go through to the image."""
-    label = QLabel(parent)
-    label.setObjectName(name)
-    label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
-    shadow = QGraphicsDropShadowEffect(label)
-    shadow.setColor(QColor(0, 0, 0, 230))
-    shadow.setBlurRadius(4)
-    shadow.setOffset(1, 1)
-    label.setGraphicsEffect(shadow)
-    label.setVisible(False)
-    return label
-
-
-def heatmap_lut() -> np.ndarray:
-    """RGBA table: the heatmap colours, alpha rising with the value so cold areas stay
-    clear and only the regions that drove the score are tinted."""
-    alpha = np.linspace(0, 255, 256)[:, None]
-    return np.hstack([HEAT_LUT, alpha]).round().astype(np.uint8)
 
 
 class ImageView(QWidget):
@@ -115,24 +68,10 @@ class ImageView(QWidget):
         self.graphics.setCentralItem(self.viewbox)
         self.image_item = pg.ImageItem(axisOrder="row-major")
         self.viewbox.addItem(self.image_item)
-        self.heatmap_item = pg.ImageItem(axisOrder="row-major")
-        # A child of the image (ImageItem takes no parent argument): it follows the image's
-        # rotation and flips and draws above it.
-        self.heatmap_item.setParentItem(self.image_item)
-        self.heatmap_item.setLookupTable(heatmap_lut())
-        self.heatmap_item.setZValue(10)
-        self.heatmap_item.setVisible(False)
+        self.heatmap = HeatmapLayer(self.image_item)
         self.box_overlay = BoxOverlay(self.image_item)
-        self._rulers: list[_Ruler] = []  # the image's measurements, oldest first
-        self._drawing: _Ruler | None = None  # the one the mouse is drawing
-        self._corners = [_overlay_label(self.graphics, "cornerOverlay") for _ in range(4)]
-        # What the reader must know about this image (data ends early, decoder notes).
-        self._warning = _overlay_label(self.graphics, "imageWarning")
-        self._warning.setWordWrap(True)
-        # What the view shows instead of an image: the empty folder, the failed decode.
-        self._message = _overlay_label(self.graphics, "viewMessage")
-        self._message.setWordWrap(True)
-        self._message.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.rulers = Rulers(self.graphics, self.viewbox, self.image_item)
+        self.overlays = ImageOverlays(self.graphics)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.graphics)
@@ -178,8 +117,7 @@ class ImageView(QWidget):
     def _draw(self, new: DisplayState) -> None:
         """Bring the drawing up to ``new``, redoing only what changed since the last draw."""
         old, self._drawn = self._drawn, new
-        self.heatmap_item.setVisible(new.heatmap_visible and self.has_heatmap)
-        self.heatmap_item.setOpacity(new.heatmap_opacity / 100)
+        self.heatmap.show(new.heatmap_visible, new.heatmap_opacity)
         self.box_overlay.set_visible(new.boxes_visible)
         if self.image is not None:
             if new.voi is not None and (old is None or new.voi is not old.voi):
@@ -372,7 +310,7 @@ class ImageView(QWidget):
         t.translate(-cols / 2, -rows / 2)
         self.image_item.setTransform(t)
         self.fit()
-        self._place_measure_label()
+        self.rulers.place_labels()
 
     # -- cursor readout ---------------------------------------------------------------------
 
@@ -399,7 +337,7 @@ class ImageView(QWidget):
     @property
     def measurements(self) -> list[Distance]:
         """The image's measurements, oldest first."""
-        return [r.distance for r in self._rulers if r.distance is not None]
+        return self.rulers.distances
 
     @property
     def measurement(self) -> Distance | None:
@@ -409,121 +347,60 @@ class ImageView(QWidget):
 
     def delete_last_measurement(self) -> bool:
         """Remove the latest measurement; False when there is none."""
-        if not self._rulers:
-            return False
-        self._remove(self._rulers.pop())
-        return True
-
-    def _remove(self, ruler: _Ruler) -> None:
-        # Take the items out of the scene now: left to the garbage collector, a pyqtgraph
-        # item may outlive its scene and be freed during interpreter shutdown.
-        self.graphics.scene().removeItem(ruler.line)
-        self.viewbox.removeItem(ruler.label)
-        if ruler is self._drawing:
-            self._drawing = None
+        return self.rulers.delete_last()
 
     def set_measuring(self, on: bool) -> None:
-        self.viewbox.measuring = on
-        self.graphics.setCursor(Qt.CursorShape.CrossCursor if on else Qt.CursorShape.ArrowCursor)
+        self.rulers.set_measuring(on)
 
     def clear_measurement(self) -> None:
         """Remove every measurement of the image."""
-        while self.delete_last_measurement():
-            pass
+        self.rulers.clear()
 
     def _on_measure_drag(self, start: QPointF, end: QPointF, finished: bool) -> None:
         if self.image is None:
             return
-        if self._drawing is None:  # a new drag: a new measurement beside the earlier ones
-            self._drawing = _Ruler.create(self.image_item, self.viewbox)
-            self._rulers.append(self._drawing)
-        ruler = self._drawing
-        a = self.image_item.mapFromScene(start)
-        b = self.image_item.mapFromScene(end)
-        ruler.line.setLine(a.x(), a.y(), b.x(), b.y())
-        ruler.distance = distance((a.x(), a.y()), (b.x(), b.y()), self.image.spacing)
-        ruler.label.setText(ruler.distance.label)
-        self._place_measure_label()
-        if finished:
-            self._drawing = None
-            self.sig_measured.emit(ruler.distance)
-
-    def _place_measure_label(self) -> None:
-        for ruler in self._rulers:
-            ruler.label.setPos(self.image_item.mapToParent(ruler.line.line().p2()))
+        measured = self.rulers.drag(start, end, finished, self.image.spacing)
+        if measured is not None:
+            self.sig_measured.emit(measured)
 
     # -- heatmap ----------------------------------------------------------------------------
 
     def set_heatmap(self, heatmap: np.ndarray | None) -> None:
         """Overlay a [0, 1] map of the image's shape; None removes it."""
-        if heatmap is None:
-            self.heatmap_item.clear()
-            self.heatmap_item.setVisible(False)
-            return
-        self.heatmap_item.setImage(heatmap, autoLevels=False, levels=(0.0, 1.0))
-        self.heatmap_item.setVisible(self.display.heatmap_visible)
+        self.heatmap.set(heatmap, self.display.heatmap_visible)
 
     @property
     def has_heatmap(self) -> bool:
-        return self.heatmap_item.image is not None
+        return self.heatmap.present
 
     # -- corner overlays --------------------------------------------------------------------
 
     def corner_texts(self) -> list[str]:
         """Top-left, top-right, bottom-left, bottom-right."""
-        r, image = self.record, self.image
-        if r is None or image is None:
-            return ["", "", "", ""]
-        calibration = "uncalibrated" if image.spacing is None else ""
-        return [
-            "\n".join(filter(None, [r.patient_name, r.patient_id, r.patient_birth_date])),
-            "\n".join(filter(None, [r.study_date, r.study_description, r.series_description])),
-            "\n".join(filter(None, [r.modality, r.body_part, r.view_position, calibration])),
-            "\n".join(filter(None, [self.position_text, self.zoom_text, self.window_text])),
-        ]
+        shown = [self.position_text, self.zoom_text, self.window_text]
+        return corner_texts(self.record, self.image, shown)
 
     @property
     def warning_text(self) -> str:
         """The shown image's warnings, as drawn over it ("" when it has none)."""
-        warnings = self.image.warnings if self.image is not None else ()
-        return "\u26a0 " + "\n\u26a0 ".join(warnings) if warnings else ""
+        return warning_text(self.image)
 
     @property
     def message_text(self) -> str:
         """What the view says instead of an image ("" while it shows one)."""
-        return self._message.text() if self._message.isVisible() else ""
+        return self.overlays.message_text
 
     def show_message(self, text: str) -> None:
         """Say ``text`` in the middle of the view (an empty folder, an image that failed)."""
-        self._message.setText(text)
-        self._message.setVisible(bool(text))
-        self._place_corners()
+        self.overlays.show_message(text)
+        self.overlays.place()
 
     def _update_corners(self) -> None:
-        for label, text in zip(self._corners, self.corner_texts(), strict=True):
-            label.setText(text)
-            label.adjustSize()
-            label.setVisible(self.display.overlays and bool(text))
+        self.overlays.show_corners(self.corner_texts(), self.display.overlays)
         # Warnings are shown even with the overlays off: they concern what the image shows.
-        self._warning.setText(self.warning_text)
-        self._warning.setVisible(bool(self.warning_text))
-        self._place_corners()
-
-    def _place_corners(self) -> None:
-        w, h, m = self.graphics.width(), self.graphics.height(), 8
-        for label in (self._warning, self._message):  # centred, at most half the width
-            label.setFixedWidth(max(w // 2, 1))
-            label.adjustSize()
-        self._warning.move((w - self._warning.width()) // 2, m)
-        self._message.move((w - self._message.width()) // 2, (h - self._message.height()) // 2)
-        tl, tr, bl, br = self._corners
-        tl.move(m, m)
-        tr.move(w - tr.width() - m, m)
-        bl.move(m, h - bl.height() - m)
-        br.move(w - br.width() - m, h - br.height() - m)
-        for label in (tr, br):
-            label.setAlignment(Qt.AlignmentFlag.AlignRight)
+        self.overlays.show_warning(self.warning_text)
+        self.overlays.place()
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
-        self._place_corners()
+        self.overlays.place()

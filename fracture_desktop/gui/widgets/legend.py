@@ -6,7 +6,7 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QLinearGradient, QPainter, QPaintEvent
 from PySide6.QtWidgets import QWidget
 
-from fracture_desktop.gui.widgets.image_view import heatmap_lut
+from fracture_desktop.gui.widgets.heatmap_layer import heatmap_lut
 
 
 class HeatmapLegend(QWidget):

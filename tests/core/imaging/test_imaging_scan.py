@@ -13,8 +13,9 @@ import pydicom
 import pytest
 from PIL import Image
 
+from fracture_desktop.core.imaging.identity import image_identity
 from fracture_desktop.core.imaging.records import FileProblem, ImageRecord, SourceKind
-from fracture_desktop.core.imaging.scan import image_identity, scan_folder
+from fracture_desktop.core.imaging.scan import scan_folder
 from fracture_desktop.core.jobs import Cancelled, CancelToken
 
 
