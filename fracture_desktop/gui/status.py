@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStatusBar, QWidget
 
 from fracture_desktop.core.inference.card import INTENDED_USE, INTENDED_USE_SHORT, ModelCard
+from fracture_desktop.core.findings import CARD_THRESHOLDS
 from fracture_desktop.core.site_profile import thresholds_in_use
 from fracture_desktop.gui.widgets.notifications import NotificationArea
 
@@ -70,7 +71,10 @@ class StatusArea(QStatusBar):
         if card is not None and not reason:
             # The id only: version and weights' sha256 are in the tooltip and Help > Model.
             source = thresholds_in_use(card)[1]
-            self.model_label.setText(f"Model: {card.id} \u00b7 {source}")
+            # The id only, marked when a site's thresholds flag instead of the card's: the
+            # version, sha256 and the profile's name are in the tooltip and Help > Model.
+            site = "" if source == CARD_THRESHOLDS else " \u00b7 site thresholds"
+            self.model_label.setText(f"Model: {card.id}{site}")
             self.model_label.setToolTip(
                 f"{card.label}\nThresholds: {source}\n{card.intended_use}"
             )

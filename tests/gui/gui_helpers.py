@@ -12,7 +12,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QWidget
 
 from fracture_desktop.core.boxes import Box
-from fracture_desktop.core.findings import Flag
+from fracture_desktop.core.findings import CARD_THRESHOLDS, Flag, Thresholds
 from fracture_desktop.core.imaging.image import LoadedImage
 from fracture_desktop.core.inference.card import ModelCard
 from fracture_desktop.core.inference.engine import Prediction
@@ -28,6 +28,13 @@ class FakeEngine:
 
     device = "cpu"
     card: ModelCard | None = None  # the real card of the model folder, set when built
+    domain = None  # no domain check: nothing is outside
+    thresholds_source = CARD_THRESHOLDS
+
+    @property
+    def thresholds(self) -> Thresholds:
+        assert self.card is not None
+        return self.card.thresholds
 
     def __init__(
         self,

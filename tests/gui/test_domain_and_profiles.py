@@ -50,7 +50,7 @@ def test_ct_and_mr_slices_are_shown_outside_the_domain_with_their_probability_gr
     assert "Outside the model's domain (score" in name_item.toolTip()
     # Six images are too few to test the folder as a whole: no warning.
     assert panel.warning.isHidden()
-    assert "model card" in window.status.model_label.text()
+    assert "Thresholds: model card" in window.status.model_label.toolTip()
 
 
 class OutsideEngine:
@@ -125,7 +125,8 @@ def test_site_profile_menu_adopts_refuses_and_drops(
     with qtbot.waitSignal(window.analysis.sig_model_state, timeout=20000):
         assert dialog.adopt(mine)
     assert "site profile 2026-11-29 (100 images)" in dialog.text.text()
-    assert "site profile 2026-11-29" in window.status.model_label.text()
+    assert "site thresholds" in window.status.model_label.text()
+    assert "Thresholds: site profile 2026-11-29" in window.status.model_label.toolTip()
     # The untrained model's probabilities sit near 0.5: under the site's 0.98 nothing is
     # flagged any more, without analysing again.
     assert not any(f.flag.is_flagged for f in findings.values())
@@ -133,5 +134,5 @@ def test_site_profile_menu_adopts_refuses_and_drops(
     with qtbot.waitSignal(window.analysis.sig_model_state, timeout=20000):
         dialog.drop()
     assert load_profile(sha) is None
-    assert "model card" in window.status.model_label.text()
+    assert "Thresholds: model card" in window.status.model_label.toolTip()
     assert any(f.flag.is_flagged for f in findings.values())

@@ -29,23 +29,23 @@ def test_opening_r06_and_r11_files_leaves_the_viewer_running(
     window = make_window()
     with qtbot.waitSignal(window.scan.sig_finished, timeout=30000):
         window.open_folder(folder)
-    records = {r.path.name: r for r in window.records.values()}
+    records = {r.path.name: r for r in window.session.records.values()}
     listed = {Path(name).name: reason for name, reason in window.problems.problems()}
     for name in (*CRASHING, *BOMBS):
         if name in listed:  # refused by the header scan already, with its reason
             assert listed[name]
             continue
-        window.show_record(records[name])
+        window.reading.show_record(records[name])
         qtbot.waitUntil(
-            lambda n=name: any(n in notice.reason for notice in window.notices.notices),
+            lambda n=name: any(n in notice.reason for notice in window.status.notices.notices),
             timeout=60000,
         )
-        notice = next(n for n in window.notices.notices if name in n.reason)
+        notice = next(n for n in window.status.notices.notices if name in n.reason)
         assert "decoder crashed" in notice.reason or "image too large" in notice.reason
         assert window.isVisible()
     opened = [n for n in (*CRASHING, *BOMBS) if n not in listed]
     assert len(opened) >= len(CRASHING), "the crashing files must reach the decoder"
-    window.show_record(records["ok.dcm"])
+    window.reading.show_record(records["ok.dcm"])
     qtbot.waitUntil(lambda: window.view.record == records["ok.dcm"], timeout=20000)
     assert window.view.image is not None and window.isVisible()
 

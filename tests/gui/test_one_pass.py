@@ -11,8 +11,9 @@ import pytest
 from conftest import IMAGE_COUNT
 from gui_helpers import FakeEngine, open_and_wait
 
+import fracture_desktop.core.analysis as analysis
 import fracture_desktop.core.imaging.identity as identity
-import fracture_desktop.core.imaging.loader as loader
+import fracture_desktop.gui.controllers.images as images
 from fracture_desktop.core.triage import TriageRequest
 
 pytestmark = pytest.mark.gui
@@ -30,8 +31,10 @@ def counted(monkeypatch) -> dict[str, Counter[str]]:
 
         return wrapper
 
-    monkeypatch.setattr(loader, "load_plain", counting("decodes", loader.load_plain))
-    monkeypatch.setattr(loader, "load_dicom", counting("decodes", loader.load_dicom))
+    # Pixels are decoded in the guard's worker processes: count the requests, at every
+    # module that makes them (the analysis and thumbnails, and the viewer's loader).
+    for module in (analysis, images):
+        monkeypatch.setattr(module, "guarded_image", counting("decodes", module.guarded_image))
     monkeypatch.setattr(identity, "file_sha256", counting("hashes", identity.file_sha256))
     identity._DIGESTS.clear()  # digests remembered by earlier tests would hide the hashing
     return counts
