@@ -25,6 +25,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import TextIO
 
@@ -42,7 +43,7 @@ from fracture_desktop.core.imaging.scan import scan_folder
 from fracture_desktop.core.report import ReportContext, ReportEntry, flag_counts
 from fracture_desktop.core.site_profile import use_site_profile
 from fracture_desktop.core.triage import ANALYSING, WRITING_PDF, TriageRequest, triage
-from fracture_desktop.terminal import ProgressBar, StageBars
+from fracture_desktop.terminal import ProgressBar, StageBars, print_error
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -52,10 +53,7 @@ EXIT_WRITE_FAILED = 5
 EXIT_INTERRUPTED = 130
 
 
-def _error(message: str, details: str = "") -> None:
-    print(f"fracture-desktop scan: error: {message}", file=sys.stderr)
-    if details:
-        print(f"  {details}", file=sys.stderr)
+_error = partial(print_error, "scan")
 
 
 def _request(args: argparse.Namespace, folder: Path) -> TriageRequest:

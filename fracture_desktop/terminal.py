@@ -106,3 +106,10 @@ class StageBars:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+
+
+def print_error(command: str, message: str, details: str = "") -> None:
+    """``fracture-desktop COMMAND: error: MESSAGE`` on stderr, details indented below."""
+    print(f"fracture-desktop {command}: error: {message}", file=sys.stderr)
+    if details:
+        print(f"  {details}", file=sys.stderr)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStatusBar, QWidget
 
-from fracture_desktop.core.inference.card import INTENDED_USE, INTENDED_USE_SHORT, ModelCard
 from fracture_desktop.core.findings import CARD_THRESHOLDS
+from fracture_desktop.core.inference.card import INTENDED_USE, INTENDED_USE_SHORT, ModelCard
 from fracture_desktop.core.site_profile import thresholds_in_use
 from fracture_desktop.gui.widgets.notifications import NotificationArea
 

@@ -16,9 +16,9 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import sys
 from dataclasses import asdict
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,7 @@ from fracture_desktop.core.imaging.scan import scan_folder
 from fracture_desktop.core.report import collect_entries
 from fracture_desktop.core.shift import findings_shift
 from fracture_desktop.core.site_profile import profile_from_validation, save_profile
-from fracture_desktop.terminal import ProgressBar
+from fracture_desktop.terminal import ProgressBar, print_error
 from fracture_desktop.training import metrics
 
 #: Folder names (lower case, spaces and hyphens read as underscores) that label images.
@@ -48,10 +48,7 @@ NEGATIVE_FOLDERS = frozenset(
 )
 
 
-def _error(message: str, details: str = "") -> None:
-    print(f"fracture-desktop validate: error: {message}", file=sys.stderr)
-    if details:
-        print(f"  {details}", file=sys.stderr)
+_error = partial(print_error, "validate")
 
 
 def folder_label(name: str) -> int | None:
