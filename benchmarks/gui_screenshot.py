@@ -2,7 +2,8 @@
 
 Opens the viewer on ``resources/samples`` (or a given folder), waits for the scan, analyses
 the folder with whatever model is available (``$FRACTURE_DESKTOP_MODEL_DIR``, the shipped
-model, else a random-weights one), shows the most suspicious image with its heatmap, and
+model, else a random-weights one), shows the most suspicious image with its boxes (a model
+with a localiser) or its heatmap, and
 saves ``QWidget.grab()``. With ``--decide`` the reader confirms the flag of the most
 suspicious image first, so the picture shows a decision. Run under Xvfb so the real platform
 plugin draws: ``xvfb-run -s "-screen 0 1600x1000x24" python -m benchmarks.gui_screenshot``.
@@ -51,15 +52,23 @@ def main() -> int:
         window.reading.analyse_folder()
         wait_for(app, lambda: bool(finished), 300)
         window.browser.sort_box.setCurrentIndex(1)  # most suspicious first
-        first = window.browser.visible_records()[0]
+        order = window.browser.visible_records()
+        findings = window.session.findings
+        localises = window.analysis.card is not None and window.analysis.card.localiser is not None
+        # A localising model shows its boxes: the most suspicious image that has some.
+        boxed = [r for r in order if r.path in findings and findings[r.path].drawn_boxes]
+        first = boxed[0] if localises and boxed else order[0]
         window.browser.select_record(first)
         wait_for(app, lambda: window.view.record == first, 30)
         if args.decide:
             window.reading.decide(Decision.CONFIRMED, first)
-        window.opacity.setValue(40)
-        if not window.act_heatmap.isChecked():
-            window.act_heatmap.trigger()
-        wait_for(app, lambda: window.view.has_heatmap, 60)
+        if localises:
+            wait_for(app, lambda: bool(window.view.box_overlay.shown), 30)
+        else:
+            window.opacity.setValue(40)
+            if not window.act_heatmap.isChecked():
+                window.act_heatmap.trigger()
+            wait_for(app, lambda: window.view.has_heatmap, 60)
         window.browser.tree.expandAll()
         wait_for(app, lambda: len(window.session.identities) == len(window.session.records), 30)
         for _ in range(20):
