@@ -250,12 +250,10 @@ def _add_scan(sub: argparse._SubParsersAction) -> None:
     p.add_argument("folder", type=Path, help="folder (or file) of DICOM / JPEG / PNG images")
     p.add_argument("--csv", type=Path, metavar="OUT.csv", help="write the CSV report here")
     p.add_argument("--pdf", type=Path, metavar="OUT.pdf", help="write the PDF report here")
-    p.add_argument("--device", choices=DEVICES, default="auto", help="model device")
     p.add_argument("--deidentify", action="store_true", help="no patient name, ID, birth date")
     p.add_argument("--overwrite", action="store_true", help="replace existing report files")
-    p.add_argument("--model", type=Path, metavar="DIR", help=MODEL_HELP)
     p.add_argument("--decisions", type=Path, metavar="FILE", help="reader decisions file")
-    p.add_argument("--threads", type=int, default=0, metavar="N", help="model threads (0: auto)")
+    _add_model_options(p)
     p.add_argument(
         "--summary-json",
         type=Path,
@@ -286,8 +284,14 @@ def _add_validate(sub: argparse._SubParsersAction) -> None:
         help="store the site thresholds as this model's site profile (viewer and scan use it)",
     )
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    _add_model_options(p)
+
+
+def _add_model_options(p: argparse.ArgumentParser) -> None:
+    """The model, its device and its CPU threads, as every command that scores images takes
+    them."""
+    p.add_argument("--model", type=Path, metavar="DIR", help=MODEL_HELP)
     p.add_argument("--device", choices=DEVICES, default="auto", help="model device")
-    p.add_argument("--model", type=Path, metavar="DIR", help="model folder (default: shipped)")
     p.add_argument("--threads", type=int, default=0, metavar="N", help="model threads (0: auto)")
 
 

@@ -31,7 +31,7 @@ from fracture_desktop.batch import (
     EXIT_USAGE,
     EXIT_WRITE_FAILED,
 )
-from fracture_desktop.core.atomic import OutputExistsError, atomic_write
+from fracture_desktop.core.atomic import OutputExistsError, atomic_write, check_writable
 from fracture_desktop.core.errors import FractureDesktopError, ModelError
 from fracture_desktop.core.findings import Flag
 from fracture_desktop.core.imaging.scan import scan_folder
@@ -160,11 +160,14 @@ def run_validate(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         for path in (args.json, args.pdf):
-            if path is not None and Path(path).exists() and not args.overwrite:
-                raise ValueError(f"{path} exists; use --overwrite to replace it")
+            if path is not None:
+                check_writable(path, args.overwrite)
         labels = (
             labels_from_csv(args.labels, folder) if args.labels else labels_from_folders(folder)
         )
+    except FractureDesktopError as exc:
+        _error(exc.reason, exc.details)
+        return EXIT_USAGE
     except (OSError, ValueError) as exc:
         _error(str(exc))
         return EXIT_USAGE
