@@ -19,7 +19,7 @@ from fracture_desktop.core.boxes import Box, decode_boxes
 from fracture_desktop.core.imaging.model_input import InputSpec, fit_box
 from fracture_desktop.core.inference.card import LocaliserSettings
 from fracture_desktop.core.inference.engine import InferenceEngine, grad_cam
-from fracture_desktop.training.box_metrics import FROC_RATES, box_report, froc
+from fracture_desktop.training.box_metrics import box_report, sweep
 from fracture_desktop.training.dataset import Sample, build_cache, fracture_boxes, input_boxes
 from fracture_desktop.training.scoring import predict_with_maps
 
@@ -125,14 +125,12 @@ def choose_localiser(maps: np.ndarray, cases: list[BoxCase], spec: InputSpec) ->
         )["ap_at_0.5"],
     )
     candidates = decode_all(maps, spec, replace(low, shrink=best_shrink), None)
-    scores = sorted({b.score for boxes in candidates for b in boxes}, reverse=True)
-    threshold = scores[0] if scores else 0.5
-    for score in scores:
-        kept = [tuple(b for b in boxes if b.score >= score) for boxes in candidates]
-        false = sum(len(boxes) for boxes in kept) - _hits(kept, truth)
-        if false / len(cases) > BOX_FALSE_RATE:
+    points = sweep(candidates, truth)
+    threshold = points[0].score if points else 0.5
+    for point in points:
+        if point.false / len(cases) > BOX_FALSE_RATE:
             break
-        threshold = score
+        threshold = point.score
     return {
         "threshold": float(threshold),
         "shrink": best_shrink,
@@ -141,12 +139,6 @@ def choose_localiser(maps: np.ndarray, cases: list[BoxCase], spec: InputSpec) ->
         "val; box scale with the highest AP@0.5 on val",
         "split": "val",
     }
-
-
-def _hits(predicted: list[tuple[Box, ...]], truth: list[list]) -> int:
-    """Predicted boxes that find an annotated box (see :func:`box_metrics.froc`)."""
-    rate = froc(predicted, truth)[f"sensitivity_at_{FROC_RATES[-1]:g}_false_per_image"]
-    return round(rate * sum(len(t) for t in truth))
 
 
 def box_localisation(

@@ -17,6 +17,7 @@ model input square); both the centre rule and IoU are unchanged by a uniform sca
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -54,22 +55,29 @@ def pointing_game(predicted: Sequence[Sequence[Box]], truth: Sequence[Sequence[R
     return float(np.mean(hits)) if hits else float("nan")
 
 
-def froc(predicted: Sequence[Sequence[Box]], truth: Sequence[Sequence[Rect]]) -> dict[str, float]:
-    """Box sensitivity at :data:`FROC_RATES` false boxes per image.
+@dataclass(frozen=True)
+class SweepPoint:
+    """The boxes scored at least ``score``: how many found an annotated box, how many not."""
 
-    Each predicted box, highest score first over all images, either finds a not yet found
-    annotated box of its image (its centre inside it) or is a false box. Sensitivity at a
-    rate is the best reached while the false boxes per image stay at or below it.
+    score: float
+    hits: int
+    false: int
+
+
+def sweep(predicted: Sequence[Sequence[Box]], truth: Sequence[Sequence[Rect]]) -> list[SweepPoint]:
+    """Lower a score threshold through every predicted box, highest score first.
+
+    Each box either finds a not yet found annotated box of its image (its centre inside it)
+    or is a false box. One point per distinct score, after all boxes of that score.
     """
-    total = sum(len(rects) for rects in truth)
-    events = []  # (score, image, box)
-    for index, boxes in enumerate(predicted):
-        events += [(box.score, index, box) for box in boxes]
-    events.sort(key=lambda e: -e[0])
+    events = sorted(
+        ((box, index) for index, boxes in enumerate(predicted) for box in boxes),
+        key=lambda e: -e[0].score,
+    )
     found = [np.zeros(len(rects), dtype=bool) for rects in truth]
     hits = false = 0
-    best = dict.fromkeys(FROC_RATES, 0.0)
-    for _, index, box in events:
+    points: list[SweepPoint] = []
+    for n, (box, index) in enumerate(events):
         match = next(
             (
                 k
@@ -83,9 +91,20 @@ def froc(predicted: Sequence[Sequence[Box]], truth: Sequence[Sequence[Rect]]) ->
         else:
             found[index][match] = True
             hits += 1
+        if n + 1 == len(events) or events[n + 1][0].score != box.score:
+            points.append(SweepPoint(box.score, hits, false))
+    return points
+
+
+def froc(predicted: Sequence[Sequence[Box]], truth: Sequence[Sequence[Rect]]) -> dict[str, float]:
+    """Box sensitivity at :data:`FROC_RATES` false boxes per image (see :func:`sweep`):
+    the best reached while the false boxes per image stay at or below each rate."""
+    total = sum(len(rects) for rects in truth)
+    best = dict.fromkeys(FROC_RATES, 0.0)
+    for point in sweep(predicted, truth):
         for rate in FROC_RATES:
-            if false / len(predicted) <= rate:
-                best[rate] = max(best[rate], hits / total if total else float("nan"))
+            if point.false / len(predicted) <= rate:
+                best[rate] = max(best[rate], point.hits / total if total else float("nan"))
     return {f"sensitivity_at_{rate:g}_false_per_image": best[rate] for rate in FROC_RATES}
 
 
