@@ -162,16 +162,21 @@ def shift_report(
     report: dict[str, Any] = {"model": engine.card.label, "clean": _figures(labels, clean)}
     if not full:
         return report
-    images = [load_image(s.path) for s in samples]
-    for name in REACQUISITIONS:
-        inputs = np.stack(
-            [
-                model_input(reacquired(image, name, seed), spec)[0]
-                for seed, image in enumerate(images)
-            ]
-        )
-        probs = probabilities(predict_logits(engine.model, inputs, spec.channels))
-        report[name] = _figures(labels, probs)
+    names = list(REACQUISITIONS)
+    # One image decoded at a time, its re-acquisitions scored as one batch: memory stays at
+    # one image, whatever the split.
+    logits = np.stack(
+        [
+            predict_logits(
+                engine.model,
+                np.stack([model_input(reacquired(image, name, seed), spec)[0] for name in names]),
+                spec.channels,
+            )
+            for seed, image in enumerate(load_image(s.path) for s in samples)
+        ]
+    )
+    for column, name in enumerate(names):
+        report[name] = _figures(labels, probabilities(logits[:, column]))
     bins = source_bins(original_long_sides(samples, root))
     normal = labels == 0
     small, large = np.median(clean[normal & (bins == 0)]), np.median(clean[normal & (bins == 2)])
