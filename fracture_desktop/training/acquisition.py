@@ -102,22 +102,14 @@ def _collimate(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Bright, flat borders as a collimator leaves, never over a fracture."""
     _, rows, cols = image.shape
     marked = torch.nonzero(mask[0])
-    limit_top, limit_left = (
-        (int(marked[:, 0].min()), int(marked[:, 1].min())) if len(marked) else (rows, cols)
-    )
-    limit_bottom, limit_right = (
-        (rows - 1 - int(marked[:, 0].max()), cols - 1 - int(marked[:, 1].max()))
-        if len(marked)
-        else (rows, cols)
-    )
+    if len(marked):
+        (r0, c0), (r1, c1) = marked.min(dim=0).values.tolist(), marked.max(dim=0).values.tolist()
+        room = (r0, rows - 1 - r1, c0, cols - 1 - c1)  # top, bottom, left, right of the fracture
+    else:
+        room = (rows, rows, cols, cols)
     top, bottom, left, right = (
         int(np.random.randint(0, max(1, min(limit, int(0.2 * size)))))
-        for limit, size in (
-            (limit_top, rows),
-            (limit_bottom, rows),
-            (limit_left, cols),
-            (limit_right, cols),
-        )
+        for limit, size in zip(room, (rows, rows, cols, cols), strict=True)
     )
     level = float(np.random.uniform(0.5, 1.0))
     out = image.clone()
