@@ -16,6 +16,7 @@ import torch
 
 from fracture_desktop.core.boxes import decode_boxes
 from fracture_desktop.core.inference.engine import frozen, grad_cam
+from fracture_desktop.core.inference.localiser import read_maps
 from fracture_desktop.core.inference.mirror import MirrorAverage
 from fracture_desktop.training.architectures import architecture, names
 
@@ -43,7 +44,7 @@ def measure(
 
     def with_boxes() -> None:
         with torch.inference_mode():
-            cells = torch.sigmoid(model.forward_with_map(x)[1][0]).numpy()
+            cells = read_maps(model.forward_with_map(x)[1])[0]
         # A threshold of 0 reads every peak: the most work decoding can take.
         decode_boxes(cells, (2000, 1600), spec, threshold=0.0)
 

@@ -14,7 +14,8 @@ from pathlib import Path
 from fracture_desktop.core.inference.devices import DEVICES
 
 SUBCOMMANDS = (
-    "scan", "validate", "train", "evaluate", "shift", "export-model", "fit-domain"
+    "scan", "validate", "train", "evaluate", "shift", "export-model", "fit-domain",
+    "fit-localiser",
 )  # fmt: skip
 MODEL_HELP = "model folder (default: $FRACTURE_DESKTOP_MODEL_DIR, else the shipped model)"
 MIRROR_HELP = "score each image as the mean logit of it and its left-right mirror"
@@ -240,6 +241,40 @@ def _run_fit_domain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_fit_localiser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "fit-localiser",
+        help="fit a box head on a released localising model's frozen network",
+    )
+    p.add_argument("--model", required=True, help="released localising model folder to keep")
+    p.add_argument("--data", required=True, help="FracAtlas folder (with splits.csv)")
+    p.add_argument("--out", required=True, help="run folder for export-model")
+    # Defaults live in LocaliserFitConfig alone: an option left out is not passed on.
+    for flag, kind in (
+        ("views", int),
+        ("normal-views", int),
+        ("epochs", int),
+        ("lr", float),
+        ("batch-size", int),
+        ("size-weight", float),
+        ("seed", int),
+        ("threads", int),
+    ):
+        p.add_argument(f"--{flag}", type=kind, default=argparse.SUPPRESS)
+    p.add_argument("--cache-dir", type=Path, default=Path("cache"))
+
+
+def _run_fit_localiser(args: argparse.Namespace) -> int:
+    from dataclasses import fields
+
+    from fracture_desktop.training.localiser_fit import LocaliserFitConfig, fit_localiser
+
+    names = {f.name for f in fields(LocaliserFitConfig)}
+    config = LocaliserFitConfig(**{k: v for k, v in vars(args).items() if k in names})
+    print(f"wrote {fit_localiser(config, args.cache_dir)}")
+    return 0
+
+
 def _add_scan(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "scan",
@@ -332,6 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_shift(sub)
     _add_export(sub)
     _add_fit_domain(sub)
+    _add_fit_localiser(sub)
     return parser
 
 
@@ -356,6 +392,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "shift": _run_shift,
         "export-model": _run_export,
         "fit-domain": _run_fit_domain,
+        "fit-localiser": _run_fit_localiser,
     }
     if args.command in training:
         try:

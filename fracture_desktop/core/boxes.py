@@ -1,8 +1,10 @@
-"""Suspected fractures as boxes: what a localiser reports, read off its objectness map.
+"""Suspected fractures as boxes: what a localiser reports, read off its maps.
 
-Pure numpy, so reports, the results store and the viewer handle boxes without torch. The map
-comes from :class:`~fracture_desktop.core.inference.localiser.LocalisationHead`: local maxima
-above a threshold, each grown to the cells above half its peak, mapped back through the
+Pure numpy, so reports, the results store and the viewer handle boxes without torch. The
+maps come from :class:`~fracture_desktop.core.inference.localiser.LocalisationHead` (through
+:func:`~fracture_desktop.core.inference.localiser.read_maps`): local maxima of the score
+above a threshold, each given the width and height the head predicts there (a centre head)
+or grown to the cells above half its peak (an objectness head), mapped back through the
 letterbox into the pixels of the stored image, then non-maximum suppression.
 """
 
@@ -75,20 +77,38 @@ def suppress(boxes: list[Box], iou: float = 0.3) -> list[Box]:
     return kept
 
 
+def _grown(scores: np.ndarray, r: int, c: int) -> tuple[float, float, float, float]:
+    """Rows and columns (r0, r1, c0, c1, in cells, ends exclusive) of the cells above half
+    the peak at (r, c), along its row and column."""
+    rows, cols = scores.shape
+    half = scores[r, c] / 2
+    r0, r1, c0, c1 = r, r, c, c
+    while r0 > 0 and scores[r0 - 1, c] >= half:
+        r0 -= 1
+    while r1 < rows - 1 and scores[r1 + 1, c] >= half:
+        r1 += 1
+    while c0 > 0 and scores[r, c0 - 1] >= half:
+        c0 -= 1
+    while c1 < cols - 1 and scores[r, c1 + 1] >= half:
+        c1 += 1
+    return r0, r1 + 1, c0, c1 + 1
+
+
 def decode_boxes(
-    scores: np.ndarray,
+    maps: np.ndarray,
     image_shape: tuple[int, int],
     spec: InputSpec,
     threshold: float,
     max_boxes: int = 3,
     shrink: float = 1.0,
 ) -> tuple[Box, ...]:
-    """Boxes from an objectness map, in the pixels of the stored image.
+    """Boxes from a localiser's maps, in the pixels of the stored image.
 
     Parameters
     ----------
-    scores : ndarray
-        Objectness probabilities (rows, cols) on a regular grid over the model input.
+    maps : ndarray
+        (1 or 3, rows, cols) on a regular grid over the model input: the score as a
+        probability, then (a centre head) the box width and height in input pixels.
     image_shape : (int, int)
         Rows and columns of the stored image the input was made from.
     spec : InputSpec
@@ -98,44 +118,39 @@ def decode_boxes(
     max_boxes : int
         At most this many boxes, highest scores first.
     shrink : float
-        Scale applied to each box about its centre: a box grows to every cell a fracture
-        touches, so it over-covers the fracture by up to a cell on each side.
+        Scale applied to each box about its centre (chosen on ``val``): a grown box covers
+        every cell its fracture touches, so it over-covers the fracture.
 
     Returns
     -------
     tuple of Box
         Highest score first, after non-maximum suppression, clipped to the image.
     """
-    rows, cols = scores.shape
-    cell = spec.size / rows
+    scores = maps[0]
+    cell = spec.size / scores.shape[0]
     top, left, in_rows, in_cols = fit_box(image_shape, spec.size, spec.letterbox)
     sy, sx = image_shape[0] / in_rows, image_shape[1] / in_cols
     peaks = np.argwhere(_local_maxima(scores) & (scores >= threshold))
     order = np.argsort(-scores[peaks[:, 0], peaks[:, 1]])
     found: list[Box] = []
     for r, c in peaks[order][: 4 * max_boxes]:
-        peak = float(scores[r, c])
-        # Grow along the peak's row and column to the cells above half the peak.
-        r0, r1, c0, c1 = r, r, c, c
-        while r0 > 0 and scores[r0 - 1, c] >= peak / 2:
-            r0 -= 1
-        while r1 < rows - 1 and scores[r1 + 1, c] >= peak / 2:
-            r1 += 1
-        while c0 > 0 and scores[r, c0 - 1] >= peak / 2:
-            c0 -= 1
-        while c1 < cols - 1 and scores[r, c1 + 1] >= peak / 2:
-            c1 += 1
-        # Input pixels -> stored-image pixels, shrunk about the centre.
-        y0, y1 = (r0 * cell - top) * sy, ((r1 + 1) * cell - top) * sy
-        x0, x1 = (c0 * cell - left) * sx, ((c1 + 1) * cell - left) * sx
-        cy, cx = (y0 + y1) / 2, (x0 + x1) / 2
-        hh, hw = shrink * (y1 - y0) / 2, shrink * (x1 - x0) / 2
+        # Centre and half sizes in input pixels.
+        if len(maps) == 3:
+            cy, cx = (r + 0.5) * cell, (c + 0.5) * cell
+            hw, hh = maps[1, r, c] / 2, maps[2, r, c] / 2
+        else:
+            r0, r1, c0, c1 = _grown(scores, r, c)
+            cy, cx = (r0 + r1) * cell / 2, (c0 + c1) * cell / 2
+            hh, hw = (r1 - r0) * cell / 2, (c1 - c0) * cell / 2
+        # Input pixels -> stored-image pixels, scaled about the centre.
+        cy, cx = (cy - top) * sy, (cx - left) * sx
+        hh, hw = shrink * hh * sy, shrink * hw * sx
         box = Box(
             x0=float(np.clip(cx - hw, 0, image_shape[1])),
             y0=float(np.clip(cy - hh, 0, image_shape[0])),
             x1=float(np.clip(cx + hw, 0, image_shape[1])),
             y1=float(np.clip(cy + hh, 0, image_shape[0])),
-            score=peak,
+            score=float(scores[r, c]),
         )
         if box.x1 > box.x0 and box.y1 > box.y0:
             found.append(box)

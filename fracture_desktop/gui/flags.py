@@ -43,6 +43,8 @@ def shown_flag_text(finding: Finding | None, made_by: str = "") -> str:
     """The flag as a row shows it: in brackets when another model (``made_by``) made it."""
     text = flag_text(finding)
     return f"({text})" if made_by and text else text
+
+
 def flag_tooltip(finding: Finding) -> str:
     """The flag with why: the error, or for an image outside the domain its score."""
     if finding.error:

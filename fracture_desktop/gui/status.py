@@ -75,9 +75,7 @@ class StatusArea(QStatusBar):
             # version, sha256 and the profile's name are in the tooltip and Help > Model.
             site = "" if source == CARD_THRESHOLDS else " \u00b7 site thresholds"
             self.model_label.setText(f"Model: {card.id}{site}")
-            self.model_label.setToolTip(
-                f"{card.label}\nThresholds: {source}\n{card.intended_use}"
-            )
+            self.model_label.setToolTip(f"{card.label}\nThresholds: {source}\n{card.intended_use}")
         else:
             self.model_label.setText("Model: unavailable")
             self.model_label.setToolTip(reason)

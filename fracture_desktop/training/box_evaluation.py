@@ -71,7 +71,8 @@ def _square(spec: InputSpec) -> tuple[int, int]:
 
 
 def localiser_maps(engine: InferenceEngine, samples: list[Sample], cache_dir: Path) -> np.ndarray:
-    """Objectness probabilities (N, rows, cols) of a localising model on cached inputs."""
+    """Maps (N, channels, rows, cols) of a localising model on cached inputs (see
+    :func:`~fracture_desktop.training.scoring.predict_with_maps`)."""
     spec = engine.card.input_spec
     return predict_with_maps(engine.model, build_cache(samples, spec, cache_dir), spec.channels)[1]
 
@@ -79,8 +80,8 @@ def localiser_maps(engine: InferenceEngine, samples: list[Sample], cache_dir: Pa
 def gradcam_maps(
     engine: InferenceEngine, samples: list[Sample], cache_dir: Path
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Grad-CAM maps (N, rows, cols), each scaled to [0, 1], and the calibrated
-    probabilities (N,), on cached inputs."""
+    """Grad-CAM maps (N, 1, rows, cols), each scaled to [0, 1] (read like an objectness
+    head's), and the calibrated probabilities (N,), on cached inputs."""
     spec = engine.card.input_spec
     inputs = build_cache(samples, spec, cache_dir)
     maps, logits = [], []
@@ -90,7 +91,7 @@ def gradcam_maps(
         maps.append(cam)
         logits.append(float(logit[0]))
     probs = 1.0 / (1.0 + np.exp(-np.array(logits) / engine.card.temperature))
-    return np.stack(maps), probs
+    return np.stack(maps)[:, None], probs
 
 
 def decode_all(

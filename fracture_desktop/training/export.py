@@ -276,7 +276,8 @@ def release_model(
             "data": "FracAtlas (developers' share: 3,470 of 4,083 images)",
             "data_credit": DATA_CREDIT,
             "split_file": "splits.csv (fixed, stratified by label x body region)",
-            "command": train_command(config),
+            # A head fitted by fit-localiser records its own command.
+            "command": config.get("command") or train_command(config),
             "config": config,
             "code_commit": run.get("code_commit", "unknown"),
             "epochs_run": run["epochs_run"],

@@ -32,9 +32,7 @@ def load_imagenet(model: EfficientNetLite0, state: dict[str, torch.Tensor]) -> N
     """
     state = {k: v for k, v in state.items() if not k.startswith("_fc.")}
     # A new classifier, and a localisation head (if any) that ImageNet never had.
-    expected = {
-        k for k in model.state_dict() if not k.startswith(("_fc.", "_localiser."))
-    }
+    expected = {k for k in model.state_dict() if not k.startswith(("_fc.", "_localiser."))}
     if set(state) != expected:
         raise ValueError(
             f"not EfficientNet-Lite0 weights: missing {sorted(expected - set(state))[:3]}, "

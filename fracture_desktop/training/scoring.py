@@ -12,6 +12,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from fracture_desktop.core.inference.localiser import read_maps
+
 
 def predict_logits(
     model: nn.Module, inputs: np.ndarray, channels: int, batch_size: int = 64
@@ -33,24 +35,26 @@ def batches(inputs: np.ndarray, channels: int, batch_size: int = 64) -> Iterator
 def predict_with_maps(
     model: nn.Module, inputs: np.ndarray, channels: int, batch_size: int = 64
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Logits (N,) and objectness probabilities (N, rows, cols) of a localising network."""
+    """Logits (N,) and maps (N, channels, rows, cols) of a localising network, as
+    :func:`~fracture_desktop.core.inference.localiser.read_maps` gives them."""
     model.eval()
     logits, maps = [], []
     with torch.inference_mode():
         for x in batches(inputs, channels, batch_size):
             logit, cells = model.forward_with_map(x)
             logits.append(logit.float().numpy())
-            maps.append(torch.sigmoid(cells).float().numpy())
+            maps.append(read_maps(cells))
     return np.concatenate(logits), np.concatenate(maps)
 
 
 def top_cell_pointing(maps: np.ndarray, masks: np.ndarray, chosen: np.ndarray) -> float:
     """Share of ``chosen`` images whose highest map cell's centre lies inside a box mask.
 
-    ``maps`` (N, rows, cols) cover the model input that ``masks`` (N, size, size) mark.
+    ``maps`` (N, channels, rows, cols; the score first) cover the model input that ``masks``
+    (N, size, size) mark.
     """
     hits = []
-    for cells, mask in zip(maps[chosen], masks[chosen], strict=True):
+    for cells, mask in zip(maps[chosen, 0], masks[chosen], strict=True):
         r, c = np.unravel_index(int(np.argmax(cells)), cells.shape)
         step = mask.shape[0] / cells.shape[0]
         hits.append(bool(mask[int((r + 0.5) * step), int((c + 0.5) * step)]))

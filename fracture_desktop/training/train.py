@@ -285,7 +285,8 @@ def train(config: TrainConfig) -> Path:
                 memory_format=torch.channels_last
             )
             if localises:
-                logits, map_logits = model.forward_with_map(net_input)
+                logits, raw_maps = model.forward_with_map(net_input)
+                map_logits = raw_maps[:, 0]
             else:
                 logits = model(net_input)
             loss = loss_fn(logits, y)

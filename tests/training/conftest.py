@@ -21,4 +21,3 @@ def smoke_config(fracatlas_dir: Path, tmp_path: Path) -> TrainConfig:
         cache_dir=str(tmp_path / "cache"),
         batch_size=8,
     )
-

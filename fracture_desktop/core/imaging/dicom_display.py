@@ -31,6 +31,7 @@ MAX_SPACING_MM = 10.0
 #: Windows are applied in float32; centres and widths beyond its range cannot be.
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
+
 def modality_values(stored: np.ndarray, ds: Dataset, notes: list[str]) -> np.ndarray:
     """Apply the Modality LUT (PS3.3 C.11.1): Rescale Slope/Intercept or the LUT Sequence.
 

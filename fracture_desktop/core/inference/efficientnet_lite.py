@@ -140,22 +140,49 @@ class EfficientNetLite0Localiser(EfficientNetLite0):
 
     ``forward`` gives the image's logit as :class:`EfficientNetLite0` does, so calibration,
     evaluation and Grad-CAM treat it like any classifier; :meth:`forward_with_map` also
-    returns the objectness logits on the stride-4 grid, from the same pass.
+    returns the head's maps on the stride-4 grid, from the same pass.
+
+    Parameters
+    ----------
+    dropout : float
+        Dropout before the classifier.
+    box_sizes, width, depth
+        The head's shape (see :class:`LocalisationHead`): objectness alone (v3) or a centre
+        head that also gives box sizes.
     """
 
     #: Indices in ``_blocks`` of the last block at strides 4, 8 and 16.
     _TAPS = (2, 4, 10)
 
-    def __init__(self, dropout: float = 0.2) -> None:
+    def __init__(
+        self, dropout: float = 0.2, box_sizes: bool = False, width: int = 32, depth: int = 1
+    ) -> None:
         super().__init__(dropout)
-        self._localiser = LocalisationHead(tuple(_STAGES[i][5] for i in (1, 2, 4)))
+        self._localiser = LocalisationHead(
+            tuple(_STAGES[i][5] for i in (1, 2, 4)), width, box_sizes, depth
+        )
 
-    def forward_with_map(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Logits (N,) and objectness logits (N, size / 4, size / 4)."""
+    def pyramid(
+        self, x: torch.Tensor
+    ) -> tuple[tuple[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]:
+        """The stride-4, -8 and -16 features the head reads, and the last block's output."""
         x = self._stem(x)
         taps = []
         for index, block in enumerate(self._blocks):
             x = block(x)
             if index in self._TAPS:
                 taps.append(x)
-        return self._logit(x), self._localiser(tuple(taps))
+        fine, middle, coarse = taps
+        return (fine, middle, coarse), x
+
+    def forward_with_map(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits (N,) and the head's maps (N, 1 or 3, size / 4, size / 4)."""
+        taps, last = self.pyramid(x)
+        return self._logit(last), self._localiser(taps)
+
+
+class EfficientNetLite0Boxes(EfficientNetLite0Localiser):
+    """EfficientNet-Lite0 with a centre head (CenterNet-style boxes with sizes)."""
+
+    def __init__(self, dropout: float = 0.2) -> None:
+        super().__init__(dropout, box_sizes=True, width=48, depth=2)

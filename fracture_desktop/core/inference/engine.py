@@ -32,7 +32,7 @@ from fracture_desktop.core.inference.card import (
 from fracture_desktop.core.inference.devices import DEVICES
 from fracture_desktop.core.inference.domain import DomainCheck, load_domain_check
 from fracture_desktop.core.inference.folding import fold_batch_norms
-from fracture_desktop.core.inference.localiser import LocalisingNetwork
+from fracture_desktop.core.inference.localiser import LocalisingNetwork, read_maps
 from fracture_desktop.core.inference.mirror import MirrorAverage
 from fracture_desktop.core.inference.models import ARCHITECTURES
 from fracture_desktop.core.inference.taps import features_of, tapped
@@ -298,9 +298,9 @@ class InferenceEngine:
         settings = self.card.localiser
         if settings is None:
             return self.model(x), ()
-        logit, cells = cast(LocalisingNetwork, self.model).forward_with_map(x)
+        logit, raw = cast(LocalisingNetwork, self.model).forward_with_map(x)
         boxes = decode_boxes(
-            torch.sigmoid(cells[0]).cpu().numpy(),
+            read_maps(raw)[0],
             shape,
             self.card.input_spec,
             settings.threshold,

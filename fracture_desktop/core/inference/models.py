@@ -14,6 +14,7 @@ from torch import nn
 from fracture_desktop.core.imaging.model_input import InputSpec
 from fracture_desktop.core.inference.efficientnet_lite import (
     EfficientNetLite0,
+    EfficientNetLite0Boxes,
     EfficientNetLite0Localiser,
 )
 
@@ -149,4 +150,5 @@ ARCHITECTURES: dict[str, Callable[[], nn.Module]] = {
     "fracture_net": FractureNet,
     "efficientnet_lite0": EfficientNetLite0,
     "efficientnet_lite0_loc": EfficientNetLite0Localiser,
+    "efficientnet_lite0_boxes": EfficientNetLite0Boxes,
 }

@@ -162,9 +162,7 @@ class FindingsPanel(QWidget):
         name.setData(
             FLAG_COLOUR_ROLE, OTHER_MODEL_COLOUR if made_by else FLAG_COLOURS[finding.flag]
         )
-        self._about[record.path] = (
-            other_model_note(made_by) if made_by else flag_tooltip(finding)
-        )
+        self._about[record.path] = other_model_note(made_by) if made_by else flag_tooltip(finding)
         self._update_name(record.path)
         self._sort_timer.start()  # once for a burst of findings (a reopened folder: thousands)
         self.summary.setText(f"{len(self._rows)} analysed, most suspicious first")
