@@ -137,7 +137,7 @@ def test_model_card_and_intended_use_are_shown(qtbot, make_window) -> None:
     assert card.intended_use in text and "not a diagnosis" in text
     assert window.status.intended_label.isVisible()
     assert "not a diagnosis" in window.status.intended_label.text()
-    rows = dict(window.shortcut_rows())
+    rows = dict(window.help_menu.shortcut_rows())
     assert rows["Ctrl+O"].startswith("Open Folder") and rows["I"] == "Invert"
 
 
