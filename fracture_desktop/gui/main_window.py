@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt
 from PySide6.QtGui import (
     QCloseEvent,
     QDragEnterEvent,
@@ -18,11 +17,10 @@ from PySide6.QtGui import (
     QResizeEvent,
     QShowEvent,
 )
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QSlider, QWidget
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QSlider
 
 from fracture_desktop.core.decisions import DecisionStore
 from fracture_desktop.core.imaging.guard import default_guard
-from fracture_desktop.core.imaging.records import ScanResult
 from fracture_desktop.core.prepared import PreparedCache
 from fracture_desktop.core.results_store import ResultsStore
 from fracture_desktop.core.session import ReadingSession
@@ -34,18 +32,15 @@ from fracture_desktop.gui.controllers.reports import ReportWriter
 from fracture_desktop.gui.controllers.scan import ScanController
 from fracture_desktop.gui.controllers.site import SiteController
 from fracture_desktop.gui.controllers.thumbnails import ThumbnailMaker
+from fracture_desktop.gui.help_menu import HelpMenu
+from fracture_desktop.gui.layout import build_widgets, share_width_change, size_docks
 from fracture_desktop.gui.menus import build_actions, name_presets
 from fracture_desktop.gui.model_picker import ModelPicker
 from fracture_desktop.gui.report_flow import ReportFlow
 from fracture_desktop.gui.settings import ViewerSettings
 from fracture_desktop.gui.status import StatusArea
+from fracture_desktop.gui.view_commands import ViewCommands
 from fracture_desktop.gui.widgets.browser import StudyBrowser
-from fracture_desktop.gui.widgets.dialogs import (
-    TextDialog,
-    about_html,
-    model_card_html,
-    shortcuts_html,
-)
 from fracture_desktop.gui.widgets.image_view import ImageView
 from fracture_desktop.gui.widgets.legend import HeatmapLegend
 from fracture_desktop.gui.widgets.panels import FindingsPanel, ProblemsPanel
@@ -53,9 +48,6 @@ from fracture_desktop.gui.widgets.tag_browser import TagBrowser
 from fracture_desktop.gui.windowing import voi_label
 
 WINDOW_TITLE = "Fracture Desktop"
-#: The side panels' first widths, as shares of the window's; they keep their share as the
-#: window grows or shrinks (a maximised window gives the panels room too).
-DOCK_SHARES = (0.25, 0.27)
 
 
 class MainWindow(QMainWindow):
@@ -82,7 +74,25 @@ class MainWindow(QMainWindow):
         Navigation, analysis requests, heatmaps and reader decisions.
     status : StatusArea
         The status bar and its labels.
+    view_commands : ViewCommands
+        Window presets, the end of measuring, what the mouse wheel does.
+    help_menu : HelpMenu
+        The shortcuts, model card and About dialogs.
     """
+
+    # Made by gui/layout.py's build_widgets.
+    view: ImageView
+    browser: StudyBrowser
+    problems: ProblemsPanel
+    findings_panel: FindingsPanel
+    tags: TagBrowser
+    browser_dock: QDockWidget
+    problems_dock: QDockWidget
+    findings_dock: QDockWidget
+    tags_dock: QDockWidget
+    status: StatusArea
+    opacity: QSlider
+    legend: HeatmapLegend
 
     def __init__(
         self,
@@ -118,7 +128,7 @@ class MainWindow(QMainWindow):
         self.thumbnails = ThumbnailMaker(thumb_worker, self.prepared, lambda: analysis.input_spec)
         self.report_writer = ReportWriter(self.analysis, decisions, self)
 
-        self._build_widgets()
+        build_widgets(self)
         views = ReadingViews(
             *(self.view, self.browser, self.findings_panel, self.problems, self.problems_dock),
             *(self.tags, self.status),
@@ -131,6 +141,10 @@ class MainWindow(QMainWindow):
             self.session, settings, writer, self.analysis, status, self.notify, self
         )
         self.site = SiteController(self.session, self.analysis, self.findings_panel, self)
+        self.view_commands = ViewCommands(
+            self.view, self.session, self.reading, settings, self.status
+        )
+        self.help_menu = HelpMenu(self, self.analysis)
         build_actions(self)
         self.model_picker = ModelPicker(
             self.model_menu, self.act_add_model, settings, self.analysis, self.reading,
@@ -144,47 +158,13 @@ class MainWindow(QMainWindow):
 
     # -- construction -----------------------------------------------------------------------
 
-    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
-        dock = QDockWidget(title, self)
-        dock.setObjectName(title.split()[0].lower() + "Dock")
-        dock.setWidget(widget)
-        self.addDockWidget(area, dock)
-        return dock
-
-    def _build_widgets(self) -> None:
-        self.view = ImageView(self.session)
-        self.setCentralWidget(self.view)
-        self.browser = StudyBrowser()
-        self.problems = ProblemsPanel()
-        self.findings_panel = FindingsPanel()
-        self.tags = TagBrowser()
-        left, right = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea
-        self.browser_dock = self._dock("Studies", self.browser, left)
-        self.problems_dock = self._dock("Problems", self.problems, left)
-        self.findings_dock = self._dock("Findings", self.findings_panel, right)
-        self.tags_dock = self._dock("Tags", self.tags, right)
-        self.tabifyDockWidget(self.findings_dock, self.tags_dock)
-        self.findings_dock.raise_()
-        self.resizeDocks(
-            [self.browser_dock, self.problems_dock], [600, 160], Qt.Orientation.Vertical
-        )
-        self.status = StatusArea()
-        self.setStatusBar(self.status)
-        self.opacity = QSlider(Qt.Orientation.Horizontal)
-        self.opacity.setRange(0, 100)
-        self.opacity.setMaximumWidth(110)
-        self.opacity.setToolTip("Heatmap opacity")
-        self.legend = HeatmapLegend()
-
     def _connect(self) -> None:
         session, status, analysis = self.session, self.status, self.analysis
         self.scan.sig_records_found.connect(session.add_records)
         self.scan.sig_problem_found.connect(session.add_problem)
-        self.scan.sig_progress.connect(
-            lambda done, total: status.showMessage(f"Scanning: {done} of {total} files", 0)
-        )
+        self.scan.sig_progress.connect(status.scan_progress)
         self.scan.sig_finished.connect(session.finish_scan)
-        session.events.scan_finished.connect(self._on_scan_finished)
+        session.events.scan_finished.connect(status.scan_finished)
         session.events.display.connect(self.settings.save_display)
         analysis.sig_engine_ready.connect(
             lambda actual: status.show_device(analysis.device, actual)
@@ -199,7 +179,7 @@ class MainWindow(QMainWindow):
             lambda measured: status.distance_label.setText(f"Distance: {measured.label}")
         )
         status.cancel_button.clicked.connect(analysis.cancel)
-        self.view.viewbox.sig_wheel_step.connect(self._on_wheel_step)
+        self.view.viewbox.sig_wheel_step.connect(self.view_commands.step_by_wheel)
         # After the reading controller has shown the image: its presets are known now.
         self.loader.sig_loaded.connect(
             lambda _loaded: name_presets(
@@ -254,13 +234,6 @@ class MainWindow(QMainWindow):
         self.status.showMessage(f"Scanning {folder}\u2026", 0)
         self.scan.start(folder)
 
-    def fill_recent(self) -> None:
-        self.recent_menu.clear()
-        for folder in self.settings.recent:
-            act = self.recent_menu.addAction(str(folder))
-            act.triggered.connect(lambda _=False, f=folder: self.open_folder(f))
-        self.recent_menu.setEnabled(bool(self.settings.recent))
-
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if any(url.isLocalFile() for url in event.mimeData().urls()):
             event.acceptProposedAction()
@@ -272,36 +245,6 @@ class MainWindow(QMainWindow):
             target = paths[0]
             self.open_folder(target if target.is_dir() else target.parent)
 
-    def _on_scan_finished(self, result: ScanResult) -> None:
-        self.status.showMessage(
-            f"{len(result.images)} images, {len(result.problems)} problems in {result.root}",
-            8000,
-        )
-
-    # -- view commands ----------------------------------------------------------------------
-
-    def apply_preset(self, index: int) -> None:
-        if self.view.apply_preset(index):
-            self.status.showMessage(f"Window: {self.view.window_text}", 3000)
-
-    def clear_measurement(self) -> None:
-        self.view.clear_measurement()
-        self.act_measure.setChecked(False)
-        self.view.set_measuring(False)
-
-    def set_wheel_steps(self, on: bool) -> None:
-        """The wheel steps through images (Ctrl+wheel zooms), or the other way round."""
-        self.view.viewbox.wheel_steps = on
-        self.settings.wheel_steps_images = on
-        self.act_wheel.setChecked(on)
-
-    def _on_wheel_step(self, delta: int) -> None:
-        current = self.session.current
-        if current is not None and current.frames > 1:
-            self.reading.step_frame(delta)  # a multi-frame image: its frames first
-        else:
-            self.reading.step_image(delta)
-
     # -- model and device -------------------------------------------------------------------
 
     def set_device(self, device: str) -> None:
@@ -309,27 +252,6 @@ class MainWindow(QMainWindow):
         self.settings.device = device
         self.device_actions[device].setChecked(True)
         self.status.show_device(device)
-
-    # -- help -------------------------------------------------------------------------------
-
-    def shortcut_rows(self) -> list[tuple[str, str]]:
-        """``(keys, what)`` for every action with a shortcut."""
-        rows = []
-        for act in self.actions():
-            keys = act.shortcut().toString()
-            if keys:
-                rows.append((keys, act.text().replace("&", "").rstrip("\u2026")))
-        return rows
-
-    def show_shortcuts(self) -> None:
-        TextDialog("Shortcuts", shortcuts_html(self.shortcut_rows()), self).open()
-
-    def show_model(self) -> None:
-        text = model_card_html(self.analysis.card, self.analysis.unavailable_reason)
-        TextDialog("Model", text, self).open()
-
-    def show_about(self) -> None:
-        TextDialog("About Fracture Desktop", about_html(), self).open()
 
     # -- closing ----------------------------------------------------------------------------
 
@@ -348,25 +270,14 @@ class MainWindow(QMainWindow):
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         if not self._docks_sized:
-            # Before the first show the layout ignores sizes asked for; now it takes them.
             self._docks_sized = True
-            docks = [self.browser_dock, self.findings_dock]
-            widths = [round(self.width() * share) for share in DOCK_SHARES]
-            self.resizeDocks(docks, widths, Qt.Orientation.Horizontal)
-            self.layout().activate()  # now, so the first image is fitted to its final view
+            size_docks(self)
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         old, new = event.oldSize().width(), event.size().width()
         super().resizeEvent(event)
         if old > 0 and new != old:
-            # The layout has given the central view all the change: share it with the panels.
-            docks: list[QDockWidget] = []
-            for dock in (self.browser_dock, self.findings_dock, self.tags_dock):
-                tabbed = self.tabifiedDockWidgets(dock)  # one size per group of tabs
-                if dock.isVisible() and not dock.isFloating() and not set(tabbed) & set(docks):
-                    docks.append(dock)
-            widths = [max(d.minimumSizeHint().width(), round(d.width() * new / old)) for d in docks]
-            self.resizeDocks(docks, widths, Qt.Orientation.Horizontal)
+            share_width_change(self, old, new)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.settings.save_geometry(self.saveGeometry(), self.saveState())

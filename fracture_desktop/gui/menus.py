@@ -44,6 +44,7 @@ def build_actions(w: MainWindow) -> None:
         return _action(w, text, shortcut, slot, checkable)
 
     view, reading, display = w.view, w.reading, w.session.update_display
+    commands = w.view_commands
     w.act_open = a("&Open Folder\u2026", "Ctrl+O", w.choose_folder)
     w.act_export = a("&Export report\u2026", "Ctrl+E", w.report_flow.ask)
     w.act_quit = a("&Quit", "Ctrl+Q", w.close)
@@ -58,17 +59,17 @@ def build_actions(w: MainWindow) -> None:
     w.act_flip_vertical = a("Flip &top-bottom", "V", view.flip_vertical)
     w.act_reset = a("R&eset view", "Shift+R", view.reset)
     w.act_measure = a("&Measure distance", "M", view.set_measuring, checkable=True)
+    view.sig_measuring.connect(w.act_measure.setChecked)  # Esc stops measuring too
     w.act_delete_measure = a("&Delete last measurement", "Backspace", view.delete_last_measurement)
-    w.act_clear_measure = a("Clear measurements", "Esc", w.clear_measurement)
-    w.act_wheel = a(
-        "Mouse &wheel steps images (Ctrl+wheel zooms)", None, w.set_wheel_steps, checkable=True
-    )
+    w.act_clear_measure = a("Clear measurements", "Esc", commands.end_measuring)
+    wheel_text = "Mouse &wheel steps images (Ctrl+wheel zooms)"
+    w.act_wheel = a(wheel_text, None, commands.set_wheel_steps, checkable=True)
     w.act_overlays = a("Corner &overlays", "O", lambda on: display(overlays=on), True)
     w.act_tags = w.tags_dock.toggleViewAction()
     w.act_tags.setShortcut("T")
     w.addAction(w.act_tags)
     w.act_presets = [
-        a(f"Window preset {n}", str(n), lambda _=False, i=n - 1: w.apply_preset(i))
+        a(f"Window preset {n}", str(n), lambda _=False, i=n - 1: commands.apply_preset(i))
         for n in range(1, PRESET_KEYS + 1)
     ]
     w.act_next = a("Next image", "Down", lambda: reading.step_image(1))
@@ -90,10 +91,10 @@ def build_actions(w: MainWindow) -> None:
     w.act_confirm = a("&Confirm flag", "Y", lambda: reading.decide(Decision.CONFIRMED))
     w.act_reject = a("&Reject flag", "N", lambda: reading.decide(Decision.REJECTED))
     w.act_undecide = a("Clear &decision", "U", lambda: reading.decide(None))
-    w.act_shortcuts = a("&Shortcuts", "F1", w.show_shortcuts)
-    w.act_model = a("&Model\u2026", None, w.show_model)
+    w.act_shortcuts = a("&Shortcuts", "F1", w.help_menu.show_shortcuts)
+    w.act_model = a("&Model\u2026", None, w.help_menu.show_model)
     w.act_site_profile = a("Site &profile\u2026", None, w.site.show_dialog)
-    w.act_about = a("&About Fracture Desktop\u2026", None, w.show_about)
+    w.act_about = a("&About Fracture Desktop\u2026", None, w.help_menu.show_about)
     w.act_open_report = a("Open last &report", None, w.report_flow.open_last)
     w.act_open_report.setEnabled(False)
     w.act_add_model = QAction("&Add a model folder\u2026", w)  # see gui/model_picker.py
@@ -122,10 +123,15 @@ def _model_state(w: MainWindow, card: ModelCard | None, reason: str) -> None:
     w.status.show_model(card, reason)
 
 
+def action_name(act: QAction) -> str:
+    """``"Open Folder"``: the action's text without its mnemonic ``&`` and trailing ellipsis."""
+    return act.text().replace("&", "").rstrip("\u2026")
+
+
 def show_shortcut_in_tooltip(act: QAction, text: str = "") -> None:
     """``"Invert (I)"``: a toolbar button tells its key, as the menus do."""
     keys = act.shortcut().toString()
-    name = text or act.text().replace("&", "").rstrip("\u2026")
+    name = text or action_name(act)
     act.setToolTip(f"{name} ({keys})" if keys else name)
 
 
@@ -145,6 +151,15 @@ def _devices_known(w: MainWindow, devices: tuple[str, ...]) -> None:
         act.setToolTip("" if device in devices else "Not available on this machine")
 
 
+def _fill_recent(w: MainWindow) -> None:
+    """File > Open Recent: the folders opened last, newest first."""
+    w.recent_menu.clear()
+    for folder in w.settings.recent:
+        act = w.recent_menu.addAction(str(folder))
+        act.triggered.connect(lambda _=False, f=folder: w.open_folder(f))
+    w.recent_menu.setEnabled(bool(w.settings.recent))
+
+
 def _add_all(menu: QMenu | QToolBar, actions: Iterable[QAction | None]) -> None:
     for act in actions:
         menu.addSeparator() if act is None else menu.addAction(act)
@@ -155,7 +170,7 @@ def _build_menus(w: MainWindow) -> None:
     file_menu = menu.addMenu("&File")
     file_menu.addAction(w.act_open)
     w.recent_menu = file_menu.addMenu("Open &Recent")
-    w.recent_menu.aboutToShow.connect(w.fill_recent)
+    w.recent_menu.aboutToShow.connect(lambda: _fill_recent(w))
     _add_all(file_menu, (w.act_export, w.act_open_report, None, w.act_quit))
     view_menu = menu.addMenu("&View")
     _add_all(view_menu, (

@@ -34,11 +34,15 @@ class ViewerSettings:
         # INI files give strings back: "true" / "false".
         return value if isinstance(value, bool) else str(value).lower() == "true"
 
-    @property
-    def recent(self) -> list[Path]:
-        value = self._s.value("recent", [])
+    def _paths(self, key: str) -> list[Path]:
+        value = self._s.value(key, [])
+        # INI files give a one-item list back as a plain string.
         items = [value] if isinstance(value, str) else list(value or [])
         return [Path(v) for v in items if v]
+
+    @property
+    def recent(self) -> list[Path]:
+        return self._paths("recent")
 
     def add_recent(self, folder: Path) -> None:
         folders = [folder, *(p for p in self.recent if p != folder)][:MAX_RECENT]
@@ -52,42 +56,6 @@ class ViewerSettings:
     @device.setter
     def device(self, value: str) -> None:
         self._s.setValue("device", value)
-
-    @property
-    def overlays(self) -> bool:
-        return self._bool("overlays", True)
-
-    @overlays.setter
-    def overlays(self, value: bool) -> None:
-        self._s.setValue("overlays", value)
-
-    @property
-    def heatmap(self) -> bool:
-        return self._bool("heatmap/visible", False)
-
-    @heatmap.setter
-    def heatmap(self, value: bool) -> None:
-        self._s.setValue("heatmap/visible", value)
-
-    @property
-    def boxes(self) -> bool:
-        return self._bool("boxes/visible", True)
-
-    @boxes.setter
-    def boxes(self, value: bool) -> None:
-        self._s.setValue("boxes/visible", value)
-
-    @property
-    def heatmap_opacity(self) -> int:
-        """Percent, 0-100."""
-        try:
-            return max(0, min(100, int(self._s.value("heatmap/opacity", 45))))
-        except (TypeError, ValueError):
-            return 45
-
-    @heatmap_opacity.setter
-    def heatmap_opacity(self, value: int) -> None:
-        self._s.setValue("heatmap/opacity", int(value))
 
     @property
     def wheel_steps_images(self) -> bool:
@@ -112,9 +80,7 @@ class ViewerSettings:
     @property
     def user_model_dirs(self) -> list[Path]:
         """Model folders the reader added beside the shipped ones."""
-        value = self._s.value("model/added", [])
-        items = [value] if isinstance(value, str) else list(value or [])
-        return [Path(v) for v in items if v]
+        return self._paths("model/added")
 
     def add_user_model_dir(self, folder: Path) -> None:
         folders = [*(p for p in self.user_model_dirs if p != folder), folder]
@@ -122,19 +88,23 @@ class ViewerSettings:
 
     def display(self) -> DisplayState:
         """The display choices kept between sessions (overlays, heatmap, boxes)."""
+        try:
+            opacity = max(0, min(100, int(self._s.value("heatmap/opacity", 45))))
+        except (TypeError, ValueError):
+            opacity = 45
         return DisplayState(
-            overlays=self.overlays,
-            heatmap_visible=self.heatmap,
-            heatmap_opacity=self.heatmap_opacity,
-            boxes_visible=self.boxes,
+            overlays=self._bool("overlays", True),
+            heatmap_visible=self._bool("heatmap/visible", False),
+            heatmap_opacity=opacity,
+            boxes_visible=self._bool("boxes/visible", True),
         )
 
     def save_display(self, display: DisplayState) -> None:
         """Keep ``display``'s overlay, heatmap and box choices for the next session."""
-        self.overlays = display.overlays
-        self.heatmap = display.heatmap_visible
-        self.heatmap_opacity = display.heatmap_opacity
-        self.boxes = display.boxes_visible
+        self._s.setValue("overlays", display.overlays)
+        self._s.setValue("heatmap/visible", display.heatmap_visible)
+        self._s.setValue("heatmap/opacity", int(display.heatmap_opacity))  # percent, 0-100
+        self._s.setValue("boxes/visible", display.boxes_visible)
 
     @property
     def report_folder(self) -> Path:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStatusBar, QWidget
 
 from fracture_desktop.core.findings import CARD_THRESHOLDS
+from fracture_desktop.core.imaging.records import ScanResult
 from fracture_desktop.core.inference.card import INTENDED_USE, INTENDED_USE_SHORT, ModelCard
 from fracture_desktop.core.site_profile import thresholds_in_use
 from fracture_desktop.gui.widgets.notifications import NotificationArea
@@ -53,6 +54,13 @@ class StatusArea(QStatusBar):
         ):
             self.addPermanentWidget(widget)
 
+    def scan_progress(self, done: int, total: int) -> None:
+        self.showMessage(f"Scanning: {done} of {total} files", 0)
+
+    def scan_finished(self, result: ScanResult) -> None:
+        found = f"{len(result.images)} images, {len(result.problems)} problems"
+        self.showMessage(f"{found} in {result.root}", 8000)
+
     def show_window(self, text: str) -> None:
         """The window in short (``W 400 L 40``); its name is in the tooltip and the corner."""
         self.window_label.setText(text.split(" (", 1)[0])
@@ -69,7 +77,6 @@ class StatusArea(QStatusBar):
 
     def show_model(self, card: ModelCard | None, reason: str) -> None:
         if card is not None and not reason:
-            # The id only: version and weights' sha256 are in the tooltip and Help > Model.
             source = thresholds_in_use(card)[1]
             # The id only, marked when a site's thresholds flag instead of the card's: the
             # version, sha256 and the profile's name are in the tooltip and Help > Model.

@@ -137,7 +137,7 @@ def test_model_card_and_intended_use_are_shown(qtbot, make_window) -> None:
     assert card.intended_use in text and "not a diagnosis" in text
     assert window.status.intended_label.isVisible()
     assert "not a diagnosis" in window.status.intended_label.text()
-    rows = dict(window.shortcut_rows())
+    rows = dict(window.help_menu.shortcut_rows())
     assert rows["Ctrl+O"].startswith("Open Folder") and rows["I"] == "Invert"
 
 
@@ -147,10 +147,13 @@ def test_settings_persist(qtbot, make_window, sample_folder: Path) -> None:
     QTest.keyClick(window, Qt.Key.Key_O)
     window.set_device("cpu")
     window.opacity.setValue(70)
+    window.act_boxes.trigger()  # boxes off (on by default)
+    window.session.update_display(heatmap_visible=True)  # off by default
     window.close()
     again = make_window()
     assert again.settings.recent[0] == sample_folder
     assert not again.act_overlays.isChecked()
+    assert not again.act_boxes.isChecked() and again.act_heatmap.isChecked()
     assert again.device_actions["cpu"].isChecked() and again.analysis.device == "cpu"
     assert again.opacity.value() == 70
 

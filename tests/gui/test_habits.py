@@ -109,8 +109,10 @@ def test_several_measurements_and_deleting_them(qtbot, make_window, sample_folde
     assert len(view.measurements) == 2
     labels = [i for i in view.graphics.scene().items() if isinstance(i, pg.TextItem)]
     assert len(labels) == 2  # the deleted one's label is gone from the view too
+    assert window.act_measure.isChecked()
     QTest.keyClick(window, Qt.Key.Key_Escape)
     assert view.measurements == [] and not view.viewbox.measuring
+    assert not window.act_measure.isChecked()  # the toolbar's Measure button pops up too
 
 
 def test_about_box_and_readable_model_card(qtbot, make_window) -> None:

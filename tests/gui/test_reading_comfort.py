@@ -242,7 +242,7 @@ def test_the_status_bar_fits_a_laptop_window(qtbot, make_window) -> None:
     window.resize(1280, 800)
     open_and_wait(qtbot, window, resources_root() / "samples")
     select(qtbot, window, "CR_hip_RG2_JPLY_fixed.dcm")
-    window.apply_preset(3)  # a long window name: "soft tissue (estimated)"
+    window.view_commands.apply_preset(3)  # a long window name: "soft tissue (estimated)"
     viewport = window.view.graphics.viewport()
     QTest.mouseMove(viewport, viewport.rect().center())
     status = window.status

@@ -1,10 +1,8 @@
 """The image view: one radiograph with window/level, zoom, orientation, measurement, heatmap.
 
-Display rule: the ImageItem receives modality values and explicit levels (the window's
-lower and upper bounds), row-major; it never picks levels by itself. Non-linear windows and
-VOI LUT tables go through the core's :func:`apply_window` / :func:`apply_voi_lut_table`.
-Inversion (MONOCHROME1 and the reader's toggle) is a lookup table, so the data stay as loaded.
-The heatmap is a second ImageItem drawn above; the original pixels are never altered.
+The pixels reach the screen by the display rule of
+:mod:`~fracture_desktop.gui.widgets.image_drawing`; the original pixels are never altered.
+The heatmap is a second ImageItem drawn above.
 
 The display choices (window, inversion, orientation, overlays, heatmap) live in the reading
 session's :class:`~fracture_desktop.core.display.DisplayState`: the view writes the reader's
@@ -18,32 +16,28 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Signal
-from PySide6.QtGui import QColor, QTransform
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from fracture_desktop.core.display import DisplayState, pixel_readout, window_label
-from fracture_desktop.core.imaging.image import (
-    LoadedImage,
-    Voi,
-    VoiFunction,
-    VoiLut,
-    VoiWindow,
-    apply_voi_lut_table,
-    apply_window,
-    auto_window,
-)
+from fracture_desktop.core.imaging.image import LoadedImage, Voi, VoiWindow, auto_window
 from fracture_desktop.core.imaging.records import ImageRecord
 from fracture_desktop.core.session import ReadingSession
 from fracture_desktop.gui.controllers.images import Loaded
 from fracture_desktop.gui.measure import Distance
 from fracture_desktop.gui.widgets.box_overlay import BoxOverlay
 from fracture_desktop.gui.widgets.heatmap_layer import HeatmapLayer
+from fracture_desktop.gui.widgets.image_drawing import (
+    draw_inversion,
+    draw_voi,
+    inverted_on_screen,
+    orientation,
+)
 from fracture_desktop.gui.widgets.overlays import ImageOverlays, corner_texts, warning_text
 from fracture_desktop.gui.widgets.rulers import Rulers
 from fracture_desktop.gui.widgets.viewbox import ReadingViewBox
 from fracture_desktop.gui.windowing import dragged_window
 
-INVERTED_LUT = np.arange(255, -1, -1, dtype=np.uint8)
 ZOOM_STEP = 1.25
 
 
@@ -59,6 +53,7 @@ class ImageView(QWidget):
     sig_cursor_text = Signal(str)
     sig_window_text = Signal(str)
     sig_measured = Signal(object)  # Distance
+    sig_measuring = Signal(bool)  # whether left drags measure from now on
 
     def __init__(self, session: ReadingSession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -183,25 +178,9 @@ class ImageView(QWidget):
             self._session.update_display(voi=voi)
 
     def _draw_voi(self, voi: Voi, was: Voi | None) -> None:
-        image = self.image
-        if image is None or image.is_colour:
-            return
-        linear = isinstance(voi, VoiWindow) and voi.function is not VoiFunction.SIGMOID
-        was_linear = isinstance(was, VoiWindow) and was.function is not VoiFunction.SIGMOID
-        if linear:
-            levels = (voi.lower, voi.upper)
-            if was_linear and self.image_item.image is image.values:
-                self.image_item.setLevels(levels)  # only the levels change: no data copy
-            else:
-                self.image_item.setImage(image.values, autoLevels=False, levels=levels)
-        else:
-            shown = (
-                apply_voi_lut_table(image.values, voi)
-                if isinstance(voi, VoiLut)
-                else apply_window(image.values, voi)
-            )
-            self.image_item.setImage(shown, autoLevels=False, levels=(0.0, 1.0))
-        self.sig_window_text.emit(self.window_text)
+        if self.image is not None and not self.image.is_colour:
+            draw_voi(self.image_item, self.image, voi, was)
+            self.sig_window_text.emit(self.window_text)
 
     @property
     def window_text(self) -> str:
@@ -224,23 +203,15 @@ class ImageView(QWidget):
 
     @property
     def inverted_on_screen(self) -> bool:
-        """High values show dark: MONOCHROME1 (or an inverse Presentation LUT), unless the
-        reader inverted it back, or a MONOCHROME2 image the reader inverted."""
-        return self.image is not None and self.image.invert != self.user_invert
+        """High values show dark (see :func:`inverted_on_screen`); False with no image."""
+        return self.image is not None and inverted_on_screen(self.image, self.user_invert)
 
     def set_inverted(self, inverted: bool) -> None:
         self._session.update_display(invert=inverted)
 
     def _apply_lut(self) -> None:
-        image = self.image
-        if image is None:
-            return
-        effective = self.inverted_on_screen
-        if image.is_colour:
-            shown = 255 - image.values if self.user_invert else image.values
-            self.image_item.setImage(shown, autoLevels=False, levels=(0, 255))
-        else:
-            self.image_item.setLookupTable(INVERTED_LUT if effective else None)
+        if self.image is not None:
+            draw_inversion(self.image_item, self.image, self.user_invert)
 
     # -- geometry ---------------------------------------------------------------------------
 
@@ -301,14 +272,7 @@ class ImageView(QWidget):
     def _apply_orientation(self) -> None:
         if self.image is None:
             return
-        rows, cols = self.image.shape
-        t = QTransform()
-        t.translate(cols / 2, rows / 2)
-        t.rotate(self.rotation)
-        if self.flipped:
-            t.scale(-1, 1)
-        t.translate(-cols / 2, -rows / 2)
-        self.image_item.setTransform(t)
+        self.image_item.setTransform(orientation(self.image.shape, self.rotation, self.flipped))
         self.fit()
         self.rulers.place_labels()
 
@@ -351,6 +315,7 @@ class ImageView(QWidget):
 
     def set_measuring(self, on: bool) -> None:
         self.rulers.set_measuring(on)
+        self.sig_measuring.emit(on)
 
     def clear_measurement(self) -> None:
         """Remove every measurement of the image."""
