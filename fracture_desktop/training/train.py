@@ -141,11 +141,18 @@ def _handlers(
             )
         )
     masks = known = None
+    localiser = None
     if config.box_weight or localises or config.shift_robust:
         boxes = fracture_boxes(Path(config.data) / ANNOTATIONS)
         masks, known = box_masks(train.samples, spec, boxes)
-    if config.box_weight:
-        handlers.append(BoxGuideLoss(model, spec, masks, known, config.box_weight))
+        if config.box_weight:
+            handlers.append(BoxGuideLoss(model, spec, masks, known, config.box_weight))
+        if localises:
+            val_masks, val_known = box_masks(val.samples, spec, boxes)
+            localiser = LocaliserLoss(
+                spec, masks, known, val.inputs, val.labels, val_masks, val_known,
+                config.localiser_weight,
+            )  # fmt: skip
     # Draw each source equally often within each class (see training/acquisition.py).
     draw = (
         source_weights(
@@ -159,20 +166,9 @@ def _handlers(
         handlers.append(distillation)
         if config.hint_weight:
             handlers.append(Hint(model, spec, distillation, train.inputs, config.hint_weight))
-    if localises:
-        val_masks, val_known = box_masks(val.samples, spec, boxes)
-        handlers.append(
-            LocaliserLoss(
-                spec,
-                masks,
-                known,
-                val.inputs,
-                val.labels,
-                val_masks,
-                val_known,
-                config.localiser_weight,
-            )
-        )
+    if localiser is not None:
+        # Its term is added last, as before it was a handler.
+        handlers.append(localiser)
     out = Path(config.out)
     # The log is written before the checkpoint that records its epoch.
     handlers += [EpochLog(out / "log.jsonl"), Checkpoints(out, config.keep_epochs)]
