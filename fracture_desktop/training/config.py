@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import shlex
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,9 +90,6 @@ class TrainConfig:
     )
 
 
-_TYPES = {"str": str, "int": int, "float": float, "bool": bool}
-
-
 def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
@@ -103,8 +101,9 @@ def _required(f: dataclasses.Field) -> bool:
 def add_options(parser: argparse.ArgumentParser) -> None:
     """Add one option per :class:`TrainConfig` field to ``parser``: a switch for a flag
     (``bool``), else a typed value, required where the field has no default."""
+    types = typing.get_type_hints(TrainConfig)
     for f in dataclasses.fields(TrainConfig):
-        kind = _TYPES[str(f.type)]
+        kind = types[f.name]
         help_text = f.metadata["help"]
         if kind is bool:
             parser.add_argument(_flag(f.name), action="store_true", help=help_text)

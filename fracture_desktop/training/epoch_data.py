@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Protocol
+
 import numpy as np
 import torch
 
@@ -15,7 +18,47 @@ from fracture_desktop.training.augment import (
     augment_batch_with_masks,
     training_augmentation,
 )
-from fracture_desktop.training.loop import Batch
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One step's training images as the network and the handlers see them.
+
+    Attributes
+    ----------
+    grey : torch.Tensor
+        The augmented images (n, 1, size, size), as a teacher reads them.
+    net_input : torch.Tensor
+        The same images as the network reads them (n, channels, size, size).
+    labels : torch.Tensor
+        Image labels (n,), float.
+    masks, known : torch.Tensor or None
+        Box masks moved with their images (n, 1, size, size) and whether each is known
+        (n,); None when no handler and no augmentation needs them.
+    size : int
+        Training images drawn for the step (what per-image means divide by).
+    """
+
+    grey: torch.Tensor
+    net_input: torch.Tensor
+    labels: torch.Tensor
+    masks: torch.Tensor | None
+    known: torch.Tensor | None
+    size: int
+
+
+class Batches(Protocol):
+    """The training images as the loop draws them (:class:`TrainingImages`, or a test's)."""
+
+    def __len__(self) -> int: ...
+
+    def order(self) -> np.ndarray:
+        """This epoch's order of draws (indices into the images)."""
+        ...
+
+    def batch(self, indices: np.ndarray) -> Batch:
+        """The images at ``indices``, augmented."""
+        ...
 
 
 class TrainingImages:

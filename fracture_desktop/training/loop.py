@@ -23,55 +23,15 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from sklearn.metrics import roc_auc_score
 from torch import nn
 
+from fracture_desktop.training.epoch_data import Batch, Batches
 from fracture_desktop.training.scoring import predict_logits
-
-
-@dataclass(frozen=True)
-class Batch:
-    """One step's training images as the network and the handlers see them.
-
-    Attributes
-    ----------
-    grey : torch.Tensor
-        The augmented images (n, 1, size, size), as a teacher reads them.
-    net_input : torch.Tensor
-        The same images as the network reads them (n, channels, size, size).
-    labels : torch.Tensor
-        Image labels (n,), float.
-    masks, known : torch.Tensor or None
-        Box masks moved with their images (n, 1, size, size) and whether each is known
-        (n,); None when no handler and no augmentation needs them.
-    size : int
-        Training images drawn for the step (what per-image means divide by).
-    """
-
-    grey: torch.Tensor
-    net_input: torch.Tensor
-    labels: torch.Tensor
-    masks: torch.Tensor | None
-    known: torch.Tensor | None
-    size: int
-
-
-class Batches(Protocol):
-    """The training images as the loop draws them (see ``training/epoch_data.py``)."""
-
-    def __len__(self) -> int: ...
-
-    def order(self) -> np.ndarray:
-        """This epoch's order of draws (indices into the images)."""
-        ...
-
-    def batch(self, indices: np.ndarray) -> Batch:
-        """The images at ``indices``, augmented."""
-        ...
 
 
 @dataclass

@@ -11,8 +11,8 @@ import torch
 from torch import nn
 from toy_training import SPEC, ToyNet, toy_inputs, toy_run
 
-from fracture_desktop.training.epoch_data import TrainingImages
-from fracture_desktop.training.loop import Batch, Handler, LossTerm, Run, Schedule, run_epochs
+from fracture_desktop.training.epoch_data import Batch, TrainingImages
+from fracture_desktop.training.loop import Handler, LossTerm, Run, Schedule, run_epochs
 
 LABELS = np.array([1, 0, 1, 0, 1, 0], dtype=np.float32)
 

@@ -8,7 +8,8 @@ import torch
 from torch import nn
 
 from fracture_desktop.core.imaging.model_input import InputSpec
-from fracture_desktop.training.loop import Batch, Handler, Run
+from fracture_desktop.training.epoch_data import Batch
+from fracture_desktop.training.loop import Handler, Run
 
 #: The toy network's input: 16 px grey images.
 SPEC = InputSpec(16, True, 1)

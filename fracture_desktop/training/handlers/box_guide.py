@@ -11,7 +11,8 @@ from torch import nn
 
 from fracture_desktop.core.imaging.model_input import InputSpec
 from fracture_desktop.training.box_guidance import BoxGuide
-from fracture_desktop.training.loop import Batch, LossTerm
+from fracture_desktop.training.epoch_data import Batch
+from fracture_desktop.training.loop import LossTerm
 
 
 def batch_masks(batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:

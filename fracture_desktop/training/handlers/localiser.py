@@ -9,8 +9,9 @@ from torch import nn
 
 from fracture_desktop.core.imaging.model_input import InputSpec
 from fracture_desktop.training.box_guidance import cell_loss, positive_weight
+from fracture_desktop.training.epoch_data import Batch
 from fracture_desktop.training.handlers.box_guide import batch_masks
-from fracture_desktop.training.loop import Batch, LossTerm, Run
+from fracture_desktop.training.loop import LossTerm, Run
 from fracture_desktop.training.scoring import predict_with_maps, top_cell_pointing
 
 
