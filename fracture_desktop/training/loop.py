@@ -202,7 +202,7 @@ def run_epochs(
     val_inputs, val_labels, channels = validation
     for handler in run.handlers:
         handler.start(run)
-    state = run.state
+    state = run.state  # read after ``start``: a resume replaces it
     run.steps = math.ceil(len(data) / schedule.batch_size)
     while state["epoch"] < schedule.epochs and state["elapsed"] < schedule.budget_s:
         epoch = state["epoch"] + 1
