@@ -20,8 +20,14 @@ MODEL_HELP = "model folder (default: $FRACTURE_DESKTOP_MODEL_DIR, else the shipp
 MIRROR_HELP = "score each image as the mean logit of it and its left-right mirror"
 
 
-def _add_train(sub: argparse._SubParsersAction) -> None:
+def _add_train(sub: argparse._SubParsersAction, options: bool) -> None:
+    """The train subcommand; its options come from ``TrainConfig``, read only with
+    ``options`` (when the command line names train), so that the viewer, scan and the
+    self-test never import the training code."""
     help_text = "train a network on FracAtlas (extra 'train')"
+    if not options:
+        sub.add_parser("train", help=help_text)
+        return
     try:
         from fracture_desktop.training.config import add_options
     except ModuleNotFoundError:
@@ -247,7 +253,7 @@ def _run_viewer(argv: list[str]) -> int:
     return run_viewer(args.folder)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(train_options: bool = True) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fracture-desktop", description=__doc__)
     parser.add_argument(
         "--self-test",
@@ -258,7 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command")
     _add_scan(sub)
     _add_validate(sub)
-    _add_train(sub)
+    _add_train(sub, train_options)
     _add_evaluate(sub)
     _add_shift(sub)
     _add_export(sub)
@@ -270,7 +276,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or (argv[0] not in SUBCOMMANDS and not argv[0].startswith("-")):
         return _run_viewer(argv)
-    parser = build_parser()
+    parser = build_parser(train_options="train" in argv)
     args = parser.parse_args(argv)
     if args.self_test:
         if args.command:

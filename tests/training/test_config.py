@@ -117,3 +117,21 @@ def test_train_without_the_training_code_explains_itself(
     assert "pip install 'fracture-desktop[train]'" in capsys.readouterr().err
     # The other subcommands still parse.
     assert cli.build_parser().parse_args(["scan", "folder"]).command == "scan"
+
+
+def test_the_command_line_reads_the_options_only_for_train(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exit_code:
+        cli.main(["train", "--help"])
+    assert exit_code.value.code == 0
+    assert "--frozen-blocks FROZEN_BLOCKS" in capsys.readouterr().out
+    # Other commands list train without reading its options (the self-test checks that
+    # they import no training code).
+    assert "--frozen-blocks" not in _train_parser_without_options().format_help()
+
+
+def _train_parser_without_options() -> argparse.ArgumentParser:
+    parser = cli.build_parser(train_options=False)
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return sub.choices["train"]
