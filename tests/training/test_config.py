@@ -39,8 +39,9 @@ def _parse(argv: list[str]) -> TrainConfig:
     return config_from_options(cli.build_parser().parse_args(["train", *argv]))
 
 
-def _train_parser() -> argparse.ArgumentParser:
-    sub = next(a for a in cli.build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+def _train_parser(train_options: bool = True) -> argparse.ArgumentParser:
+    parser = cli.build_parser(train_options)
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     return sub.choices["train"]
 
 
@@ -128,10 +129,4 @@ def test_the_command_line_reads_the_options_only_for_train(
     assert "--frozen-blocks FROZEN_BLOCKS" in capsys.readouterr().out
     # Other commands list train without reading its options (the self-test checks that
     # they import no training code).
-    assert "--frozen-blocks" not in _train_parser_without_options().format_help()
-
-
-def _train_parser_without_options() -> argparse.ArgumentParser:
-    parser = cli.build_parser(train_options=False)
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    return sub.choices["train"]
+    assert "--frozen-blocks" not in _train_parser(train_options=False).format_help()
