@@ -21,93 +21,30 @@ MODEL_HELP = "model folder (default: $FRACTURE_DESKTOP_MODEL_DIR, else the shipp
 MIRROR_HELP = "score each image as the mean logit of it and its left-right mirror"
 
 
-def _add_train(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="train a network on FracAtlas (extra 'train')")
-    p.add_argument("--arch", required=True, help="paper_cnn, fracture_net, efficientnet_b0, ...")
-    p.add_argument("--data", required=True, type=Path, help="FracAtlas folder (with splits.csv)")
-    p.add_argument("--out", required=True, type=Path, help="run folder: checkpoints and log")
-    p.add_argument("--epochs", type=int, default=40)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--budget-minutes", type=float, default=30.0, help="wall-clock budget")
-    p.add_argument("--patience", type=int, default=10, help="epochs without val gain")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--limit", type=int, default=0, help="images per split (smoke tests)")
-    p.add_argument("--cache-dir", type=Path, default=Path("cache"))
-    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
-    p.add_argument("--input-size", type=int, default=0, help="override the input size")
-    p.add_argument("--init", default="", help="start from these weights (fine-tuning)")
-    p.add_argument(
-        "--box-weight", type=float, default=0.0, help="weight of the box-guidance loss (0: off)"
-    )
-    p.add_argument(
-        "--ema-decay", type=float, default=0.0, help="average the weights with this decay (0: off)"
-    )
-    p.add_argument("--teacher", default="", help="training run to distil from (its best.pt)")
-    p.add_argument(
-        "--distill-weight", type=float, default=0.5, help="share of the distillation loss"
-    )
-    p.add_argument(
-        "--hint-weight",
-        type=float,
-        default=0.0,
-        help="weight of the loss on the teacher's image embedding (0: off)",
-    )
-    p.add_argument(
-        "--localiser-weight",
-        type=float,
-        default=1.0,
-        help="weight of the localisation head's box loss (localising networks only)",
-    )
-    p.add_argument(
-        "--shift-robust",
-        action="store_true",
-        help="randomise framing and acquisition, draw sources evenly (training/acquisition.py)",
-    )
-    p.add_argument("--keep-epochs", action="store_true", help="keep every epoch's weights")
-    p.add_argument(
-        "--holdout",
-        default="",
-        help="train without a source or region, for the shift benchmarks (docs/MODEL.md)",
-    )
-    p.add_argument(
-        "--frozen-blocks",
-        type=int,
-        default=0,
-        help="keep the stem and this many first blocks fixed (EfficientNet fine-tunes)",
-    )
+def _add_train(sub: argparse._SubParsersAction, options: bool) -> None:
+    """The train subcommand; its options come from ``TrainConfig``, read only with
+    ``options`` (when the command line names train), so that the viewer, scan and the
+    self-test never import the training code."""
+    help_text = "train a network on FracAtlas (extra 'train')"
+    if not options:
+        sub.add_parser("train", help=help_text)
+        return
+    try:
+        from fracture_desktop.training.config import add_options
+    except ModuleNotFoundError:
+        # The desktop bundle leaves the training code out: no options to read, so whatever
+        # follows ``train`` is taken as is, and running it says which extra is missing.
+        p = sub.add_parser("train", help=help_text, prefix_chars="\0", add_help=False)
+        p.add_argument("options", nargs="*")
+        return
+    add_options(sub.add_parser("train", help=help_text))
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    from fracture_desktop.training.train import TrainConfig, train
+    from fracture_desktop.training.config import config_from_options
+    from fracture_desktop.training.train import train
 
-    config = TrainConfig(
-        arch=args.arch,
-        data=str(args.data),
-        out=str(args.out),
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        budget_minutes=args.budget_minutes,
-        patience=args.patience,
-        seed=args.seed,
-        limit=args.limit,
-        cache_dir=str(args.cache_dir),
-        threads=args.threads,
-        input_size=args.input_size,
-        init=args.init,
-        box_weight=args.box_weight,
-        ema_decay=args.ema_decay,
-        teacher=args.teacher,
-        distill_weight=args.distill_weight,
-        hint_weight=args.hint_weight,
-        localiser_weight=args.localiser_weight,
-        shift_robust=args.shift_robust,
-        keep_epochs=args.keep_epochs,
-        frozen_blocks=args.frozen_blocks,
-        holdout=args.holdout,
-    )
-    print(train(config))
+    print(train(config_from_options(args)))
     return 0
 
 
@@ -351,7 +288,7 @@ def _run_viewer(argv: list[str]) -> int:
     return run_viewer(args.folder)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(train_options: bool = True) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fracture-desktop", description=__doc__)
     parser.add_argument(
         "--self-test",
@@ -362,7 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command")
     _add_scan(sub)
     _add_validate(sub)
-    _add_train(sub)
+    _add_train(sub, train_options)
     _add_evaluate(sub)
     _add_shift(sub)
     _add_export(sub)
@@ -375,7 +312,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or (argv[0] not in SUBCOMMANDS and not argv[0].startswith("-")):
         return _run_viewer(argv)
-    parser = build_parser()
+    parser = build_parser(train_options="train" in argv)
     args = parser.parse_args(argv)
     if args.self_test:
         if args.command:

@@ -23,6 +23,7 @@ from fracture_desktop.core.inference.card import (
     write_card,
 )
 from fracture_desktop.core.inference.models import ARCHITECTURES
+from fracture_desktop.training.config import command_line, config_from_record
 
 WEIGHTS_FILE = "weights.pt"
 
@@ -190,7 +191,7 @@ def initialised_from(init: str | None) -> dict[str, Any] | None:
         parent = json.loads((folder / "summary.json").read_text())
         if (folder / "config.json").is_file():
             config = json.loads((folder / "config.json").read_text())
-            parent["command"] = train_command(config)
+            parent["command"] = command_line(config_from_record(config))
             parent["initialised_from"] = initialised_from(config.get("init") or None)
         return parent
     if (folder / CARD_FILE).is_file():
@@ -202,39 +203,6 @@ def initialised_from(init: str | None) -> dict[str, Any] | None:
             "training": card.raw.get("training"),
         }
     return {"weights": init}
-
-
-def train_command(config: dict[str, Any]) -> str:
-    """The ``fracture-desktop train`` command line that reproduces a run's config."""
-    parts = [
-        f"fracture-desktop train --arch {config['arch']} --data {config['data']}",
-        f"--out {config['out']} --epochs {config['epochs']} --patience {config['patience']}",
-        f"--budget-minutes {config['budget_minutes']} --threads {config['threads']}",
-        f"--lr {config['lr']}",
-    ]
-    if config.get("input_size"):
-        parts.append(f"--input-size {config['input_size']}")
-    if config.get("init"):
-        parts.append(f"--init {config['init']}")
-    if config.get("seed"):
-        parts.append(f"--seed {config['seed']}")
-    if config.get("box_weight"):
-        parts.append(f"--box-weight {config['box_weight']}")
-    if config.get("ema_decay"):
-        parts.append(f"--ema-decay {config['ema_decay']}")
-    if config.get("teacher"):
-        parts.append(f"--teacher {config['teacher']} --distill-weight {config['distill_weight']}")
-    if config.get("hint_weight"):
-        parts.append(f"--hint-weight {config['hint_weight']}")
-    if config["arch"].endswith("_loc"):
-        parts.append(f"--localiser-weight {config['localiser_weight']}")
-    if config.get("shift_robust"):
-        parts.append("--shift-robust")
-    if config.get("frozen_blocks"):
-        parts.append(f"--frozen-blocks {config['frozen_blocks']}")
-    if config.get("holdout"):
-        parts.append(f"--holdout {config['holdout']}")
-    return " ".join(parts)
 
 
 def release_model(
@@ -277,7 +245,7 @@ def release_model(
             "data_credit": DATA_CREDIT,
             "split_file": "splits.csv (fixed, stratified by label x body region)",
             # A head fitted by fit-localiser records its own command.
-            "command": config.get("command") or train_command(config),
+            "command": config.get("command") or command_line(config_from_record(config)),
             "config": config,
             "code_commit": run.get("code_commit", "unknown"),
             "epochs_run": run["epochs_run"],

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from fracture_desktop.training.train import TrainConfig
+from fracture_desktop.training.config import TrainConfig
 
 
 @pytest.fixture

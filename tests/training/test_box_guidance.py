@@ -13,13 +13,14 @@ from fracture_desktop.core.imaging.model_input import InputSpec, fit_box
 from fracture_desktop.core.inference.models import FractureNet
 from fracture_desktop.training.augment import augment_batch_with_masks, training_augmentation
 from fracture_desktop.training.box_guidance import BoxGuide, cell_targets
+from fracture_desktop.training.config import TrainConfig
 from fracture_desktop.training.dataset import (
     ANNOTATIONS,
     box_masks,
     fracatlas_samples,
     fracture_boxes,
 )
-from fracture_desktop.training.train import TrainConfig, train
+from fracture_desktop.training.train import train
 
 
 def test_box_masks_follow_the_letterbox(fracatlas_dir: Path) -> None:

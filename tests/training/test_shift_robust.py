@@ -18,6 +18,7 @@ from fracture_desktop.training.acquisition import (
     side_by_side,
     source_weights,
 )
+from fracture_desktop.training.config import TrainConfig, command_line, config_from_record
 from fracture_desktop.training.dataset import (
     HOLDOUTS,
     fracatlas_samples,
@@ -25,9 +26,8 @@ from fracture_desktop.training.dataset import (
     original_long_sides,
     source_bins,
 )
-from fracture_desktop.training.export import train_command
 from fracture_desktop.training.shift import REACQUISITIONS, reacquired
-from fracture_desktop.training.train import TrainConfig, train
+from fracture_desktop.training.train import train
 
 
 def test_source_weights_draw_each_source_equally_within_each_class() -> None:
@@ -129,6 +129,6 @@ def test_shift_robust_localising_smoke_run(smoke_config: TrainConfig, tmp_path: 
     state = torch.load(best, weights_only=True)
     assert any(key.startswith("_localiser.") for key in state)
     saved = json.loads((run / "config.json").read_text())
-    command = train_command(saved)
-    for flag in ("--shift-robust", "--frozen-blocks 3", "--holdout no-hand", "--localiser-weight"):
+    command = command_line(config_from_record(saved))
+    for flag in ("--shift-robust", "--keep-epochs", "--frozen-blocks 3", "--holdout no-hand"):
         assert flag in command

@@ -17,6 +17,7 @@ from fracture_desktop.core.imaging.model_input import InputSpec, model_input
 from fracture_desktop.core.inference.engine import InferenceEngine, frozen
 from fracture_desktop.core.inference.mirror import MirrorAverage
 from fracture_desktop.core.inference.models import FractureNet
+from fracture_desktop.training.config import TrainConfig
 from fracture_desktop.training.dataset import build_cache, fracatlas_samples, load_samples
 from fracture_desktop.training.evaluate import (
     calibrate_run,
@@ -31,7 +32,7 @@ from fracture_desktop.training.export import (
 )
 from fracture_desktop.training.metrics import fit_temperature
 from fracture_desktop.training.scoring import predict_logits
-from fracture_desktop.training.train import TrainConfig, train
+from fracture_desktop.training.train import train
 
 
 def test_training_cache_equals_what_the_app_feeds_the_model(

@@ -1,0 +1,147 @@
+"""A training run's settings, and the ``fracture-desktop train`` command line made from them.
+
+:class:`TrainConfig` is the one place a setting is declared: its fields give the option's
+name (``batch_size`` is ``--batch-size``), type, default and help, so the ``train``
+subcommand's options (:func:`add_options`), the config a parsed command line makes
+(:func:`config_from_options`) and the command line recorded for a run
+(:func:`command_line`) cannot drift apart. Imports nothing heavy: the command line reads it
+before a subcommand is chosen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import shlex
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+def _path(text: str) -> str:
+    """A folder or file option, written as :class:`~pathlib.Path` writes it (``runs/x/``
+    is ``runs/x``), as the command line has always stored them."""
+    return str(Path(text))
+
+
+def option(
+    default: Any = dataclasses.MISSING,
+    help_text: str | None = None,
+    *,
+    path: bool = False,
+    recorded: bool = False,
+) -> Any:
+    """A :class:`TrainConfig` field and its command-line option.
+
+    Parameters
+    ----------
+    default
+        The field's default; without one the option is required.
+    help_text
+        The option's help.
+    path
+        Read the option as a path (see :func:`_path`).
+    recorded
+        Always write the option in a run's recorded command line, even at its default, since
+        the schedule or the run's speed depends on it; other options appear when set.
+    """
+    metadata = {"help": help_text, "path": path, "recorded": recorded}
+    return field(default=default, metadata=metadata)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides a training run; saved beside its checkpoints."""
+
+    arch: str = option(help_text="paper_cnn, fracture_net, efficientnet_b0, ...")
+    data: str = option(help_text="FracAtlas folder (with splits.csv)", path=True)
+    out: str = option(help_text="run folder: checkpoints and log", path=True)
+    epochs: int = option(40, recorded=True)
+    batch_size: int = option(32)
+    lr: float = option(1e-3, recorded=True)
+    weight_decay: float = option(1e-4, "AdamW's weight decay")
+    budget_minutes: float = option(30.0, "wall-clock budget", recorded=True)
+    patience: int = option(10, "epochs without val gain", recorded=True)
+    seed: int = option(0)
+    limit: int = option(0, "images per split (smoke tests)")
+    cache_dir: str = option("cache", path=True)
+    threads: int = option(0, "torch CPU threads (0: default)", recorded=True)
+    input_size: int = option(0, "override the input size")
+    init: str = option("", "start from these weights (fine-tuning)")
+    box_weight: float = option(0.0, "weight of the box-guidance loss (0: off)")
+    ema_decay: float = option(0.0, "average the weights with this decay (0: off)")
+    teacher: str = option("", "training run to distil from (its best.pt)")
+    distill_weight: float = option(0.5, "share of the distillation loss")
+    hint_weight: float = option(0.0, "weight of the loss on the teacher's image embedding (0: off)")
+    localiser_weight: float = option(
+        1.0, "weight of the localisation head's box loss (localising networks only)"
+    )
+    shift_robust: bool = option(
+        False,
+        "randomise framing and acquisition, draw sources evenly (training/acquisition.py)",
+    )
+    keep_epochs: bool = option(False, "keep every epoch's weights")
+    frozen_blocks: int = option(
+        0, "keep the stem and this many first blocks fixed (EfficientNet fine-tunes)"
+    )
+    holdout: str = option(
+        "", "train without a source or region, for the shift benchmarks (docs/MODEL.md)"
+    )
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _required(f: dataclasses.Field) -> bool:
+    return f.default is dataclasses.MISSING
+
+
+def add_options(parser: argparse.ArgumentParser) -> None:
+    """Add one option per :class:`TrainConfig` field to ``parser``: a switch for a flag
+    (``bool``), else a typed value, required where the field has no default."""
+    types = typing.get_type_hints(TrainConfig)
+    for f in dataclasses.fields(TrainConfig):
+        kind = types[f.name]
+        help_text = f.metadata["help"]
+        if kind is bool:
+            parser.add_argument(_flag(f.name), action="store_true", help=help_text)
+            continue
+        value = _path if f.metadata["path"] else kind
+        if _required(f):
+            parser.add_argument(_flag(f.name), required=True, type=value, help=help_text)
+        else:
+            parser.add_argument(_flag(f.name), type=value, default=f.default, help=help_text)
+
+
+def config_from_options(options: argparse.Namespace) -> TrainConfig:
+    """The config a command line parsed with :func:`add_options` asks for."""
+    return TrainConfig(
+        **{f.name: getattr(options, f.name) for f in dataclasses.fields(TrainConfig)}
+    )
+
+
+def command_line(config: TrainConfig) -> str:
+    """The ``fracture-desktop train`` command line that reproduces ``config``.
+
+    Required and ``recorded`` options always appear, the others only where they differ from
+    their default; each value is quoted for a POSIX shell where it needs it.
+    """
+    parts = ["fracture-desktop train"]
+    for f in dataclasses.fields(TrainConfig):
+        value = getattr(config, f.name)
+        if not (_required(f) or f.metadata["recorded"] or value != f.default):
+            continue
+        if isinstance(value, bool):
+            parts.append(_flag(f.name))
+        else:
+            parts.append(f"{_flag(f.name)} {shlex.quote(str(value))}")
+    return " ".join(parts)
+
+
+def config_from_record(record: dict[str, Any]) -> TrainConfig:
+    """A run's saved ``config.json`` as a :class:`TrainConfig`; settings that a later
+    version dropped are ignored, ones it added take their defaults."""
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    return TrainConfig(**{key: value for key, value in record.items() if key in names})
