@@ -101,6 +101,7 @@ def decode_boxes(
     threshold: float,
     max_boxes: int = 3,
     shrink: float = 1.0,
+    weight: float = 1.0,
 ) -> tuple[Box, ...]:
     """Boxes from a localiser's maps, in the pixels of the stored image.
 
@@ -120,13 +121,15 @@ def decode_boxes(
     shrink : float
         Scale applied to each box about its centre (chosen on ``val``): a grown box covers
         every cell its fracture touches, so it over-covers the fracture.
+    weight : float
+        Factor on every score before the threshold, such as the image's probability.
 
     Returns
     -------
     tuple of Box
         Highest score first, after non-maximum suppression, clipped to the image.
     """
-    scores = maps[0]
+    scores = weight * maps[0]
     cell = spec.size / scores.shape[0]
     top, left, in_rows, in_cols = fit_box(image_shape, spec.size, spec.letterbox)
     sy, sx = image_shape[0] / in_rows, image_shape[1] / in_cols

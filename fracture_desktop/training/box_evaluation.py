@@ -19,7 +19,7 @@ from fracture_desktop.core.boxes import Box, decode_boxes
 from fracture_desktop.core.imaging.model_input import InputSpec, fit_box
 from fracture_desktop.core.inference.card import LocaliserSettings
 from fracture_desktop.core.inference.engine import InferenceEngine, grad_cam
-from fracture_desktop.training.box_metrics import box_report, sweep
+from fracture_desktop.training.box_metrics import box_report, froc, sweep
 from fracture_desktop.training.dataset import Sample, build_cache, fracture_boxes, input_boxes
 from fracture_desktop.training.scoring import predict_with_maps
 
@@ -70,11 +70,16 @@ def _square(spec: InputSpec) -> tuple[int, int]:
     return (spec.size, spec.size)
 
 
-def localiser_maps(engine: InferenceEngine, samples: list[Sample], cache_dir: Path) -> np.ndarray:
+def localiser_maps(
+    engine: InferenceEngine, samples: list[Sample], cache_dir: Path
+) -> tuple[np.ndarray, np.ndarray]:
     """Maps (N, channels, rows, cols) of a localising model on cached inputs (see
-    :func:`~fracture_desktop.training.scoring.predict_with_maps`)."""
+    :func:`~fracture_desktop.training.scoring.predict_with_maps`), and the calibrated
+    probabilities (N,)."""
     spec = engine.card.input_spec
-    return predict_with_maps(engine.model, build_cache(samples, spec, cache_dir), spec.channels)[1]
+    inputs = build_cache(samples, spec, cache_dir)
+    logits, maps = predict_with_maps(engine.model, inputs, spec.channels)
+    return maps, 1.0 / (1.0 + np.exp(-logits / engine.card.temperature))
 
 
 def gradcam_maps(
@@ -97,25 +102,33 @@ def gradcam_maps(
 def decode_all(
     maps: np.ndarray, spec: InputSpec, settings: LocaliserSettings, weights: np.ndarray | None
 ) -> list[tuple[Box, ...]]:
-    """Boxes of every map in input coordinates; ``weights`` (one per image) scale the
-    scores, for maps such as Grad-CAM's that are normalised per image."""
-    decoded = []
-    for index, scores in enumerate(maps):
-        boxes = decode_boxes(
-            scores, _square(spec), spec, settings.threshold, settings.max_boxes, settings.shrink
+    """Boxes of every map in input coordinates; ``weights`` (one per image, such as its
+    probability) scale the scores, for maps such as Grad-CAM's that are normalised per
+    image and for :attr:`LocaliserSettings.by_probability`."""
+    return [
+        decode_boxes(
+            scores,
+            _square(spec),
+            spec,
+            settings.threshold,
+            settings.max_boxes,
+            settings.shrink,
+            1.0 if weights is None else float(weights[index]),
         )
-        if weights is not None:
-            boxes = tuple(replace(b, score=b.score * float(weights[index])) for b in boxes)
-        decoded.append(boxes)
-    return decoded
+        for index, scores in enumerate(maps)
+    ]
 
 
-def choose_localiser(maps: np.ndarray, cases: list[BoxCase], spec: InputSpec) -> dict[str, Any]:
-    """The drawing threshold and box scale, chosen on val.
+def choose_localiser(
+    maps: np.ndarray, probabilities: np.ndarray, cases: list[BoxCase], spec: InputSpec
+) -> dict[str, Any]:
+    """The drawing threshold, box scale and box score, chosen on val.
 
-    Threshold: the lowest peak score at which the val images get at most
-    :data:`BOX_FALSE_RATE` false boxes each (one false box per image, FROC's usual
-    operating point). Scale: the one with the highest AP@0.5 on val.
+    Box score: the peak alone or times the image's probability, whichever finds more
+    annotated fractures at :data:`BOX_FALSE_RATE` false boxes per image. Threshold: the
+    lowest box score at which the val images get at most that many false boxes each (one
+    false box per image, FROC's usual operating point). Scale: the one with the highest
+    AP@0.5 on val.
     """
     truth = [c.truth for c in cases]
     low = LocaliserSettings(threshold=0.0)
@@ -125,7 +138,18 @@ def choose_localiser(maps: np.ndarray, cases: list[BoxCase], spec: InputSpec) ->
             decode_all(maps, spec, replace(low, shrink=k), None), truth, [c.area for c in cases]
         )["ap_at_0.5"],
     )
-    candidates = decode_all(maps, spec, replace(low, shrink=best_shrink), None)
+    by_probability = max(
+        (False, True),
+        key=lambda weighted: froc(
+            decode_all(maps, spec, low, probabilities if weighted else None), truth
+        )[f"sensitivity_at_{BOX_FALSE_RATE:g}_false_per_image"],
+    )
+    candidates = decode_all(
+        maps,
+        spec,
+        replace(low, shrink=best_shrink),
+        probabilities if by_probability else None,
+    )
     points = sweep(candidates, truth)
     threshold = points[0].score if points else 0.5
     for point in points:
@@ -136,8 +160,10 @@ def choose_localiser(maps: np.ndarray, cases: list[BoxCase], spec: InputSpec) ->
         "threshold": float(threshold),
         "shrink": best_shrink,
         "max_boxes": low.max_boxes,
-        "rule": f"lowest peak score with at most {BOX_FALSE_RATE:g} false box per image on "
-        "val; box scale with the highest AP@0.5 on val",
+        "by_probability": by_probability,
+        "rule": f"lowest box score with at most {BOX_FALSE_RATE:g} false box per image on "
+        "val; box scale with the highest AP@0.5 on val; box score by the probability where "
+        f"that finds more fractures at {BOX_FALSE_RATE:g} false box per image on val",
         "split": "val",
     }
 
@@ -156,11 +182,12 @@ def box_localisation(
     if engine.card.localiser is not None:
         # Every box the decoder finds, for FROC and AP; the card's threshold only decides
         # which of them the app draws.
+        maps, probabilities = localiser_maps(engine, usable, cache_dir)
         sources["localiser"] = decode_all(
-            localiser_maps(engine, usable, cache_dir),
+            maps,
             spec,
             replace(engine.card.localiser, threshold=0.0),
-            None,
+            probabilities if engine.card.localiser.by_probability else None,
         )
     regions = np.array([c.region for c in cases])
     result: dict[str, Any] = {}

@@ -105,15 +105,20 @@ def calibrate_run(
     annotations = default_annotations(data)
     if hasattr(model, "forward_with_map") and annotations is not None:
         usable = usable_for_boxes(val, annotations)
+        # The calibrated probabilities, for boxes scored by them.
+        maps, probabilities = localiser_maps(InferenceEngine(card, model, "cpu"), usable, cache_dir)
         chosen = choose_localiser(
-            localiser_maps(engine, usable, cache_dir),
-            box_cases(usable, annotations, arch.input_spec),
-            arch.input_spec,
+            maps, probabilities, box_cases(usable, annotations, arch.input_spec), arch.input_spec
         )
         parts["localiser"] = chosen
         card = replace(
             card,
-            localiser=LocaliserSettings(chosen["threshold"], chosen["shrink"], chosen["max_boxes"]),
+            localiser=LocaliserSettings(
+                chosen["threshold"],
+                chosen["shrink"],
+                chosen["max_boxes"],
+                chosen["by_probability"],
+            ),
         )
     return InferenceEngine(card, model, "cpu"), parts
 

@@ -33,7 +33,7 @@ from fracture_desktop.core.inference.localiser import read_maps
 from fracture_desktop.core.inference.models import ARCHITECTURES
 from fracture_desktop.training.augment import training_augmentation
 from fracture_desktop.training.box_evaluation import box_cases, decode_all, usable_for_boxes
-from fracture_desktop.training.box_metrics import box_report
+from fracture_desktop.training.box_metrics import box_report, froc
 from fracture_desktop.training.centre_targets import centre_targets, focal_loss, size_loss
 from fracture_desktop.training.dataset import (
     Sample,
@@ -43,6 +43,7 @@ from fracture_desktop.training.dataset import (
     load_samples,
 )
 from fracture_desktop.training.evaluate import default_annotations
+from fracture_desktop.training.scoring import predict_logits
 from fracture_desktop.training.train import git_commit, seed_everything
 
 #: The network a centre head is fitted into.
@@ -195,7 +196,9 @@ def fit_localiser(config: LocaliserFitConfig, cache_dir: Path) -> Path:
     """Fit a centre head on ``config.model``'s frozen network; returns the run's ``best.pt``.
 
     The epoch kept is the one with the highest sum of pointing game and box sensitivity at
-    one false box per image on ``val`` (the two figures the localiser is held to).
+    one false box per image on ``val`` (the two figures the localiser is held to; the
+    sensitivity with the box scores alone or times the image's probability, whichever is
+    higher, as :func:`~fracture_desktop.training.box_evaluation.choose_localiser` chooses).
     """
     torch.set_num_threads(config.threads)
     seed_everything(config.seed)
@@ -219,22 +222,27 @@ def fit_localiser(config: LocaliserFitConfig, cache_dir: Path) -> Path:
     backbone = frozen(copy.deepcopy(network))
     boxes = fracture_boxes(annotations)
     started = time.monotonic()
-    views = {}
+    views, inputs = {}, {}
     for split in ("train", "val"):
         samples = _samples(data, split, annotations)
         rects = [input_boxes(boxes[s.image_id], spec) if s.label else [] for s in samples]
         counts = (config.views, config.normal_views) if split == "train" else (1, 1)
+        inputs[split] = build_cache(samples, spec, cache_dir)
         views[split] = pyramid_views(
             backbone,
-            build_cache(samples, spec, cache_dir),
+            inputs[split],
             rects,
             np.array([s.label for s in samples]),
             counts,
             augment=split == "train",
         )
         print(f"{split}: {len(views[split].heat)} views", file=sys.stderr)
-    val_samples = _samples(data, "val", annotations)
-    val_cases = box_cases(val_samples, annotations, spec)
+    # The classifier's calibrated probabilities on val, for boxes scored by them.
+    val_probabilities = 1.0 / (
+        1.0 + np.exp(-predict_logits(backbone, inputs["val"], spec.channels) / card.temperature)
+    )
+    val_cases = box_cases(_samples(data, "val", annotations), annotations, spec)
+    truth = [c.truth for c in val_cases]
     head = network._localiser
     optimiser = torch.optim.AdamW(head.parameters(), lr=config.lr, weight_decay=1e-4)
     steps = config.epochs * -(-len(views["train"].heat) // config.batch_size)
@@ -264,15 +272,25 @@ def fit_localiser(config: LocaliserFitConfig, cache_dir: Path) -> Path:
             schedule.step()
             totals += [heat_loss.item() * len(index), box_loss.item() * len(index)]
         maps = head_maps(head, views["val"])
-        decoded = decode_all(maps, spec, LocaliserSettings(threshold=0.0), None)
-        report = box_report(decoded, [c.truth for c in val_cases], [c.area for c in val_cases])
-        score = report["pointing_game"] + report["sensitivity_at_1_false_per_image"]
+        everything = LocaliserSettings(threshold=0.0)
+        report = box_report(
+            decode_all(maps, spec, everything, None), truth, [c.area for c in val_cases]
+        )
+        weighted = froc(decode_all(maps, spec, everything, val_probabilities), truth)
+        sensitivity = max(
+            report["sensitivity_at_1_false_per_image"],
+            weighted["sensitivity_at_1_false_per_image"],
+        )
+        score = report["pointing_game"] + sensitivity
         record = {
             "epoch": epoch,
             "focal_loss": round(totals[0] / len(order), 4),
             "size_loss": round(totals[1] / len(order), 4),
             "val_pointing_game": round(report["pointing_game"], 4),
             "val_sensitivity_at_1": round(report["sensitivity_at_1_false_per_image"], 4),
+            "val_sensitivity_at_1_by_probability": round(
+                weighted["sensitivity_at_1_false_per_image"], 4
+            ),
             "val_ap_at_0.5": round(report["ap_at_0.5"], 4),
             "elapsed_s": round(time.monotonic() - started, 1),
         }

@@ -306,6 +306,7 @@ class InferenceEngine:
             settings.threshold,
             settings.max_boxes,
             settings.shrink,
+            float(self.probability(logit)[0]) if settings.by_probability else 1.0,
         )
         return logit, boxes
 
