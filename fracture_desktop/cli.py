@@ -198,6 +198,12 @@ def _add_fit_localiser(sub: argparse._SubParsersAction) -> None:
         ("threads", int),
     ):
         p.add_argument(f"--{flag}", type=kind, default=argparse.SUPPRESS)
+    p.add_argument(
+        "--framing",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="views drawn with the shift-robust framing augmentation",
+    )
     p.add_argument("--cache-dir", type=Path, default=Path("cache"))
 
 

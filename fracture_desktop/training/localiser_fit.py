@@ -31,6 +31,7 @@ from fracture_desktop.core.inference.card import LocaliserSettings, load_card
 from fracture_desktop.core.inference.engine import frozen
 from fracture_desktop.core.inference.localiser import read_maps
 from fracture_desktop.core.inference.models import ARCHITECTURES
+from fracture_desktop.training.acquisition import framing_augmentation
 from fracture_desktop.training.augment import training_augmentation
 from fracture_desktop.training.box_evaluation import box_cases, decode_all, usable_for_boxes
 from fracture_desktop.training.box_metrics import box_report, froc
@@ -64,6 +65,9 @@ class LocaliserFitConfig:
         Augmented views of each fractured training image (the first is the image itself).
     normal_views : int
         Views of each non-fractured training image.
+    framing : bool
+        Draw views with the shift-robust framing augmentation (zoom 0.6-1.4, shifts up to
+        15%) rather than the standard one (zoom 0.9-1.15, shifts up to 5%).
     epochs, lr, batch_size, size_weight, seed, threads
         The head's training: AdamW with a cosine schedule; the size loss' weight beside
         the focal loss.
@@ -74,6 +78,7 @@ class LocaliserFitConfig:
     out: str
     views: int = 4
     normal_views: int = 1
+    framing: bool = False
     epochs: int = 30
     lr: float = 2e-3
     batch_size: int = 32
@@ -84,9 +89,9 @@ class LocaliserFitConfig:
     def command(self) -> str:
         """The command line that reproduces this run."""
         flags = " ".join(
-            f"--{key.replace('_', '-')} {value}"
+            f"--{key.replace('_', '-')}" + ("" if isinstance(value, bool) else f" {value}")
             for key, value in asdict(self).items()
-            if key not in ("model", "data", "out")
+            if key not in ("model", "data", "out") and value is not False
         )
         return (
             f"fracture-desktop fit-localiser --model {self.model} --data {self.data} "
@@ -127,11 +132,10 @@ def pyramid_views(
     rects: list[list[tuple[float, float, float, float]]],
     labels: np.ndarray,
     views: tuple[int, int],
-    augment: bool,
+    transform: v2.Transform | None,
 ) -> Views:
     """Features and targets of ``views`` (fractured, normal) views per input; the first view
-    of each is the input itself, the others drawn by the training augmentation."""
-    transform = training_augmentation()
+    of each is the input itself, the others drawn by ``transform``."""
     size = inputs.shape[-1]
     batch: list[np.ndarray] = []
     features: list[list[np.ndarray]] = [[], [], []]
@@ -151,7 +155,7 @@ def pyramid_views(
         for view in range(views[0] if label else views[1]):
             image_view, boxes_view = (
                 _moved(np.asarray(image), boxes, transform)
-                if augment and view
+                if transform is not None and view
                 else (np.asarray(image), boxes)
             )
             target = centre_targets(boxes_view, size // 4, 4.0)
@@ -222,6 +226,7 @@ def fit_localiser(config: LocaliserFitConfig, cache_dir: Path) -> Path:
     backbone = frozen(copy.deepcopy(network))
     boxes = fracture_boxes(annotations)
     started = time.monotonic()
+    augmentation = framing_augmentation() if config.framing else training_augmentation()
     views, inputs = {}, {}
     for split in ("train", "val"):
         samples = _samples(data, split, annotations)
@@ -234,7 +239,7 @@ def fit_localiser(config: LocaliserFitConfig, cache_dir: Path) -> Path:
             rects,
             np.array([s.label for s in samples]),
             counts,
-            augment=split == "train",
+            None if split == "val" else augmentation,
         )
         print(f"{split}: {len(views[split].heat)} views", file=sys.stderr)
     # The classifier's calibrated probabilities on val, for boxes scored by them.

@@ -63,7 +63,12 @@ def test_fit_keeps_the_classifier_and_writes_a_run_export_model_reads(
         released.state_dict(), "efficientnet_lite0_loc", released.input_spec, tmp_path / "m", card
     )
     config = LocaliserFitConfig(
-        model=str(tmp_path / "m"), data=str(data), out=str(tmp_path / "run"), epochs=2, views=2
+        model=str(tmp_path / "m"),
+        data=str(data),
+        out=str(tmp_path / "run"),
+        epochs=2,
+        views=2,
+        framing=True,
     )
     best = fit_localiser(config, tmp_path / "cache")
     fitted = ARCHITECTURES["efficientnet_lite0_boxes"]()
@@ -75,6 +80,7 @@ def test_fit_keeps_the_classifier_and_writes_a_run_export_model_reads(
     run_config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert run_config["arch"] == "efficientnet_lite0_boxes"
     assert run_config["command"].startswith("fracture-desktop fit-localiser --model ")
+    assert " --framing " in run_config["command"]
     log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in log] == [1, 2]
     assert all(np.isfinite(r["focal_loss"]) and 0 <= r["val_pointing_game"] <= 1 for r in log)
