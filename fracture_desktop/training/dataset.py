@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from fracture_desktop.core.atomic import atomic_write
 from fracture_desktop.core.imaging.loader import load_image
 from fracture_desktop.core.imaging.model_input import (
     PREPROCESSING_VERSION,
@@ -270,7 +271,7 @@ def build_cache(samples: list[Sample], spec: InputSpec, cache_dir: Path) -> np.n
         with ProcessPoolExecutor(workers) as pool:
             arrays = list(pool.map(_model_input_of, jobs, chunksize=16))
     stacked = np.stack(arrays).astype(np.float32)
-    tmp = path.with_suffix(".tmp.npy")
-    np.save(tmp, stacked)
-    os.replace(tmp, path)
+    # A temporary file of its own: two runs may build the same cache at once.
+    with atomic_write(path, overwrite=True) as f:
+        np.save(f, stacked)
     return stacked

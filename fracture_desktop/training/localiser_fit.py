@@ -120,7 +120,8 @@ def _moved(
         format="XYXY",
         canvas_size=(size, size),
     )
-    moved, moved_boxes = transform(tv_tensors.Image(torch.from_numpy(image)[None]), boxes)
+    # A copy: the cached inputs are a read-only memory map.
+    moved, moved_boxes = transform(tv_tensors.Image(torch.tensor(image)[None]), boxes)
     clipped = moved_boxes.as_subclass(torch.Tensor).clamp(0, size).tolist()
     kept = [(x0, y0, x1, y1) for x0, y0, x1, y1 in clipped if min(x1 - x0, y1 - y0) >= 1]
     return moved.as_subclass(torch.Tensor)[0].numpy(), kept
