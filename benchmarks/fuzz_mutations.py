@@ -50,7 +50,7 @@ _EDGE_WORDS = (0, 1, 0x7FFF, 0x8000, 0xFFFF, 0x7FFFFFFF, 0xFFFFFFF0, 0xFFFFFFFF)
 _EDGE_NUMBERS = ("0", "-1", "1e-45", "1e308", "nan", "inf", "-inf", "65535", "2147483648")
 
 
-def _spot(rng: random.Random, data: bytes) -> int:
+def _spot(rng: random.Random, data: bytes | bytearray) -> int:
     """An offset, half the time inside the first 2 KiB where the header lives."""
     limit = min(len(data), 2048) if rng.random() < 0.5 else len(data)
     return rng.randrange(max(1, limit))
