@@ -23,7 +23,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -79,6 +79,24 @@ def _report_paths(args: argparse.Namespace, request: TriageRequest) -> tuple[Pat
     """Every file the scan writes: the reports and the summary."""
     summary = () if args.summary_json is None else (Path(args.summary_json),)
     return (*request.outputs, *summary)
+
+
+def report_not_written(error: Callable[[str, str], None], exc: FractureDesktopError) -> int:
+    """Say why a report was not written; return the exit code for it (docs/REPORTS.md).
+
+    Parameters
+    ----------
+    error : callable
+        Prints ``(reason, details)`` for the command, e.g. ``partial(print_error, "scan")``.
+    exc : FractureDesktopError
+        What stopped the write: an existing file without ``--overwrite`` is a usage error
+        (:data:`EXIT_USAGE`), anything else a failed write (:data:`EXIT_WRITE_FAILED`).
+    """
+    if isinstance(exc, OutputExistsError):
+        error(exc.reason, "")
+        return EXIT_USAGE
+    error(exc.reason, exc.details)
+    return EXIT_WRITE_FAILED
 
 
 def run_scan(args: argparse.Namespace) -> int:
@@ -141,12 +159,8 @@ def _scan(args: argparse.Namespace, folder: Path, request: TriageRequest) -> int
         result = triage(request, engine, DecisionStore(args.decisions), bars)
         if args.summary_json is not None:
             write_summary_json(result.entries, result.context, args.summary_json, args.overwrite)
-    except OutputExistsError as exc:
-        _error(exc.reason)
-        return EXIT_USAGE
     except FractureDesktopError as exc:
-        _error(exc.reason, exc.details)
-        return EXIT_WRITE_FAILED
+        return report_not_written(_error, exc)
     finally:
         bars.close()
     analysed_in = walked_in + result.analysis_seconds

@@ -21,12 +21,18 @@ def shared_dir() -> Path:
     return SHARED
 
 
+def shared_part(shared_dir: Path, folder: str, marker: str) -> Path:
+    """``shared_dir / folder``, or skip the test when its ``marker`` file is not there."""
+    path = shared_dir / folder
+    if not (path / marker).is_file():
+        pytest.skip(f"../shared/{folder} is not available")
+    return path
+
+
 @pytest.fixture(scope="session")
 def dicom_dir(shared_dir: Path) -> Path:
-    path = shared_dir / "dicom"
-    if not (path / "MANIFEST.tsv").is_file():
-        pytest.skip("../shared/dicom is not available")
-    return path
+    """``../shared/dicom``: the DICOM test corpus, listed in its MANIFEST.tsv."""
+    return shared_part(shared_dir, "dicom", "MANIFEST.tsv")
 
 
 @pytest.fixture(scope="session")
@@ -61,16 +67,11 @@ def shipped_model_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def fracatlas_dir(shared_dir: Path) -> Path:
-    path = shared_dir / "datasets" / "fracatlas"
-    if not (path / "splits.csv").is_file():
-        pytest.skip("../shared/datasets/fracatlas is not available")
-    return path
+    """``../shared/datasets/fracatlas``: the FracAtlas images and their splits.csv."""
+    return shared_part(shared_dir, "datasets/fracatlas", "splits.csv")
 
 
 @pytest.fixture(scope="session")
 def fuzz_dir(shared_dir: Path) -> Path:
     """``../shared/fuzz``: hostile files that once broke the scan, one folder per failure."""
-    path = shared_dir / "fuzz"
-    if not (path / "README.md").is_file():
-        pytest.skip("../shared/fuzz is not available")
-    return path
+    return shared_part(shared_dir, "fuzz", "README.md")

@@ -29,9 +29,9 @@ from fracture_desktop.batch import (
     EXIT_NOTHING_ANALYSED,
     EXIT_OK,
     EXIT_USAGE,
-    EXIT_WRITE_FAILED,
+    report_not_written,
 )
-from fracture_desktop.core.atomic import OutputExistsError, atomic_write, check_writable
+from fracture_desktop.core.atomic import atomic_write, check_writable
 from fracture_desktop.core.errors import FractureDesktopError, ModelError
 from fracture_desktop.core.findings import Flag
 from fracture_desktop.core.imaging.scan import scan_folder
@@ -221,12 +221,8 @@ def run_validate(args: argparse.Namespace) -> int:
             from fracture_desktop.core.report.validation_pdf import write_validation_pdf
 
             write_validation_pdf(report, args.pdf, args.overwrite)
-    except OutputExistsError as exc:
-        _error(exc.reason)
-        return EXIT_USAGE
     except FractureDesktopError as exc:
-        _error(exc.reason, exc.details)
-        return EXIT_WRITE_FAILED
+        return report_not_written(_error, exc)
     if args.adopt:
         try:
             path = save_profile(profile_from_validation(report, card.sha256))

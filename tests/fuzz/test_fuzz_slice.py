@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchmarks.fuzz import fuzz, mutants, seed_files
+from benchmarks.fuzz import fuzz
+from benchmarks.fuzz_mutations import mutants, seed_files
 
 COUNT = 60
 

@@ -29,11 +29,9 @@ def test_an_image_outside_the_domain_is_flagged_so_whatever_its_probability() ->
 
 
 @pytest.fixture(scope="module")
-def small_share(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def small_share(fracatlas_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A FracAtlas-shaped share: 24 train and 20 val images of the real data set."""
-    root = shared_dir / "datasets" / "fracatlas"
-    if not (root / "splits.csv").is_file():
-        pytest.skip("../shared/datasets/fracatlas is not available")
+    root = fracatlas_dir
     samples = fracatlas_samples(root)
     chosen = [s for s in samples if s.split == "train"][:24]
     chosen += [s for s in samples if s.split == "val"][:20]
