@@ -32,7 +32,7 @@ def test_it_runs_the_network_with_its_map_and_adds_the_maps_loss() -> None:
     torch.testing.assert_close(logits, expected_logits)
     run = toy_run(model, [handler], images=8)
     handler.start_epoch(run)
-    own = cell_loss(maps, batch.masks, batch.known, handler.cell_weight)
+    own = cell_loss(maps[:, 0], batch.masks, batch.known, handler.cell_weight)
     torch.testing.assert_close(handler.extra_loss(batch), 0.5 * own)
     assert handler.log_fields(run)["map_loss"] == pytest.approx(own.item() / 2)
 

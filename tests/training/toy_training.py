@@ -17,7 +17,8 @@ SPEC = InputSpec(16, True, 1)
 
 class ToyNet(nn.Module):
     """Convolution, batch norm and ReLU (the Grad-CAM layer), mean pooling, a linear
-    classifier; :meth:`forward_with_map` also gives a map at a quarter of the input size."""
+    classifier; :meth:`forward_with_map` also gives an objectness head's maps (N, 1, rows,
+    cols) at a quarter of the input size."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -34,7 +35,7 @@ class ToyNet(nn.Module):
 
     def forward_with_map(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         features = self.features(x)
-        cells = self.map_head(nn.functional.avg_pool2d(features, 4))[:, 0]
+        cells = self.map_head(nn.functional.avg_pool2d(features, 4))
         return self.classifier(features.mean(dim=(2, 3)))[:, 0], cells
 
 
