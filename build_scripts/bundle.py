@@ -21,7 +21,7 @@ ENTRY_SCRIPT = ROOT / "fracture_desktop" / "__main__.py"
 BUILD_INFO_FILE = "build_info.json"
 
 #: The model the app loads by default (``fracture_desktop.core.inference.card``).
-SHIPPED_MODEL = "models/efficientnet_lite0-v3"
+SHIPPED_MODEL = "models/efficientnet_lite0-v4"
 #: (source relative to the checkout, destination folder inside the bundle). Explicit, as in
 #: qutebrowser's spec: nothing reaches the bundle by accident (a model under development
 #: lying in ``models/`` stays out).

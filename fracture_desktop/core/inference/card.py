@@ -21,7 +21,7 @@ from fracture_desktop.core.paths import models_root
 
 CARD_FILE = "model_card.json"
 #: The model the app uses unless told otherwise.
-SHIPPED_MODEL_ID = "efficientnet_lite0-v3"
+SHIPPED_MODEL_ID = "efficientnet_lite0-v4"
 #: Names the model folder for the viewer, ``scan`` and ``--self-test`` alike.
 MODEL_DIR_ENV = "FRACTURE_DESKTOP_MODEL_DIR"
 
