@@ -15,17 +15,26 @@ from fracture_desktop.core.inference.models import ARCHITECTURES
 SPEC = InputSpec(size=256, letterbox=True, channels=1)
 
 
-def test_localising_lite0_gives_the_classifier_logit_and_a_stride_4_map() -> None:
-    model = ARCHITECTURES["efficientnet_lite0_loc"]().eval()
+@pytest.mark.parametrize(
+    ("arch", "channels"), [("efficientnet_lite0_loc", 1), ("efficientnet_lite0_boxes", 3)]
+)
+def test_localising_lite0_gives_the_classifier_logit_and_stride_4_maps(
+    arch: str, channels: int
+) -> None:
+    model = ARCHITECTURES[arch]().eval()
     x = torch.rand(2, 1, 256, 256)
     with torch.no_grad():
-        logit, cells = model.forward_with_map(x)
+        logit, raw = model.forward_with_map(x)
         assert torch.allclose(logit, model(x))
-        assert cells.shape == (2, 1, 64, 64)
-        folded_logit, folded_cells = frozen(model).forward_with_map(x)
-    # Folding the head's batch norm changes nothing but rounding.
-    assert torch.allclose(folded_cells, cells, atol=1e-4)
+        assert raw.shape == (2, channels, 64, 64)
+        folded_logit, folded = frozen(model).forward_with_map(x)
+    # Folding the head's batch norms changes nothing but rounding.
+    assert torch.allclose(folded, raw, atol=1e-4)
     assert torch.allclose(folded_logit, logit, atol=1e-4)
+    maps = read_maps(raw)
+    assert ((maps[:, 0] > 0) & (maps[:, 0] < 1)).all()
+    # Untrained, every box of a centre head starts at the initial size.
+    assert np.allclose(maps[:, 1:], INITIAL_BOX_SIZE, rtol=0.5)
 
 
 def test_a_peak_becomes_a_box_in_stored_image_pixels() -> None:
@@ -61,21 +70,6 @@ def test_suppression_keeps_the_best_of_overlapping_boxes_and_max_boxes_holds() -
         scores[5 + 10 * k, 5] = 0.9 - 0.1 * k
     boxes = decode_boxes(scores[None], (256, 256), SPEC, threshold=0.1, max_boxes=3)
     assert [round(b.score, 1) for b in boxes] == [0.9, 0.8, 0.7]
-
-
-def test_centre_head_gives_score_and_box_size_maps_that_fold_unchanged() -> None:
-    model = ARCHITECTURES["efficientnet_lite0_boxes"]().eval()
-    x = torch.rand(2, 1, 256, 256)
-    with torch.no_grad():
-        logit, raw = model.forward_with_map(x)
-        assert torch.allclose(logit, model(x))
-        assert raw.shape == (2, 3, 64, 64)
-        _, folded = frozen(model).forward_with_map(x)
-    assert torch.allclose(folded, raw, atol=1e-4)
-    maps = read_maps(raw)
-    assert ((maps[:, 0] > 0) & (maps[:, 0] < 1)).all()
-    # Untrained, every box starts at the initial size.
-    assert np.allclose(maps[:, 1:], INITIAL_BOX_SIZE, rtol=0.5)
 
 
 def test_a_centre_peak_becomes_a_box_of_the_predicted_size() -> None:
