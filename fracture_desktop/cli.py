@@ -7,6 +7,7 @@ viewer starts without loading torch or the training stack.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,30 +22,31 @@ MODEL_HELP = "model folder (default: $FRACTURE_DESKTOP_MODEL_DIR, else the shipp
 MIRROR_HELP = "score each image as the mean logit of it and its left-right mirror"
 
 
-def _add_train(sub: argparse._SubParsersAction, options: bool) -> None:
-    """The train subcommand; its options come from ``TrainConfig``, read only with
-    ``options`` (when the command line names train), so that the viewer, scan and the
-    self-test never import the training code."""
-    help_text = "train a network on FracAtlas (extra 'train')"
+def _add_configured(
+    sub: argparse._SubParsersAction, name: str, help_text: str, config: str, options: bool
+) -> None:
+    """A subcommand whose options come from a config class of ``training.config``, read only
+    with ``options`` (when the command line names a training subcommand), so that the
+    viewer, scan and the self-test never import the training code."""
     if not options:
-        sub.add_parser("train", help=help_text)
+        sub.add_parser(name, help=help_text)
         return
     try:
-        from fracture_desktop.training.config import add_options
+        configs = importlib.import_module("fracture_desktop.training.config")
     except ModuleNotFoundError:
         # The desktop bundle leaves the training code out: no options to read, so whatever
-        # follows ``train`` is taken as is, and running it says which extra is missing.
-        p = sub.add_parser("train", help=help_text, prefix_chars="\0", add_help=False)
+        # follows the subcommand is taken as is, and running it says which extra is missing.
+        p = sub.add_parser(name, help=help_text, prefix_chars="\0", add_help=False)
         p.add_argument("options", nargs="*")
         return
-    add_options(sub.add_parser("train", help=help_text))
+    configs.add_options(sub.add_parser(name, help=help_text), getattr(configs, config))
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    from fracture_desktop.training.config import config_from_options
+    from fracture_desktop.training.config import TrainConfig, config_from_options
     from fracture_desktop.training.train import train
 
-    print(train(config_from_options(args)))
+    print(train(config_from_options(args, TrainConfig)))
     return 0
 
 
@@ -178,43 +180,11 @@ def _run_fit_domain(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_fit_localiser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "fit-localiser",
-        help="fit a box head on a released localising model's frozen network",
-    )
-    p.add_argument("--model", required=True, help="released localising model folder to keep")
-    p.add_argument("--data", required=True, help="FracAtlas folder (with splits.csv)")
-    p.add_argument("--out", required=True, help="run folder for export-model")
-    # Defaults live in LocaliserFitConfig alone: an option left out is not passed on.
-    for flag, kind in (
-        ("views", int),
-        ("normal-views", int),
-        ("epochs", int),
-        ("lr", float),
-        ("batch-size", int),
-        ("size-weight", float),
-        ("seed", int),
-        ("threads", int),
-    ):
-        p.add_argument(f"--{flag}", type=kind, default=argparse.SUPPRESS)
-    p.add_argument(
-        "--framing",
-        action="store_true",
-        default=argparse.SUPPRESS,
-        help="views drawn with the shift-robust framing augmentation",
-    )
-    p.add_argument("--cache-dir", type=Path, default=Path("cache"))
-
-
 def _run_fit_localiser(args: argparse.Namespace) -> int:
-    from dataclasses import fields
+    from fracture_desktop.training.config import LocaliserFitConfig, config_from_options
+    from fracture_desktop.training.localiser_fit import fit_localiser
 
-    from fracture_desktop.training.localiser_fit import LocaliserFitConfig, fit_localiser
-
-    names = {f.name for f in fields(LocaliserFitConfig)}
-    config = LocaliserFitConfig(**{k: v for k, v in vars(args).items() if k in names})
-    print(f"wrote {fit_localiser(config, args.cache_dir)}")
+    print(f"wrote {fit_localiser(config_from_options(args, LocaliserFitConfig))}")
     return 0
 
 
@@ -305,12 +275,20 @@ def build_parser(train_options: bool = True) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command")
     _add_scan(sub)
     _add_validate(sub)
-    _add_train(sub, train_options)
+    _add_configured(
+        sub, "train", "train a network on FracAtlas (extra 'train')", "TrainConfig", train_options
+    )
     _add_evaluate(sub)
     _add_shift(sub)
     _add_export(sub)
     _add_fit_domain(sub)
-    _add_fit_localiser(sub)
+    _add_configured(
+        sub,
+        "fit-localiser",
+        "fit a box head on a released localising model's frozen network",
+        "LocaliserFitConfig",
+        train_options,
+    )
     return parser
 
 
@@ -318,7 +296,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or (argv[0] not in SUBCOMMANDS and not argv[0].startswith("-")):
         return _run_viewer(argv)
-    parser = build_parser(train_options="train" in argv)
+    parser = build_parser(train_options=bool({"train", "fit-localiser"} & set(argv)))
     args = parser.parse_args(argv)
     if args.self_test:
         if args.command:

@@ -1,7 +1,8 @@
-"""A training run's settings, and the ``fracture-desktop train`` command line made from them.
+"""A training run's settings, and the command line made from them.
 
-:class:`TrainConfig` is the one place a setting is declared: its fields give the option's
-name (``batch_size`` is ``--batch-size``), type, default and help, so the ``train``
+:class:`TrainConfig` (``fracture-desktop train``) and :class:`LocaliserFitConfig`
+(``fracture-desktop fit-localiser``) are the one place a setting is declared: their fields
+give the option's name (``batch_size`` is ``--batch-size``), type, default and help, so the
 subcommand's options (:func:`add_options`), the config a parsed command line makes
 (:func:`config_from_options`) and the command line recorded for a run
 (:func:`command_line`) cannot drift apart. Imports nothing heavy: the command line reads it
@@ -16,7 +17,7 @@ import shlex
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 
 def _path(text: str) -> str:
@@ -32,7 +33,7 @@ def option(
     path: bool = False,
     recorded: bool = False,
 ) -> Any:
-    """A :class:`TrainConfig` field and its command-line option.
+    """A config field and its command-line option.
 
     Parameters
     ----------
@@ -54,6 +55,7 @@ def option(
 class TrainConfig:
     """Everything that decides a training run; saved beside its checkpoints."""
 
+    COMMAND: ClassVar[str] = "train"
     arch: str = option(help_text="paper_cnn, fracture_net, efficientnet_b0, ...")
     data: str = option(help_text="FracAtlas folder (with splits.csv)", path=True)
     out: str = option(help_text="run folder: checkpoints and log", path=True)
@@ -90,6 +92,37 @@ class TrainConfig:
     )
 
 
+@dataclass(frozen=True)
+class LocaliserFitConfig:
+    """A centre head fitted on a released localiser's frozen network
+    (:mod:`~fracture_desktop.training.localiser_fit`); the head trains with AdamW under a
+    one-cycle learning rate, the size loss weighted beside the focal loss."""
+
+    COMMAND: ClassVar[str] = "fit-localiser"
+    model: str = option(help_text="released localising model folder to keep", path=True)
+    data: str = option(help_text="FracAtlas folder (with splits.csv)", path=True)
+    out: str = option(help_text="run folder for export-model", path=True)
+    views: int = option(
+        4, "views of each fractured training image (the first is the image itself)", recorded=True
+    )
+    normal_views: int = option(1, "views of each non-fractured training image", recorded=True)
+    framing: bool = option(
+        False, "draw views with the shift-robust framing augmentation (zoom 0.6-1.4)"
+    )
+    epochs: int = option(30, recorded=True)
+    lr: float = option(2e-3, recorded=True)
+    batch_size: int = option(32, recorded=True)
+    size_weight: float = option(0.1, "weight of the box-size loss", recorded=True)
+    seed: int = option(0, recorded=True)
+    threads: int = option(2, "torch CPU threads", recorded=True)
+    cache_dir: str = option("cache", path=True)
+
+
+#: A config: fields made by :func:`option`, and its subcommand's name in ``COMMAND``.
+Config = TrainConfig | LocaliserFitConfig
+C = typing.TypeVar("C", TrainConfig, LocaliserFitConfig)
+
+
 def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
@@ -98,11 +131,11 @@ def _required(f: dataclasses.Field) -> bool:
     return f.default is dataclasses.MISSING
 
 
-def add_options(parser: argparse.ArgumentParser) -> None:
-    """Add one option per :class:`TrainConfig` field to ``parser``: a switch for a flag
+def add_options(parser: argparse.ArgumentParser, kind_of: type[Config] = TrainConfig) -> None:
+    """Add one option per field of ``kind_of`` to ``parser``: a switch for a flag
     (``bool``), else a typed value, required where the field has no default."""
-    types = typing.get_type_hints(TrainConfig)
-    for f in dataclasses.fields(TrainConfig):
+    types = typing.get_type_hints(kind_of)
+    for f in dataclasses.fields(kind_of):
         kind = types[f.name]
         help_text = f.metadata["help"]
         if kind is bool:
@@ -115,21 +148,19 @@ def add_options(parser: argparse.ArgumentParser) -> None:
             parser.add_argument(_flag(f.name), type=value, default=f.default, help=help_text)
 
 
-def config_from_options(options: argparse.Namespace) -> TrainConfig:
+def config_from_options(options: argparse.Namespace, kind_of: type[C]) -> C:
     """The config a command line parsed with :func:`add_options` asks for."""
-    return TrainConfig(
-        **{f.name: getattr(options, f.name) for f in dataclasses.fields(TrainConfig)}
-    )
+    return kind_of(**{f.name: getattr(options, f.name) for f in dataclasses.fields(kind_of)})
 
 
-def command_line(config: TrainConfig) -> str:
-    """The ``fracture-desktop train`` command line that reproduces ``config``.
+def command_line(config: Config) -> str:
+    """The ``fracture-desktop`` command line that reproduces ``config``.
 
     Required and ``recorded`` options always appear, the others only where they differ from
     their default; each value is quoted for a POSIX shell where it needs it.
     """
-    parts = ["fracture-desktop train"]
-    for f in dataclasses.fields(TrainConfig):
+    parts = [f"fracture-desktop {config.COMMAND}"]
+    for f in dataclasses.fields(config):
         value = getattr(config, f.name)
         if not (_required(f) or f.metadata["recorded"] or value != f.default):
             continue

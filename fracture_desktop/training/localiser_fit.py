@@ -36,8 +36,8 @@ from fracture_desktop.training.augment import training_augmentation
 from fracture_desktop.training.box_evaluation import box_cases, decode_all, usable_for_boxes
 from fracture_desktop.training.box_metrics import box_report, froc
 from fracture_desktop.training.centre_targets import centre_targets, focal_loss, size_loss
+from fracture_desktop.training.config import LocaliserFitConfig, command_line
 from fracture_desktop.training.dataset import (
-    Sample,
     build_cache,
     fracture_boxes,
     input_boxes,
@@ -49,54 +49,6 @@ from fracture_desktop.training.train import git_commit, seed_everything
 
 #: The network a centre head is fitted into.
 ARCH = "efficientnet_lite0_boxes"
-
-
-@dataclass(frozen=True)
-class LocaliserFitConfig:
-    """One ``fracture-desktop fit-localiser`` run.
-
-    Attributes
-    ----------
-    model : str
-        Released localising model folder whose network is kept (its head is replaced).
-    data, out : str
-        The FracAtlas share and the run folder to write.
-    views : int
-        Augmented views of each fractured training image (the first is the image itself).
-    normal_views : int
-        Views of each non-fractured training image.
-    framing : bool
-        Draw views with the shift-robust framing augmentation (zoom 0.6-1.4, shifts up to
-        15%) rather than the standard one (zoom 0.9-1.15, shifts up to 5%).
-    epochs, lr, batch_size, size_weight, seed, threads
-        The head's training: AdamW with a cosine schedule; the size loss' weight beside
-        the focal loss.
-    """
-
-    model: str
-    data: str
-    out: str
-    views: int = 4
-    normal_views: int = 1
-    framing: bool = False
-    epochs: int = 30
-    lr: float = 2e-3
-    batch_size: int = 32
-    size_weight: float = 0.1
-    seed: int = 0
-    threads: int = 2
-
-    def command(self) -> str:
-        """The command line that reproduces this run."""
-        flags = " ".join(
-            f"--{key.replace('_', '-')}" + ("" if isinstance(value, bool) else f" {value}")
-            for key, value in asdict(self).items()
-            if key not in ("model", "data", "out") and value is not False
-        )
-        return (
-            f"fracture-desktop fit-localiser --model {self.model} --data {self.data} "
-            f"--out {self.out} {flags}"
-        )
 
 
 @dataclass(frozen=True)
@@ -193,11 +145,7 @@ def head_maps(head: torch.nn.Module, views: Views, batch_size: int = 64) -> np.n
     return np.concatenate(out)
 
 
-def _samples(data: Path, split: str, annotations: Path) -> list[Sample]:
-    return usable_for_boxes([s for s in load_samples(data) if s.split == split], annotations)
-
-
-def fit_localiser(config: LocaliserFitConfig, cache_dir: Path) -> Path:
+def fit_localiser(config: LocaliserFitConfig) -> Path:
     """Fit a centre head on ``config.model``'s frozen network; returns the run's ``best.pt``.
 
     The epoch kept is the one with the highest sum of pointing game and box sensitivity at
@@ -228,17 +176,21 @@ def fit_localiser(config: LocaliserFitConfig, cache_dir: Path) -> Path:
     boxes = fracture_boxes(annotations)
     started = time.monotonic()
     augmentation = framing_augmentation() if config.framing else training_augmentation()
+    every = load_samples(data)
+    samples = {
+        split: usable_for_boxes([s for s in every if s.split == split], annotations)
+        for split in ("train", "val")
+    }
     views, inputs = {}, {}
-    for split in ("train", "val"):
-        samples = _samples(data, split, annotations)
-        rects = [input_boxes(boxes[s.image_id], spec) if s.label else [] for s in samples]
+    for split, chosen in samples.items():
+        rects = [input_boxes(boxes[s.image_id], spec) if s.label else [] for s in chosen]
         counts = (config.views, config.normal_views) if split == "train" else (1, 1)
-        inputs[split] = build_cache(samples, spec, cache_dir)
+        inputs[split] = build_cache(chosen, spec, Path(config.cache_dir))
         views[split] = pyramid_views(
             backbone,
             inputs[split],
             rects,
-            np.array([s.label for s in samples]),
+            np.array([s.label for s in chosen]),
             counts,
             None if split == "val" else augmentation,
         )
@@ -247,7 +199,7 @@ def fit_localiser(config: LocaliserFitConfig, cache_dir: Path) -> Path:
     val_probabilities = 1.0 / (
         1.0 + np.exp(-predict_logits(backbone, inputs["val"], spec.channels) / card.temperature)
     )
-    val_cases = box_cases(_samples(data, "val", annotations), annotations, spec)
+    val_cases = box_cases(samples["val"], annotations, spec)
     truth = [c.truth for c in val_cases]
     head = network._localiser
     optimiser = torch.optim.AdamW(head.parameters(), lr=config.lr, weight_decay=1e-4)
@@ -311,7 +263,7 @@ def fit_localiser(config: LocaliserFitConfig, cache_dir: Path) -> Path:
         **asdict(config),
         "arch": ARCH,
         "input_size": spec.size,
-        "command": config.command(),
+        "command": command_line(config),
         "init": str(Path(config.model) / card.weights_file),
     }
     (out / "config.json").write_text(json.dumps(run_config, indent=2))

@@ -15,6 +15,7 @@ import pytest
 
 from fracture_desktop import cli
 from fracture_desktop.training.config import (
+    LocaliserFitConfig,
     TrainConfig,
     command_line,
     config_from_options,
@@ -36,7 +37,7 @@ REQUIRED = ["--arch", "fracture_net", "--data", "data", "--out", "runs/x"]
 
 
 def _parse(argv: list[str]) -> TrainConfig:
-    return config_from_options(cli.build_parser().parse_args(["train", *argv]))
+    return config_from_options(cli.build_parser().parse_args(["train", *argv]), TrainConfig)
 
 
 def _train_parser(train_options: bool = True) -> argparse.ArgumentParser:
@@ -130,3 +131,17 @@ def test_the_command_line_reads_the_options_only_for_train(
     # Other commands list train without reading its options (the self-test checks that
     # they import no training code).
     assert "--frozen-blocks" not in _train_parser(train_options=False).format_help()
+
+
+def test_fit_localiser_options_come_from_its_config_and_its_command_round_trips() -> None:
+    config = LocaliserFitConfig(model="models/m", data="d", out="runs/y", views=8, framing=True)
+    command = command_line(config)
+    assert command.startswith("fracture-desktop fit-localiser --model models/m ")
+    parsed = cli.build_parser().parse_args(shlex.split(command)[1:])
+    assert config_from_options(parsed, LocaliserFitConfig) == config
+    # The command recorded in the shipped v4's card reproduces its config.
+    card = json.loads((REPO / "models/efficientnet_lite0-v4/model_card.json").read_text())
+    recorded = card["training"]["config"]
+    parsed = cli.build_parser().parse_args(shlex.split(recorded["command"])[1:])
+    fields = {k: v for k, v in recorded.items() if k in LocaliserFitConfig.__dataclass_fields__}
+    assert config_from_options(parsed, LocaliserFitConfig) == LocaliserFitConfig(**fields)

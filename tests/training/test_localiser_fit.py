@@ -12,8 +12,9 @@ from share_helpers import small_share
 
 from fracture_desktop.core.inference.models import ARCHITECTURES
 from fracture_desktop.training.centre_targets import centre_targets, focal_loss, size_loss
+from fracture_desktop.training.config import LocaliserFitConfig
 from fracture_desktop.training.export import write_model_dir
-from fracture_desktop.training.localiser_fit import LocaliserFitConfig, fit_localiser
+from fracture_desktop.training.localiser_fit import fit_localiser
 
 
 def test_a_box_becomes_a_peak_of_one_at_its_centre_cell_with_its_log_size() -> None:
@@ -69,8 +70,9 @@ def test_fit_keeps_the_classifier_and_writes_a_run_export_model_reads(
         epochs=2,
         views=2,
         framing=True,
+        cache_dir=str(tmp_path / "cache"),
     )
-    best = fit_localiser(config, tmp_path / "cache")
+    best = fit_localiser(config)
     fitted = ARCHITECTURES["efficientnet_lite0_boxes"]()
     fitted.load_state_dict(torch.load(best, weights_only=True))
     kept = released.state_dict()
