@@ -63,11 +63,12 @@ _PRETRAINED = {
 _TORCHVISION_INPUT = InputSpec(size=128, letterbox=True, channels=3)
 
 
-def architecture(name: str, input_size: int = 0) -> Architecture:
+def architecture(name: str, input_size: int = 0, intensity: str = "window") -> Architecture:
     """Look up an architecture by the name used on the command line and in model cards.
 
     ``input_size`` overrides the default input size; networks that end in global pooling
-    (all but ``paper_cnn``) accept any size.
+    (all but ``paper_cnn``) accept any size. ``intensity`` is the input's last step
+    (:attr:`~fracture_desktop.core.imaging.model_input.InputSpec.intensity`).
     """
     if name in _PRETRAINED:
         # Shipped like our own networks, but trained from the ImageNet weights.
@@ -82,9 +83,15 @@ def architecture(name: str, input_size: int = 0) -> Architecture:
         )
     else:
         raise KeyError(f"unknown architecture {name!r}; choose from {sorted(names())}")
-    if input_size:
-        found = replace(found, input_spec=replace(found.input_spec, size=input_size))
-    return found
+    spec = replace(found.input_spec, size=input_size or found.input_spec.size, intensity=intensity)
+    return replace(found, input_spec=spec)
+
+
+def run_architecture(config: dict) -> Architecture:
+    """The architecture of a run from its saved ``config.json``."""
+    return architecture(
+        config["arch"], config.get("input_size", 0), config.get("intensity", "window")
+    )
 
 
 def parameter_count(name: str) -> int:
@@ -112,7 +119,7 @@ def names() -> list[str]:
 def best_of_run(run_dir: Path) -> tuple[dict, Architecture, nn.Module]:
     """A ``fracture-desktop train`` run's config, architecture and frozen best weights."""
     config = json.loads((run_dir / "config.json").read_text())
-    arch = architecture(config["arch"], config.get("input_size", 0))
+    arch = run_architecture(config)
     model = arch.build()
     model.load_state_dict(torch.load(run_dir / "best.pt", weights_only=True))
     return config, arch, frozen(model)

@@ -62,7 +62,7 @@ def row(name: str, report: dict[str, Any], run: dict[str, Any], input_text: str)
 
 
 def main(argv: list[str]) -> int:
-    from fracture_desktop.training.architectures import architecture
+    from fracture_desktop.training.architectures import run_architecture
 
     print(HEADER)
     print("|" + "---|" * HEADER.count(" | ") + "---|")
@@ -72,7 +72,7 @@ def main(argv: list[str]) -> int:
         report = json.loads((eval_dir / "report.json").read_text())
         run = json.loads((run_dir / "summary.json").read_text())
         config = json.loads((run_dir / "config.json").read_text())
-        spec = architecture(config["arch"], config.get("input_size", 0)).input_spec
+        spec = run_architecture(config).input_spec
         shape = "letterbox" if spec.letterbox else "stretched"
         mirror = ", mirror-averaged" if report.get("mirror_average") else ""
         print(row(name, report, run, f"{spec.size} px {shape}, {spec.channels} ch{mirror}"))

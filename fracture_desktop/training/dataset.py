@@ -13,7 +13,7 @@ import json
 import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +25,7 @@ from fracture_desktop.core.imaging.model_input import (
     PREPROCESSING_VERSION,
     InputSpec,
     fit_box,
+    intensity_step,
     model_input,
 )
 
@@ -246,7 +247,7 @@ def load_samples(root: Path) -> list[Sample]:
 def _model_input_of(args: tuple[Path, InputSpec]) -> np.ndarray:
     path, spec = args
     # One channel is cached; channels are repeated at batch time.
-    return model_input(load_image(path), InputSpec(spec.size, spec.letterbox, 1))[0]
+    return model_input(load_image(path), replace(spec, channels=1))[0]
 
 
 def build_cache(samples: list[Sample], spec: InputSpec, cache_dir: Path) -> np.ndarray:
@@ -254,22 +255,30 @@ def build_cache(samples: list[Sample], spec: InputSpec, cache_dir: Path) -> np.n
 
     The cache file name hashes the preprocessing version, the spec and the ordered file
     list, so a change to any of them builds a new cache instead of silently reusing a stale
-    one.
+    one. A spec with an intensity step is made from the window's cache: the step acts on
+    the windowed square alone, so decoding again would give the same array.
     """
     files = [str(s.path) for s in samples]
-    key = json.dumps([PREPROCESSING_VERSION, spec.size, spec.letterbox, files])
-    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    fields: list = [PREPROCESSING_VERSION, spec.size, spec.letterbox, files]
+    if spec.intensity != "window":
+        # Appended, so that the window's key, and the caches made before the step, stay.
+        fields.append(spec.intensity)
+    digest = hashlib.sha256(json.dumps(fields).encode()).hexdigest()[:16]
     path = Path(cache_dir) / f"inputs-{spec.size}-{int(spec.letterbox)}-{digest}.npy"
     if path.is_file():
         return np.load(path, mmap_mode="r")
     path.parent.mkdir(parents=True, exist_ok=True)
-    workers = max(1, min(len(samples) // 32, os.cpu_count() or 1))
-    jobs = [(s.path, spec) for s in samples]
-    if workers == 1:
-        arrays = [_model_input_of(job) for job in jobs]
+    if spec.intensity != "window":
+        window = build_cache(samples, replace(spec, intensity="window"), cache_dir)
+        arrays = [intensity_step(square, spec.intensity) for square in window]
     else:
-        with ProcessPoolExecutor(workers) as pool:
-            arrays = list(pool.map(_model_input_of, jobs, chunksize=16))
+        workers = max(1, min(len(samples) // 32, os.cpu_count() or 1))
+        jobs = [(s.path, spec) for s in samples]
+        if workers == 1:
+            arrays = [_model_input_of(job) for job in jobs]
+        else:
+            with ProcessPoolExecutor(workers) as pool:
+                arrays = list(pool.map(_model_input_of, jobs, chunksize=16))
     stacked = np.stack(arrays).astype(np.float32)
     # A temporary file of its own: two runs may build the same cache at once.
     with atomic_write(path, overwrite=True) as f:

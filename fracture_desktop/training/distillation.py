@@ -13,6 +13,7 @@ from its own features is pushed to learn them too (a hint, Romero et al. 2015, "
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -42,11 +43,8 @@ class Teacher:
     def __init__(self, run_dir: Path, student_spec: InputSpec) -> None:
         _, arch, self.model = best_of_run(run_dir)
         spec = arch.input_spec
-        if (spec.size, spec.letterbox) != (student_spec.size, student_spec.letterbox):
-            raise ValueError(
-                f"teacher input {spec.size} px (letterbox {spec.letterbox}) differs from the "
-                f"student's {student_spec.size} px (letterbox {student_spec.letterbox})"
-            )
+        if replace(spec, channels=1) != replace(student_spec, channels=1):
+            raise ValueError(f"teacher input {spec} differs from the student's {student_spec}")
         self.channels = spec.channels
         self._embedding = _InputOf(self.model.classifier)
 

@@ -199,7 +199,7 @@ def train(config: TrainConfig) -> Path:
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(asdict(config), indent=2))
-    arch = architecture(config.arch, config.input_size)
+    arch = architecture(config.arch, config.input_size, config.intensity)
     spec = arch.input_spec
     train_split, val_split = _splits(config, spec)
     model = _network(config, arch)

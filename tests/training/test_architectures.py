@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from fracture_desktop.training.architectures import architecture, names
+from fracture_desktop.training.architectures import architecture, names, run_architecture
 
 
 @pytest.mark.parametrize("name", names())
@@ -40,3 +40,13 @@ def test_paper_cnn_matches_the_published_layout() -> None:
 def test_unknown_architecture_is_refused() -> None:
     with pytest.raises(KeyError, match="unknown architecture"):
         architecture("alexnet")
+
+
+def test_a_run_s_config_gives_its_input() -> None:
+    # A run saved before the options existed keeps the architecture's own input.
+    old = run_architecture({"arch": "efficientnet_lite0"}).input_spec
+    assert (old.size, old.intensity) == (256, "window")
+    spec = run_architecture(
+        {"arch": "efficientnet_lite0", "input_size": 320, "intensity": "equalised"}
+    ).input_spec
+    assert (spec.size, spec.letterbox, spec.intensity) == (320, True, "equalised")

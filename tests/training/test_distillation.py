@@ -56,8 +56,10 @@ def test_a_student_trains_against_a_frozen_teacher(
     # The learning rate is recorded for every run, not only for fine-tunes.
     assert "--lr 0.001" in command
     # Both score the same augmented batch, so their inputs must be framed alike.
-    with pytest.raises(ValueError, match="teacher input 256 px"):
+    with pytest.raises(ValueError, match=r"teacher input InputSpec\(size=256"):
         train(dataclasses.replace(student, out=str(tmp_path / "small"), input_size=160))
+    with pytest.raises(ValueError, match="intensity='equalised'"):
+        train(dataclasses.replace(student, out=str(tmp_path / "eq"), intensity="equalised"))
 
 
 def test_the_hint_reads_the_students_embedding_and_trains_its_features() -> None:

@@ -42,7 +42,11 @@ def test_training_cache_equals_what_the_app_feeds_the_model(
     # Include one of the truncated JPEGs: training and app must treat it alike too.
     chosen = [s for s in samples if s.image_id in {"IMG0000025.jpg", "IMG0004028.jpg"}]
     assert len(chosen) == 2
-    for spec in (InputSpec(256, True, 1), InputSpec(128, False, 3)):
+    for spec in (
+        InputSpec(256, True, 1),
+        InputSpec(128, False, 3),
+        InputSpec(256, True, 1, "equalised"),
+    ):
         cache = build_cache(chosen, spec, tmp_path)
         for row, sample in zip(cache, chosen, strict=True):
             app = model_input(load_image(sample.path), spec)

@@ -49,7 +49,9 @@ INTENDED_USE_SHORT = INTENDED_USE.split(":")[0]
 INPUT_RULES = (
     "default VOI (first file window, else file VOI LUT, else 0.5-99.5 percentile auto window), "
     "bone bright (MONOCHROME1 / INVERSE inverted), colour to BT.601 luminance, values in "
-    "[0, 1], bilinear antialiased resize, black padding when letterboxed"
+    "[0, 1], bilinear antialiased resize, black padding when letterboxed; then the intensity "
+    "step: none (window) or a histogram equalisation over the image's non-black pixels "
+    "(equalised)"
 )
 _SHA256_HEX = 64
 
@@ -194,6 +196,8 @@ class ModelCard:
                     size=int(spec["size"]),
                     letterbox=bool(spec["letterbox"]),
                     channels=int(spec["channels"]),
+                    # Optional: cards made before the step was chosen show the window.
+                    intensity=str(spec.get("intensity", "window")),
                 ),
                 temperature=float(raw["calibration"]["temperature"]),
                 thresholds=Thresholds(
@@ -233,6 +237,7 @@ class ModelCard:
                 "size": spec.size,
                 "letterbox": spec.letterbox,
                 "channels": spec.channels,
+                **({"intensity": spec.intensity} if spec.intensity != "window" else {}),
             },
             output=("mean logit of the image and its left-right mirror" if self.mirror_average
                     else "logit") + "; probability of fracture = sigmoid(logit / temperature)",
