@@ -36,6 +36,7 @@ from fracture_desktop.training.epoch_data import TrainingImages
 from fracture_desktop.training.handlers.box_guide import BoxGuideLoss
 from fracture_desktop.training.handlers.checkpoints import Checkpoints
 from fracture_desktop.training.handlers.early_stop import EarlyStop
+from fracture_desktop.training.handlers.hard_negatives import HardNegatives
 from fracture_desktop.training.handlers.localiser import LocaliserLoss
 from fracture_desktop.training.handlers.log import EpochLog
 from fracture_desktop.training.handlers.teacher import Distillation, Hint
@@ -166,6 +167,9 @@ def _handlers(
         handlers.append(distillation)
         if config.hint_weight:
             handlers.append(Hint(model, spec, distillation, train.inputs, config.hint_weight))
+    if config.hard_negative_weight:
+        # After the teacher, which reweighs the labels' loss: this term keeps its weight.
+        handlers.append(HardNegatives(config.hard_negative_weight))
     if localiser is not None:
         # Its term is added last, as before it was a handler.
         handlers.append(localiser)
@@ -187,7 +191,8 @@ def train(config: TrainConfig) -> Path:
     Each feature a setting turns on is a handler (``training/handlers/``): ``ema_decay``
     a weight average that val scores and ``best.pt`` keeps, ``box_weight`` the box guide's
     loss, ``teacher`` distillation (with ``distill_weight``) and ``hint_weight`` the
-    embedding hint, a localising network its map's loss (``localiser_weight``).
+    embedding hint, ``hard_negative_weight`` more loss on each batch's highest-scored
+    normals, a localising network its map's loss (``localiser_weight``).
     """
     if config.hint_weight and not config.teacher:
         raise ValueError("an embedding hint needs a teacher")
