@@ -6,6 +6,7 @@ so the network sees the same array in both places.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,10 +21,6 @@ from fracture_desktop.core.imaging.image import LoadedImage, display_grey
 #: 2: windowing in float32 (outputs moved by at most 6e-8).
 #: The intensity step is part of :class:`InputSpec`, so adding one left this unchanged.
 PREPROCESSING_VERSION = 2
-
-#: :attr:`InputSpec.intensity` values: the default window as shown, or that image
-#: histogram-equalised over its own pixels (:func:`equalise`).
-INTENSITY_STEPS = ("window", "equalised")
 
 
 @dataclass(frozen=True)
@@ -52,7 +49,9 @@ class InputSpec:
 
     def __post_init__(self) -> None:
         if self.intensity not in INTENSITY_STEPS:
-            raise ValueError(f"intensity step {self.intensity!r} is not one of {INTENSITY_STEPS}")
+            raise ValueError(
+                f"intensity step {self.intensity!r} is not one of {', '.join(INTENSITY_STEPS)}"
+            )
 
 
 def fit_box(shape: tuple[int, int], size: int, letterbox: bool) -> tuple[int, int, int, int]:
@@ -100,7 +99,7 @@ def input_from_grey(grey: np.ndarray, spec: InputSpec, path: Path) -> np.ndarray
 
 def intensity_step(square: np.ndarray, step: str) -> np.ndarray:
     """The last step of :func:`model_input`, on the windowed (size, size) square alone."""
-    return equalise(square) if step == "equalised" else square
+    return INTENSITY_STEPS[step](square)
 
 
 def equalise(square: np.ndarray) -> np.ndarray:
@@ -134,3 +133,11 @@ def equalise(square: np.ndarray) -> np.ndarray:
         at_or_below = np.searchsorted(ordered, values, side="right")
         out[lit] = (below + at_or_below) / (2.0 * values.size)
     return out
+
+
+#: :attr:`InputSpec.intensity` values and what each does to the windowed square: nothing
+#: (the default window as shown), or :func:`equalise`.
+INTENSITY_STEPS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "window": lambda square: square,
+    "equalised": equalise,
+}
