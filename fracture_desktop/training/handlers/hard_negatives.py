@@ -26,15 +26,11 @@ class HardNegatives(LossTerm):
     ----------
     weight : float
         The term's weight beside the image-level loss.
-    share : float
-        Share of the batch's normals counted, those with the highest logits (at least one).
     """
 
     log_key = "hard_negative_loss"
-
-    def __init__(self, weight: float, share: float = 0.25) -> None:
-        super().__init__(weight)
-        self.share = share
+    #: Share of the batch's normals counted, those with the highest logits (at least one).
+    share = 0.25
 
     def image_loss(self, batch: Batch, logits: torch.Tensor, loss: torch.Tensor) -> torch.Tensor:
         normals = logits[batch.labels == 0]
