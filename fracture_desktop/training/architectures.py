@@ -20,12 +20,7 @@ from torchvision import models as tv
 from fracture_desktop.core.imaging.model_input import InputSpec
 from fracture_desktop.core.inference.engine import frozen
 from fracture_desktop.core.inference.models import ARCHITECTURES
-from fracture_desktop.training.imagenet import (
-    pretrained_efficientnet_lite0,
-    pretrained_efficientnet_lite0_loc,
-    pretrained_efficientnet_lite1_loc,
-    pretrained_efficientnet_lite2_loc,
-)
+from fracture_desktop.training.imagenet import pretrained
 
 
 class _Centred(nn.Module):
@@ -56,12 +51,15 @@ _TORCHVISION = {
     "mobilenet_v2": tv.mobilenet_v2,
     "resnet50": tv.resnet50,
 }
-_PRETRAINED = {
-    "efficientnet_lite0": pretrained_efficientnet_lite0,
-    "efficientnet_lite0_loc": pretrained_efficientnet_lite0_loc,
-    "efficientnet_lite1_loc": pretrained_efficientnet_lite1_loc,
-    "efficientnet_lite2_loc": pretrained_efficientnet_lite2_loc,
-}
+#: The app's networks that training starts from ImageNet weights.
+_PRETRAINED = frozenset(
+    {
+        "efficientnet_lite0",
+        "efficientnet_lite0_loc",
+        "efficientnet_lite1_loc",
+        "efficientnet_lite2_loc",
+    }
+)
 # 128 px like the paper's own input: 224 px would leave these networks only a few epochs
 # in the CPU budget the comparison gives every model.
 _TORCHVISION_INPUT = InputSpec(size=128, letterbox=True, channels=3)
@@ -74,12 +72,11 @@ def architecture(name: str, input_size: int = 0, intensity: str = "window") -> A
     (all but ``paper_cnn``) accept any size. ``intensity`` is the input's last step
     (:attr:`~fracture_desktop.core.imaging.model_input.InputSpec.intensity`).
     """
-    if name in _PRETRAINED:
-        # Shipped like our own networks, but trained from the ImageNet weights.
-        found = Architecture(name, _PRETRAINED[name], ARCHITECTURES[name].input_spec)
-    elif name in ARCHITECTURES:
+    if name in ARCHITECTURES:
         cls = ARCHITECTURES[name]
-        found = Architecture(name, cls, cls.input_spec)
+        # The Lite networks are shipped like our own, but trained from ImageNet weights.
+        build = (lambda: pretrained(cls())) if name in _PRETRAINED else cls
+        found = Architecture(name, build, cls.input_spec)
     elif name in _TORCHVISION:
         factory = _TORCHVISION[name]
         found = Architecture(

