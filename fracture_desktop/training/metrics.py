@@ -109,13 +109,35 @@ def paired_difference(
     Both models are scored on each resample of the images, so the interval counts only
     the noise in their difference, which is much narrower than the two models' own
     intervals suggest when the models rank the images alike.
+
+    ``probs_a`` and ``probs_b`` may also hold several runs of one recipe, one row each
+    (runs, images), e.g. seeds: their mean ``metric`` is compared, and each resample also
+    draws each side's runs with replacement, so the interval counts the spread between
+    seeds as well as which images happened to be held out. With one run a side it is the
+    single-model interval.
     """
     score = SCORES[metric]
+    runs_a, runs_b = np.atleast_2d(probs_a), np.atleast_2d(probs_b)
+    # Runs are drawn from their own stream, so the image resamples match the one-run case.
+    runs_rng = np.random.default_rng([seed, 1])
+
+    def scores(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return (
+            np.array([score(labels[idx], run[idx]) for run in runs_a]),
+            np.array([score(labels[idx], run[idx]) for run in runs_b]),
+        )
 
     def difference(idx: np.ndarray) -> float:
-        return score(labels[idx], probs_a[idx]) - score(labels[idx], probs_b[idx])
+        a, b = scores(idx)
+        return float(a.mean() - b.mean())
 
-    return _bootstrap(labels, difference, n_resamples, seed)
+    def resampled_difference(idx: np.ndarray) -> float:
+        a, b = scores(idx)
+        a = a[runs_rng.integers(0, len(a), len(a))]
+        b = b[runs_rng.integers(0, len(b), len(b))]
+        return float(a.mean() - b.mean())
+
+    return _bootstrap(labels, difference, n_resamples, seed, resampled_difference)
 
 
 def _bootstrap(
@@ -123,16 +145,20 @@ def _bootstrap(
     statistic: Callable[[np.ndarray], float],
     n_resamples: int,
     seed: int,
+    on_resample: Callable[[np.ndarray], float] | None = None,
 ) -> Interval:
     """``statistic`` of all images, and its percentile 95% interval over resamples of them
-    (with replacement; resamples holding one class only are skipped)."""
+    (with replacement; resamples holding one class only are skipped). ``on_resample``, if
+    given, replaces ``statistic`` on the resamples (for noise that resampling the images
+    alone would miss)."""
+    on_resample = on_resample or statistic
     rng = np.random.default_rng(seed)
     n = len(labels)
     values = []
     for _ in range(n_resamples):
         idx = rng.integers(0, n, n)
         if labels[idx].min() != labels[idx].max():
-            values.append(statistic(idx))
+            values.append(on_resample(idx))
     low, high = np.percentile(values, [2.5, 97.5])
     return Interval(float(statistic(np.arange(n))), float(low), float(high))
 

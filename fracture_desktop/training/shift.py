@@ -159,7 +159,15 @@ def shift_report(
         return 1.0 / (1.0 + np.exp(-logits / temperature))
 
     clean = probabilities(logits_for(engine, samples, cache_dir))
-    report: dict[str, Any] = {"model": engine.card.label, "clean": _figures(labels, clean)}
+    report: dict[str, Any] = {
+        "model": engine.card.label,
+        "clean": _figures(labels, clean),
+        # Per image, so runs of two recipes can be compared pairwise (training.paired).
+        "predictions": [
+            {"image": s.image_id, "label": s.label, "probability": float(p)}
+            for s, p in zip(samples, clean, strict=True)
+        ],
+    }
     if not full:
         return report
     names = list(REACQUISITIONS)

@@ -37,6 +37,21 @@ def test_paired_difference_by_hand() -> None:
     assert 0.0 <= better.low <= better.value <= better.high
 
 
+def test_paired_difference_of_recipes_counts_the_spread_between_runs() -> None:
+    labels = np.repeat([0, 1], 20)
+    perfect = labels + np.linspace(0.0, 0.5, 40)
+    inverted, constant = -perfect, np.full(40, 0.5)
+    # Alone, each run's ROC-AUC is the same on every resample of the images: 1, 0 and 0.5.
+    alone = metrics.paired_difference(labels, perfect, constant, "roc_auc", n_resamples=200)
+    assert (alone.value, alone.low, alone.high) == pytest.approx((0.5, 0.5, 0.5))
+    # Recipe A's two seeds average 0.5, level with B; but a quarter of the resamples draw
+    # A's good seed twice and a quarter its bad one twice.
+    recipes = metrics.paired_difference(
+        labels, np.stack([perfect, inverted]), constant[None], "roc_auc", n_resamples=200
+    )
+    assert (recipes.value, recipes.low, recipes.high) == pytest.approx((0.0, -0.5, 0.5))
+
+
 def test_thresholds_meet_their_targets() -> None:
     spec_t = metrics.threshold_for_specificity(LABELS, PROBS, 0.75)
     assert metrics.operating_point(LABELS, PROBS, spec_t).specificity >= 0.75

@@ -9,7 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from sklearn.metrics import roc_auc_score
 
+from fracture_desktop import cli
 from fracture_desktop.core.imaging.loader import load_image
 from fracture_desktop.core.imaging.model_input import InputSpec, model_input
 from fracture_desktop.training.acquisition import (
@@ -26,6 +28,7 @@ from fracture_desktop.training.dataset import (
     original_long_sides,
     source_bins,
 )
+from fracture_desktop.training.paired import compare_reports
 from fracture_desktop.training.shift import REACQUISITIONS, reacquired
 from fracture_desktop.training.train import train
 
@@ -132,3 +135,20 @@ def test_shift_robust_localising_smoke_run(smoke_config: TrainConfig, tmp_path: 
     command = command_line(config_from_record(saved))
     for flag in ("--shift-robust", "--keep-epochs", "--frozen-blocks 3", "--holdout no-hand"):
         assert flag in command
+    # The hold-out benchmark scores the run on the hands it never saw, image by image.
+    report_path = tmp_path / "ho.json"
+    args = ["shift", "--model", str(run), "--data", config.data, "--holdout", "no-hand"]
+    assert cli.main([*args, "--out", str(report_path), "--cache-dir", config.cache_dir]) == 0
+    report = json.loads(report_path.read_text())
+    samples = fracatlas_samples(Path(config.data))
+    hands = [s for s in samples if s.split == "test" and s.region == "hand"]
+    predictions = report["predictions"]
+    assert [row["image"] for row in predictions] == [s.image_id for s in hands]
+    labels = np.array([row["label"] for row in predictions])
+    probs = np.array([row["probability"] for row in predictions])
+    assert report["clean"]["roc_auc"]["value"] == pytest.approx(roc_auc_score(labels, probs))
+    # Two such reports of one recipe against a recipe that ranks every hand right.
+    rows = [dict(row, probability=row["label"]) for row in predictions]
+    (tmp_path / "perfect.json").write_text(json.dumps(dict(report, predictions=rows)))
+    gain = compare_reports([tmp_path / "perfect.json"], [report_path, report_path])["roc_auc"]
+    assert gain.value == pytest.approx(1.0 - roc_auc_score(labels, probs))
