@@ -50,12 +50,13 @@ def load_imagenet(model: EfficientNetLite, state: dict[str, torch.Tensor]) -> No
     """
     state = {k: v for k, v in state.items() if not k.startswith("_fc.")}
     # A new classifier, and a localisation head (if any) that ImageNet never had.
-    expected = {k for k in model.state_dict() if not k.startswith(("_fc.", "_localiser."))}
-    shapes = model.state_dict()
+    own = model.state_dict()
+    expected = {k for k in own if not k.startswith(("_fc.", "_localiser."))}
+    # The stem is the one tensor whose shape differs on purpose (RGB in, grey here).
     wrong = sorted(
         k
         for k in set(state) & expected
-        if k != "_conv_stem.weight" and state[k].shape != shapes[k].shape
+        if k != "_conv_stem.weight" and state[k].shape != own[k].shape
     )
     if set(state) != expected or wrong:
         raise ValueError(
