@@ -48,6 +48,15 @@ def logits_for(engine: InferenceEngine, samples: list[Sample], cache_dir: Path) 
     return predict_logits(engine.model, inputs, spec.channels)
 
 
+def prediction_rows(samples: list[Sample], probs: np.ndarray) -> list[dict[str, Any]]:
+    """One ``{"image", "label", "probability"}`` row per image: what
+    :mod:`fracture_desktop.training.paired` reads to compare models image by image."""
+    return [
+        {"image": s.image_id, "label": s.label, "probability": float(p)}
+        for s, p in zip(samples, probs, strict=True)
+    ]
+
+
 def calibrate_run(
     run_dir: Path, data: Path, cache_dir: Path, mirror_average: bool = False
 ) -> tuple[InferenceEngine, dict]:
@@ -289,10 +298,7 @@ def evaluate_model(
         report["localisation"] = localisation(engine, samples, annotations, localisation_limit)
         report["boxes"] = box_localisation(engine, samples, annotations, cache_dir)
     report["speed_cpu_1_thread"] = speed(engine, samples[0].path)
-    predictions = [
-        {"image": s.image_id, "label": s.label, "probability": float(p)}
-        for s, p in zip(samples, probs, strict=True)
-    ]
+    predictions = prediction_rows(samples, probs)
     (out_dir / "predictions.json").write_text(json.dumps(predictions, indent=0))
     (out_dir / "report.json").write_text(json.dumps(report, indent=2))
     return report

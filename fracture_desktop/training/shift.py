@@ -39,7 +39,7 @@ from fracture_desktop.core.imaging.model_input import model_input
 from fracture_desktop.core.inference.engine import InferenceEngine
 from fracture_desktop.training import metrics
 from fracture_desktop.training.dataset import Sample, original_long_sides, source_bins
-from fracture_desktop.training.evaluate import logits_for
+from fracture_desktop.training.evaluate import logits_for, prediction_rows
 from fracture_desktop.training.scoring import predict_logits
 
 Reacquisition = Callable[[np.ndarray, np.random.Generator], np.ndarray]
@@ -163,10 +163,7 @@ def shift_report(
         "model": engine.card.label,
         "clean": _figures(labels, clean),
         # Per image, so runs of two recipes can be compared pairwise (training.paired).
-        "predictions": [
-            {"image": s.image_id, "label": s.label, "probability": float(p)}
-            for s, p in zip(samples, clean, strict=True)
-        ],
+        "predictions": prediction_rows(samples, clean),
     }
     if not full:
         return report
