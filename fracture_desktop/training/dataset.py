@@ -11,6 +11,7 @@ import csv
 import hashlib
 import json
 import os
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
@@ -161,6 +162,10 @@ class Holdout:
     description: str
     train: Callable[[Sample, int], bool]
     test: Callable[[Sample, int], bool]
+    #: Another hold-out whose training images this one's match in number per split and
+    #: class, drawn at random among those ``train`` allows: a control for what that
+    #: hold-out's training-set size costs alone.
+    sized_as: str = ""
 
 
 #: Hold-out benchmarks; the int passed beside a sample is its source bin
@@ -181,6 +186,13 @@ HOLDOUTS: dict[str, Holdout] = {
         lambda s, b: s.region not in ("hand", "mixed"),
         lambda s, b: s.region == "hand",
     ),
+    "small-control": Holdout(
+        "train on as few small originals as large-to-small trains on, test on <= 600 px",
+        # Drawn from the test images' own source, so never from the test split itself.
+        lambda s, b: b == 0 and s.split != "test",
+        lambda s, b: b == 0,
+        sized_as="large-to-small",
+    ),
 }
 
 
@@ -188,9 +200,27 @@ def holdout_subset(samples: list[Sample], root: Path, name: str, side: str) -> l
     """The ``train`` or ``test`` side (``side``) of hold-out ``name`` among ``samples``."""
     if name not in HOLDOUTS:
         raise ValueError(f"unknown hold-out {name!r}; choose from {', '.join(HOLDOUTS)}")
-    rule = getattr(HOLDOUTS[name], side)
+    holdout = HOLDOUTS[name]
+    rule = getattr(holdout, side)
     bins = source_bins(original_long_sides(samples, root))
-    return [s for s, b in zip(samples, bins, strict=True) if rule(s, int(b))]
+    chosen = [s for s, b in zip(samples, bins, strict=True) if rule(s, int(b))]
+    if side == "train" and holdout.sized_as:
+        return _sized_as(chosen, holdout_subset(samples, root, holdout.sized_as, "train"))
+    return chosen
+
+
+def _sized_as(candidates: list[Sample], reference: list[Sample]) -> list[Sample]:
+    """As many of ``candidates`` per split and label as ``reference`` holds, drawn in the
+    order of a hash of their image ids: at random, yet the same on every machine and run."""
+    wanted = Counter((s.split, s.label) for s in reference)
+    taken: Counter[tuple[str, int]] = Counter()
+    drawn = set()
+    for sample in sorted(candidates, key=lambda s: hashlib.sha256(s.image_id.encode()).digest()):
+        key = (sample.split, sample.label)
+        if taken[key] < wanted[key]:
+            taken[key] += 1
+            drawn.add(sample.image_id)
+    return [s for s in candidates if s.image_id in drawn]
 
 
 def fracatlas_samples(root: Path) -> list[Sample]:

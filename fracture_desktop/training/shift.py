@@ -14,7 +14,9 @@ of the normal images, the symptom seen outside FracAtlas (normals scored like fr
   the source as a cue scores large normals higher;
 - **hold-outs** (:data:`~fracture_desktop.training.dataset.HOLDOUTS`): train without a
   source or a body region (``fracture-desktop train --holdout NAME``), test on what was
-  held out (``fracture-desktop shift --holdout NAME``).
+  held out (``fracture-desktop shift --holdout NAME``). ``small-control`` trains on as few
+  images as ``large-to-small`` but from the tested source, so the gap between the two is
+  what the change of source costs, apart from the small training set.
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -96,6 +97,28 @@ def test_holdouts_split_sources_and_regions_apart(fracatlas_dir: Path) -> None:
     assert hands and all(s.region == "hand" for s in hands)
     with pytest.raises(ValueError, match="unknown hold-out"):
         holdout_subset(samples, fracatlas_dir, "no-such", "train")
+
+
+def test_the_size_control_trains_on_small_originals_as_many_as_large_to_small(
+    fracatlas_dir: Path,
+) -> None:
+    samples = fracatlas_samples(fracatlas_dir)
+    large = holdout_subset(samples, fracatlas_dir, "large-to-small", "train")
+    control = holdout_subset(samples, fracatlas_dir, "small-control", "train")
+
+    def counts(chosen: list) -> Counter:
+        return Counter((s.split, s.label) for s in chosen if s.split != "test")
+
+    assert counts(control) == counts(large) and counts(large)[("train", 1)] == 68
+    assert not {s.split for s in control} & {"test"}
+    bins = source_bins(original_long_sides(control, fracatlas_dir))
+    assert (bins == 0).all(), "only small originals"
+    # Tested on exactly the images large-to-small is tested on.
+    assert holdout_subset(samples, fracatlas_dir, "small-control", "test") == holdout_subset(
+        samples, fracatlas_dir, "large-to-small", "test"
+    )
+    again = holdout_subset(samples, fracatlas_dir, "small-control", "train")
+    assert [s.image_id for s in again] == [s.image_id for s in control], "the same draw"
 
 
 def test_reacquired_images_go_through_the_apps_own_preprocessing(fracatlas_dir: Path) -> None:
