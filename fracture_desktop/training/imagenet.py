@@ -37,6 +37,11 @@ def imagenet_state(variant: LiteVariant) -> dict[str, torch.Tensor]:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
+#: What ImageNet never had: a new classifier, a localisation head and the pooling of its
+#: map into the image logit (those that a network has).
+_NEW = ("_fc.", "_localiser.", "_evidence.")
+
+
 def load_imagenet(model: EfficientNetLite, state: dict[str, torch.Tensor]) -> None:
     """Load the ImageNet state_dict into ``model``, folding RGB into grey, without its classifier.
 
@@ -49,9 +54,8 @@ def load_imagenet(model: EfficientNetLite, state: dict[str, torch.Tensor]) -> No
         ``state`` is not a state_dict of ``model``'s EfficientNet-Lite variant.
     """
     state = {k: v for k, v in state.items() if not k.startswith("_fc.")}
-    # A new classifier, and a localisation head (if any) that ImageNet never had.
     own = model.state_dict()
-    expected = {k for k in own if not k.startswith(("_fc.", "_localiser."))}
+    expected = {k for k in own if not k.startswith(_NEW)}
     # The stem is the one tensor whose shape differs on purpose (RGB in, grey here).
     wrong = sorted(
         k

@@ -72,9 +72,9 @@ def _subset(samples: list[Sample], split: str, limit: int) -> list[Sample]:
 
 
 def _load_init(model: nn.Module, path: Path) -> None:
-    """Load starting weights; a localisation head that they lack starts fresh."""
+    """Load starting weights; a localisation head and its pooling that they lack start fresh."""
     missing, unexpected = model.load_state_dict(torch.load(path, weights_only=True), strict=False)
-    if unexpected or any(not key.startswith("_localiser.") for key in missing):
+    if unexpected or any(not key.startswith(("_localiser.", "_evidence.")) for key in missing):
         raise ValueError(f"{path} does not fit: missing {missing}, unexpected {unexpected}")
 
 
@@ -152,7 +152,7 @@ def _handlers(
             val_masks, val_known = box_masks(val.samples, spec, boxes)
             localiser = LocaliserLoss(
                 spec, masks, known, val.inputs, val.labels, val_masks, val_known,
-                config.localiser_weight,
+                config.localiser_weight, config.top_cell_weight,
             )  # fmt: skip
     # Draw each source equally often within each class (see training/acquisition.py).
     draw = (

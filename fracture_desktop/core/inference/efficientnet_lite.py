@@ -196,13 +196,14 @@ class EfficientNetLiteLocaliser(EfficientNetLite):
         self._localiser = LocalisationHead(channels, width, box_sizes, depth)
 
     def pyramid(
-        self, x: torch.Tensor
+        self, x: torch.Tensor, to_end: bool = True
     ) -> tuple[tuple[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]:
-        """The stride-4, -8 and -16 features the head reads, and the last block's output."""
+        """The stride-4, -8 and -16 features the head reads, and the output of the last
+        block run: the network's last, or with ``to_end=False`` the stride-16 tap's."""
         x = self._stem(x)
-        tap_blocks = {self.variant.last_block(stage) for stage in self._TAP_STAGES}
+        tap_blocks = [self.variant.last_block(stage) for stage in self._TAP_STAGES]
         taps = []
-        for index, block in enumerate(self._blocks):
+        for index, block in enumerate(self._blocks[: None if to_end else tap_blocks[-1] + 1]):
             x = block(x)
             if index in tap_blocks:
                 taps.append(x)
@@ -238,3 +239,45 @@ class EfficientNetLite0Boxes(EfficientNetLite0Localiser):
 
     def __init__(self, dropout: float = 0.2) -> None:
         super().__init__(dropout, box_sizes=True, width=48, depth=2)
+
+
+class EfficientNetLite0Evidence(EfficientNetLite0Localiser):
+    """EfficientNet-Lite0 whose image logit is read off its objectness map.
+
+    The classifier of :class:`EfficientNetLiteLocaliser` pools the whole image, so it may
+    score what an image's source or framing looks like as readily as a fracture. Here the
+    image's logit is the mean of the map's :attr:`TOP_CELLS` highest cell logits, scaled and
+    shifted (k-max pooling, Durand et al. 2017, "WILDCAT"): an image scores high only where
+    some stride-4 cells look like a fractured box, the only thing the map is trained to
+    find. The blocks past stride 16 and the pooled classifier are kept, so that the ImageNet
+    weights and other Lite0 weights load as they are, but never run.
+    """
+
+    #: Cells pooled into the image logit: about one median FracAtlas box at 256 px
+    #: (14 x 15 px, some 4 x 4 cells of the stride-4 grid).
+    TOP_CELLS = 16
+
+    def __init__(self, dropout: float = 0.2) -> None:
+        super().__init__(dropout)
+        self._evidence = nn.Linear(1, 1)
+        # Start as the top cells' mean itself: positive, so that more evidence means a
+        # higher logit from the first step.
+        nn.init.ones_(self._evidence.weight)
+        nn.init.zeros_(self._evidence.bias)
+
+    @property
+    def classifier(self) -> nn.Module:
+        """The layer the score is read from: the head's objectness convolution, whose input
+        (the pyramid's channels per cell) the domain check pools as the image's embedding."""
+        return self._localiser.objectness
+
+    def forward_with_map(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits (N,) pooled from the head's maps (N, 1, size / 4, size / 4), and the maps."""
+        taps, _ = self.pyramid(x, to_end=False)
+        maps = self._localiser(taps)
+        cells = maps[:, 0].flatten(1)
+        evidence = cells.topk(min(self.TOP_CELLS, cells.shape[1]), dim=1).values.mean(1)
+        return self._evidence(evidence[:, None]).squeeze(1), maps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_with_map(x)[0]
