@@ -96,3 +96,43 @@ def cell_loss(
     )
     weights = known.float()[:, None, None].expand_as(per_cell)
     return (per_cell * weights).sum() / weights.sum().clamp(min=1.0)
+
+
+def top_cell_loss(
+    logits: torch.Tensor, masks: torch.Tensor, known: torch.Tensor, cells: int
+) -> torch.Tensor:
+    """Cross-entropy of each image's strongest cells, inside and outside its boxes.
+
+    :func:`cell_loss` averages over every cell, so a few cells lit far from any box cost
+    almost nothing, and a network that scores an image by its map's top cells (k-max
+    pooling) can keep some as a slot for what the whole image looks like. Here the mean of
+    the ``cells`` highest logits outside the boxes is pushed to "no fracture" on every
+    image, and that of the highest inside the boxes (as many as there are, up to
+    ``cells``) to "fracture" on fractured ones: the multiple-instance form of the box
+    masks. Samples whose mask is not ``known`` add nothing.
+
+    Parameters
+    ----------
+    logits : torch.Tensor
+        Cell logits (N, rows, cols).
+    masks : torch.Tensor
+        Input-pixel box masks (N, 1, H, W).
+    known : torch.Tensor
+        Whether each sample's mask is known (N,).
+    cells : int
+        Cells pooled on each side.
+    """
+    flat = logits.flatten(1)
+    inside = cell_targets(masks, tuple(logits.shape[-2:])).flatten(1) > 0
+    k = min(cells, flat.shape[1])
+    total = torch.zeros((), dtype=flat.dtype)
+    for cells_of, target in ((~inside, 0.0), (inside, 1.0)):
+        top = flat.masked_fill(~cells_of, -math.inf).topk(k, dim=1).values
+        counted = torch.isfinite(top)
+        # Fewer cells than k on a side (a small box): the mean of those there are.
+        mean = top.where(counted, 0.0).sum(1) / counted.sum(1).clamp(min=1)
+        loss = F.binary_cross_entropy_with_logits(
+            mean, torch.full_like(mean, target), reduction="none"
+        )
+        total = total + (loss * (known & counted.any(1)).float()).sum()
+    return total / known.float().sum().clamp(min=1.0)

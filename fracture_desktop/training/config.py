@@ -82,6 +82,9 @@ class TrainConfig:
     localiser_weight: float = option(
         1.0, "weight of the localisation head's box loss (localising networks only)"
     )
+    top_cell_weight: float = option(
+        0.0, "weight of the loss on each image's strongest map cells (localising networks only)"
+    )
     hard_negative_weight: float = option(
         0.0, "weight of the loss on each batch's highest-scored quarter of normals (0: off)"
     )

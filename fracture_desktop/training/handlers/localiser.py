@@ -8,7 +8,8 @@ import torch
 from torch import nn
 
 from fracture_desktop.core.imaging.model_input import InputSpec
-from fracture_desktop.training.box_guidance import cell_loss, positive_weight
+from fracture_desktop.core.inference.efficientnet_lite import EfficientNetLite0Evidence
+from fracture_desktop.training.box_guidance import cell_loss, positive_weight, top_cell_loss
 from fracture_desktop.training.epoch_data import Batch
 from fracture_desktop.training.handlers.box_guide import batch_masks
 from fracture_desktop.training.loop import LossTerm, Run
@@ -17,8 +18,8 @@ from fracture_desktop.training.scoring import predict_with_maps, top_cell_pointi
 
 class LocaliserLoss(LossTerm):
     """Run the network with its map; add ``weight`` times the map's cell loss on the box
-    masks; score val with the maps and log the share of fractured val images whose top cell
-    lies in a box (``val_pointing``).
+    masks, and ``top_cell_weight`` times its top-cell loss; score val with the maps and log
+    the share of fractured val images whose top cell lies in a box (``val_pointing``).
 
     Parameters
     ----------
@@ -29,7 +30,10 @@ class LocaliserLoss(LossTerm):
     val_inputs, val_labels, val_masks, val_known : np.ndarray
         Val's cached inputs, labels, box masks and known masks.
     weight : float
-        The loss's weight.
+        The cell loss's weight.
+    top_cell_weight : float
+        The weight of :func:`~fracture_desktop.training.box_guidance.top_cell_loss` over
+        the evidence network's number of cells (0: off).
     """
 
     log_key = "map_loss"
@@ -44,8 +48,10 @@ class LocaliserLoss(LossTerm):
         val_masks: np.ndarray,
         val_known: np.ndarray,
         weight: float,
+        top_cell_weight: float = 0.0,
     ) -> None:
         super().__init__(weight)
+        self.top_cell_weight = top_cell_weight
         self.cell_weight = positive_weight(masks, known, (spec.size // 4, spec.size // 4))
         self._channels = spec.channels
         self._val_inputs, self._val_masks = val_inputs, val_masks
@@ -60,8 +66,13 @@ class LocaliserLoss(LossTerm):
     def extra_loss(self, batch: Batch) -> torch.Tensor:
         if self._maps is None:
             raise RuntimeError("the network has not run on the batch")
-        loss = cell_loss(self._maps[:, 0], *batch_masks(batch), self.cell_weight)
-        return self.weight * self.measured(loss, batch)
+        masks, known = batch_masks(batch)
+        cells = self._maps[:, 0]
+        loss = self.weight * self.measured(cell_loss(cells, masks, known, self.cell_weight), batch)
+        if self.top_cell_weight:
+            top = EfficientNetLite0Evidence.TOP_CELLS
+            loss = loss + self.top_cell_weight * top_cell_loss(cells, masks, known, top)
+        return loss
 
     def val_logits(self, model: nn.Module) -> np.ndarray:
         logits, maps = predict_with_maps(model, self._val_inputs, self._channels)
