@@ -200,12 +200,15 @@ def holdout_subset(samples: list[Sample], root: Path, name: str, side: str) -> l
     """The ``train`` or ``test`` side (``side``) of hold-out ``name`` among ``samples``."""
     if name not in HOLDOUTS:
         raise ValueError(f"unknown hold-out {name!r}; choose from {', '.join(HOLDOUTS)}")
+    return _holdout_side(samples, source_bins(original_long_sides(samples, root)), name, side)
+
+
+def _holdout_side(samples: list[Sample], bins: np.ndarray, name: str, side: str) -> list[Sample]:
     holdout = HOLDOUTS[name]
     rule = getattr(holdout, side)
-    bins = source_bins(original_long_sides(samples, root))
     chosen = [s for s, b in zip(samples, bins, strict=True) if rule(s, int(b))]
     if side == "train" and holdout.sized_as:
-        return _sized_as(chosen, holdout_subset(samples, root, holdout.sized_as, "train"))
+        return _sized_as(chosen, _holdout_side(samples, bins, holdout.sized_as, "train"))
     return chosen
 
 
