@@ -13,6 +13,7 @@ from typing import TypeVar
 import torch
 
 from fracture_desktop.core.inference.efficientnet_lite import (
+    ADDED_HEADS,
     LITE0,
     LITE1,
     LITE2,
@@ -37,9 +38,8 @@ def imagenet_state(variant: LiteVariant) -> dict[str, torch.Tensor]:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
-#: What ImageNet never had: a new classifier, a localisation head and the pooling of its
-#: map into the image logit (those that a network has).
-_NEW = ("_fc.", "_localiser.", "_evidence.")
+#: What ImageNet never had: a new classifier and the heads a localising network adds.
+_NEW = ("_fc.", *ADDED_HEADS)
 
 
 def load_imagenet(model: EfficientNetLite, state: dict[str, torch.Tensor]) -> None:

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from fracture_desktop.core.imaging.model_input import InputSpec
+from fracture_desktop.core.inference.efficientnet_lite import ADDED_HEADS
 from fracture_desktop.training.acquisition import source_weights
 from fracture_desktop.training.architectures import Architecture, architecture
 from fracture_desktop.training.config import TrainConfig
@@ -74,7 +75,7 @@ def _subset(samples: list[Sample], split: str, limit: int) -> list[Sample]:
 def _load_init(model: nn.Module, path: Path) -> None:
     """Load starting weights; a localisation head and its pooling that they lack start fresh."""
     missing, unexpected = model.load_state_dict(torch.load(path, weights_only=True), strict=False)
-    if unexpected or any(not key.startswith(("_localiser.", "_evidence.")) for key in missing):
+    if unexpected or any(not key.startswith(ADDED_HEADS) for key in missing):
         raise ValueError(f"{path} does not fit: missing {missing}, unexpected {unexpected}")
 
 

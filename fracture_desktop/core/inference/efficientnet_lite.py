@@ -169,6 +169,11 @@ class EfficientNetLite0(EfficientNetLite):
     variant = LITE0
 
 
+#: State-dict prefixes of the heads a localising Lite adds to a classifier's weights: a start
+#: from ImageNet or from a classifier's weights lacks them, and they start fresh.
+ADDED_HEADS = ("_localiser.", "_evidence.")
+
+
 class EfficientNetLiteLocaliser(EfficientNetLite):
     """EfficientNet-Lite with a :class:`LocalisationHead` on its stride-4, -8 and -16 blocks.
 
