@@ -103,12 +103,12 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class LocaliserFitConfig:
-    """A centre head fitted on a released localiser's frozen network
+    """A centre head fitted on a localising model's frozen network
     (:mod:`~fracture_desktop.training.localiser_fit`); the head trains with AdamW under a
     one-cycle learning rate, the size loss weighted beside the focal loss."""
 
     COMMAND: ClassVar[str] = "fit-localiser"
-    model: str = option(help_text="released localising model folder to keep", path=True)
+    model: str = option(help_text="localising model folder or training run to keep", path=True)
     data: str = option(help_text="FracAtlas folder (with splits.csv)", path=True)
     out: str = option(help_text="run folder for export-model", path=True)
     views: int = option(

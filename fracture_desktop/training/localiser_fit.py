@@ -1,9 +1,10 @@
-"""A centre head fitted on a released localising model's frozen network.
+"""A centre head fitted on a localising model's frozen network.
 
-The classifier (backbone, embedding, logit) stays exactly as released, so its probability,
-calibration, thresholds and domain check carry over unchanged; only the head that draws
-boxes is new (:class:`~fracture_desktop.core.inference.localiser.LocalisationHead` with box
-sizes, trained as :mod:`~fracture_desktop.training.centre_targets` says). With the backbone
+The network kept is a released model folder or a finished training run. Its classifier
+(backbone, embedding, logit) stays exactly as trained, so its probability, calibration,
+thresholds and domain check carry over unchanged; only the head that draws boxes is new
+(:class:`~fracture_desktop.core.inference.localiser.LocalisationHead` with box sizes,
+trained as :mod:`~fracture_desktop.training.centre_targets` says). With the backbone
 frozen, the pyramid features of every training view are computed once and the head trains
 on them for many epochs: minutes of CPU instead of hours of fine-tuning.
 
@@ -27,11 +28,13 @@ import torch
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
-from fracture_desktop.core.inference.card import LocaliserSettings, load_card
+from fracture_desktop.core.imaging.model_input import InputSpec
+from fracture_desktop.core.inference.card import CARD_FILE, LocaliserSettings, load_card
 from fracture_desktop.core.inference.engine import frozen
 from fracture_desktop.core.inference.localiser import read_maps
 from fracture_desktop.core.inference.models import ARCHITECTURES
 from fracture_desktop.training.acquisition import framing_augmentation
+from fracture_desktop.training.architectures import run_architecture
 from fracture_desktop.training.augment import training_augmentation
 from fracture_desktop.training.box_evaluation import box_cases, decode_all, usable_for_boxes
 from fracture_desktop.training.box_metrics import box_report, froc
@@ -44,11 +47,50 @@ from fracture_desktop.training.dataset import (
     load_samples,
 )
 from fracture_desktop.training.evaluate import default_annotations
+from fracture_desktop.training.metrics import fit_temperature
 from fracture_desktop.training.scoring import predict_logits
 from fracture_desktop.training.train import git_commit, seed_everything
 
-#: The network a centre head is fitted into.
-ARCH = "efficientnet_lite0_boxes"
+#: The network a centre head is fitted into, for each localising network it keeps: v3's
+#: objectness head gives way to the centre head; the evidence network's, which scores the
+#: image, stays beside it.
+BOX_NETWORKS = {
+    "efficientnet_lite0_loc": "efficientnet_lite0_boxes",
+    "efficientnet_lite0_boxes": "efficientnet_lite0_boxes",
+    "efficientnet_lite0_evidence": "efficientnet_lite0_evidence_boxes",
+    "efficientnet_lite0_evidence_boxes": "efficientnet_lite0_evidence_boxes",
+}
+
+
+@dataclass(frozen=True)
+class Kept:
+    """The network a head is fitted on: its weights, input, and what its release says.
+
+    ``temperature`` is None for a training run, which export-model has not calibrated yet.
+    """
+
+    arch: str
+    weights: Path
+    spec: InputSpec
+    temperature: float | None
+    val_auc: float | None
+
+
+def kept_network(folder: Path) -> Kept:
+    """What ``folder`` keeps: a model folder (with its card) or a ``train`` run folder."""
+    if (folder / CARD_FILE).exists():
+        card = load_card(folder)
+        return Kept(
+            card.architecture,
+            folder / card.weights_file,
+            card.input_spec,
+            card.temperature,
+            card.raw.get("training", {}).get("best_val_roc_auc"),
+        )
+    config = json.loads((folder / "config.json").read_text())
+    summary = json.loads((folder / "summary.json").read_text())
+    arch = run_architecture(config)
+    return Kept(arch.name, folder / "best.pt", arch.input_spec, None, summary["best_val_auc"])
 
 
 @dataclass(frozen=True)
@@ -99,7 +141,7 @@ def pyramid_views(
             return
         x = torch.from_numpy(np.stack(batch))[:, None]
         with torch.inference_mode():
-            taps, _ = network.pyramid(x.contiguous(memory_format=torch.channels_last))
+            taps, _ = network.pyramid(x.contiguous(memory_format=torch.channels_last), to_end=False)
         for kept, tap in zip(features, taps, strict=True):
             kept.append(tap.to(torch.float16).numpy())
         batch.clear()
@@ -162,14 +204,20 @@ def fit_localiser(config: LocaliserFitConfig) -> Path:
     annotations = default_annotations(data)
     if annotations is None:
         raise FileNotFoundError(f"{data} has no fracture box annotations")
-    card = load_card(Path(config.model))
-    spec = card.input_spec
-    released = torch.load(Path(config.model) / card.weights_file, weights_only=True)
-    network = ARCHITECTURES[ARCH]()
-    body = {k: v for k, v in released.items() if not k.startswith("_localiser.")}
+    kept = kept_network(Path(config.model))
+    spec = kept.spec
+    if kept.arch not in BOX_NETWORKS:
+        raise ValueError(
+            f"{config.model} is a {kept.arch}; a centre head fits on one of {sorted(BOX_NETWORKS)}"
+        )
+    arch = BOX_NETWORKS[kept.arch]
+    network = ARCHITECTURES[arch]()
+    new_head = network.BOX_HEAD + "."
+    released = torch.load(kept.weights, weights_only=True)
+    body = {k: v for k, v in released.items() if not k.startswith(new_head)}
     missing, unexpected = network.load_state_dict(body, strict=False)
-    if unexpected or any(not key.startswith("_localiser.") for key in missing):
-        raise ValueError(f"{config.model} is not a network {ARCH} can keep")
+    if unexpected or any(not key.startswith(new_head) for key in missing):
+        raise ValueError(f"{config.model} is not a network {arch} can keep")
     # The app's arithmetic (folded batch norms, channels-last) for the features; the head
     # trains on the unfolded copy.
     backbone = frozen(copy.deepcopy(network))
@@ -195,13 +243,16 @@ def fit_localiser(config: LocaliserFitConfig) -> Path:
             None if split == "val" else augmentation,
         )
         print(f"{split}: {len(views[split].heat)} views", file=sys.stderr)
-    # The classifier's calibrated probabilities on val, for boxes scored by them.
-    val_probabilities = 1.0 / (
-        1.0 + np.exp(-predict_logits(backbone, inputs["val"], spec.channels) / card.temperature)
+    # The classifier's calibrated probabilities on val, for boxes scored by them; a run's
+    # temperature is fitted on val here as export-model will fit it.
+    val_logits = predict_logits(backbone, inputs["val"], spec.channels)
+    temperature = kept.temperature or fit_temperature(
+        np.array([s.label for s in samples["val"]]), val_logits
     )
+    val_probabilities = 1.0 / (1.0 + np.exp(-val_logits / temperature))
     val_cases = box_cases(samples["val"], annotations, spec)
     truth = [c.truth for c in val_cases]
-    head = network._localiser
+    head = getattr(network, network.BOX_HEAD)
     optimiser = torch.optim.AdamW(head.parameters(), lr=config.lr, weight_decay=1e-4)
     steps = config.epochs * -(-len(views["train"].heat) // config.batch_size)
     schedule = torch.optim.lr_scheduler.OneCycleLR(
@@ -261,17 +312,17 @@ def fit_localiser(config: LocaliserFitConfig) -> Path:
             torch.save(network.state_dict(), out / "best.pt")
     run_config = {
         **asdict(config),
-        "arch": ARCH,
+        "arch": arch,
         "input_size": spec.size,
         "command": command_line(config),
-        "init": str(Path(config.model) / card.weights_file),
+        "init": str(kept.weights),
     }
     (out / "config.json").write_text(json.dumps(run_config, indent=2))
     summary = {
-        "arch": ARCH,
+        "arch": arch,
         "best_epoch": best["epoch"],
-        # The classifier is the released one, untouched: its val figure carries over.
-        "best_val_auc": card.raw.get("training", {}).get("best_val_roc_auc"),
+        # The classifier is the kept one, untouched: its val figure carries over.
+        "best_val_auc": kept.val_auc,
         "best_val_localiser": history[best["epoch"] - 1],
         "epochs_run": len(history),
         "train_seconds": round(time.monotonic() - started, 1),

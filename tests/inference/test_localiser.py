@@ -22,6 +22,7 @@ SPEC = InputSpec(size=256, letterbox=True, channels=1)
         ("efficientnet_lite0_loc", 1),
         ("efficientnet_lite0_boxes", 3),
         ("efficientnet_lite0_evidence", 1),
+        ("efficientnet_lite0_evidence_boxes", 3),
     ],
 )
 def test_localising_lite0_gives_one_logit_and_stride_4_maps(arch: str, channels: int) -> None:
@@ -59,6 +60,20 @@ def test_the_evidence_network_scores_an_image_by_its_map_s_top_cells_alone() -> 
             model(x)
     embedding, cam, early = features_of(model, captured)
     assert embedding.shape == (2, 32) and cam.shape == (2, 112) and early.shape == (2, 24)
+
+
+def test_a_centre_head_beside_the_evidence_head_leaves_the_score_as_it_was() -> None:
+    torch.manual_seed(0)
+    evidence = ARCHITECTURES["efficientnet_lite0_evidence"]().eval()
+    both = ARCHITECTURES["efficientnet_lite0_evidence_boxes"]().eval()
+    missing, unexpected = both.load_state_dict(evidence.state_dict(), strict=False)
+    assert not unexpected and missing and all(k.startswith("_boxes.") for k in missing)
+    x = torch.rand(2, 1, 256, 256)
+    with torch.no_grad():
+        logit, raw = both.forward_with_map(x)
+        assert torch.equal(logit, evidence(x))
+        # The maps drawn are the centre head's, not the objectness map that scores.
+        assert torch.equal(raw, both._boxes(both.pyramid(x, to_end=False)[0]))
 
 
 def test_a_peak_becomes_a_box_in_stored_image_pixels() -> None:

@@ -86,3 +86,37 @@ def test_fit_keeps_the_classifier_and_writes_a_run_export_model_reads(
     log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in log] == [1, 2]
     assert all(np.isfinite(r["focal_loss"]) and 0 <= r["val_pointing_game"] <= 1 for r in log)
+
+
+def test_fit_on_an_evidence_run_keeps_the_head_that_scores_and_adds_a_centre_head(
+    fracatlas_dir: Path, tmp_path: Path
+) -> None:
+    data = tmp_path / "fracatlas"
+    small_share(fracatlas_dir, data, 2, ("train", "val"))
+    torch.manual_seed(0)
+    trained = ARCHITECTURES["efficientnet_lite0_evidence"]()
+    run = tmp_path / "evidence_run"
+    run.mkdir()
+    torch.save(trained.state_dict(), run / "best.pt")
+    (run / "config.json").write_text(json.dumps({"arch": "efficientnet_lite0_evidence"}))
+    (run / "summary.json").write_text(json.dumps({"best_val_auc": 0.75}))
+    config = LocaliserFitConfig(
+        model=str(run),
+        data=str(data),
+        out=str(tmp_path / "fit"),
+        epochs=1,
+        views=1,
+        cache_dir=str(tmp_path / "cache"),
+    )
+    fitted = ARCHITECTURES["efficientnet_lite0_evidence_boxes"]()
+    fitted.load_state_dict(torch.load(fit_localiser(config), weights_only=True))
+    kept = trained.state_dict()
+    for key, value in fitted.state_dict().items():
+        if not key.startswith("_boxes."):
+            assert torch.equal(value, kept[key]), key
+    summary = json.loads((tmp_path / "fit" / "summary.json").read_text())
+    assert summary["arch"] == "efficientnet_lite0_evidence_boxes"
+    assert summary["best_val_auc"] == 0.75
+    assert json.loads((tmp_path / "fit" / "config.json").read_text())["init"] == str(
+        run / "best.pt"
+    )

@@ -171,7 +171,7 @@ class EfficientNetLite0(EfficientNetLite):
 
 #: State-dict prefixes of the heads a localising Lite adds to a classifier's weights: a start
 #: from ImageNet or from a classifier's weights lacks them, and they start fresh.
-ADDED_HEADS = ("_localiser.", "_evidence.")
+ADDED_HEADS = ("_localiser.", "_evidence.", "_boxes.")
 
 
 class EfficientNetLiteLocaliser(EfficientNetLite):
@@ -239,11 +239,19 @@ class EfficientNetLite2Localiser(EfficientNetLiteLocaliser):
     variant = LITE2
 
 
+#: A centre head's pyramid width and depth: wider and deeper than the objectness head, as it
+#: must also read each box's size (efficientnet_lite0-v4's).
+CENTRE_WIDTH, CENTRE_DEPTH = 48, 2
+
+
 class EfficientNetLite0Boxes(EfficientNetLite0Localiser):
     """EfficientNet-Lite0 with a centre head (CenterNet-style boxes with sizes)."""
 
+    #: The module that draws boxes, which ``fit-localiser`` fits on the frozen rest.
+    BOX_HEAD: ClassVar[str] = "_localiser"
+
     def __init__(self, dropout: float = 0.2) -> None:
-        super().__init__(dropout, box_sizes=True, width=48, depth=2)
+        super().__init__(dropout, box_sizes=True, width=CENTRE_WIDTH, depth=CENTRE_DEPTH)
 
 
 class EfficientNetLite0Evidence(EfficientNetLite0Localiser):
@@ -276,13 +284,43 @@ class EfficientNetLite0Evidence(EfficientNetLite0Localiser):
         (the pyramid's channels per cell) the domain check pools as the image's embedding."""
         return self._localiser.objectness
 
+    def _score(self, maps: torch.Tensor) -> torch.Tensor:
+        """The image logits (N,) pooled from the objectness maps (N, 1, rows, cols)."""
+        cells = maps[:, 0].flatten(1)
+        evidence = cells.topk(min(self.TOP_CELLS, cells.shape[1]), dim=1).values.mean(1)
+        return self._evidence(evidence[:, None]).squeeze(1)
+
     def forward_with_map(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Logits (N,) pooled from the head's maps (N, 1, size / 4, size / 4), and the maps."""
         taps, _ = self.pyramid(x, to_end=False)
         maps = self._localiser(taps)
-        cells = maps[:, 0].flatten(1)
-        evidence = cells.topk(min(self.TOP_CELLS, cells.shape[1]), dim=1).values.mean(1)
-        return self._evidence(evidence[:, None]).squeeze(1), maps
+        return self._score(maps), maps
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_with_map(x)[0]
+        taps, _ = self.pyramid(x, to_end=False)
+        return self._score(self._localiser(taps))
+
+
+class EfficientNetLite0EvidenceBoxes(EfficientNetLite0Evidence):
+    """The evidence network with a centre head beside the head that scores the image.
+
+    The objectness map is trained to light every cell a fracture box touches, which is what
+    the image's score needs but not what a reader needs: its strongest cell falls anywhere
+    in a box, or on the brightest of several. A centre head (as in efficientnet_lite0-v4)
+    reads the same pyramid and gives one peak per fracture with the box's size; it is
+    fitted on the frozen network by ``fit-localiser``, so the score stays exactly as trained.
+    ``forward_with_map`` returns the score and the centre head's maps.
+    """
+
+    BOX_HEAD: ClassVar[str] = "_boxes"
+
+    def __init__(self, dropout: float = 0.2) -> None:
+        super().__init__(dropout)
+        channels = tuple(self.variant.channels[i] for i in self._TAP_STAGES)
+        self._boxes = LocalisationHead(channels, CENTRE_WIDTH, box_sizes=True, depth=CENTRE_DEPTH)
+
+    def forward_with_map(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits (N,) pooled from the objectness map, and the centre head's maps
+        (N, 3, size / 4, size / 4)."""
+        taps, _ = self.pyramid(x, to_end=False)
+        return self._score(self._localiser(taps)), self._boxes(taps)
