@@ -93,6 +93,11 @@ def _add_shift(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", required=True, type=Path, help="FracAtlas folder")
     p.add_argument("--split", default="test", help="FracAtlas split")
     p.add_argument("--holdout", default="", help="score only the images a hold-out run left out")
+    p.add_argument(
+        "--every-split",
+        action="store_true",
+        help="with --holdout: score the held-out images of every split, not only --split's",
+    )
     p.add_argument("--out", required=True, type=Path, help="JSON report to write")
     p.add_argument("--cache-dir", type=Path, default=Path("cache"))
 
@@ -100,14 +105,19 @@ def _add_shift(sub: argparse._SubParsersAction) -> None:
 def _run_shift(args: argparse.Namespace) -> int:
     import json
 
-    from fracture_desktop.training.dataset import holdout_subset
+    from fracture_desktop.training.dataset import held_out_images, holdout_subset
     from fracture_desktop.training.evaluate import evaluation_samples, load_for_evaluation
     from fracture_desktop.training.shift import shift_report
 
+    if args.every_split and not args.holdout:
+        raise SystemExit("fracture-desktop shift: --every-split needs --holdout")
     engine, _ = load_for_evaluation(args.model, args.data, args.cache_dir)
-    samples = evaluation_samples(args.data, args.split)
-    if args.holdout:
-        samples = holdout_subset(samples, args.data, args.holdout, "test")
+    if args.every_split:
+        samples = held_out_images(evaluation_samples(args.data, None), args.data, args.holdout)
+    else:
+        samples = evaluation_samples(args.data, args.split)
+        if args.holdout:
+            samples = holdout_subset(samples, args.data, args.holdout, "test")
     # A hold-out's test side is one source or region: its clean figures are the benchmark.
     report = shift_report(engine, samples, args.data, args.cache_dir, full=not args.holdout)
     args.out.parent.mkdir(parents=True, exist_ok=True)

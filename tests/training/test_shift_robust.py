@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from share_helpers import small_share
 from sklearn.metrics import roc_auc_score
 
 from fracture_desktop import cli
@@ -25,10 +26,12 @@ from fracture_desktop.training.config import TrainConfig, command_line, config_f
 from fracture_desktop.training.dataset import (
     HOLDOUTS,
     fracatlas_samples,
+    held_out_images,
     holdout_subset,
     original_long_sides,
     source_bins,
 )
+from fracture_desktop.training.export import untrained_model_dir
 from fracture_desktop.training.paired import compare_reports
 from fracture_desktop.training.shift import REACQUISITIONS, reacquired
 from fracture_desktop.training.train import train
@@ -97,6 +100,44 @@ def test_holdouts_split_sources_and_regions_apart(fracatlas_dir: Path) -> None:
     assert hands and all(s.region == "hand" for s in hands)
     with pytest.raises(ValueError, match="unknown hold-out"):
         holdout_subset(samples, fracatlas_dir, "no-such", "train")
+
+
+def test_every_split_s_held_out_images_are_unseen_and_hold_the_test_split_s(
+    fracatlas_dir: Path,
+) -> None:
+    samples = fracatlas_samples(fracatlas_dir)
+    test_split = [s for s in samples if s.split == "test"]
+    for name in HOLDOUTS:
+        unseen = held_out_images(samples, fracatlas_dir, name)
+        trained = {s.image_id for s in holdout_subset(samples, fracatlas_dir, name, "train")}
+        assert not trained & {s.image_id for s in unseen}, name
+        assert {s.split for s in unseen} == {"train", "val", "test"}, name
+        tested = holdout_subset(test_split, fracatlas_dir, name, "test")
+        assert [s for s in unseen if s.split == "test"] == tested, name
+    hands = held_out_images(samples, fracatlas_dir, "no-hand")
+    assert all(s.region == "hand" for s in hands)
+    assert len(hands) == sum(s.region == "hand" for s in samples)
+    # The control trains on some small originals: those are left out of its scoring.
+    control = held_out_images(samples, fracatlas_dir, "small-control")
+    small = held_out_images(samples, fracatlas_dir, "large-to-small")
+    assert {s.image_id for s in control} < {s.image_id for s in small}
+
+
+def test_shift_scores_a_hold_out_s_images_of_every_split(
+    fracatlas_dir: Path, tmp_path: Path
+) -> None:
+    data = tmp_path / "share"
+    chosen = small_share(fracatlas_dir, data, 8, ("train", "val", "test"))
+    hands = [s.image_id for s in chosen if s.region == "hand"]
+    assert len({s.split for s in chosen if s.region == "hand"}) > 1
+    untrained_model_dir(tmp_path / "model")
+    args = ["shift", "--model", str(tmp_path / "model"), "--data", str(data)]
+    out = ["--out", str(tmp_path / "r.json"), "--cache-dir", str(tmp_path / "cache")]
+    assert cli.main([*args, "--holdout", "no-hand", "--every-split", *out]) == 0
+    rows = json.loads((tmp_path / "r.json").read_text())["predictions"]
+    assert sorted(row["image"] for row in rows) == sorted(hands)
+    with pytest.raises(SystemExit, match="needs --holdout"):
+        cli.main([*args, "--every-split", *out])
 
 
 def test_the_size_control_trains_on_small_originals_as_many_as_large_to_small(
