@@ -43,12 +43,26 @@ def test_focal_loss_prefers_a_peak_at_the_centre_and_size_loss_reads_centres_onl
     assert size_loss(predicted, target, torch.zeros_like(centres)).item() == 0.0
 
 
-def test_fit_keeps_the_classifier_and_writes_a_run_export_model_reads(
-    fracatlas_dir: Path, tmp_path: Path
-) -> None:
-    data = tmp_path / "fracatlas"
-    small_share(fracatlas_dir, data, 2, ("train", "val"))
+@pytest.fixture
+def share(fracatlas_dir: Path, tmp_path: Path) -> Path:
+    """Two fractured and two normal images of train and of val."""
+    small_share(fracatlas_dir, tmp_path / "fracatlas", 2, ("train", "val"))
     torch.manual_seed(0)
+    return tmp_path / "fracatlas"
+
+
+def assert_only_the_head_changed(best: Path, arch: str, kept: dict, head: str) -> None:
+    """The fitted weights at ``best`` equal ``kept`` everywhere but in ``head``."""
+    fitted = ARCHITECTURES[arch]()
+    fitted.load_state_dict(torch.load(best, weights_only=True))
+    for key, value in fitted.state_dict().items():
+        if not key.startswith(head):
+            assert torch.equal(value, kept[key]), key
+
+
+def test_fit_keeps_the_classifier_and_writes_a_run_export_model_reads(
+    share: Path, tmp_path: Path
+) -> None:
     released = ARCHITECTURES["efficientnet_lite0_loc"]()
     card = {
         "id": "loc-test",
@@ -65,7 +79,7 @@ def test_fit_keeps_the_classifier_and_writes_a_run_export_model_reads(
     )
     config = LocaliserFitConfig(
         model=str(tmp_path / "m"),
-        data=str(data),
+        data=str(share),
         out=str(tmp_path / "run"),
         epochs=2,
         views=2,
@@ -73,12 +87,9 @@ def test_fit_keeps_the_classifier_and_writes_a_run_export_model_reads(
         cache_dir=str(tmp_path / "cache"),
     )
     best = fit_localiser(config)
-    fitted = ARCHITECTURES["efficientnet_lite0_boxes"]()
-    fitted.load_state_dict(torch.load(best, weights_only=True))
-    kept = released.state_dict()
-    for key, value in fitted.state_dict().items():
-        if not key.startswith("_localiser."):
-            assert torch.equal(value, kept[key]), key
+    assert_only_the_head_changed(
+        best, "efficientnet_lite0_boxes", released.state_dict(), "_localiser."
+    )
     run_config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert run_config["arch"] == "efficientnet_lite0_boxes"
     assert run_config["command"].startswith("fracture-desktop fit-localiser --model ")
@@ -89,11 +100,8 @@ def test_fit_keeps_the_classifier_and_writes_a_run_export_model_reads(
 
 
 def test_fit_on_an_evidence_run_keeps_the_head_that_scores_and_adds_a_centre_head(
-    fracatlas_dir: Path, tmp_path: Path
+    share: Path, tmp_path: Path
 ) -> None:
-    data = tmp_path / "fracatlas"
-    small_share(fracatlas_dir, data, 2, ("train", "val"))
-    torch.manual_seed(0)
     trained = ARCHITECTURES["efficientnet_lite0_evidence"]()
     run = tmp_path / "evidence_run"
     run.mkdir()
@@ -102,18 +110,15 @@ def test_fit_on_an_evidence_run_keeps_the_head_that_scores_and_adds_a_centre_hea
     (run / "summary.json").write_text(json.dumps({"best_val_auc": 0.75}))
     config = LocaliserFitConfig(
         model=str(run),
-        data=str(data),
+        data=str(share),
         out=str(tmp_path / "fit"),
         epochs=1,
         views=1,
         cache_dir=str(tmp_path / "cache"),
     )
-    fitted = ARCHITECTURES["efficientnet_lite0_evidence_boxes"]()
-    fitted.load_state_dict(torch.load(fit_localiser(config), weights_only=True))
-    kept = trained.state_dict()
-    for key, value in fitted.state_dict().items():
-        if not key.startswith("_boxes."):
-            assert torch.equal(value, kept[key]), key
+    assert_only_the_head_changed(
+        fit_localiser(config), "efficientnet_lite0_evidence_boxes", trained.state_dict(), "_boxes."
+    )
     summary = json.loads((tmp_path / "fit" / "summary.json").read_text())
     assert summary["arch"] == "efficientnet_lite0_evidence_boxes"
     assert summary["best_val_auc"] == 0.75
