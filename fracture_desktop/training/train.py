@@ -179,8 +179,9 @@ def _handlers(
     handlers += [EpochLog(out / "log.jsonl"), Checkpoints(out, config.keep_epochs)]
     handlers.append(EarlyStop(config.patience))
     data = TrainingImages(
-        train.inputs, train.labels, spec.channels, masks, known, draw, config.shift_robust
-    )
+        train.inputs, train.labels, spec.channels, masks, known, draw, config.shift_robust,
+        config.quarter_turns,
+    )  # fmt: skip
     return handlers, data
 
 
