@@ -19,7 +19,7 @@ from fracture_desktop.core.shift import (
     folder_shift,
     kolmogorov_smirnov,
 )
-from fracture_desktop.training.dataset import fracatlas_samples
+from fracture_desktop.training.dataset import source_samples
 
 FOLDER_SIZE = 60
 
@@ -50,7 +50,7 @@ def test_small_folders_are_not_tested() -> None:
 @pytest.fixture(scope="module")
 def test_folder(fracatlas_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """60 FracAtlas test images, every eighth, as a site would have them: mixed classes."""
-    test = [s for s in fracatlas_samples(fracatlas_dir) if s.split == "test"][::8][:FOLDER_SIZE]
+    test = [s for s in source_samples(fracatlas_dir) if s.split == "test"][::8][:FOLDER_SIZE]
     folder = tmp_path_factory.mktemp("fracatlas_test")
     for sample in test:
         shutil.copy(sample.path, folder / sample.image_id)

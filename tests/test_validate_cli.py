@@ -15,7 +15,7 @@ from fracture_desktop import cli
 from fracture_desktop.batch import EXIT_NO_MODEL, EXIT_OK
 from fracture_desktop.core.inference.card import load_card
 from fracture_desktop.core.site_profile import load_profile, profile_path
-from fracture_desktop.training.dataset import fracatlas_samples
+from fracture_desktop.training.dataset import source_samples
 from fracture_desktop.training.validate import folder_label
 
 PER_CLASS = 30  # one more than the card's rule needs to choose thresholds at all
@@ -24,7 +24,7 @@ PER_CLASS = 30  # one more than the card's rule needs to choose thresholds at al
 @pytest.fixture(scope="module")
 def labelled(fracatlas_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """30 fractured and 30 other FracAtlas test images, in folders named as a site might."""
-    test = [s for s in fracatlas_samples(fracatlas_dir) if s.split == "test"]
+    test = [s for s in source_samples(fracatlas_dir) if s.split == "test"]
     root = tmp_path_factory.mktemp("site")
     for label, name in ((1, "fractured"), (0, "Not Fractured")):
         (root / name).mkdir()

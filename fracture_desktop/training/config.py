@@ -57,7 +57,10 @@ class TrainConfig:
 
     COMMAND: ClassVar[str] = "train"
     arch: str = option(help_text="paper_cnn, fracture_net, efficientnet_b0, ...")
-    data: str = option(help_text="FracAtlas folder (with splits.csv)", path=True)
+    data: tuple[str, ...] = option(
+        help_text="training source folder with splits.csv; repeat it to train on several",
+        path=True,
+    )
     out: str = option(help_text="run folder: checkpoints and log", path=True)
     epochs: int = option(40, recorded=True)
     batch_size: int = option(32)
@@ -112,7 +115,10 @@ class LocaliserFitConfig:
 
     COMMAND: ClassVar[str] = "fit-localiser"
     model: str = option(help_text="localising model folder or training run to keep", path=True)
-    data: str = option(help_text="FracAtlas folder (with splits.csv)", path=True)
+    data: tuple[str, ...] = option(
+        help_text="training source folder with splits.csv; repeat it to fit on several",
+        path=True,
+    )
     out: str = option(help_text="run folder for export-model", path=True)
     views: int = option(
         4, "views of each fractured training image (the first is the image itself)", recorded=True
@@ -154,6 +160,12 @@ def add_options(parser: argparse.ArgumentParser, kind_of: type[Config] = TrainCo
             parser.add_argument(_flag(f.name), action="store_true", help=help_text)
             continue
         value = _path if f.metadata["path"] else kind
+        if typing.get_origin(kind) is tuple:
+            # A repeatable option (``--data A --data B``).
+            parser.add_argument(
+                _flag(f.name), required=True, action="append", type=value, help=help_text
+            )
+            continue
         if _required(f):
             parser.add_argument(_flag(f.name), required=True, type=value, help=help_text)
         else:
@@ -162,7 +174,8 @@ def add_options(parser: argparse.ArgumentParser, kind_of: type[Config] = TrainCo
 
 def config_from_options(options: argparse.Namespace, kind_of: type[C]) -> C:
     """The config a command line parsed with :func:`add_options` asks for."""
-    return kind_of(**{f.name: getattr(options, f.name) for f in dataclasses.fields(kind_of)})
+    values = {f.name: getattr(options, f.name) for f in dataclasses.fields(kind_of)}
+    return kind_of(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
 
 def command_line(config: Config) -> str:
@@ -178,6 +191,8 @@ def command_line(config: Config) -> str:
             continue
         if isinstance(value, bool):
             parts.append(_flag(f.name))
+        elif isinstance(value, tuple):
+            parts += [f"{_flag(f.name)} {shlex.quote(str(item))}" for item in value]
         else:
             parts.append(f"{_flag(f.name)} {shlex.quote(str(value))}")
     return " ".join(parts)
@@ -187,4 +202,8 @@ def config_from_record(record: dict[str, Any]) -> TrainConfig:
     """A run's saved ``config.json`` as a :class:`TrainConfig`; settings that a later
     version dropped are ignored, ones it added take their defaults."""
     names = {f.name for f in dataclasses.fields(TrainConfig)}
-    return TrainConfig(**{key: value for key, value in record.items() if key in names})
+    kept = {key: value for key, value in record.items() if key in names}
+    # Runs made before several sources could be trained on record one folder.
+    data = kept["data"]
+    kept["data"] = (data,) if isinstance(data, str) else tuple(data)
+    return TrainConfig(**kept)

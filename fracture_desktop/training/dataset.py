@@ -1,4 +1,11 @@
-"""FracAtlas as the training code sees it: labels, splits, subgroups and a decoded cache.
+"""Training sources as the training code sees them: labels, splits, subgroups, boxes and a
+decoded cache.
+
+A **source** is a folder laid out as the share's data sets are (FracAtlas, the MURA-derived
+set): ``splits.csv`` (``image_id, label, split``), images under ``images/<class folder>/``,
+and optionally ``dataset.csv`` (per-image metadata: a ``folder`` column, a ``region`` column or
+FracAtlas' one-hot region columns, a ``hardware`` column, ``width``/``height``) and fracture
+boxes (FracAtlas' COCO file or ``annotations/boxes.json``). A third source needs no code.
 
 The cache holds exactly what :func:`~fracture_desktop.core.imaging.model_input.model_input`
 returns for each file, so epochs never re-decode JPEGs and the network trains on the very
@@ -33,6 +40,8 @@ from fracture_desktop.core.imaging.model_input import (
 REGIONS = ("hand", "leg", "hip", "shoulder", "mixed")
 #: Where FracAtlas keeps its COCO fracture boxes, relative to the data folder.
 ANNOTATIONS = Path("annotations") / "coco_fracture_masks.json"
+#: Where other sources keep their boxes: ``{image_id: [{"box": [x0, y0, x1, y1]}, ...]}``.
+CORNER_BOXES = Path("annotations") / "boxes.json"
 #: Original sizes of the FracAtlas images that were downscaled for the share.
 RESIZED = Path("resized.csv")
 #: Long sides (px) of the original image that split FracAtlas into its sources: a size marks
@@ -53,9 +62,13 @@ class Sample:
     split: str = ""
     region: str = "unknown"
     hardware: bool | None = None
+    #: The source folder's name (``fracatlas``, ``mura_roboflow``, ...).
+    source: str = ""
 
 
 def _region(row: dict[str, str]) -> str:
+    if row.get("region"):
+        return row["region"]
     hits = [name for name in REGIONS if row.get(name) == "1"]
     return hits[0] if len(hits) == 1 else ("mixed" if hits else "unknown")
 
@@ -244,32 +257,87 @@ def _sized_as(candidates: list[Sample], reference: list[Sample]) -> list[Sample]
     return [s for s in candidates if s.image_id in drawn]
 
 
-def fracatlas_samples(root: Path) -> list[Sample]:
-    """All samples of a FracAtlas share, with split from ``splits.csv``.
+def _class_folders(images: Path) -> dict[int, Path]:
+    """The positive and negative class folders under ``images`` (any case)."""
+    found: dict[int, Path] = {}
+    for child in sorted(images.iterdir()):
+        name = child.name.lower()
+        if child.is_dir() and name in POSITIVE_DIRS | NEGATIVE_DIRS:
+            found[int(name in POSITIVE_DIRS)] = child
+    return found
 
-    ``dataset.csv`` supplies body region and hardware; its ``fractured`` column is ignored
-    because it contradicts the folders once (IMG0003298).
+
+def source_samples(root: Path) -> list[Sample]:
+    """All samples of one source folder (see the module docstring), split from ``splits.csv``.
+
+    The label is the split file's; ``dataset.csv`` supplies the image's folder, body region
+    and hardware where it has them. Its own label columns are ignored, because FracAtlas'
+    contradicts the folders once (IMG0003298).
     """
     root = Path(root)
-    with open(root / "dataset.csv", newline="") as f:
-        meta = {row["image_id"]: row for row in csv.DictReader(f)}
+    meta: dict[str, dict[str, str]] = {}
+    if (root / "dataset.csv").is_file():
+        with open(root / "dataset.csv", newline="") as f:
+            meta = {row["image_id"]: row for row in csv.DictReader(f)}
+    folders = _class_folders(root / "images")
     samples = []
     with open(root / "splits.csv", newline="") as f:
         for row in csv.DictReader(f):
             label = int(row["label"])
-            folder = "Fractured" if label else "Non_fractured"
             info = meta.get(row["image_id"], {})
+            folder = root / "images" / info["folder"] if info.get("folder") else folders[label]
+            hardware = info.get("hardware")
             samples.append(
                 Sample(
                     image_id=row["image_id"],
-                    path=root / "images" / folder / row["image_id"],
+                    path=folder / row["image_id"],
                     label=label,
                     split=row["split"],
                     region=_region(info),
-                    hardware=info.get("hardware") == "1" if info else None,
+                    hardware=None if hardware in (None, "") else hardware == "1",
+                    source=root.name,
                 )
             )
     return samples
+
+
+def source_boxes(root: Path) -> dict[str, FractureBoxes]:
+    """The fracture boxes of one source by image id: FracAtlas' COCO file, or
+    ``annotations/boxes.json`` with corner boxes in the stored image's pixels (the
+    MURA-derived set's polygons' bounding boxes). Empty when the source has none."""
+    root = Path(root)
+    if (root / ANNOTATIONS).is_file():
+        return fracture_boxes(root / ANNOTATIONS)
+    if not (root / CORNER_BOXES).is_file():
+        return {}
+    found = {}
+    for image_id, entries in json.loads((root / CORNER_BOXES).read_text()).items():
+        path = next((root / "images").glob(f"*/{image_id}"))
+        with Image.open(path) as image:
+            width, height = image.size
+        found[image_id] = FractureBoxes(
+            width,
+            height,
+            tuple((x0, y0, x1 - x0, y1 - y0) for x0, y0, x1, y1 in (e["box"] for e in entries)),
+        )
+    return found
+
+
+def load_sources(roots: list[Path]) -> tuple[list[Sample], dict[str, FractureBoxes]]:
+    """The union of several sources' samples and boxes.
+
+    Image ids must be unique across the sources, since boxes, caches and per-image reports
+    are keyed by them.
+    """
+    samples: list[Sample] = []
+    boxes: dict[str, FractureBoxes] = {}
+    for root in roots:
+        samples += source_samples(root)
+        boxes |= source_boxes(root)
+    repeated = [k for k, n in Counter(s.image_id for s in samples).items() if n > 1]
+    if repeated:
+        raise ValueError(f"image ids repeat across sources: {', '.join(repeated[:5])}")
+    return samples, boxes
 
 
 def folder_samples(root: Path) -> list[Sample]:
@@ -288,10 +356,10 @@ def folder_samples(root: Path) -> list[Sample]:
 
 
 def load_samples(root: Path) -> list[Sample]:
-    """FracAtlas (with its split file) or a generic labelled folder."""
+    """A source (with its split file) or a generic labelled folder."""
     root = Path(root)
     if (root / "splits.csv").is_file():
-        return fracatlas_samples(root)
+        return source_samples(root)
     return folder_samples(root)
 
 

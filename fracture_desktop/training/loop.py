@@ -164,6 +164,42 @@ def val_auc(labels: np.ndarray, logits: np.ndarray) -> float:
 
 
 @dataclass(frozen=True)
+class Validation:
+    """The images each epoch is scored on, and how the score is read.
+
+    Attributes
+    ----------
+    inputs, labels : np.ndarray
+        Val inputs (N, size, size) and labels (N,).
+    channels : int
+        The network's input channels.
+    sources : tuple of str
+        Names of the training sources, when there are several; ``source_of`` (N,) gives
+        each image's index into them. The epoch is then chosen on the **worse** source's
+        val ROC-AUC (the rule in docs/MODEL.md): a model that ranks one source well and the
+        other badly is not the better model for an unseen third.
+    """
+
+    inputs: np.ndarray
+    labels: np.ndarray
+    channels: int
+    sources: tuple[str, ...] = ()
+    source_of: np.ndarray | None = None
+
+    def score(self, logits: np.ndarray) -> tuple[float, dict[str, float]]:
+        """The epoch's score (pooled ROC-AUC, or the worse source's) and the figures to log."""
+        pooled = val_auc(self.labels, logits)
+        if len(self.sources) < 2 or self.source_of is None:
+            return pooled, {"val_auc": pooled}
+        fields = {}
+        for i, name in enumerate(self.sources):
+            mine = self.source_of == i
+            fields[f"val_auc_{name}"] = val_auc(self.labels[mine], logits[mine])
+        worse = min(fields.values())
+        return worse, {**fields, "val_auc_pooled": pooled, "val_auc": worse}
+
+
+@dataclass(frozen=True)
 class Schedule:
     """How long a run lasts and how its learning rate falls.
 
@@ -191,15 +227,13 @@ def run_epochs(
     data: Batches,
     schedule: Schedule,
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
-    validation: tuple[np.ndarray, np.ndarray, int],
+    validation: Validation,
 ) -> None:
     """Train ``run.model`` on ``data`` until the schedule ends or a handler stops it.
 
-    ``validation`` is the val inputs (N, size, size), their labels and the network's input
-    channels; each epoch is scored on them by ROC-AUC, and the best epoch is recorded in
-    ``run.state``.
+    Each epoch is scored on ``validation`` (:meth:`Validation.score`), and the best epoch is
+    recorded in ``run.state``.
     """
-    val_inputs, val_labels, channels = validation
     for handler in run.handlers:
         handler.start(run)
     state = run.state  # read after ``start``: a resume replaces it
@@ -230,14 +264,14 @@ def run_epochs(
             (found for h in run.handlers if (found := h.val_logits(scored)) is not None), None
         )
         if logits is None:
-            logits = predict_logits(scored, val_inputs, channels)
-        auc = val_auc(val_labels, logits)
+            logits = predict_logits(scored, validation.inputs, validation.channels)
+        auc, val_fields = validation.score(logits)
         state["elapsed"] += time.monotonic() - started
         state["epoch"] = epoch
         record: dict[str, Any] = {"epoch": epoch, "train_loss": run.loss_total / len(data)}
         for handler in run.handlers:
             record.update(handler.log_fields(run))
-        record |= {"val_auc": auc, "elapsed_s": round(state["elapsed"], 1)}
+        record |= {**val_fields, "elapsed_s": round(state["elapsed"], 1)}
         state["history"].append(record)
         if auc > state["best_auc"]:
             state["best_auc"], state["best_epoch"] = auc, epoch

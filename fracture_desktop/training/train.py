@@ -22,13 +22,12 @@ from fracture_desktop.training.acquisition import source_weights
 from fracture_desktop.training.architectures import Architecture, architecture
 from fracture_desktop.training.config import TrainConfig
 from fracture_desktop.training.dataset import (
-    ANNOTATIONS,
+    FractureBoxes,
     Sample,
     box_masks,
     build_cache,
-    fracture_boxes,
     holdout_subset,
-    load_samples,
+    load_sources,
     original_long_sides,
     source_bins,
 )
@@ -42,7 +41,7 @@ from fracture_desktop.training.handlers.localiser import LocaliserLoss
 from fracture_desktop.training.handlers.log import EpochLog
 from fracture_desktop.training.handlers.teacher import Distillation, Hint
 from fracture_desktop.training.handlers.weight_average import WeightAverage
-from fracture_desktop.training.loop import Handler, Run, Schedule, run_epochs
+from fracture_desktop.training.loop import Handler, Run, Schedule, Validation, run_epochs
 
 
 def git_commit() -> str:
@@ -63,13 +62,27 @@ def seed_everything(seed: int) -> None:
 
 
 def _subset(samples: list[Sample], split: str, limit: int) -> list[Sample]:
-    chosen = [s for s in samples if s.split == split]
-    if limit:
-        # Keep both classes in tiny smoke-test subsets.
-        pos = [s for s in chosen if s.label][: max(1, limit // 2)]
-        neg = [s for s in chosen if not s.label][: limit - len(pos)]
-        chosen = pos + neg
+    """``split``'s samples; with ``limit``, that many of each source, both classes kept."""
+    chosen = []
+    for source in dict.fromkeys(s.source for s in samples):
+        found = [s for s in samples if s.split == split and s.source == source]
+        if limit:
+            # Keep both classes in tiny smoke-test subsets.
+            pos = [s for s in found if s.label][: max(1, limit // 2)]
+            neg = [s for s in found if not s.label][: limit - len(pos)]
+            found = pos + neg
+        chosen += found
     return chosen
+
+
+def _cached_inputs(samples: list[Sample], spec: InputSpec, cache_dir: Path) -> np.ndarray:
+    """The samples' model inputs, cached per source so that every run that trains on a
+    source, alone or beside others, reuses its cache."""
+    parts = [
+        build_cache([s for s in samples if s.source == source], spec, cache_dir)
+        for source in dict.fromkeys(s.source for s in samples)
+    ]
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 def _load_init(model: nn.Module, path: Path) -> None:
@@ -103,29 +116,65 @@ def _network(config: TrainConfig, arch: Architecture) -> nn.Module:
 
 @dataclass(frozen=True)
 class _Split:
-    """One split's samples, cached inputs (N, size, size) and labels."""
+    """One split's samples, cached inputs (N, size, size), labels and each sample's source
+    (an index into the run's sources)."""
 
     samples: list[Sample]
     inputs: np.ndarray
     labels: np.ndarray
+    source_of: np.ndarray
 
 
-def _splits(config: TrainConfig, spec: InputSpec) -> tuple[_Split, _Split]:
-    """The train and val splits (``limit`` images each, without the hold-out's)."""
-    samples = load_samples(Path(config.data))
+@dataclass(frozen=True)
+class _Data:
+    """What a run trains and chooses on: its sources' names, train and val, and boxes."""
+
+    sources: tuple[str, ...]
+    train: _Split
+    val: _Split
+    boxes: dict[str, FractureBoxes]
+
+
+def _data(config: TrainConfig, spec: InputSpec) -> _Data:
+    """The train and val splits of every source (``limit`` images each, without the
+    hold-out's) and their fracture boxes."""
+    roots = [Path(d) for d in config.data]
+    samples, boxes = load_sources(roots)
     if config.holdout:
+        if len(roots) > 1:
+            raise ValueError("a hold-out splits one source: train it with one --data")
         # Val is cut like train: choosing the epoch on held-out images would leak them.
-        samples = holdout_subset(samples, Path(config.data), config.holdout, "train")
+        samples = holdout_subset(samples, roots[0], config.holdout, "train")
+    sources = tuple(dict.fromkeys(s.source for s in samples))
     found = []
     for split, dtype in (("train", np.float32), ("val", np.int64)):
         chosen = _subset(samples, split, config.limit)
-        inputs = build_cache(chosen, spec, Path(config.cache_dir))
-        found.append(_Split(chosen, inputs, np.array([s.label for s in chosen], dtype=dtype)))
-    return found[0], found[1]
+        inputs = _cached_inputs(chosen, spec, Path(config.cache_dir))
+        labels = np.array([s.label for s in chosen], dtype=dtype)
+        source_of = np.array([sources.index(s.source) for s in chosen])
+        found.append(_Split(chosen, inputs, labels, source_of))
+    return _Data(sources, found[0], found[1], boxes)
+
+
+def _draw(config: TrainConfig, data: _Data) -> np.ndarray | None:
+    """Each training image's probability per draw, or None for one pass in random order.
+
+    Several sources are drawn equally often within each class, so that neither the larger
+    source nor its share of fractures tells the network anything. On one source,
+    ``shift_robust`` does the same for FracAtlas' size bins (training/acquisition.py); the
+    bins mark FracAtlas' devices only, so they are not used beside another source.
+    """
+    train = data.train
+    if len(data.sources) > 1:
+        return source_weights(train.labels, train.source_of)
+    if config.shift_robust:
+        sides = original_long_sides(train.samples, Path(config.data[0]))
+        return source_weights(train.labels, source_bins(sides))
+    return None
 
 
 def _handlers(
-    config: TrainConfig, model: nn.Module, spec: InputSpec, train: _Split, val: _Split
+    config: TrainConfig, model: nn.Module, spec: InputSpec, data: _Data
 ) -> tuple[list[Handler], TrainingImages]:
     """The run's handlers, in the order the loop calls them, and its training images.
 
@@ -134,6 +183,7 @@ def _handlers(
     loop had handlers.
     """
     localises = hasattr(model, "forward_with_map")
+    train, val, boxes = data.train, data.val, data.boxes
     handlers: list[Handler] = []
     if config.ema_decay:
         # Before any handler hooks the network, so that the average's copy has no hook.
@@ -145,7 +195,6 @@ def _handlers(
     masks = known = None
     localiser = None
     if config.box_weight or localises or config.shift_robust:
-        boxes = fracture_boxes(Path(config.data) / ANNOTATIONS)
         masks, known = box_masks(train.samples, spec, boxes)
         if config.box_weight:
             handlers.append(BoxGuideLoss(model, spec, masks, known, config.box_weight))
@@ -155,14 +204,6 @@ def _handlers(
                 spec, masks, known, val.inputs, val.labels, val_masks, val_known,
                 config.localiser_weight, config.top_cell_weight,
             )  # fmt: skip
-    # Draw each source equally often within each class (see training/acquisition.py).
-    draw = (
-        source_weights(
-            train.labels, source_bins(original_long_sides(train.samples, Path(config.data)))
-        )
-        if config.shift_robust
-        else None
-    )
     if config.teacher:
         distillation = Distillation(Teacher(Path(config.teacher), spec), config.distill_weight)
         handlers.append(distillation)
@@ -178,11 +219,11 @@ def _handlers(
     # The log is written before the checkpoint that records its epoch.
     handlers += [EpochLog(out / "log.jsonl"), Checkpoints(out, config.keep_epochs)]
     handlers.append(EarlyStop(config.patience))
-    data = TrainingImages(
-        train.inputs, train.labels, spec.channels, masks, known, draw, config.shift_robust,
-        config.quarter_turns,
+    images = TrainingImages(
+        train.inputs, train.labels, spec.channels, masks, known, _draw(config, data),
+        config.shift_robust, config.quarter_turns,
     )  # fmt: skip
-    return handlers, data
+    return handlers, images
 
 
 def train(config: TrainConfig) -> Path:
@@ -208,20 +249,21 @@ def train(config: TrainConfig) -> Path:
     (out / "config.json").write_text(json.dumps(asdict(config), indent=2))
     arch = architecture(config.arch, config.input_size, config.intensity)
     spec = arch.input_spec
-    train_split, val_split = _splits(config, spec)
+    found = _data(config, spec)
     model = _network(config, arch)
-    handlers, data = _handlers(config, model, spec, train_split, val_split)
+    handlers, data = _handlers(config, model, spec, found)
     trained = [
         *(p for p in model.parameters() if p.requires_grad),
         *(p for handler in handlers for p in handler.parameters()),
     ]
     optimiser = torch.optim.AdamW(trained, lr=config.lr, weight_decay=config.weight_decay)
     # Weight positives by the class ratio so the rare class is not ignored.
-    y_train = train_split.labels
+    y_train = found.train.labels
     pos_weight = torch.tensor((len(y_train) - y_train.sum()) / max(y_train.sum(), 1.0))
     run = Run(model, optimiser, handlers, len(data))
     schedule = Schedule(config.lr, config.epochs, config.budget_minutes * 60.0, config.batch_size)
-    validation = (val_split.inputs, val_split.labels, spec.channels)
+    val = found.val
+    validation = Validation(val.inputs, val.labels, spec.channels, found.sources, val.source_of)
     run_epochs(run, data, schedule, nn.BCEWithLogitsLoss(pos_weight=pos_weight), validation)
     summary = {
         "arch": config.arch,

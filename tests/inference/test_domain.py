@@ -15,7 +15,7 @@ from fracture_desktop.core.findings import Flag, Thresholds, classify
 from fracture_desktop.core.imaging.loader import load_image
 from fracture_desktop.core.inference.domain import DOMAIN_FILE, VAL_PASS_RATE
 from fracture_desktop.core.inference.engine import InferenceEngine
-from fracture_desktop.training.dataset import fracatlas_samples
+from fracture_desktop.training.dataset import source_samples
 
 THRESHOLDS = Thresholds(fracture=0.6, doubt=0.4)
 
@@ -32,7 +32,7 @@ def test_an_image_outside_the_domain_is_flagged_so_whatever_its_probability() ->
 def small_share(fracatlas_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A FracAtlas-shaped share: 24 train and 20 val images of the real data set."""
     root = fracatlas_dir
-    samples = fracatlas_samples(root)
+    samples = source_samples(root)
     chosen = [s for s in samples if s.split == "train"][:24]
     chosen += [s for s in samples if s.split == "val"][:20]
     data = tmp_path_factory.mktemp("share")
@@ -134,7 +134,7 @@ def test_fracatlas_test_images_mostly_stay_inside(
     shipped_engine: InferenceEngine, fracatlas_dir: Path
 ) -> None:
     """Every fifth test image (105): at most 7% outside (docs/MODEL.md has all 523)."""
-    test = [s for s in fracatlas_samples(fracatlas_dir) if s.split == "test"][::5]
+    test = [s for s in source_samples(fracatlas_dir) if s.split == "test"][::5]
     outside = sum(
         shipped_engine.predict(load_image(s.path)).flag is Flag.OUTSIDE_DOMAIN for s in test
     )

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from fracture_desktop.core.imaging.loader import load_image
 from fracture_desktop.core.inference.engine import InferenceEngine
-from fracture_desktop.training.dataset import ANNOTATIONS, fracatlas_samples, fracture_boxes
+from fracture_desktop.training.dataset import ANNOTATIONS, fracture_boxes, source_samples
 
 
 def test_the_top_box_lies_on_the_annotated_fracture_of_most_test_images(
@@ -22,7 +22,7 @@ def test_the_top_box_lies_on_the_annotated_fracture_of_most_test_images(
     annotated = fracture_boxes(fracatlas_dir / ANNOTATIONS)
     fractured = [
         s
-        for s in fracatlas_samples(fracatlas_dir)
+        for s in source_samples(fracatlas_dir)
         if s.split == "test" and s.label and s.image_id in annotated
     ][:20]
     hits = 0

@@ -14,7 +14,7 @@ def smoke_config(fracatlas_dir: Path, tmp_path: Path) -> TrainConfig:
     """A FractureNet run on 12 images per split, small batches: seconds, not hours."""
     return TrainConfig(
         arch="fracture_net",
-        data=str(fracatlas_dir),
+        data=(str(fracatlas_dir),),
         out=str(tmp_path / "run"),
         epochs=2,
         limit=12,

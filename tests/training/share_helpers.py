@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from fracture_desktop.training.dataset import ANNOTATIONS, Sample, fracatlas_samples
+from fracture_desktop.training.dataset import ANNOTATIONS, Sample, source_samples
 
 
 def small_share(
@@ -13,7 +13,7 @@ def small_share(
 ) -> list[Sample]:
     """A FracAtlas-shaped share at ``out`` with ``per_class`` fractured and non-fractured
     images of each of ``splits``, and its annotations."""
-    samples = fracatlas_samples(fracatlas_dir)
+    samples = source_samples(fracatlas_dir)
     chosen: list[Sample] = []
     for split in splits:
         pool = [s for s in samples if s.split == split]

@@ -18,14 +18,14 @@ from fracture_desktop.training.config import TrainConfig
 from fracture_desktop.training.dataset import (
     ANNOTATIONS,
     box_masks,
-    fracatlas_samples,
     fracture_boxes,
+    source_samples,
 )
 from fracture_desktop.training.train import train
 
 
 def test_box_masks_follow_the_letterbox(fracatlas_dir: Path) -> None:
-    samples = fracatlas_samples(fracatlas_dir)
+    samples = source_samples(fracatlas_dir)
     boxes = fracture_boxes(fracatlas_dir / ANNOTATIONS)
     # IMG0000025.jpg: 1280 x 1024, one box at (651.78, 893.58) of 69.0 x 68.15 pixels.
     chosen = [s for s in samples if s.image_id in {"IMG0000025.jpg", "IMG0000000.jpg"}]

@@ -79,7 +79,7 @@ def test_fit_keeps_the_classifier_and_writes_a_run_export_model_reads(
     )
     config = LocaliserFitConfig(
         model=str(tmp_path / "m"),
-        data=str(share),
+        data=(str(share),),
         out=str(tmp_path / "run"),
         epochs=2,
         views=2,
@@ -110,7 +110,7 @@ def test_fit_on_an_evidence_run_keeps_the_head_that_scores_and_adds_a_centre_hea
     (run / "summary.json").write_text(json.dumps({"best_val_auc": 0.75}))
     config = LocaliserFitConfig(
         model=str(run),
-        data=str(share),
+        data=(str(share),),
         out=str(tmp_path / "fit"),
         epochs=1,
         views=1,

@@ -12,7 +12,14 @@ from torch import nn
 from toy_training import SPEC, ToyNet, toy_inputs, toy_run
 
 from fracture_desktop.training.epoch_data import Batch, TrainingImages
-from fracture_desktop.training.loop import Handler, LossTerm, Run, Schedule, run_epochs
+from fracture_desktop.training.loop import (
+    Handler,
+    LossTerm,
+    Run,
+    Schedule,
+    Validation,
+    run_epochs,
+)
 
 LABELS = np.array([1, 0, 1, 0, 1, 0], dtype=np.float32)
 
@@ -21,8 +28,8 @@ def _data() -> TrainingImages:
     return TrainingImages(toy_inputs(6), LABELS, SPEC.channels)
 
 
-def _validation() -> tuple[np.ndarray, np.ndarray, int]:
-    return toy_inputs(4, seed=1), np.array([1, 0, 1, 0]), 1
+def _validation() -> Validation:
+    return Validation(toy_inputs(4, seed=1), np.array([1, 0, 1, 0]), 1)
 
 
 class Recorder(Handler):

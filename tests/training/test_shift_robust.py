@@ -25,11 +25,11 @@ from fracture_desktop.training.acquisition import (
 from fracture_desktop.training.config import TrainConfig, command_line, config_from_record
 from fracture_desktop.training.dataset import (
     HOLDOUTS,
-    fracatlas_samples,
     held_out_images,
     holdout_subset,
     original_long_sides,
     source_bins,
+    source_samples,
 )
 from fracture_desktop.training.export import untrained_model_dir
 from fracture_desktop.training.paired import compare_reports
@@ -83,7 +83,7 @@ def test_acquisition_noise_keeps_range_and_collimation_never_hides_a_fracture() 
 
 
 def test_source_bins_follow_the_original_size(fracatlas_dir: Path) -> None:
-    samples = fracatlas_samples(fracatlas_dir)
+    samples = source_samples(fracatlas_dir)
     resized = next(s for s in samples if s.image_id == "IMG0000000.jpg")  # 1,760 x 2,140
     sides = original_long_sides([resized, samples[1]], fracatlas_dir)
     assert sides[0] == 2140
@@ -91,7 +91,7 @@ def test_source_bins_follow_the_original_size(fracatlas_dir: Path) -> None:
 
 
 def test_holdouts_split_sources_and_regions_apart(fracatlas_dir: Path) -> None:
-    samples = [s for s in fracatlas_samples(fracatlas_dir) if s.split == "test"][:120]
+    samples = [s for s in source_samples(fracatlas_dir) if s.split == "test"][:120]
     for name in HOLDOUTS:
         trained = {s.image_id for s in holdout_subset(samples, fracatlas_dir, name, "train")}
         tested = {s.image_id for s in holdout_subset(samples, fracatlas_dir, name, "test")}
@@ -105,7 +105,7 @@ def test_holdouts_split_sources_and_regions_apart(fracatlas_dir: Path) -> None:
 def test_every_split_s_held_out_images_are_unseen_and_hold_the_test_split_s(
     fracatlas_dir: Path,
 ) -> None:
-    samples = fracatlas_samples(fracatlas_dir)
+    samples = source_samples(fracatlas_dir)
     test_split = [s for s in samples if s.split == "test"]
     for name in HOLDOUTS:
         unseen = held_out_images(samples, fracatlas_dir, name)
@@ -143,7 +143,7 @@ def test_shift_scores_a_hold_out_s_images_of_every_split(
 def test_the_size_control_trains_on_small_originals_as_many_as_large_to_small(
     fracatlas_dir: Path,
 ) -> None:
-    samples = fracatlas_samples(fracatlas_dir)
+    samples = source_samples(fracatlas_dir)
     large = holdout_subset(samples, fracatlas_dir, "large-to-small", "train")
     control = holdout_subset(samples, fracatlas_dir, "small-control", "train")
 
@@ -201,10 +201,10 @@ def test_shift_robust_localising_smoke_run(smoke_config: TrainConfig, tmp_path: 
         assert flag in command
     # The hold-out benchmark scores the run on the hands it never saw, image by image.
     report_path = tmp_path / "ho.json"
-    args = ["shift", "--model", str(run), "--data", config.data, "--holdout", "no-hand"]
+    args = ["shift", "--model", str(run), "--data", config.data[0], "--holdout", "no-hand"]
     assert cli.main([*args, "--out", str(report_path), "--cache-dir", config.cache_dir]) == 0
     report = json.loads(report_path.read_text())
-    samples = fracatlas_samples(Path(config.data))
+    samples = source_samples(Path(config.data[0]))
     hands = [s for s in samples if s.split == "test" and s.region == "hand"]
     predictions = report["predictions"]
     assert [row["image"] for row in predictions] == [s.image_id for s in hands]

@@ -18,7 +18,7 @@ from fracture_desktop.core.inference.engine import InferenceEngine, frozen
 from fracture_desktop.core.inference.mirror import MirrorAverage
 from fracture_desktop.core.inference.models import FractureNet
 from fracture_desktop.training.config import TrainConfig
-from fracture_desktop.training.dataset import build_cache, fracatlas_samples, load_samples
+from fracture_desktop.training.dataset import build_cache, load_samples, source_samples
 from fracture_desktop.training.evaluate import (
     calibrate_run,
     evaluate_model,
@@ -38,7 +38,7 @@ from fracture_desktop.training.train import train
 def test_training_cache_equals_what_the_app_feeds_the_model(
     fracatlas_dir: Path, tmp_path: Path
 ) -> None:
-    samples = fracatlas_samples(fracatlas_dir)
+    samples = source_samples(fracatlas_dir)
     # Include one of the truncated JPEGs: training and app must treat it alike too.
     chosen = [s for s in samples if s.image_id in {"IMG0000025.jpg", "IMG0004028.jpg"}]
     assert len(chosen) == 2
@@ -56,7 +56,7 @@ def test_training_cache_equals_what_the_app_feeds_the_model(
 
 
 def test_samples_follow_folders_and_splits(fracatlas_dir: Path) -> None:
-    samples = fracatlas_samples(fracatlas_dir)
+    samples = source_samples(fracatlas_dir)
     assert len(samples) == 3470
     assert {s.split for s in samples} == {"train", "val", "test"}
     # dataset.csv says fractured=0 for this one; the folder (and split file) say fractured.
