@@ -53,8 +53,15 @@ def _run_train(args: argparse.Namespace) -> int:
 def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="score a model on a split or a labelled folder")
     p.add_argument("--model", required=True, type=Path, help="model folder or training run")
-    p.add_argument("--data", required=True, type=Path, help="FracAtlas or Fractured/ folders")
-    p.add_argument("--split", default="test", help="FracAtlas split (ignored for folders)")
+    p.add_argument(
+        "--data",
+        required=True,
+        type=Path,
+        action="append",
+        help="source folder (with splits.csv) or Fractured/ folders; repeat for several, "
+        "each scored on its own (a run is calibrated on all their val splits)",
+    )
+    p.add_argument("--split", default="test", help="source split (ignored for folders)")
     p.add_argument("--out", type=Path, default=Path("evaluation"), help="report folder")
     p.add_argument("--cache-dir", type=Path, default=Path("cache"))
     p.add_argument("--no-heatmaps", action="store_true", help="skip Grad-CAM localisation")
@@ -63,27 +70,29 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
 
 def _run_evaluate(args: argparse.Namespace) -> int:
     from fracture_desktop.training.evaluate import (
-        default_annotations,
+        default_boxes,
         evaluate_model,
         evaluation_samples,
         load_for_evaluation,
     )
 
     engine, _ = load_for_evaluation(args.model, args.data, args.cache_dir, args.mirror_average)
-    samples = evaluation_samples(args.data, args.split)
-    annotations = None if args.no_heatmaps else default_annotations(args.data)
-    report = evaluate_model(engine, samples, args.out, args.cache_dir, annotations)
-    overall = report["overall"]
-    print(f"{engine.card.label} on {len(samples)} images -> {args.out / 'report.json'}")
-    for key in ("roc_auc", "pr_auc"):
-        if key in overall:
-            v = overall[key]
-            print(f"  {key}: {v['value']:.3f} (95% CI {v['low']:.3f}-{v['high']:.3f})")
-    for name, point in overall["operating_points"].items():
-        print(
-            f"  @{name} ({point['threshold']:.3f}): sensitivity {point['recall_sensitivity']:.3f}"
-            f" specificity {point['specificity']:.3f} accuracy {point['accuracy']:.3f}"
-        )
+    for data in args.data:
+        samples = evaluation_samples(data, args.split)
+        out = args.out / data.name if len(args.data) > 1 else args.out
+        boxes = {} if args.no_heatmaps else default_boxes(data)
+        overall = evaluate_model(engine, samples, out, args.cache_dir, boxes)["overall"]
+        print(f"{engine.card.label} on {len(samples)} images -> {out / 'report.json'}")
+        for key in ("roc_auc", "pr_auc"):
+            if key in overall:
+                v = overall[key]
+                print(f"  {key}: {v['value']:.3f} (95% CI {v['low']:.3f}-{v['high']:.3f})")
+        for name, point in overall["operating_points"].items():
+            print(
+                f"  @{name} ({point['threshold']:.3f}): sensitivity "
+                f"{point['recall_sensitivity']:.3f} specificity {point['specificity']:.3f} "
+                f"accuracy {point['accuracy']:.3f}"
+            )
     return 0
 
 
@@ -111,7 +120,7 @@ def _run_shift(args: argparse.Namespace) -> int:
 
     if args.every_split and not args.holdout:
         raise SystemExit("fracture-desktop shift: --every-split needs --holdout")
-    engine, _ = load_for_evaluation(args.model, args.data, args.cache_dir)
+    engine, _ = load_for_evaluation(args.model, [args.data], args.cache_dir)
     if args.every_split:
         samples = held_out_images(evaluation_samples(args.data, None), args.data, args.holdout)
     else:
@@ -142,7 +151,13 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
         "export-model", help="calibrate a run on val, score it on test, write models/<id>/"
     )
     p.add_argument("--run", required=True, type=Path, help="training run folder")
-    p.add_argument("--data", required=True, type=Path, help="FracAtlas folder")
+    p.add_argument(
+        "--data",
+        required=True,
+        type=Path,
+        action="append",
+        help="source folder (with splits.csv); repeat for the run's every source",
+    )
     p.add_argument("--out", required=True, type=Path, help="model folder to write")
     p.add_argument("--eval-dir", required=True, type=Path, help="where test reports go")
     p.add_argument("--id", required=True, help="model id, e.g. fracture_net-v1")
@@ -171,10 +186,16 @@ def _run_export(args: argparse.Namespace) -> int:
 def _add_fit_domain(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "fit-domain",
-        help="fit a model folder's domain check on FracAtlas train/val (no retraining)",
+        help="fit a model folder's domain check on its sources' train/val (no retraining)",
     )
     p.add_argument("--model", required=True, type=Path, help="model folder to complete")
-    p.add_argument("--data", required=True, type=Path, help="FracAtlas folder (with splits.csv)")
+    p.add_argument(
+        "--data",
+        required=True,
+        type=Path,
+        action="append",
+        help="source folder (with splits.csv); repeat for several",
+    )
     p.add_argument("--cache-dir", type=Path, default=Path("cache"))
 
 

@@ -72,6 +72,13 @@ def fracatlas_dir(shared_dir: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
+def mura_dir(shared_dir: Path) -> Path:
+    """``../shared/datasets/mura_roboflow``: the second training source, with its splits.csv
+    and corner boxes."""
+    return shared_part(shared_dir, "datasets/mura_roboflow", "splits.csv")
+
+
+@pytest.fixture(scope="session")
 def fuzz_dir(shared_dir: Path) -> Path:
     """``../shared/fuzz``: hostile files that once broke the scan, one folder per failure."""
     return shared_part(shared_dir, "fuzz", "README.md")

@@ -25,16 +25,6 @@ def training_augmentation() -> v2.Transform:
     )
 
 
-def quarter_turn_augmentation() -> v2.Transform:
-    """Turn a view by 0, 90, 180 or 270 degrees, each equally likely.
-
-    Legs, hips and shoulders lie near-vertical on their films; a hand's bones radiate at
-    every angle. Quarter turns of the square model input lose no pixel, so a fracture's box
-    (a mask passed beside the image) turns with it and never leaves the view.
-    """
-    return v2.RandomChoice([v2.RandomRotation((angle, angle)) for angle in (0, 90, 180, 270)])
-
-
 def augment_batch(batch: torch.Tensor, transform: v2.Transform) -> torch.Tensor:
     """Apply ``transform`` with fresh random parameters to each image of ``batch``."""
     return torch.stack([transform(tv_tensors.Image(image)) for image in batch]).as_subclass(

@@ -20,7 +20,7 @@ from fracture_desktop.core.imaging.model_input import InputSpec, fit_box
 from fracture_desktop.core.inference.card import LocaliserSettings
 from fracture_desktop.core.inference.engine import InferenceEngine, grad_cam
 from fracture_desktop.training.box_metrics import box_report, froc, sweep
-from fracture_desktop.training.dataset import Sample, build_cache, fracture_boxes, input_boxes
+from fracture_desktop.training.dataset import FractureBoxes, Sample, build_cache, input_boxes
 from fracture_desktop.training.scoring import predict_with_maps
 
 #: Box scales tried on val: a decoded box covers every cell its fracture touches.
@@ -38,13 +38,14 @@ class BoxCase:
     region: str
 
 
-def box_cases(samples: list[Sample], annotations: Path, spec: InputSpec) -> list[BoxCase]:
+def box_cases(
+    samples: list[Sample], boxes: dict[str, FractureBoxes], spec: InputSpec
+) -> list[BoxCase]:
     """Annotated boxes of every sample (none for non-fractured images) in the input square.
 
     Fractured images without boxes are left out: where their fracture lies is unknown, so
     a box there is neither a hit nor a false box.
     """
-    boxes = fracture_boxes(annotations)
     cases = []
     for sample in samples:
         found = boxes.get(sample.image_id)
@@ -58,10 +59,9 @@ def box_cases(samples: list[Sample], annotations: Path, spec: InputSpec) -> list
     return cases
 
 
-def usable_for_boxes(samples: list[Sample], annotations: Path) -> list[Sample]:
+def usable_for_boxes(samples: list[Sample], boxes: dict[str, FractureBoxes]) -> list[Sample]:
     """The samples whose fractures' places are known: normals, and fractured images with
     boxes."""
-    boxes = fracture_boxes(annotations)
     return [s for s in samples if not s.label or s.image_id in boxes]
 
 
@@ -169,13 +169,16 @@ def choose_localiser(
 
 
 def box_localisation(
-    engine: InferenceEngine, samples: list[Sample], annotations: Path, cache_dir: Path
+    engine: InferenceEngine,
+    samples: list[Sample],
+    boxes: dict[str, FractureBoxes],
+    cache_dir: Path,
 ) -> dict[str, Any]:
     """The localiser's boxes (if the model has one) and Grad-CAM's, read by the same decoder,
     against the annotated boxes: overall and per body region."""
     spec = engine.card.input_spec
-    usable = usable_for_boxes(samples, annotations)
-    cases = box_cases(usable, annotations, spec)
+    usable = usable_for_boxes(samples, boxes)
+    cases = box_cases(usable, boxes, spec)
     # Grad-CAM maps are scaled per image, so their boxes carry the image's probability.
     cams, probs = gradcam_maps(engine, usable, cache_dir)
     sources = {"gradcam": decode_all(cams, spec, LocaliserSettings(0.0), probs)}

@@ -95,9 +95,6 @@ class TrainConfig:
         False,
         "randomise framing and acquisition, draw sources evenly (training/acquisition.py)",
     )
-    quarter_turns: bool = option(
-        False, "turn each view by a random multiple of 90 degrees (training/augment.py)"
-    )
     keep_epochs: bool = option(False, "keep every epoch's weights")
     frozen_blocks: int = option(
         0, "keep the stem and this many first blocks fixed (EfficientNet fine-tunes)"

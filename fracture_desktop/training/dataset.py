@@ -304,16 +304,19 @@ def source_samples(root: Path) -> list[Sample]:
 def source_boxes(root: Path) -> dict[str, FractureBoxes]:
     """The fracture boxes of one source by image id: FracAtlas' COCO file, or
     ``annotations/boxes.json`` with corner boxes in the stored image's pixels (the
-    MURA-derived set's polygons' bounding boxes). Empty when the source has none."""
+    MURA-derived set's polygons' bounding boxes). Empty when the source has none; boxes of
+    images the folder does not hold are left out."""
     root = Path(root)
     if (root / ANNOTATIONS).is_file():
         return fracture_boxes(root / ANNOTATIONS)
     if not (root / CORNER_BOXES).is_file():
         return {}
+    held = {s.image_id: s.path for s in source_samples(root) if s.path.is_file()}
     found = {}
     for image_id, entries in json.loads((root / CORNER_BOXES).read_text()).items():
-        path = next((root / "images").glob(f"*/{image_id}"))
-        with Image.open(path) as image:
+        if image_id not in held:
+            continue
+        with Image.open(held[image_id]) as image:  # the header only
             width, height = image.size
         found[image_id] = FractureBoxes(
             width,
@@ -403,3 +406,13 @@ def build_cache(samples: list[Sample], spec: InputSpec, cache_dir: Path) -> np.n
     with atomic_write(path, overwrite=True) as f:
         np.save(f, stacked)
     return stacked
+
+
+def cached_inputs(samples: list[Sample], spec: InputSpec, cache_dir: Path) -> np.ndarray:
+    """The samples' model inputs (N, size, size), cached per source (:func:`build_cache`),
+    so that every run on a source, alone or beside others, reuses that source's cache."""
+    parts = [
+        build_cache([s for s in samples if s.source == source], spec, cache_dir)
+        for source in dict.fromkeys(s.source for s in samples)
+    ]
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)

@@ -26,7 +26,7 @@ from fracture_desktop.core.inference.domain import (
     raw_scores,
 )
 from fracture_desktop.core.inference.taps import features_of, tapped
-from fracture_desktop.training.dataset import build_cache, load_samples
+from fracture_desktop.training.dataset import cached_inputs, load_sources
 from fracture_desktop.training.export import model_readme
 from fracture_desktop.training.scoring import batches
 
@@ -101,8 +101,11 @@ def fit_domain_check(
     )
 
 
-def store_domain_check(check: DomainCheck, card: ModelCard, n_train: int) -> ModelCard:
-    """Write ``domain.npz`` into the card's folder and record it (file, sha256) in the card."""
+def store_domain_check(
+    check: DomainCheck, card: ModelCard, n_train: int, sources: str
+) -> ModelCard:
+    """Write ``domain.npz`` into the card's folder and record it (file, sha256, the sources
+    it was fitted on) in the card."""
     path = card.directory / DOMAIN_FILE
     check.save(path)
     document: dict[str, Any] = json.loads((card.directory / CARD_FILE).read_text("utf-8"))
@@ -111,6 +114,7 @@ def store_domain_check(check: DomainCheck, card: ModelCard, n_train: int) -> Mod
         "sha256": file_sha256(path),
         "layers": list(check.layers),
         "fitted_on": f"train ({n_train} images)",
+        "sources": sources,
         "threshold_split": f"val ({len(check.val_scores)} images)",
         "rule": THRESHOLD_RULE,
         "val_pass_rate": float(np.mean(check.val_scores <= 1.0)),
@@ -120,8 +124,10 @@ def store_domain_check(check: DomainCheck, card: ModelCard, n_train: int) -> Mod
     return load_card(card.directory)
 
 
-def fit_model_dir(model_dir: Path, data: Path, cache_dir: Path) -> ModelCard:
-    """Fit and store the domain check of the model in ``model_dir`` on FracAtlas ``data``.
+def fit_model_dir(model_dir: Path, data: list[Path], cache_dir: Path) -> ModelCard:
+    """Fit and store the domain check of the model in ``model_dir`` on the train splits of
+    the sources in ``data`` (their val splits set its threshold), so that radiographs like
+    any of them lie inside.
 
     Needs no retraining: the model's weights (checked against their card) are only run.
     Returns the updated card.
@@ -130,14 +136,15 @@ def fit_model_dir(model_dir: Path, data: Path, cache_dir: Path) -> ModelCard:
 
     engine = InferenceEngine.load(Path(model_dir), "cpu", domain=False)
     spec = engine.card.input_spec
-    samples = load_samples(data)
+    samples, _ = load_sources(data)
     train = [s for s in samples if s.split == "train"]
     val = [s for s in samples if s.split == "val"]
     check = fit_domain_check(
         engine.model,
-        build_cache(train, spec, cache_dir),
-        build_cache(val, spec, cache_dir),
+        cached_inputs(train, spec, cache_dir),
+        cached_inputs(val, spec, cache_dir),
         spec.channels,
         engine.card.temperature,
     )
-    return store_domain_check(check, engine.card, len(train))
+    sources = " + ".join(dict.fromkeys(s.source for s in train))
+    return store_domain_check(check, engine.card, len(train), sources)

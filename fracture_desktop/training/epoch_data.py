@@ -7,7 +7,6 @@ from typing import Protocol
 
 import numpy as np
 import torch
-from torchvision.transforms import v2
 
 from fracture_desktop.training.acquisition import (
     acquisition_noise,
@@ -17,7 +16,6 @@ from fracture_desktop.training.acquisition import (
 from fracture_desktop.training.augment import (
     augment_batch,
     augment_batch_with_masks,
-    quarter_turn_augmentation,
     training_augmentation,
 )
 
@@ -85,9 +83,6 @@ class TrainingImages:
         Randomise framing and acquisition (``training/acquisition.py``): two images on one
         film for a tenth of each batch, a wider framing augmentation and acquisition noise.
         Needs ``masks``.
-    quarter_turns : bool
-        Turn each view by a random multiple of 90 degrees before the other augmentation,
-        so that the network meets bones at every angle.
     """
 
     def __init__(
@@ -99,7 +94,6 @@ class TrainingImages:
         known: np.ndarray | None = None,
         draw: np.ndarray | None = None,
         shift_robust: bool = False,
-        quarter_turns: bool = False,
     ) -> None:
         if shift_robust and masks is None:
             raise ValueError("shift-robust training moves box masks with the images")
@@ -107,10 +101,7 @@ class TrainingImages:
         self.masks, self.known = masks, known
         self.draw = draw
         self.shift_robust = shift_robust
-        transform = framing_augmentation() if shift_robust else training_augmentation()
-        self.transform = (
-            v2.Compose([quarter_turn_augmentation(), transform]) if quarter_turns else transform
-        )
+        self.transform = framing_augmentation() if shift_robust else training_augmentation()
 
     def __len__(self) -> int:
         return len(self.inputs)

@@ -32,19 +32,19 @@ from fracture_desktop.training.box_evaluation import (
     usable_for_boxes,
 )
 from fracture_desktop.training.dataset import (
-    ANNOTATIONS,
-    REGIONS,
+    FractureBoxes,
     Sample,
-    build_cache,
-    fracture_boxes,
+    cached_inputs,
     load_samples,
+    load_sources,
+    source_boxes,
 )
 from fracture_desktop.training.scoring import predict_logits
 
 
 def logits_for(engine: InferenceEngine, samples: list[Sample], cache_dir: Path) -> np.ndarray:
     spec = engine.card.input_spec
-    inputs = build_cache(samples, spec, cache_dir)
+    inputs = cached_inputs(samples, spec, cache_dir)
     return predict_logits(engine.model, inputs, spec.channels)
 
 
@@ -58,9 +58,10 @@ def prediction_rows(samples: list[Sample], probs: np.ndarray) -> list[dict[str, 
 
 
 def calibrate_run(
-    run_dir: Path, data: Path, cache_dir: Path, mirror_average: bool = False
+    run_dir: Path, data: list[Path], cache_dir: Path, mirror_average: bool = False
 ) -> tuple[InferenceEngine, dict]:
-    """Load a run's best checkpoint; fit temperature and thresholds on ``val``.
+    """Load a run's best checkpoint; fit temperature and thresholds on ``val``: the union of
+    the val splits of every source in ``data``.
 
     With ``mirror_average`` the network is wrapped in
     :class:`~fracture_desktop.core.inference.mirror.MirrorAverage` first, so that the
@@ -71,7 +72,9 @@ def calibrate_run(
     config, arch, model = best_of_run(Path(run_dir))
     if mirror_average:
         model = MirrorAverage(model)
-    val = [s for s in load_samples(data) if s.split == "val"]
+    every, boxes = load_sources(data)
+    val = [s for s in every if s.split == "val"]
+    on = " + ".join(dict.fromkeys(s.source for s in val))
     draft = ModelCard(
         directory=Path(run_dir),
         id=config["arch"],
@@ -92,32 +95,24 @@ def calibrate_run(
     probs = 1.0 / (1.0 + np.exp(-logits / temperature))
     fracture, doubt = metrics.operating_thresholds(labels, probs)
     rules = metrics.threshold_rules("val")
-    parts = {
+    parts: dict[str, Any] = {
         "calibration": {
             "method": "temperature scaling, NLL on the val split",
             "temperature": temperature,
+            "sources": on,
         },
         "thresholds": {
-            "fracture": {
-                "value": fracture,
-                "rule": rules["fracture"],
-                "split": "val",
-            },
-            "doubt": {
-                "value": doubt,
-                "rule": rules["doubt"],
-                "split": "val",
-            },
+            name: {"value": value, "rule": rules[name], "split": "val", "sources": on}
+            for name, value in (("fracture", fracture), ("doubt", doubt))
         },
     }
     card = replace(draft, temperature=temperature, thresholds=Thresholds(fracture, doubt))
-    annotations = default_annotations(data)
-    if hasattr(model, "forward_with_map") and annotations is not None:
-        usable = usable_for_boxes(val, annotations)
+    if hasattr(model, "forward_with_map") and boxes:
+        usable = usable_for_boxes(val, boxes)
         # The calibrated probabilities, for boxes scored by them.
         maps, probabilities = localiser_maps(InferenceEngine(card, model, "cpu"), usable, cache_dir)
         chosen = choose_localiser(
-            maps, probabilities, box_cases(usable, annotations, arch.input_spec), arch.input_spec
+            maps, probabilities, box_cases(usable, boxes, arch.input_spec), arch.input_spec
         )
         parts["localiser"] = chosen
         card = replace(
@@ -135,10 +130,9 @@ def calibrate_run(
 def _subgroups(samples: list[Sample], labels: np.ndarray, probs: np.ndarray, th: dict) -> dict:
     groups: dict[str, Any] = {}
     regions = np.array([s.region for s in samples])
-    for region in (*REGIONS, "unknown"):
+    for region in dict.fromkeys(regions.tolist()):
         mask = regions == region
-        if mask.any():
-            groups[f"region:{region}"] = metrics.summary(labels[mask], probs[mask], th)
+        groups[f"region:{region}"] = metrics.summary(labels[mask], probs[mask], th)
     hardware = np.array([s.hardware for s in samples])
     if any(h is not None for h in hardware):
         for value, name in ((True, "hardware"), (False, "no_hardware")):
@@ -174,14 +168,13 @@ def _curves(labels: np.ndarray, probs: np.ndarray, out_dir: Path, title: str) ->
 
 
 def localisation(
-    engine: InferenceEngine, samples: list[Sample], annotations: Path, limit: int = 0
+    engine: InferenceEngine, samples: list[Sample], boxes: dict[str, FractureBoxes], limit: int = 0
 ) -> dict[str, float]:
-    """Grad-CAM against the COCO fracture boxes, on fractured images that have boxes.
+    """Grad-CAM against the fracture boxes, on fractured images that have boxes.
 
     Pointing game: is the heatmap's maximum inside a box? Energy: share of the heatmap's
     sum inside boxes. Each comes with its chance level, the boxes' share of the image area.
     """
-    boxes = fracture_boxes(annotations)
     chosen = [s for s in samples if s.label == 1 and s.image_id in boxes]
     chosen = chosen[:limit] if limit else chosen
     hits, energies, areas = [], [], []
@@ -246,7 +239,7 @@ def _mean_seconds(work: Callable[[], object], repeats: int) -> float:
 
 
 def load_for_evaluation(
-    model: Path, data: Path, cache_dir: Path, mirror_average: bool = False
+    model: Path, data: list[Path], cache_dir: Path, mirror_average: bool = False
 ) -> tuple[InferenceEngine, dict[str, Any]]:
     """A shipped model folder (with its card) or a training run folder (calibrated on val).
 
@@ -264,7 +257,7 @@ def evaluate_model(
     samples: list[Sample],
     out_dir: Path,
     cache_dir: Path,
-    annotations: Path | None = None,
+    boxes: dict[str, FractureBoxes] | None = None,
     localisation_limit: int = 0,
 ) -> dict[str, Any]:
     """Score ``samples`` and write ``report.json``, ``roc.png`` and ``pr.png`` to ``out_dir``.
@@ -294,9 +287,9 @@ def evaluate_model(
     }
     if len(set(labels.tolist())) > 1:
         report["curves"] = _curves(labels, probs, out_dir, engine.card.id)
-    if annotations is not None:
-        report["localisation"] = localisation(engine, samples, annotations, localisation_limit)
-        report["boxes"] = box_localisation(engine, samples, annotations, cache_dir)
+    if boxes:
+        report["localisation"] = localisation(engine, samples, boxes, localisation_limit)
+        report["boxes"] = box_localisation(engine, samples, boxes, cache_dir)
     report["speed_cpu_1_thread"] = speed(engine, samples[0].path)
     predictions = prediction_rows(samples, probs)
     (out_dir / "predictions.json").write_text(json.dumps(predictions, indent=0))
@@ -312,6 +305,6 @@ def evaluation_samples(data: Path, split: str | None) -> list[Sample]:
     return samples
 
 
-def default_annotations(data: Path) -> Path | None:
-    path = Path(data) / ANNOTATIONS
-    return path if path.is_file() else None
+def default_boxes(data: Path) -> dict[str, FractureBoxes]:
+    """The fracture boxes of a source folder; none for a labelled folder without them."""
+    return source_boxes(data) if (Path(data) / "splits.csv").is_file() else {}

@@ -163,20 +163,41 @@ def untrained_model_dir(
     return write_model_dir(cls().state_dict(), arch, cls.input_spec, directory, card)
 
 
-DATA_CREDIT = (
-    "FracAtlas: Abedeen I. et al., 'FracAtlas: A Dataset for Fracture Classification, "
-    "Localization and Segmentation of Musculoskeletal Radiographs', Scientific Data 10, 521 "
-    "(2023), doi:10.1038/s41597-023-02432-4; data doi:10.6084/m9.figshare.22363012. CC BY 4.0."
-)
+#: What a card says of each training source it knows by its folder's name: credit and
+#: licence. A source it does not know is named by its folder and its README's terms apply.
+SOURCE_CREDITS = {
+    "fracatlas": (
+        "FracAtlas: Abedeen I. et al., 'FracAtlas: A Dataset for Fracture Classification, "
+        "Localization and Segmentation of Musculoskeletal Radiographs', Scientific Data 10, 521 "
+        "(2023), doi:10.1038/s41597-023-02432-4; data doi:10.6084/m9.figshare.22363012. "
+        "CC BY 4.0."
+    ),
+    "mura_roboflow": (
+        "'Bone Fracture Detection' (Roboflow Universe veda/bone-fracture-detection-daoon v4, "
+        "released as CC BY 4.0), deduplicated; its images appear to come from MURA "
+        "(Rajpurkar P. et al., 'MURA: Large Dataset for Abnormality Detection in "
+        "Musculoskeletal Radiographs', 2017; Stanford AIMI), whose terms allow research use "
+        "only: a model trained on it is a research model."
+    ),
+}
 LIMITATIONS = [
-    "Trained on 2,425 FracAtlas radiographs from one data set; no patient-level split is "
-    "possible (the release has no patient identifiers), so related images may sit on both "
-    "sides of the split.",
-    "Images with orthopaedic hardware are almost all fractured in FracAtlas: the model may "
+    "No patient-level split is possible (neither source has patient identifiers), so "
+    "related images may sit on both sides of a split.",
+    "Images with orthopaedic hardware are almost all fractured in FracAtlas, and many "
+    "fractured images of the MURA-derived source show plates, screws or casts: the model may "
     "use hardware as a shortcut; see the hardware / no_hardware subgroup metrics.",
-    "Not validated on external data, on children, or on modalities other than radiography.",
+    "Validated on the test splits of its training sources only; not on children's "
+    "radiographs as a group, nor on modalities other than radiography.",
     "Heatmaps show where the network looked, not where a fracture is.",
 ]
+
+
+def source_credits(sources: list[str]) -> str:
+    """The credit and licence of each training source, one paragraph each."""
+    return "\n\n".join(
+        SOURCE_CREDITS.get(name, f"{name}: see its README for credit and licence.")
+        for name in sources
+    )
 
 
 def initialised_from(init: str | None) -> dict[str, Any] | None:
@@ -207,7 +228,7 @@ def initialised_from(init: str | None) -> dict[str, Any] | None:
 
 def release_model(
     run_dir: Path,
-    data: Path,
+    data: list[Path],
     out_dir: Path,
     eval_dir: Path,
     model_id: str,
@@ -218,6 +239,9 @@ def release_model(
     """Calibrate a finished run on ``val``, score it once on ``test``, write the model folder,
     and fit its domain check (:func:`~fracture_desktop.training.domain_fit.fit_model_dir`).
 
+    ``data`` holds one or several sources: temperature, thresholds and the domain check are
+    fitted on all of them together, and each source's test split is scored on its own
+    (``eval_dir/<source>`` when there are several, beside the pooled figures).
     The card records the thresholds and temperature (from ``val``), the ``test`` metrics
     with their intervals, and how the run was made (config, epochs, wall time, commit).
     With ``mirror_average`` the model scores each image with its left-right mirror
@@ -225,15 +249,29 @@ def release_model(
     """
     from fracture_desktop.training.evaluate import (
         calibrate_run,
-        default_annotations,
+        default_boxes,
         evaluate_model,
         evaluation_samples,
     )
 
     run_dir = Path(run_dir)
-    engine, parts = calibrate_run(run_dir, data, cache_dir, mirror_average)
-    test = evaluation_samples(data, "test")
-    report = evaluate_model(engine, test, eval_dir, cache_dir, default_annotations(data))
+    roots = [Path(d) for d in data]
+    engine, parts = calibrate_run(run_dir, roots, cache_dir, mirror_average)
+    tests = {root.name: evaluation_samples(root, "test") for root in roots}
+    per_source = {
+        root.name: evaluate_model(
+            engine,
+            tests[root.name],
+            eval_dir / root.name if len(roots) > 1 else eval_dir,
+            cache_dir,
+            default_boxes(root),
+        )
+        for root in roots
+    }
+    report = next(iter(per_source.values()))
+    if len(roots) > 1:
+        pooled = [s for found in tests.values() for s in found]
+        report = evaluate_model(engine, pooled, eval_dir / "pooled", cache_dir)
     config = json.loads((run_dir / "config.json").read_text())
     run = json.loads((run_dir / "summary.json").read_text())
     card = {
@@ -241,9 +279,9 @@ def release_model(
         "version": version,
         **parts,
         "training": {
-            "data": "FracAtlas (developers' share: 3,470 of 4,083 images)",
-            "data_credit": DATA_CREDIT,
-            "split_file": "splits.csv (fixed, stratified by label x body region)",
+            "data": " + ".join(tests),
+            "data_credit": source_credits(list(tests)),
+            "split_file": "each source's splits.csv (fixed)",
             # A head fitted by fit-localiser records its own command.
             "command": config.get("command") or command_line(config_from_record(config)),
             "config": config,
@@ -263,6 +301,14 @@ def release_model(
             "localisation": report.get("localisation"),
             "boxes": report.get("boxes"),
             "speed_cpu_1_thread": report["speed_cpu_1_thread"],
+            "per_source": {
+                name: {
+                    "overall": found["overall"],
+                    "subgroups": found["subgroups"],
+                    "boxes": found.get("boxes"),
+                }
+                for name, found in per_source.items()
+            },
         },
         "limitations": LIMITATIONS,
         "architecture": {"mirror_average": mirror_average},

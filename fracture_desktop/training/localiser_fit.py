@@ -40,13 +40,7 @@ from fracture_desktop.training.box_evaluation import box_cases, decode_all, usab
 from fracture_desktop.training.box_metrics import box_report, froc
 from fracture_desktop.training.centre_targets import centre_targets, focal_loss, size_loss
 from fracture_desktop.training.config import LocaliserFitConfig, command_line
-from fracture_desktop.training.dataset import (
-    build_cache,
-    fracture_boxes,
-    input_boxes,
-    load_samples,
-)
-from fracture_desktop.training.evaluate import default_annotations
+from fracture_desktop.training.dataset import cached_inputs, input_boxes, load_sources
 from fracture_desktop.training.metrics import fit_temperature
 from fracture_desktop.training.scoring import predict_logits
 from fracture_desktop.training.train import git_commit, seed_everything
@@ -200,10 +194,9 @@ def fit_localiser(config: LocaliserFitConfig) -> Path:
     code_commit = git_commit()
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
-    data = Path(config.data)
-    annotations = default_annotations(data)
-    if annotations is None:
-        raise FileNotFoundError(f"{data} has no fracture box annotations")
+    every, boxes = load_sources([Path(d) for d in config.data])
+    if not boxes:
+        raise FileNotFoundError(f"{', '.join(config.data)}: no fracture box annotations")
     kept = kept_network(Path(config.model))
     spec = kept.spec
     if kept.arch not in BOX_NETWORKS:
@@ -221,19 +214,17 @@ def fit_localiser(config: LocaliserFitConfig) -> Path:
     # The app's arithmetic (folded batch norms, channels-last) for the features; the head
     # trains on the unfolded copy.
     backbone = frozen(copy.deepcopy(network))
-    boxes = fracture_boxes(annotations)
     started = time.monotonic()
     augmentation = framing_augmentation() if config.framing else training_augmentation()
-    every = load_samples(data)
     samples = {
-        split: usable_for_boxes([s for s in every if s.split == split], annotations)
+        split: usable_for_boxes([s for s in every if s.split == split], boxes)
         for split in ("train", "val")
     }
     views, inputs = {}, {}
     for split, chosen in samples.items():
         rects = [input_boxes(boxes[s.image_id], spec) if s.label else [] for s in chosen]
         counts = (config.views, config.normal_views) if split == "train" else (1, 1)
-        inputs[split] = build_cache(chosen, spec, Path(config.cache_dir))
+        inputs[split] = cached_inputs(chosen, spec, Path(config.cache_dir))
         views[split] = pyramid_views(
             backbone,
             inputs[split],
@@ -250,7 +241,7 @@ def fit_localiser(config: LocaliserFitConfig) -> Path:
         np.array([s.label for s in samples["val"]]), val_logits
     )
     val_probabilities = 1.0 / (1.0 + np.exp(-val_logits / temperature))
-    val_cases = box_cases(samples["val"], annotations, spec)
+    val_cases = box_cases(samples["val"], boxes, spec)
     truth = [c.truth for c in val_cases]
     head = getattr(network, network.BOX_HEAD)
     optimiser = torch.optim.AdamW(head.parameters(), lr=config.lr, weight_decay=1e-4)

@@ -236,6 +236,9 @@ def summary(labels: np.ndarray, probs: np.ndarray, thresholds: dict[str, float])
         out["roc_auc"] = asdict(bootstrap_interval(labels, probs, "roc_auc"))
         out["pr_auc"] = asdict(bootstrap_interval(labels, probs, "pr_auc"))
         out["prevalence"] = float(labels.mean())
+    if not labels.all():
+        # How far a model's normals drift up on a new source: the shift benchmarks' figure.
+        out["median_probability_of_normals"] = float(np.median(probs[labels == 0]))
     out["operating_points"] = {
         name: operating_point(labels, probs, t).as_dict() for name, t in thresholds.items()
     }

@@ -25,7 +25,7 @@ from fracture_desktop.training.dataset import (
     FractureBoxes,
     Sample,
     box_masks,
-    build_cache,
+    cached_inputs,
     holdout_subset,
     load_sources,
     original_long_sides,
@@ -73,16 +73,6 @@ def _subset(samples: list[Sample], split: str, limit: int) -> list[Sample]:
             found = pos + neg
         chosen += found
     return chosen
-
-
-def _cached_inputs(samples: list[Sample], spec: InputSpec, cache_dir: Path) -> np.ndarray:
-    """The samples' model inputs, cached per source so that every run that trains on a
-    source, alone or beside others, reuses its cache."""
-    parts = [
-        build_cache([s for s in samples if s.source == source], spec, cache_dir)
-        for source in dict.fromkeys(s.source for s in samples)
-    ]
-    return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 def _load_init(model: nn.Module, path: Path) -> None:
@@ -149,7 +139,7 @@ def _data(config: TrainConfig, spec: InputSpec) -> _Data:
     found = []
     for split, dtype in (("train", np.float32), ("val", np.int64)):
         chosen = _subset(samples, split, config.limit)
-        inputs = _cached_inputs(chosen, spec, Path(config.cache_dir))
+        inputs = cached_inputs(chosen, spec, Path(config.cache_dir))
         labels = np.array([s.label for s in chosen], dtype=dtype)
         source_of = np.array([sources.index(s.source) for s in chosen])
         found.append(_Split(chosen, inputs, labels, source_of))
@@ -221,7 +211,7 @@ def _handlers(
     handlers.append(EarlyStop(config.patience))
     images = TrainingImages(
         train.inputs, train.labels, spec.channels, masks, known, _draw(config, data),
-        config.shift_robust, config.quarter_turns,
+        config.shift_robust,
     )  # fmt: skip
     return handlers, images
 

@@ -54,7 +54,7 @@ def fitted_dir(
 
     directory = tmp_path_factory.mktemp("fitted") / "model"
     shutil.copytree(model_dir, directory)
-    fit_model_dir(directory, small_share, tmp_path_factory.mktemp("cache"))
+    fit_model_dir(directory, [small_share], tmp_path_factory.mktemp("cache"))
     return directory
 
 

@@ -1,19 +1,20 @@
-"""A small FracAtlas-shaped share for tests that calibrate and evaluate whole runs."""
+"""A small share of a training source for tests that train, calibrate and evaluate runs."""
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
 
-from fracture_desktop.training.dataset import ANNOTATIONS, Sample, source_samples
+from fracture_desktop.training.dataset import ANNOTATIONS, CORNER_BOXES, Sample, source_samples
 
 
 def small_share(
-    fracatlas_dir: Path, out: Path, per_class: int, splits: tuple[str, ...]
+    source_dir: Path, out: Path, per_class: int, splits: tuple[str, ...]
 ) -> list[Sample]:
-    """A FracAtlas-shaped share at ``out`` with ``per_class`` fractured and non-fractured
-    images of each of ``splits``, and its annotations."""
-    samples = source_samples(fracatlas_dir)
+    """A share at ``out`` shaped like ``source_dir`` (FracAtlas or another source) with
+    ``per_class`` fractured and non-fractured images of each of ``splits``, its metadata
+    and its boxes."""
+    samples = source_samples(source_dir)
     chosen: list[Sample] = []
     for split in splits:
         pool = [s for s in samples if s.split == split]
@@ -23,9 +24,11 @@ def small_share(
         folder = out / "images" / sample.path.parent.name
         folder.mkdir(parents=True, exist_ok=True)
         shutil.copy(sample.path, folder)
-    shutil.copy(fracatlas_dir / "dataset.csv", out)
-    (out / ANNOTATIONS).parent.mkdir(parents=True)
-    shutil.copy(fracatlas_dir / ANNOTATIONS, out / ANNOTATIONS)
+    shutil.copy(source_dir / "dataset.csv", out)
+    for boxes in (ANNOTATIONS, CORNER_BOXES):
+        if (source_dir / boxes).is_file():
+            (out / boxes).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(source_dir / boxes, out / boxes)
     rows = [f"{s.image_id},{s.label},{s.split}" for s in chosen]
     (out / "splits.csv").write_text("\n".join(["image_id,label,split", *rows]) + "\n")
     return chosen

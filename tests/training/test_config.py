@@ -78,8 +78,10 @@ def _model_md_commands() -> list[str]:
 
 
 def test_every_train_command_in_model_md_still_parses() -> None:
+    # MODEL.md reproduces the shipped model and its comparison rows; the experiment log in
+    # docs/experiments/ keeps the commands of recipes whose options have since left.
     commands = _model_md_commands()
-    assert len(commands) >= 20
+    assert len(commands) >= 2
     for command in commands:
         argv = shlex.split(command.replace("$D", "data"), comments=True)[2:]
         config = _parse(argv)

@@ -49,22 +49,3 @@ def test_masks_travel_with_their_images_and_shift_robust_needs_them() -> None:
     batch = robust.batch(np.arange(6))
     assert batch.grey.shape == (6, 1, 128, 128) and batch.size == 6
 
-
-def _box_rows(images: TrainingImages, draws: int) -> set[str]:
-    """Which half of the view (top or bottom) image 0's box lands in, over ``draws`` draws."""
-    halves = set()
-    for _ in range(draws):
-        mask = images.batch(np.array([0])).masks
-        assert mask is not None and mask.sum() > 0
-        rows = torch.nonzero(mask[0, 0])[:, 0].float().mean()
-        halves.add("top" if rows < 8 else "bottom")
-    return halves
-
-
-def test_quarter_turns_turn_the_views_and_their_boxes() -> None:
-    torch.manual_seed(0)
-    masks, known = toy_masks(6)  # image 0's box lies in the top half
-    upright = TrainingImages(toy_inputs(6), LABELS, 1, masks, known)
-    assert _box_rows(upright, 40) == {"top"}  # flips and 10 degrees never turn it over
-    turned = TrainingImages(toy_inputs(6), LABELS, 1, masks, known, quarter_turns=True)
-    assert _box_rows(turned, 40) == {"top", "bottom"}

@@ -15,6 +15,7 @@ from fracture_desktop.core.imaging.loader import load_image
 from fracture_desktop.core.inference.card import LocaliserSettings, load_card
 from fracture_desktop.core.inference.engine import InferenceEngine
 from fracture_desktop.core.inference.models import ARCHITECTURES
+from fracture_desktop.training.dataset import source_boxes
 from fracture_desktop.training.evaluate import calibrate_run, evaluate_model, evaluation_samples
 from fracture_desktop.training.export import write_model_dir
 
@@ -29,7 +30,7 @@ def calibrated(fracatlas_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     (run / "config.json").write_text(json.dumps({"arch": "efficientnet_lite0_loc"}))
     torch.manual_seed(0)
     torch.save(ARCHITECTURES["efficientnet_lite0_loc"]().state_dict(), run / "best.pt")
-    engine, parts = calibrate_run(run, data, tmp / "cache")
+    engine, parts = calibrate_run(run, [data], tmp / "cache")
     return engine, parts, data, tmp
 
 
@@ -45,7 +46,7 @@ def test_evaluation_scores_localiser_and_gradcam_boxes_side_by_side(calibrated) 
     engine, _, data, tmp = calibrated
     test = evaluation_samples(data, "test")
     report = evaluate_model(
-        engine, test, tmp / "eval", tmp / "cache", data / "annotations/coco_fracture_masks.json"
+        engine, test, tmp / "eval", tmp / "cache", source_boxes(data)
     )
     for source in ("localiser", "gradcam"):
         overall = report["boxes"][source]["overall"]

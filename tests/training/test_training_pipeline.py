@@ -195,8 +195,8 @@ def test_a_mirror_averaged_run_is_calibrated_on_mirror_averaged_logits(
     torch.manual_seed(0)
     torch.save(FractureNet().state_dict(), run / "best.pt")
 
-    plain, _ = calibrate_run(run, data, tmp_path / "cache")
-    mirrored, parts = calibrate_run(run, data, tmp_path / "cache", mirror_average=True)
+    plain, _ = calibrate_run(run, [data], tmp_path / "cache")
+    mirrored, parts = calibrate_run(run, [data], tmp_path / "cache", mirror_average=True)
     assert not plain.card.mirror_average and mirrored.card.mirror_average
     assert isinstance(mirrored.model, MirrorAverage)
     inputs = build_cache(chosen, FractureNet.input_spec, tmp_path / "cache")
