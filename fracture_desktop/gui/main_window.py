@@ -175,9 +175,7 @@ class MainWindow(QMainWindow):
         self.report_writer.sig_finding.connect(session.add_finding)
         self.view.sig_cursor_text.connect(status.cursor_label.setText)
         self.view.sig_window_text.connect(status.show_window)
-        self.view.sig_measured.connect(
-            lambda measured: status.distance_label.setText(f"Distance: {measured.label}")
-        )
+        self.view.sig_measured.connect(status.show_distance)
         status.cancel_button.clicked.connect(analysis.cancel)
         self.view.viewbox.sig_wheel_step.connect(self.view_commands.step_by_wheel)
         # After the reading controller has shown the image: its presets are known now.

@@ -8,6 +8,7 @@ from fracture_desktop.core.findings import CARD_THRESHOLDS
 from fracture_desktop.core.imaging.records import ScanResult
 from fracture_desktop.core.inference.card import INTENDED_USE, INTENDED_USE_SHORT, ModelCard
 from fracture_desktop.core.site_profile import thresholds_in_use
+from fracture_desktop.gui.measure import Distance
 from fracture_desktop.gui.widgets.notifications import NotificationArea
 
 
@@ -65,6 +66,10 @@ class StatusArea(QStatusBar):
         """The window in short (``W 400 L 40``); its name is in the tooltip and the corner."""
         self.window_label.setText(text.split(" (", 1)[0])
         self.window_label.setToolTip(text)
+
+    def show_distance(self, measured: Distance | None) -> None:
+        """The latest measurement of the image; None (all deleted) clears it."""
+        self.distance_label.setText(f"Distance: {measured.label}" if measured else "")
 
     def clear_readouts(self) -> None:
         """Forget what was read off the previous image (pixel, window, distance)."""

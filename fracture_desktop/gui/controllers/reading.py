@@ -86,6 +86,7 @@ class ReadingController:
         analysis.sig_finding.connect(session.add_finding)
         analysis.sig_heatmap_ready.connect(self._on_heatmap)
         v.browser.sig_record_selected.connect(self.show_record)
+        v.browser.sig_order_changed.connect(self._update_position)
         v.findings_panel.sig_record_selected.connect(v.browser.select_record)
         v.findings_panel.sig_decision.connect(lambda record, d: self.decide(d, record))
 
@@ -230,19 +231,27 @@ class ReadingController:
             return  # frames are stepped on a shown image only
         self.session.set_frame(self.session.frame + delta)
 
-    def _position_text(self, loaded: Loaded) -> str:
-        record, order = loaded.record, self.views.browser.visible_records()
+    def _position_text(self, record: ImageRecord, frame: int) -> str:
+        """``"Image 3 / 9 · frame 2 / 4"``: where the image lies among those the browser
+        shows now (after filter and sort)."""
+        order = self.views.browser.visible_records()
         parts = [f"Image {order.index(record) + 1} / {len(order)}"] if record in order else []
         if record.frames > 1:
-            parts.append(f"frame {loaded.image.frame + 1} / {record.frames}")
+            parts.append(f"frame {frame + 1} / {record.frames}")
         return " \u00b7 ".join(parts)
+
+    def _update_position(self) -> None:
+        """The browser's images or their order changed: say where the shown image lies now."""
+        view = self.views.view
+        if view.record is not None and view.image is not None:
+            view.set_position_text(self._position_text(view.record, view.image.frame))
 
     def _on_loaded(self, loaded: Loaded) -> None:
         v = self.views
         if v.view.record == loaded.record and v.view.image is not None:
-            v.view.set_frame(loaded, self._position_text(loaded))
+            v.view.set_frame(loaded, self._position_text(loaded.record, loaded.image.frame))
         else:
-            v.view.set_image(loaded, self._position_text(loaded))
+            v.view.set_image(loaded, self._position_text(loaded.record, loaded.image.frame))
             v.tags.set_rows(loaded.tags)
         v.status.show_window(v.view.window_text)
         self._show_boxes()

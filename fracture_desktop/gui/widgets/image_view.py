@@ -52,7 +52,7 @@ class ImageView(QWidget):
 
     sig_cursor_text = Signal(str)
     sig_window_text = Signal(str)
-    sig_measured = Signal(object)  # Distance
+    sig_measured = Signal(object)  # the latest Distance, or None when none is left
     sig_measuring = Signal(bool)  # whether left drags measure from now on
 
     def __init__(self, session: ReadingSession, parent: QWidget | None = None) -> None:
@@ -161,6 +161,12 @@ class ImageView(QWidget):
         else:
             self._draw_voi(voi, None)
         self._update_corners()
+
+    def set_position_text(self, text: str) -> None:
+        """Where the image lies among those listed (``"Image 3 / 9"``), in the corner."""
+        if text != self.position_text:
+            self.position_text = text
+            self._update_corners()
 
     def clear_image(self) -> None:
         self.record = self.image = None
@@ -311,7 +317,10 @@ class ImageView(QWidget):
 
     def delete_last_measurement(self) -> bool:
         """Remove the latest measurement; False when there is none."""
-        return self.rulers.delete_last()
+        deleted = self.rulers.delete_last()
+        if deleted:
+            self.sig_measured.emit(self.measurement)  # the one before, or none
+        return deleted
 
     def set_measuring(self, on: bool) -> None:
         self.rulers.set_measuring(on)
@@ -319,7 +328,10 @@ class ImageView(QWidget):
 
     def clear_measurement(self) -> None:
         """Remove every measurement of the image."""
+        had = bool(self.measurements)
         self.rulers.clear()
+        if had:
+            self.sig_measured.emit(None)
 
     def _on_measure_drag(self, start: QPointF, end: QPointF, finished: bool) -> None:
         if self.image is None:
