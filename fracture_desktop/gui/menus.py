@@ -111,16 +111,49 @@ def build_actions(w: MainWindow) -> None:
     for act in w.actions():
         show_shortcut_in_tooltip(act)
     w.analysis.sig_model_state.connect(lambda card, reason: _model_state(w, card, reason))
+    events = w.session.events
+    for event in (events.opened, events.records_added, events.current):
+        event.connect(lambda _change: update_enabled(w))
+    update_enabled(w)
     w.analysis.sig_devices_known.connect(lambda devices: _devices_known(w, devices))
 
 
 def _model_state(w: MainWindow, card: ModelCard | None, reason: str) -> None:
-    """Enable what needs the model only when it is usable; say why when it is not."""
-    available = card is not None and not reason
-    for act in (w.act_analyse_image, w.act_analyse_series, w.act_analyse_folder, w.act_export):
-        act.setEnabled(available)
-        show_shortcut_in_tooltip(act, "" if available else f"Unavailable: {reason}")
     w.status.show_model(card, reason)
+    update_enabled(w)
+
+
+#: Said by what needs an image (or a folder) while there is none.
+NO_FOLDER = "open a folder first (Ctrl+O)"
+
+
+def update_enabled(w: MainWindow) -> None:
+    """Enable each command only when it can act: on an image on show, on a folder's images,
+    with a usable model; a greyed one says why in its tooltip."""
+    session = w.session
+    model = "" if w.analysis.available else w.analysis.unavailable_reason
+    image = "" if session.current is not None else NO_FOLDER
+    images = "" if session.records else NO_FOLDER
+    needs = (
+        (image, (
+            w.act_fit, w.act_actual, w.act_zoom_in, w.act_zoom_out, w.act_invert,
+            w.act_rotate, w.act_rotate_back, w.act_flip, w.act_flip_vertical, w.act_reset,
+            w.act_measure, w.act_delete_measure, w.act_clear_measure,
+            w.act_confirm, w.act_reject, w.act_undecide,
+        )),
+        (images, (
+            w.act_next, w.act_prev, w.act_next_series, w.act_prev_series, w.act_next_frame,
+            w.act_prev_frame, w.act_first, w.act_last,
+        )),
+        (model or image, (w.act_analyse_image, w.act_analyse_series)),
+        (model or images, (w.act_analyse_folder, w.act_export)),
+    )  # fmt: skip
+    for reason, actions in needs:
+        for act in actions:
+            act.setEnabled(not reason)
+            show_shortcut_in_tooltip(
+                act, f"{action_name(act)} (unavailable: {reason})" if reason else ""
+            )
 
 
 def action_name(act: QAction) -> str:
@@ -129,7 +162,8 @@ def action_name(act: QAction) -> str:
 
 
 def show_shortcut_in_tooltip(act: QAction, text: str = "") -> None:
-    """``"Invert (I)"``: a toolbar button tells its key, as the menus do."""
+    """``"Invert (I)"``: a toolbar button tells its key, as the menus do; ``text`` replaces
+    the action's name."""
     keys = act.shortcut().toString()
     name = text or action_name(act)
     act.setToolTip(f"{name} ({keys})" if keys else name)
@@ -140,8 +174,10 @@ def name_presets(w: MainWindow, names: list[str]) -> None:
     without a preset for this image are greyed out."""
     for i, act in enumerate(w.act_presets):
         act.setText(names[i] if i < len(names) else f"Window preset {i + 1}")
-        act.setEnabled(i < len(names))
+        # A key without a preset is left out of the menu (its shortcut then does nothing).
+        act.setVisible(i < len(names))
         show_shortcut_in_tooltip(act)
+    w.presets_menu.setEnabled(bool(names))
 
 
 def _devices_known(w: MainWindow, devices: tuple[str, ...]) -> None:
@@ -182,7 +218,8 @@ def _build_menus(w: MainWindow) -> None:
         w.act_next, w.act_prev, w.act_next_series, w.act_prev_series,
         w.act_next_frame, w.act_prev_frame, w.act_first, w.act_last,
     ))  # fmt: skip
-    _add_all(view_menu.addMenu("Window presets"), w.act_presets)
+    w.presets_menu = view_menu.addMenu("Window presets")
+    _add_all(w.presets_menu, w.act_presets)
     docks = (w.browser_dock, w.problems_dock, w.findings_dock)
     view_menu.addMenu("Panels").addActions([d.toggleViewAction() for d in docks])
     analysis_menu = menu.addMenu("&Analysis")

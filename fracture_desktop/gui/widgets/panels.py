@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -34,6 +35,9 @@ from fracture_desktop.gui.flags import (
 from fracture_desktop.gui.widgets.columns import fix_column
 from fracture_desktop.gui.widgets.two_line import FLAG_COLOUR_ROLE, FLAG_TEXT_ROLE, ImageRowDelegate
 
+#: The most of the Problems panel's width that file names take before they are cut.
+FILE_SHARE = 0.5
+
 
 class ProblemsPanel(QTreeWidget):
     """Every file that could not be used, with its reason; details in the tooltip."""
@@ -45,12 +49,29 @@ class ProblemsPanel(QTreeWidget):
         self.setRootIsDecorated(False)
         self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.setColumnWidth(0, 130)
+        self._fit_timer = QTimer(self)  # once for a burst of problems, not per file
+        self._fit_timer.setSingleShot(True)
+        self._fit_timer.setInterval(0)
+        self._fit_timer.timeout.connect(self._fit_file_column)
 
     def add_problem(self, problem: FileProblem) -> None:
         item = QTreeWidgetItem([problem.path.name, problem.reason])
         item.setToolTip(0, str(problem.path))
         item.setToolTip(1, problem.details or problem.reason)
         self.addTopLevelItem(item)
+        self._fit_timer.start()
+
+    def _fit_file_column(self) -> None:
+        """File names whole, up to :data:`FILE_SHARE` of the panel; the reason gets the rest
+        (a name cut in the middle keeps its ends; the tooltip has the path)."""
+        self.resizeColumnToContents(0)
+        cap = int(self.viewport().width() * FILE_SHARE)
+        if self.columnWidth(0) > cap:
+            self.setColumnWidth(0, cap)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit_file_column()
 
     def problems(self) -> list[tuple[str, str]]:
         """``(file name, reason)`` rows, for the window title and tests."""

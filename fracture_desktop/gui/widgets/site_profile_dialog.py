@@ -7,11 +7,13 @@ import json
 from pathlib import Path
 
 from PySide6.QtCore import Signal
+from PySide6.QtGui import QTextOption
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFileDialog,
     QLabel,
+    QPlainTextEdit,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -64,6 +66,14 @@ class SiteProfileDialog(QDialog):
         self.message = QLabel("")
         self.message.setObjectName("notice")
         self.message.setWordWrap(True)
+        # Details hold sha256s and paths, words too long to wrap in a label: a box that
+        # wraps anywhere shows them whole at any dialog width.
+        self.details = QPlainTextEdit()
+        self.details.setReadOnly(True)
+        self.details.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
+        self.details.setWordWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
+        self.details.setMaximumHeight(5 * self.details.fontMetrics().lineSpacing())
+        self.details.setVisible(False)
         self.adopt_button = QPushButton("Adopt from a validation\u2026")
         self.drop_button = QPushButton("Drop profile")
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
@@ -73,6 +83,7 @@ class SiteProfileDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(self.text)
         layout.addWidget(self.message)
+        layout.addWidget(self.details)
         layout.addWidget(buttons)
         self.adopt_button.clicked.connect(self._choose)
         self.drop_button.clicked.connect(self.drop)
@@ -94,15 +105,21 @@ class SiteProfileDialog(QDialog):
             report = json.loads(path.read_text(encoding="utf-8"))
             save_profile(profile_from_validation(report, self.card.sha256))
         except (OSError, ValueError) as exc:
-            self.message.setText(f"Cannot read {path.name}: {exc}")
+            self._say(f"Cannot read {path.name}", str(exc))
             return False
         except SiteProfileError as exc:
-            self.message.setText(f"{exc.reason}. {exc.details}".strip())
+            self._say(exc.reason[:1].upper() + exc.reason[1:] + ".", exc.details)
             return False
-        self.message.setText("")
+        self._say("")
         self._refresh()
         self.sig_changed.emit()
         return True
+
+    def _say(self, reason: str, details: str = "") -> None:
+        """Why the last action failed, and its details below (none: both hidden)."""
+        self.message.setText(reason)
+        self.details.setPlainText(details)
+        self.details.setVisible(bool(details))
 
     def drop(self) -> None:
         if drop_profile(self.card.sha256):
