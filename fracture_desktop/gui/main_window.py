@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtCore import QByteArray
 from PySide6.QtGui import (
     QCloseEvent,
     QDragEnterEvent,
@@ -33,7 +34,12 @@ from fracture_desktop.gui.controllers.scan import ScanController
 from fracture_desktop.gui.controllers.site import SiteController
 from fracture_desktop.gui.controllers.thumbnails import ThumbnailMaker
 from fracture_desktop.gui.help_menu import HelpMenu
-from fracture_desktop.gui.layout import build_widgets, share_width_change, size_docks
+from fracture_desktop.gui.layout import (
+    build_widgets,
+    fit_to_screen,
+    share_width_change,
+    size_docks,
+)
 from fracture_desktop.gui.menus import build_actions, name_presets
 from fracture_desktop.gui.model_picker import ModelPicker
 from fracture_desktop.gui.report_flow import ReportFlow
@@ -93,6 +99,7 @@ class MainWindow(QMainWindow):
     status: StatusArea
     opacity: QSlider
     legend: HeatmapLegend
+    default_state: QByteArray  # the docks as built (gui/layout.py's reset_layout)
 
     def __init__(
         self,
@@ -107,7 +114,6 @@ class MainWindow(QMainWindow):
         self.session = ReadingSession(decisions, settings.display())
         self.setWindowTitle(WINDOW_TITLE)
         self.setAcceptDrops(True)
-        self.resize(1400, 900)
 
         self.bridge = Bridge(self)
         self.workers = [
@@ -188,9 +194,12 @@ class MainWindow(QMainWindow):
         self.opacity.valueChanged.connect(lambda v: session.update_display(heatmap_opacity=v))
 
     def _restore(self) -> None:
+        self.default_state = self.saveState()  # the docks as built: View > Reset layout
         geometry, state = self.settings.geometry()
-        if geometry is not None:
-            self.restoreGeometry(geometry)
+        if geometry is not None and self.restoreGeometry(geometry):
+            fit_to_screen(self, keep=True)  # last time's, on a screen that may be smaller
+        else:
+            fit_to_screen(self)
         if state is not None:
             self.restoreState(state)
         self._docks_sized = state is not None  # else sized when first shown

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QMenu, QToolBar
 from fracture_desktop.core.decisions import Decision
 from fracture_desktop.core.inference.card import ModelCard
 from fracture_desktop.core.inference.devices import DEVICES
+from fracture_desktop.gui.layout import reset_layout
 from fracture_desktop.gui.widgets.image_view import ZOOM_STEP
 
 if TYPE_CHECKING:
@@ -65,6 +66,7 @@ def build_actions(w: MainWindow) -> None:
     wheel_text = "Mouse &wheel steps images (Ctrl+wheel zooms)"
     w.act_wheel = a(wheel_text, None, commands.set_wheel_steps, checkable=True)
     w.act_overlays = a("Corner &overlays", "O", lambda on: display(overlays=on), True)
+    w.act_reset_layout = a("Reset &layout", None, lambda: reset_layout(w))
     w.act_tags = w.tags_dock.toggleViewAction()
     w.act_tags.setShortcut("T")
     w.addAction(w.act_tags)
@@ -222,6 +224,7 @@ def _build_menus(w: MainWindow) -> None:
     _add_all(w.presets_menu, w.act_presets)
     docks = (w.browser_dock, w.problems_dock, w.findings_dock)
     view_menu.addMenu("Panels").addActions([d.toggleViewAction() for d in docks])
+    view_menu.addAction(w.act_reset_layout)
     analysis_menu = menu.addMenu("&Analysis")
     _add_all(analysis_menu, (
         w.act_analyse_image, w.act_analyse_series, w.act_analyse_folder,
