@@ -7,8 +7,8 @@ from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStatusBar, QWi
 from fracture_desktop.core.findings import CARD_THRESHOLDS
 from fracture_desktop.core.imaging.records import ScanResult
 from fracture_desktop.core.inference.card import INTENDED_USE, INTENDED_USE_SHORT, ModelCard
+from fracture_desktop.core.measure import Distance
 from fracture_desktop.core.site_profile import thresholds_in_use
-from fracture_desktop.gui.measure import Distance
 from fracture_desktop.gui.widgets.eliding_label import ElidingLabel
 from fracture_desktop.gui.widgets.notifications import NotificationArea
 

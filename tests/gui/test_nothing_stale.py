@@ -140,3 +140,36 @@ def test_after_a_model_switch_the_counts_are_the_new_models(
     with qtbot.waitSignal(window.analysis.sig_finished, timeout=30000):
         window.reading.analyse_image()
     assert "1 analysed \u00b7 1 flagged fracture" in summary.text()
+
+
+def test_measurements_stay_with_their_image(qtbot, make_window, sample_folder: Path) -> None:
+    window = make_window()
+    open_and_wait(qtbot, window, sample_folder)
+    view, label = window.view, window.status.distance_label
+    select(qtbot, window, "cr_cervical")
+    viewport = view.graphics.viewport()
+    centre = viewport.rect().center()
+    window.act_measure.trigger()
+    for offset in (QPoint(80, 0), QPoint(0, 60)):
+        qtbot.wait(QApplication.doubleClickInterval() + 50)
+        drag(viewport, centre, centre + offset)
+    drawn = list(view.measurements)
+    assert len(drawn) == 2 and all(d.unit == "mm" for d in drawn)
+    lines = [r.line.line() for r in view.rulers._rulers]
+    window.reading.step_image(1)  # another image: a clean one
+    qtbot.waitUntil(lambda: view.record.path.name != "cr_cervical", timeout=10000)
+    assert view.measurements == [] and label.text() == ""
+    qtbot.wait(QApplication.doubleClickInterval() + 50)
+    drag(viewport, centre, centre + QPoint(30, 30))
+    assert len(view.measurements) == 1
+    select(qtbot, window, "cr_cervical")  # back: its two distances, where they were drawn
+    assert view.measurements == drawn
+    assert [r.line.line() for r in view.rulers._rulers] == lines
+    assert [r.label.toPlainText() for r in view.rulers._rulers] == [d.label for d in drawn]
+    assert label.text() == f"Distance: {drawn[-1].label}"
+    QTest.keyClick(window, Qt.Key.Key_Backspace)  # a deletion is kept too
+    window.reading.step_image(1)
+    qtbot.waitUntil(lambda: view.record.path.name != "cr_cervical", timeout=10000)
+    assert len(view.measurements) == 1  # the other image's own
+    select(qtbot, window, "cr_cervical")
+    assert view.measurements == drawn[:1]

@@ -22,9 +22,9 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 from fracture_desktop.core.display import DisplayState, pixel_readout, window_label
 from fracture_desktop.core.imaging.image import LoadedImage, Voi, VoiWindow, auto_window
 from fracture_desktop.core.imaging.records import ImageRecord
+from fracture_desktop.core.measure import Distance
 from fracture_desktop.core.session import ReadingSession
 from fracture_desktop.gui.controllers.images import Loaded
-from fracture_desktop.gui.measure import Distance
 from fracture_desktop.gui.widgets.box_overlay import BoxOverlay
 from fracture_desktop.gui.widgets.heatmap_layer import HeatmapLayer
 from fracture_desktop.gui.widgets.image_drawing import (
@@ -138,21 +138,22 @@ class ImageView(QWidget):
         self.show_message("")
         self.set_heatmap(None)
         self.box_overlay.set_boxes(())
-        self.clear_measurement()
         self.presets = list(loaded.presets)
         self._default = loaded.default
         self._span = loaded.span
         self.reset()
+        self._show_measurements()
 
     def set_frame(self, loaded: Loaded, position_text: str) -> None:
         """Show another frame of the shown record, keeping window, zoom and orientation.
 
-        The heatmap, boxes and measurement belong to the frame they were made on, so they go.
+        The heatmap, boxes and measurements belong to the frame they were made on: the
+        frame's own measurements are shown instead.
         """
         self.image, self.position_text = loaded.image, position_text
         self.set_heatmap(None)
         self.box_overlay.set_boxes(())
-        self.clear_measurement()
+        self._show_measurements()
         voi = None if loaded.image.is_colour else self.voi or self._default
         self._session.update_display(voi=voi)
         # The same window over the new pixels; orientation and zoom stay as they are.
@@ -319,6 +320,7 @@ class ImageView(QWidget):
         """Remove the latest measurement; False when there is none."""
         deleted = self.rulers.delete_last()
         if deleted:
+            self._keep_measurements()
             self.sig_measured.emit(self.measurement)  # the one before, or none
         return deleted
 
@@ -331,13 +333,30 @@ class ImageView(QWidget):
         had = bool(self.measurements)
         self.rulers.clear()
         if had:
+            self._keep_measurements()
             self.sig_measured.emit(None)
+
+    def _keep_measurements(self) -> None:
+        """Keep the image's measurements in the session, for when the reader comes back."""
+        if self.record is not None and self.image is not None:
+            measurements = self.rulers.measurements
+            self._session.set_measurements(self.record.path, self.image.frame, measurements)
+
+    def _show_measurements(self) -> None:
+        """Draw the measurements kept for the image and frame on show (none: a clean image)."""
+        kept = ()
+        if self.record is not None and self.image is not None:
+            kept = self._session.measurements_of(self.record.path, self.image.frame)
+        self.rulers.draw(kept)
+        if kept:
+            self.sig_measured.emit(self.measurement)
 
     def _on_measure_drag(self, start: QPointF, end: QPointF, finished: bool) -> None:
         if self.image is None:
             return
         measured = self.rulers.drag(start, end, finished, self.image.spacing)
         if measured is not None:
+            self._keep_measurements()
             self.sig_measured.emit(measured)
 
     # -- heatmap ----------------------------------------------------------------------------
