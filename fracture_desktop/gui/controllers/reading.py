@@ -22,6 +22,7 @@ from fracture_desktop.core.session import ReadingSession, neighbours, series_ste
 from fracture_desktop.gui.controllers.analysis import AnalysisController
 from fracture_desktop.gui.controllers.images import ImageLoader, Loaded
 from fracture_desktop.gui.controllers.thumbnails import ThumbnailMaker
+from fracture_desktop.gui.flags import FLAG_COLOURS, flag_text
 from fracture_desktop.gui.status import StatusArea
 from fracture_desktop.gui.widgets.browser import StudyBrowser
 from fracture_desktop.gui.widgets.image_view import ImageView
@@ -164,6 +165,7 @@ class ReadingController:
             record = self.session.records[finding.path]
             self.views.browser.set_finding(finding, made_by=label)
             self.views.findings_panel.set_finding(record, finding, made_by=label)
+        self._show_boxes()  # no flag or boxes of the previous model on the image
 
     def _on_finding(self, finding: Finding) -> None:
         self.views.browser.set_finding(finding)
@@ -173,11 +175,16 @@ class ReadingController:
         self._show_boxes()
 
     def _show_boxes(self) -> None:
-        """Draw the localiser's boxes of the image on show (frame 1, which the model saw)."""
+        """Say the model's flag over the image on show and draw the localiser's boxes (on
+        frame 1, which the model saw)."""
         view, current = self.views.view, self.session.current
         if view.image is None or current is None or view.record != current:
             return
         finding = self.session.findings.get(current.path)
+        if finding is None:
+            view.set_flag("")
+        else:
+            view.set_flag(f"Model: {flag_text(finding)}", FLAG_COLOURS[finding.flag].name())
         boxes = finding.drawn_boxes if finding is not None and view.image.frame == 0 else ()
         if boxes != view.box_overlay.boxes:
             view.box_overlay.set_boxes(boxes)

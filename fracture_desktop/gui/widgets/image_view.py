@@ -19,7 +19,12 @@ from PySide6.QtCore import QPointF, QRectF, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from fracture_desktop.core.display import DisplayState, pixel_readout, window_label
+from fracture_desktop.core.display import (
+    DisplayState,
+    orientation_label,
+    pixel_readout,
+    window_label,
+)
 from fracture_desktop.core.imaging.image import LoadedImage, Voi, VoiWindow, auto_window
 from fracture_desktop.core.imaging.records import ImageRecord
 from fracture_desktop.core.measure import Distance
@@ -75,6 +80,7 @@ class ImageView(QWidget):
         self.image: LoadedImage | None = None
         self.presets: list[Voi] = []
         self.position_text = ""
+        self._flag = ("", "")  # the model's flag of the image, and its colour
         self._span = 1.0
         self._default: Voi | None = None
         self._drawn: DisplayState | None = None  # what the image is drawn with; None: nothing
@@ -135,6 +141,7 @@ class ImageView(QWidget):
     def set_image(self, loaded: Loaded, position_text: str) -> None:
         """Show a prepared image with its default window, upright and fitted."""
         self.record, self.image, self.position_text = loaded.record, loaded.image, position_text
+        self._flag = ("", "")  # the reading controller says the new image's
         self.show_message("")
         self.set_heatmap(None)
         self.box_overlay.set_boxes(())
@@ -163,6 +170,17 @@ class ImageView(QWidget):
             self._draw_voi(voi, None)
         self._update_corners()
 
+    def set_flag(self, text: str, colour: str = "") -> None:
+        """Say the model's flag of the image on show over it ("" says nothing)."""
+        if (text, colour) != self._flag:
+            self._flag = (text, colour)
+            self._update_corners()
+
+    @property
+    def flag_text(self) -> str:
+        """The flag said over the image ("" when none is)."""
+        return self._flag[0] if self.overlays.flag.isVisible() else ""
+
     def set_position_text(self, text: str) -> None:
         """Where the image lies among those listed (``"Image 3 / 9"``), in the corner."""
         if text != self.position_text:
@@ -171,6 +189,7 @@ class ImageView(QWidget):
 
     def clear_image(self) -> None:
         self.record = self.image = None
+        self._flag = ("", "")
         self.presets = []
         self.image_item.clear()
         self.set_heatmap(None)
@@ -373,7 +392,8 @@ class ImageView(QWidget):
 
     def corner_texts(self) -> list[str]:
         """Top-left, top-right, bottom-left, bottom-right."""
-        shown = [self.position_text, self.zoom_text, self.window_text]
+        turned = orientation_label(self.rotation, self.flipped) if self.image else ""
+        shown = [self.position_text, self.zoom_text, self.window_text, turned]
         return corner_texts(self.record, self.image, shown)
 
     @property
@@ -393,6 +413,7 @@ class ImageView(QWidget):
 
     def _update_corners(self) -> None:
         self.overlays.show_corners(self.corner_texts(), self.display.overlays)
+        self.overlays.show_flag(*self._flag, self.display.overlays)
         # Warnings are shown even with the overlays off: they concern what the image shows.
         self.overlays.show_warning(self.warning_text)
         self.overlays.place()
