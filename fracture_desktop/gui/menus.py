@@ -12,6 +12,7 @@ from fracture_desktop.core.decisions import Decision
 from fracture_desktop.core.inference.card import ModelCard
 from fracture_desktop.core.inference.devices import DEVICES
 from fracture_desktop.gui.layout import reset_layout
+from fracture_desktop.gui.widgets.box_overlay import BOX_SCORE_NOTE
 from fracture_desktop.gui.widgets.image_view import ZOOM_STEP
 
 if TYPE_CHECKING:
@@ -112,6 +113,7 @@ def build_actions(w: MainWindow) -> None:
     _build_toolbar(w)
     for act in w.actions():
         show_shortcut_in_tooltip(act)
+    show_shortcut_in_tooltip(w.act_boxes, f"Fracture boxes: {BOX_SCORE_NOTE}")
     w.analysis.sig_model_state.connect(lambda card, reason: _model_state(w, card, reason))
     events = w.session.events
     for event in (events.opened, events.records_added, events.current):

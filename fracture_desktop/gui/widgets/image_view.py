@@ -90,6 +90,8 @@ class ImageView(QWidget):
         self.viewbox.sig_measure_drag.connect(self._on_measure_drag)
         self.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.viewbox.sigRangeChanged.connect(lambda *_: self._update_corners())
+        # Box labels keep their size on screen: placed again whenever the view moves.
+        self.viewbox.sigTransformChanged.connect(lambda *_: self.box_overlay.place_labels())
         self.clear_measurement()
         self._draw(session.display)
 
@@ -301,6 +303,7 @@ class ImageView(QWidget):
         self.image_item.setTransform(orientation(self.image.shape, self.rotation, self.flipped))
         self.fit()
         self.rulers.place_labels()
+        self.box_overlay.place_labels()
 
     # -- cursor readout ---------------------------------------------------------------------
 
