@@ -118,9 +118,9 @@ class MainWindow(QMainWindow):
         self.bridge = Bridge(self)
         self.workers = [
             Worker(name, self.bridge, self.notify)
-            for name in ("fd-scan", "fd-image", "fd-thumbs", "fd-model")
+            for name in ("fd-scan", "fd-image", "fd-thumbs", "fd-model", "fd-validate")
         ]
-        scan_worker, image_worker, thumb_worker, model_worker = self.workers
+        scan_worker, image_worker, thumb_worker, model_worker, validate_worker = self.workers
         self.scan = ScanController(scan_worker, self)
         self.loader = ImageLoader(image_worker, self)
         chosen = settings.model_dir
@@ -146,7 +146,9 @@ class MainWindow(QMainWindow):
         self.report_flow = ReportFlow(
             self.session, settings, writer, self.analysis, status, self.notify, self
         )
-        self.site = SiteController(self.session, self.analysis, self.findings_panel, self)
+        self.site = SiteController(
+            self.session, self.analysis, self.findings_panel, validate_worker, self.status, self
+        )
         self.view_commands = ViewCommands(
             self.view, self.session, self.reading, settings, self.status
         )
@@ -268,6 +270,7 @@ class MainWindow(QMainWindow):
         self.thumbnails.cancel()
         self.analysis.cancel()
         self.report_writer.cancel()
+        self.site.cancel()
         self.loader.clear()
         default_guard().interrupt()  # a decode in progress would hold its thread up to 30 s
         for worker in self.workers:

@@ -97,6 +97,7 @@ def build_actions(w: MainWindow) -> None:
     w.act_shortcuts = a("&Shortcuts", "F1", w.help_menu.show_shortcuts)
     w.act_model = a("&Model\u2026", None, w.help_menu.show_model)
     w.act_site_profile = a("Site &profile\u2026", None, w.site.show_dialog)
+    w.act_validate = a("&Validate this folder\u2026", None, w.site.validate_folder)
     w.act_about = a("&About Fracture Desktop\u2026", None, w.help_menu.show_about)
     w.act_open_report = a("Open last &report", None, w.report_flow.open_last)
     w.act_open_report.setEnabled(False)
@@ -150,7 +151,7 @@ def update_enabled(w: MainWindow) -> None:
             w.act_prev_frame, w.act_first, w.act_last,
         )),
         (model or image, (w.act_analyse_image, w.act_analyse_series)),
-        (model or images, (w.act_analyse_folder, w.act_export)),
+        (model or images, (w.act_analyse_folder, w.act_export, w.act_validate)),
     )  # fmt: skip
     for reason, actions in needs:
         for act in actions:
@@ -234,7 +235,7 @@ def _build_menus(w: MainWindow) -> None:
         w.act_confirm, w.act_reject, w.act_undecide,
     ))  # fmt: skip
     analysis_menu.addMenu("&Device").addActions(list(w.device_actions.values()))
-    analysis_menu.addAction(w.act_site_profile)
+    analysis_menu.addActions([w.act_site_profile, w.act_validate])
     w.model_menu = analysis_menu.addMenu("&Model")
     help_menu = menu.addMenu("&Help")
     _add_all(help_menu, (w.act_shortcuts, w.act_model, None, w.act_about))
