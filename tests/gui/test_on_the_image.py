@@ -122,3 +122,21 @@ def test_box_labels_are_legible_apart_and_explained(
         assert "Box score 0.25" in item.toolTip()
         assert "not the image's probability of fracture" in item.toolTip()
     assert "box score" in window.act_boxes.toolTip()
+
+
+def test_the_side_the_header_names_is_said_on_the_image(
+    qtbot, make_window, tmp_path: Path
+) -> None:
+    import pydicom
+
+    from fracture_desktop.core.paths import resources_root
+
+    folder = tmp_path / "sides"
+    folder.mkdir()
+    ds = pydicom.dcmread(resources_root() / "samples/dicom/CR_hip_RG2_JPLY_fixed.dcm")
+    ds.ImageLaterality = "R"  # PS3.3 C.7.6.2; the series says nothing (Laterality empty)
+    ds.save_as(folder / "hip.dcm")
+    window = make_window()
+    open_and_wait(qtbot, window, folder)
+    assert window.session.current.laterality == "R"
+    assert window.view.corner_texts()[2].splitlines()[:3] == ["CR", "HIP", "Right side"]

@@ -19,6 +19,10 @@ from fracture_desktop.core.imaging.records import ImageRecord
 MARGIN = 8  # screen pixels between an overlay and the view's edge
 
 
+#: The header's laterality as the corner says it (PS3.3 C.7.6.2: L, R, B both, U unpaired).
+SIDES = {"L": "Left side", "R": "Right side", "B": "Both sides", "U": "Unpaired"}
+
+
 def corner_texts(
     record: ImageRecord | None, image: LoadedImage | None, shown: Sequence[str]
 ) -> list[str]:
@@ -29,10 +33,11 @@ def corner_texts(
     if r is None or image is None:
         return ["", "", "", ""]
     calibration = "uncalibrated" if image.spacing is None else ""
+    side = SIDES.get(r.laterality.upper(), r.laterality)
     return [
         "\n".join(filter(None, [r.patient_name, r.patient_id, r.patient_birth_date])),
         "\n".join(filter(None, [r.study_date, r.study_description, r.series_description])),
-        "\n".join(filter(None, [r.modality, r.body_part, r.view_position, calibration])),
+        "\n".join(filter(None, [r.modality, r.body_part, r.view_position, side, calibration])),
         "\n".join(filter(None, shown)),
     ]
 
