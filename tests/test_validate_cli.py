@@ -14,9 +14,9 @@ from pypdf import PdfReader
 from fracture_desktop import cli
 from fracture_desktop.batch import EXIT_NO_MODEL, EXIT_OK
 from fracture_desktop.core.inference.card import load_card
+from fracture_desktop.core.site_labels import folder_label
 from fracture_desktop.core.site_profile import load_profile, profile_path
 from fracture_desktop.training.dataset import source_samples
-from fracture_desktop.training.validate import folder_label
 
 PER_CLASS = 30  # one more than the card's rule needs to choose thresholds at all
 

@@ -79,6 +79,26 @@ def window_label(voi: Voi | None, explanation: bool = True) -> str:
     return f"{values} ({voi.explanation or 'window'})" if explanation else values
 
 
+def orientation_label(rotation: int, flipped: bool) -> str:
+    """How the view shows the image against how it was stored, "" when as stored: a turned
+    or mirrored radiograph puts the patient's left where the reader expects the right.
+
+    The view draws ``rotation`` degrees clockwise after a left-right mirror (``flipped``);
+    a half turn after a mirror is a top-bottom flip.
+    """
+    rotation %= 360
+    if flipped and rotation == 180:
+        return "Flipped top-bottom"
+    turned = {
+        90: "turned 90\u00b0 clockwise",
+        180: "turned 180\u00b0",
+        270: "turned 90\u00b0 counter-clockwise",
+    }.get(rotation, "")
+    parts = (["mirrored left-right"] if flipped else []) + ([turned] if turned else [])
+    text = ", then ".join(parts)
+    return text[:1].upper() + text[1:]
+
+
 def _heat_lut() -> np.ndarray:
     """256 RGB colours along :data:`_RAMP`, so colouring is one table lookup per pixel."""
     position = np.linspace(0.0, len(_RAMP) - 1, 256, dtype=np.float32)

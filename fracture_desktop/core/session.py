@@ -19,6 +19,7 @@ from fracture_desktop.core.display import DisplayState
 from fracture_desktop.core.events import Event
 from fracture_desktop.core.findings import Finding
 from fracture_desktop.core.imaging.records import FileProblem, ImageRecord, ScanResult
+from fracture_desktop.core.measure import Measurement
 
 
 class SessionEvents:
@@ -88,6 +89,9 @@ class ReadingSession:
         Image identities (SOP Instance UID or content hash), the keys of reader decisions.
     display : DisplayState
         The reader's display choices.
+    measurements : dict of (Path, int) to tuple of Measurement
+        The distances the reader drew on each image and frame, oldest first; they stay
+        while the reader looks at other images, until another folder is opened.
     events : SessionEvents
         Subscribe here to hear about changes.
     """
@@ -104,6 +108,7 @@ class ReadingSession:
         self.findings: dict[Path, Finding] = {}
         self.identities: dict[Path, str] = {}
         self.display = display or DisplayState()
+        self.measurements: dict[tuple[Path, int], tuple[Measurement, ...]] = {}
 
     # -- the folder -------------------------------------------------------------------------
 
@@ -114,6 +119,7 @@ class ReadingSession:
         self.problems.clear()
         self.findings.clear()
         self.identities.clear()
+        self.measurements.clear()
         self.scan_done = False
         self.current, self.frame = None, 0
         self.events.opened.emit(self.folder)
@@ -159,6 +165,19 @@ class ReadingSession:
         if display != self.display or display.voi is not self.display.voi:
             self.display = display
             self.events.display.emit(display)
+
+    def set_measurements(
+        self, path: Path, frame: int, measurements: tuple[Measurement, ...]
+    ) -> None:
+        """The distances drawn on frame ``frame`` of the image at ``path`` (none: forgotten)."""
+        if measurements:
+            self.measurements[(path, frame)] = tuple(measurements)
+        else:
+            self.measurements.pop((path, frame), None)
+
+    def measurements_of(self, path: Path, frame: int) -> tuple[Measurement, ...]:
+        """The distances drawn on frame ``frame`` of the image at ``path``, oldest first."""
+        return self.measurements.get((path, frame), ())
 
     # -- results and decisions --------------------------------------------------------------
 

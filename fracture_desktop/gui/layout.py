@@ -1,11 +1,13 @@
 """The main window's layout: the image view in the middle, the panels in docks at its sides,
-the status bar, the toolbar's heatmap controls, and the docks' share of the window's width."""
+the status bar, the toolbar's heatmap controls, the docks' share of the window's width, and
+the window's size on the screen it opens on."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QRect, QSize, Qt, QTimer
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QSlider, QWidget
 
 from fracture_desktop.gui.status import StatusArea
@@ -21,6 +23,37 @@ if TYPE_CHECKING:
 #: The side panels' first widths, as shares of the window's; they keep their share as the
 #: window grows or shrinks (a maximised window gives the panels room too).
 DOCK_SHARES = (0.25, 0.27)
+#: The window's first size where the screen has room for it; a smaller screen gets all of
+#: its room (a 1366 x 768 laptop: Confirm / Reject and the status bar stay on screen).
+PREFERRED_SIZE = QSize(1400, 900)
+
+
+def fitted_geometry(room: QRect, wanted: QRect | None = None) -> QRect:
+    """Where the window goes in ``room`` (a screen's available geometry): ``wanted`` (a
+    restored geometry) made no larger than ``room`` and moved inside it, or else
+    :data:`PREFERRED_SIZE` at most, centred."""
+    if wanted is None:
+        size = PREFERRED_SIZE.boundedTo(room.size())
+        wanted = QRect(0, 0, size.width(), size.height())
+        wanted.moveCenter(room.center())
+    rect = QRect(wanted.topLeft(), wanted.size().boundedTo(room.size()))
+    rect.moveLeft(max(room.left(), min(rect.left(), room.right() - rect.width() + 1)))
+    rect.moveTop(max(room.top(), min(rect.top(), room.bottom() - rect.height() + 1)))
+    return rect
+
+
+def screen_room(w: QWidget) -> QRect:
+    """The available geometry (less task bars) of the screen ``w`` is on."""
+    screen = w.screen() or QGuiApplication.primaryScreen()
+    return screen.availableGeometry()
+
+
+def fit_to_screen(w: QMainWindow, keep: bool = False) -> None:
+    """Fit ``w`` to its screen: its preferred size at most, centred; with ``keep``, the
+    geometry it has (restored from last time) only made to fit (another screen now)."""
+    rect = fitted_geometry(screen_room(w), w.geometry() if keep else None)
+    w.resize(rect.size())
+    w.move(rect.topLeft())
 
 
 def _dock(w: QMainWindow, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
@@ -77,3 +110,13 @@ def share_width_change(w: MainWindow, old: int, new: int) -> None:
             docks.append(dock)
     widths = [max(d.minimumSizeHint().width(), round(d.width() * new / old)) for d in docks]
     w.resizeDocks(docks, widths, Qt.Orientation.Horizontal)
+
+
+def reset_layout(w: MainWindow) -> None:
+    """View > Reset layout: every panel back in its first place, the window fitted to its
+    screen."""
+    w.showNormal()
+    w.restoreState(w.default_state)
+    fit_to_screen(w)
+    # Once the resize is through: the panels then take their first shares of the width.
+    QTimer.singleShot(0, lambda: size_docks(w))

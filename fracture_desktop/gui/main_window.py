@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtCore import QByteArray
 from PySide6.QtGui import (
     QCloseEvent,
     QDragEnterEvent,
@@ -33,7 +34,12 @@ from fracture_desktop.gui.controllers.scan import ScanController
 from fracture_desktop.gui.controllers.site import SiteController
 from fracture_desktop.gui.controllers.thumbnails import ThumbnailMaker
 from fracture_desktop.gui.help_menu import HelpMenu
-from fracture_desktop.gui.layout import build_widgets, share_width_change, size_docks
+from fracture_desktop.gui.layout import (
+    build_widgets,
+    fit_to_screen,
+    share_width_change,
+    size_docks,
+)
 from fracture_desktop.gui.menus import build_actions, name_presets
 from fracture_desktop.gui.model_picker import ModelPicker
 from fracture_desktop.gui.report_flow import ReportFlow
@@ -93,6 +99,7 @@ class MainWindow(QMainWindow):
     status: StatusArea
     opacity: QSlider
     legend: HeatmapLegend
+    default_state: QByteArray  # the docks as built (gui/layout.py's reset_layout)
 
     def __init__(
         self,
@@ -107,14 +114,13 @@ class MainWindow(QMainWindow):
         self.session = ReadingSession(decisions, settings.display())
         self.setWindowTitle(WINDOW_TITLE)
         self.setAcceptDrops(True)
-        self.resize(1400, 900)
 
         self.bridge = Bridge(self)
         self.workers = [
             Worker(name, self.bridge, self.notify)
-            for name in ("fd-scan", "fd-image", "fd-thumbs", "fd-model")
+            for name in ("fd-scan", "fd-image", "fd-thumbs", "fd-model", "fd-validate")
         ]
-        scan_worker, image_worker, thumb_worker, model_worker = self.workers
+        scan_worker, image_worker, thumb_worker, model_worker, validate_worker = self.workers
         self.scan = ScanController(scan_worker, self)
         self.loader = ImageLoader(image_worker, self)
         chosen = settings.model_dir
@@ -140,7 +146,9 @@ class MainWindow(QMainWindow):
         self.report_flow = ReportFlow(
             self.session, settings, writer, self.analysis, status, self.notify, self
         )
-        self.site = SiteController(self.session, self.analysis, self.findings_panel, self)
+        self.site = SiteController(
+            self.session, self.analysis, self.findings_panel, validate_worker, self.status, self
+        )
         self.view_commands = ViewCommands(
             self.view, self.session, self.reading, settings, self.status
         )
@@ -175,9 +183,7 @@ class MainWindow(QMainWindow):
         self.report_writer.sig_finding.connect(session.add_finding)
         self.view.sig_cursor_text.connect(status.cursor_label.setText)
         self.view.sig_window_text.connect(status.show_window)
-        self.view.sig_measured.connect(
-            lambda measured: status.distance_label.setText(f"Distance: {measured.label}")
-        )
+        self.view.sig_measured.connect(status.show_distance)
         status.cancel_button.clicked.connect(analysis.cancel)
         self.view.viewbox.sig_wheel_step.connect(self.view_commands.step_by_wheel)
         # After the reading controller has shown the image: its presets are known now.
@@ -190,9 +196,12 @@ class MainWindow(QMainWindow):
         self.opacity.valueChanged.connect(lambda v: session.update_display(heatmap_opacity=v))
 
     def _restore(self) -> None:
+        self.default_state = self.saveState()  # the docks as built: View > Reset layout
         geometry, state = self.settings.geometry()
-        if geometry is not None:
-            self.restoreGeometry(geometry)
+        if geometry is not None and self.restoreGeometry(geometry):
+            fit_to_screen(self, keep=True)  # last time's, on a screen that may be smaller
+        else:
+            fit_to_screen(self)
         if state is not None:
             self.restoreState(state)
         self._docks_sized = state is not None  # else sized when first shown
@@ -261,6 +270,7 @@ class MainWindow(QMainWindow):
         self.thumbnails.cancel()
         self.analysis.cancel()
         self.report_writer.cancel()
+        self.site.cancel()
         self.loader.clear()
         default_guard().interrupt()  # a decode in progress would hold its thread up to 30 s
         for worker in self.workers:

@@ -11,6 +11,8 @@ from PySide6.QtWidgets import QMenu, QToolBar
 from fracture_desktop.core.decisions import Decision
 from fracture_desktop.core.inference.card import ModelCard
 from fracture_desktop.core.inference.devices import DEVICES
+from fracture_desktop.gui.layout import reset_layout
+from fracture_desktop.gui.widgets.box_overlay import BOX_SCORE_NOTE
 from fracture_desktop.gui.widgets.image_view import ZOOM_STEP
 
 if TYPE_CHECKING:
@@ -65,6 +67,7 @@ def build_actions(w: MainWindow) -> None:
     wheel_text = "Mouse &wheel steps images (Ctrl+wheel zooms)"
     w.act_wheel = a(wheel_text, None, commands.set_wheel_steps, checkable=True)
     w.act_overlays = a("Corner &overlays", "O", lambda on: display(overlays=on), True)
+    w.act_reset_layout = a("Reset &layout", None, lambda: reset_layout(w))
     w.act_tags = w.tags_dock.toggleViewAction()
     w.act_tags.setShortcut("T")
     w.addAction(w.act_tags)
@@ -94,6 +97,7 @@ def build_actions(w: MainWindow) -> None:
     w.act_shortcuts = a("&Shortcuts", "F1", w.help_menu.show_shortcuts)
     w.act_model = a("&Model\u2026", None, w.help_menu.show_model)
     w.act_site_profile = a("Site &profile\u2026", None, w.site.show_dialog)
+    w.act_validate = a("&Validate this folder\u2026", None, w.site.validate_folder)
     w.act_about = a("&About Fracture Desktop\u2026", None, w.help_menu.show_about)
     w.act_open_report = a("Open last &report", None, w.report_flow.open_last)
     w.act_open_report.setEnabled(False)
@@ -110,17 +114,51 @@ def build_actions(w: MainWindow) -> None:
     _build_toolbar(w)
     for act in w.actions():
         show_shortcut_in_tooltip(act)
+    show_shortcut_in_tooltip(w.act_boxes, f"Fracture boxes: {BOX_SCORE_NOTE}")
     w.analysis.sig_model_state.connect(lambda card, reason: _model_state(w, card, reason))
+    events = w.session.events
+    for event in (events.opened, events.records_added, events.current):
+        event.connect(lambda _change: update_enabled(w))
+    update_enabled(w)
     w.analysis.sig_devices_known.connect(lambda devices: _devices_known(w, devices))
 
 
 def _model_state(w: MainWindow, card: ModelCard | None, reason: str) -> None:
-    """Enable what needs the model only when it is usable; say why when it is not."""
-    available = card is not None and not reason
-    for act in (w.act_analyse_image, w.act_analyse_series, w.act_analyse_folder, w.act_export):
-        act.setEnabled(available)
-        show_shortcut_in_tooltip(act, "" if available else f"Unavailable: {reason}")
     w.status.show_model(card, reason)
+    update_enabled(w)
+
+
+#: Said by what needs an image (or a folder) while there is none.
+NO_FOLDER = "open a folder first (Ctrl+O)"
+
+
+def update_enabled(w: MainWindow) -> None:
+    """Enable each command only when it can act: on an image on show, on a folder's images,
+    with a usable model; a greyed one says why in its tooltip."""
+    session = w.session
+    model = "" if w.analysis.available else w.analysis.unavailable_reason
+    image = "" if session.current is not None else NO_FOLDER
+    images = "" if session.records else NO_FOLDER
+    needs = (
+        (image, (
+            w.act_fit, w.act_actual, w.act_zoom_in, w.act_zoom_out, w.act_invert,
+            w.act_rotate, w.act_rotate_back, w.act_flip, w.act_flip_vertical, w.act_reset,
+            w.act_measure, w.act_delete_measure, w.act_clear_measure,
+            w.act_confirm, w.act_reject, w.act_undecide,
+        )),
+        (images, (
+            w.act_next, w.act_prev, w.act_next_series, w.act_prev_series, w.act_next_frame,
+            w.act_prev_frame, w.act_first, w.act_last,
+        )),
+        (model or image, (w.act_analyse_image, w.act_analyse_series)),
+        (model or images, (w.act_analyse_folder, w.act_export, w.act_validate)),
+    )  # fmt: skip
+    for reason, actions in needs:
+        for act in actions:
+            act.setEnabled(not reason)
+            show_shortcut_in_tooltip(
+                act, f"{action_name(act)} (unavailable: {reason})" if reason else ""
+            )
 
 
 def action_name(act: QAction) -> str:
@@ -129,7 +167,8 @@ def action_name(act: QAction) -> str:
 
 
 def show_shortcut_in_tooltip(act: QAction, text: str = "") -> None:
-    """``"Invert (I)"``: a toolbar button tells its key, as the menus do."""
+    """``"Invert (I)"``: a toolbar button tells its key, as the menus do; ``text`` replaces
+    the action's name."""
     keys = act.shortcut().toString()
     name = text or action_name(act)
     act.setToolTip(f"{name} ({keys})" if keys else name)
@@ -140,8 +179,10 @@ def name_presets(w: MainWindow, names: list[str]) -> None:
     without a preset for this image are greyed out."""
     for i, act in enumerate(w.act_presets):
         act.setText(names[i] if i < len(names) else f"Window preset {i + 1}")
-        act.setEnabled(i < len(names))
+        # A key without a preset is left out of the menu (its shortcut then does nothing).
+        act.setVisible(i < len(names))
         show_shortcut_in_tooltip(act)
+    w.presets_menu.setEnabled(bool(names))
 
 
 def _devices_known(w: MainWindow, devices: tuple[str, ...]) -> None:
@@ -182,9 +223,11 @@ def _build_menus(w: MainWindow) -> None:
         w.act_next, w.act_prev, w.act_next_series, w.act_prev_series,
         w.act_next_frame, w.act_prev_frame, w.act_first, w.act_last,
     ))  # fmt: skip
-    _add_all(view_menu.addMenu("Window presets"), w.act_presets)
+    w.presets_menu = view_menu.addMenu("Window presets")
+    _add_all(w.presets_menu, w.act_presets)
     docks = (w.browser_dock, w.problems_dock, w.findings_dock)
     view_menu.addMenu("Panels").addActions([d.toggleViewAction() for d in docks])
+    view_menu.addAction(w.act_reset_layout)
     analysis_menu = menu.addMenu("&Analysis")
     _add_all(analysis_menu, (
         w.act_analyse_image, w.act_analyse_series, w.act_analyse_folder,
@@ -192,7 +235,7 @@ def _build_menus(w: MainWindow) -> None:
         w.act_confirm, w.act_reject, w.act_undecide,
     ))  # fmt: skip
     analysis_menu.addMenu("&Device").addActions(list(w.device_actions.values()))
-    analysis_menu.addAction(w.act_site_profile)
+    analysis_menu.addActions([w.act_site_profile, w.act_validate])
     w.model_menu = analysis_menu.addMenu("&Model")
     help_menu = menu.addMenu("&Help")
     _add_all(help_menu, (w.act_shortcuts, w.act_model, None, w.act_about))

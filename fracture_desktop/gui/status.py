@@ -7,7 +7,9 @@ from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStatusBar, QWi
 from fracture_desktop.core.findings import CARD_THRESHOLDS
 from fracture_desktop.core.imaging.records import ScanResult
 from fracture_desktop.core.inference.card import INTENDED_USE, INTENDED_USE_SHORT, ModelCard
+from fracture_desktop.core.measure import Distance
 from fracture_desktop.core.site_profile import thresholds_in_use
+from fracture_desktop.gui.widgets.eliding_label import ElidingLabel
 from fracture_desktop.gui.widgets.notifications import NotificationArea
 
 
@@ -25,18 +27,22 @@ class StatusArea(QStatusBar):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.cursor_label = QLabel("")
+        # Short of room, the longer fragments give way down to their first words, cut with
+        # an ellipsis (the tooltip has them whole) rather than clipped, or widening the
+        # window past a laptop's screen: "x 893 y 1085 · value 404 · 178.6, 2…".
+        self.cursor_label = ElidingLabel("", keep=len("x 8888 y 8888 \u00b7 value 8888"))
         self.window_label = QLabel("")
-        self.distance_label = QLabel("")
+        self.distance_label = ElidingLabel("", keep=len("Distance: 888.8 mm"))
         self.notices = NotificationArea()
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(180)
+        self.progress.setMinimumWidth(60)
         self.progress.setVisible(False)
-        self.remaining_label = QLabel("")
+        self.remaining_label = ElidingLabel("", keep=0)  # the progress bar says enough
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setVisible(False)
         self.device_label = QLabel("")
-        self.model_label = QLabel("Model: checking\u2026")
+        self.model_label = ElidingLabel("Model: checking\u2026", keep=len("Model: ") + 12)
         self.intended_label = QLabel(INTENDED_USE_SHORT + ".")
         self.intended_label.setToolTip(INTENDED_USE)
         self.intended_label.setObjectName("intendedUse")
@@ -65,6 +71,10 @@ class StatusArea(QStatusBar):
         """The window in short (``W 400 L 40``); its name is in the tooltip and the corner."""
         self.window_label.setText(text.split(" (", 1)[0])
         self.window_label.setToolTip(text)
+
+    def show_distance(self, measured: Distance | None) -> None:
+        """The latest measurement of the image; None (all deleted) clears it."""
+        self.distance_label.setText(f"Distance: {measured.label}" if measured else "")
 
     def clear_readouts(self) -> None:
         """Forget what was read off the previous image (pixel, window, distance)."""

@@ -14,6 +14,7 @@ from fracture_desktop.core.findings import Finding, Flag
 from fracture_desktop.core.imaging.image import VoiWindow
 from fracture_desktop.core.imaging.records import FileProblem, ImageRecord
 from fracture_desktop.core.imaging.scan import scan_folder
+from fracture_desktop.core.measure import Distance, Measurement
 from fracture_desktop.core.session import ReadingSession, neighbours, series_step, step_in
 
 FILES = {
@@ -60,6 +61,27 @@ def test_opening_forgets_the_previous_folder(session, records, tmp_path: Path) -
     assert opened == [tmp_path, tmp_path / "other"]
     assert (session.records, session.problems, session.findings) == ({}, [], {})
     assert session.current is None and not session.scan_done
+
+
+def test_measurements_are_kept_per_image_and_frame_until_another_folder(
+    session, records, tmp_path: Path
+) -> None:
+    session.open(tmp_path)
+    session.add_records(records)
+    path = records[0].path
+    ruler = Measurement((1.0, 2.0), (4.0, 6.0), Distance(5.0, "px", "uncalibrated"))
+    session.set_measurements(path, 0, (ruler,))
+    assert session.measurements_of(path, 0) == (ruler,)
+    assert (
+        session.measurements_of(path, 1) == () and session.measurements_of(records[1].path, 0) == ()
+    )
+    session.show(records[1])  # looking elsewhere keeps them
+    assert session.measurements_of(path, 0) == (ruler,)
+    session.set_measurements(path, 0, ())  # all deleted
+    assert session.measurements == {}
+    session.set_measurements(path, 0, (ruler,))
+    session.open(tmp_path / "other")
+    assert session.measurements == {}
 
 
 def test_findings_of_another_folder_are_dropped(session, records, tmp_path: Path) -> None:

@@ -52,7 +52,11 @@ def make_window(qtbot, tmp_path: Path, model_dir: Path) -> Iterator[Callable[...
     application()
     made = []
 
-    def make(engine: FakeEngine | None = None, model: Path | None = None) -> MainWindow:
+    def make(
+        engine: FakeEngine | None = None,
+        model: Path | None = None,
+        size: tuple[int, int] | None = (1200, 800),
+    ) -> MainWindow:
         settings = ViewerSettings(
             QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
         )
@@ -66,7 +70,8 @@ def make_window(qtbot, tmp_path: Path, model_dir: Path) -> Iterator[Callable[...
         factory = None if engine is None else factory
         window = MainWindow(settings, decisions, model or model_dir, factory, results)
         qtbot.addWidget(window)
-        window.resize(1200, 800)
+        if size is not None:  # None: as the window sized itself
+            window.resize(*size)
         window.show()
         qtbot.waitUntil(
             lambda: (

@@ -71,7 +71,8 @@ def open_and_wait(qtbot, window, folder: Path) -> None:
     """Open ``folder`` and wait for the scan, every identity and the first image."""
     with qtbot.waitSignal(window.scan.sig_finished, timeout=20000):
         window.open_folder(folder)
-    qtbot.waitUntil(lambda: window.view.image is not None, timeout=10000)
+    # A JPEG 2000 radiograph takes seconds to decode on a loaded machine (CI, training).
+    qtbot.waitUntil(lambda: window.view.image is not None, timeout=30000)
     qtbot.waitUntil(
         lambda: len(window.session.identities) == len(window.session.records), timeout=20000
     )

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from gui_helpers import FakeEngine, open_and_wait
-from PySide6.QtCore import QPointF
+from PySide6.QtCore import QPointF, QRect
 from PySide6.QtGui import QImage
 
 from fracture_desktop.core.boxes import Box
@@ -53,6 +53,12 @@ def outline_found(view, rect: tuple[float, float, float, float]) -> bool:
     return True
 
 
+def label_on_screen(view, plate) -> QRect:
+    """Where a box's label (drawn at one size whatever the zoom) lies on screen."""
+    transform = plate.deviceTransform(view.graphics.viewportTransform())
+    return transform.mapRect(plate.rect()).toAlignedRect()
+
+
 def expected_pixels(view, box: Box) -> tuple[float, float, float, float]:
     """Where ``box`` (stored-image pixels) lands on screen, through the view's transforms."""
     corners = [
@@ -83,10 +89,18 @@ def test_boxes_are_drawn_where_the_engine_put_them_and_follow_rotation_and_flips
         qtbot.wait(50)
         wanted = expected_pixels(view, box)
         assert outline_found(view, wanted), f"no outline at {wanted} after {turn} turns"
-        # Elsewhere the screen holds no box colour but the score label at one corner.
+        # Elsewhere the screen holds no box colour but the score label, at the corner
+        # that is the box's top left on screen.
         mask = box_colour_mask(view)
         left, top, right, bottom = (round(v) for v in wanted)
-        mask[max(top - 20, 0) : bottom + 20, max(left - 40, 0) : right + 40] = False
+        mask[max(top - 2, 0) : bottom + 3, max(left - 2, 0) : right + 3] = False
+        (plate,) = view.box_overlay.labels
+        shown = label_on_screen(view, plate)
+        assert abs(shown.left() - left) <= 2 and abs(shown.bottom() - top) <= 2
+        mask[
+            max(shown.top() - 1, 0) : shown.bottom() + 2,
+            max(shown.left() - 1, 0) : shown.right() + 2,
+        ] = False
         assert not mask.any()
         window.act_rotate.trigger() if turn == 0 else window.act_flip_vertical.trigger()
     # H hides the boxes and shows them again.

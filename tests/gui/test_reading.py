@@ -216,7 +216,7 @@ def test_heatmap_overlay_leaves_pixels_alone(qtbot, make_window, sample_folder: 
     from gui_helpers import FakeEngine
 
     def tinted_pixels() -> int:
-        """Rendered pixels that are not grey: the corner text's and the heatmap's colours."""
+        """Rendered pixels that are not grey: the heatmap's colours."""
         shot = view.graphics.grab().toImage().convertToFormat(QImage.Format.Format_RGB888)
         ptr = shot.constBits()
         rgb = np.frombuffer(ptr, np.uint8).reshape(shot.height(), shot.bytesPerLine())
@@ -227,6 +227,10 @@ def test_heatmap_overlay_leaves_pixels_alone(qtbot, make_window, sample_folder: 
     open_and_wait(qtbot, window, sample_folder)
     select(qtbot, window, "CT_small.dcm")
     view = window.view
+    # Overlays off: the heatmap's request scores the image, and its flag, in colour, would
+    # then be said over the image too.
+    window.act_overlays.trigger()
+    assert not window.session.display.overlays
     original = view.image_item.image.copy()
     baseline = tinted_pixels()
     window.act_heatmap.trigger()

@@ -40,6 +40,9 @@ class ImageRecord:
     modality: str = ""
     body_part: str = ""
     view_position: str = ""
+    #: The side imaged: Image Laterality (0020,0062), else the series' Laterality (0020,0060);
+    #: "L", "R", "B" (both) or "U" (unpaired), "" when the header does not say (PS3.3 C.7.6.2).
+    laterality: str = ""
     transfer_syntax: str = ""
     photometric: str = ""
 

@@ -60,6 +60,8 @@ HEADER_TAGS: dict[str, tuple[BaseTag, str]] = {
         "Modality",
         "BodyPartExamined",
         "ViewPosition",
+        "ImageLaterality",
+        "Laterality",
         "Rows",
         "Columns",
         "NumberOfFrames",
@@ -315,6 +317,7 @@ def _dicom_record(path: Path, base: Path, ds: Dataset) -> ImageRecord:
         modality=_text(ds, "Modality"),
         body_part=_text(ds, "BodyPartExamined"),
         view_position=_text(ds, "ViewPosition"),
+        laterality=_text(ds, "ImageLaterality") or _text(ds, "Laterality"),
         transfer_syntax=ts,
         photometric=_text(ds, "PhotometricInterpretation"),
     )

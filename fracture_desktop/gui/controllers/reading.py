@@ -22,6 +22,7 @@ from fracture_desktop.core.session import ReadingSession, neighbours, series_ste
 from fracture_desktop.gui.controllers.analysis import AnalysisController
 from fracture_desktop.gui.controllers.images import ImageLoader, Loaded
 from fracture_desktop.gui.controllers.thumbnails import ThumbnailMaker
+from fracture_desktop.gui.flags import FLAG_COLOURS, flag_text
 from fracture_desktop.gui.status import StatusArea
 from fracture_desktop.gui.widgets.browser import StudyBrowser
 from fracture_desktop.gui.widgets.image_view import ImageView
@@ -86,6 +87,7 @@ class ReadingController:
         analysis.sig_finding.connect(session.add_finding)
         analysis.sig_heatmap_ready.connect(self._on_heatmap)
         v.browser.sig_record_selected.connect(self.show_record)
+        v.browser.sig_order_changed.connect(self._update_position)
         v.findings_panel.sig_record_selected.connect(v.browser.select_record)
         v.findings_panel.sig_decision.connect(lambda record, d: self.decide(d, record))
 
@@ -163,6 +165,7 @@ class ReadingController:
             record = self.session.records[finding.path]
             self.views.browser.set_finding(finding, made_by=label)
             self.views.findings_panel.set_finding(record, finding, made_by=label)
+        self._show_boxes()  # no flag or boxes of the previous model on the image
 
     def _on_finding(self, finding: Finding) -> None:
         self.views.browser.set_finding(finding)
@@ -172,11 +175,16 @@ class ReadingController:
         self._show_boxes()
 
     def _show_boxes(self) -> None:
-        """Draw the localiser's boxes of the image on show (frame 1, which the model saw)."""
+        """Say the model's flag over the image on show and draw the localiser's boxes (on
+        frame 1, which the model saw)."""
         view, current = self.views.view, self.session.current
         if view.image is None or current is None or view.record != current:
             return
         finding = self.session.findings.get(current.path)
+        if finding is None:
+            view.set_flag("")
+        else:
+            view.set_flag(f"Model: {flag_text(finding)}", FLAG_COLOURS[finding.flag].name())
         boxes = finding.drawn_boxes if finding is not None and view.image.frame == 0 else ()
         if boxes != view.box_overlay.boxes:
             view.box_overlay.set_boxes(boxes)
@@ -230,19 +238,27 @@ class ReadingController:
             return  # frames are stepped on a shown image only
         self.session.set_frame(self.session.frame + delta)
 
-    def _position_text(self, loaded: Loaded) -> str:
-        record, order = loaded.record, self.views.browser.visible_records()
+    def _position_text(self, record: ImageRecord, frame: int) -> str:
+        """``"Image 3 / 9 · frame 2 / 4"``: where the image lies among those the browser
+        shows now (after filter and sort)."""
+        order = self.views.browser.visible_records()
         parts = [f"Image {order.index(record) + 1} / {len(order)}"] if record in order else []
         if record.frames > 1:
-            parts.append(f"frame {loaded.image.frame + 1} / {record.frames}")
+            parts.append(f"frame {frame + 1} / {record.frames}")
         return " \u00b7 ".join(parts)
+
+    def _update_position(self) -> None:
+        """The browser's images or their order changed: say where the shown image lies now."""
+        view = self.views.view
+        if view.record is not None and view.image is not None:
+            view.set_position_text(self._position_text(view.record, view.image.frame))
 
     def _on_loaded(self, loaded: Loaded) -> None:
         v = self.views
         if v.view.record == loaded.record and v.view.image is not None:
-            v.view.set_frame(loaded, self._position_text(loaded))
+            v.view.set_frame(loaded, self._position_text(loaded.record, loaded.image.frame))
         else:
-            v.view.set_image(loaded, self._position_text(loaded))
+            v.view.set_image(loaded, self._position_text(loaded.record, loaded.image.frame))
             v.tags.set_rows(loaded.tags)
         v.status.show_window(v.view.window_text)
         self._show_boxes()

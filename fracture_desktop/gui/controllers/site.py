@@ -1,22 +1,30 @@
 """What the viewer says about where the model may be trusted: the folder shift warning above
 the Findings, and the site profile whose thresholds flag the images (Analysis > Site
-profile). See docs/REPORTS.md and docs/MODEL.md.
+profile), and the validation of the open folder that proposes one (Analysis > Validate this
+folder). See docs/REPORTS.md and docs/MODEL.md.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QObject
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QFileDialog, QWidget
 
 from fracture_desktop.core.errors import ModelError
 from fracture_desktop.core.findings import classify
 from fracture_desktop.core.inference.domain import DomainCheck, load_domain_check
+from fracture_desktop.core.jobs import CancelToken
 from fracture_desktop.core.session import ReadingSession
 from fracture_desktop.core.shift import findings_shift
+from fracture_desktop.core.site_labels import has_label_folders
 from fracture_desktop.core.site_profile import thresholds_in_use
+from fracture_desktop.gui.bridge import Worker
 from fracture_desktop.gui.controllers.analysis import AnalysisController
+from fracture_desktop.gui.controllers.validation import run_validation
+from fracture_desktop.gui.status import StatusArea
 from fracture_desktop.gui.widgets.panels import FindingsPanel
 from fracture_desktop.gui.widgets.site_profile_dialog import SiteProfileDialog
 
@@ -32,6 +40,10 @@ class SiteController(QObject):
         The model in use.
     findings_panel : FindingsPanel
         Shows the warning above its list.
+    worker : Worker
+        Runs the validation of the open folder.
+    status : StatusArea
+        Says that a validation runs.
     parent : QWidget
         Owns the dialog.
     """
@@ -41,12 +53,16 @@ class SiteController(QObject):
         session: ReadingSession,
         analysis: AnalysisController,
         findings_panel: FindingsPanel,
+        worker: Worker,
+        status: StatusArea,
         parent: QWidget,
     ) -> None:
         super().__init__(parent)
         self._session, self._analysis, self._panel = session, analysis, findings_panel
-        self._parent = parent
+        self._worker, self._status, self._parent = worker, status, parent
         self._dialog: SiteProfileDialog | None = None
+        self._cancel = CancelToken()
+        self.validating = False
         self._domain_reference: tuple[str, DomainCheck | None] = ("", None)
         analysis.sig_finished.connect(lambda _cancelled: self.update_shift())
 
@@ -78,16 +94,66 @@ class SiteController(QObject):
         """The site profile dialog last opened (None before)."""
         return self._dialog
 
-    def show_dialog(self) -> None:
+    def show_dialog(self) -> SiteProfileDialog | None:
         """Analysis > Site profile: see, adopt from a validation, or drop a profile."""
         card = self._analysis.card
         if card is None:
-            return
+            return None
         if self._dialog is not None:
             self._dialog.deleteLater()
         self._dialog = SiteProfileDialog(card, self._parent)
         self._dialog.sig_changed.connect(self._on_profile_changed)
         self._dialog.open()
+        return self._dialog
+
+    def validate_folder(self) -> None:
+        """Analysis > Validate this folder: check the model on the open folder's labelled
+        images (its ``Fractured/`` and ``Non_fractured/`` folders, else a labels CSV the
+        reader picks), then show the result in the site profile dialog, offering its
+        thresholds. Runs ``fracture-desktop validate`` (see controllers/validation.py)."""
+        folder, card = self._session.folder, self._analysis.card
+        if folder is None or card is None or self.validating:
+            return
+        labels = None
+        if not has_label_folders(folder):
+            chosen, _ = QFileDialog.getOpenFileName(
+                self._parent,
+                "No Fractured/ and Non_fractured/ folders here: labels CSV (path,label)",
+                str(folder),
+                "Labels CSV (*.csv)",
+            )
+            if not chosen:
+                return
+            labels = Path(chosen)
+        self._cancel = token = CancelToken()
+        model_dir, device = card.directory, self._analysis.device
+        self.validating = True
+        self._status.showMessage(f"Validating the model on {folder.name or folder}\u2026", 0)
+
+        def job() -> dict[str, Any]:
+            try:
+                return run_validation(folder, model_dir, device, labels, token)
+            except BaseException:  # failed (said by the worker) or cancelled: over too
+                self._worker.post(self._validation_over)
+                raise
+
+        self._worker.submit(job, self._on_validated)
+
+    def cancel(self) -> None:
+        """Stop a validation in progress (its child process is killed)."""
+        self._cancel.cancel()
+
+    def _validation_over(self) -> None:
+        self.validating = False
+        self._status.clearMessage()
+
+    def _on_validated(self, report: dict[str, Any]) -> None:
+        self._validation_over()
+        if self._session.folder is None or self._analysis.card is None:
+            return
+        dialog = self.show_dialog()
+        if dialog is not None:
+            dialog.show_validation(report)
 
     def _on_profile_changed(self) -> None:
         """Reload the engine with the new thresholds and re-flag what is already scored."""

@@ -10,6 +10,7 @@ from PySide6.QtCore import (
     QSize,
     QSortFilterProxyModel,
     Qt,
+    QTimer,
     Signal,
 )
 from PySide6.QtGui import (
@@ -91,6 +92,9 @@ class StudyBrowser(QWidget):
     """Tree of what the scan found, with thumbnails, flag badges and decisions."""
 
     sig_record_selected = Signal(object)  # ImageRecord
+    #: The images shown or their order changed (more found, a filter, a sort, a new flag
+    #: under "most suspicious first"): positions such as "Image 3 / 9" are stale.
+    sig_order_changed = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -131,6 +135,11 @@ class StudyBrowser(QWidget):
         self._findings: dict[Path, Finding] = {}
         self._made_by: dict[Path, str] = {}  # results shown from another model
         self._decisions: dict[Path, Decision | None] = {}
+        # One announcement for a burst of changes (a scan batch, thousands of findings).
+        self._order_timer = QTimer(self)
+        self._order_timer.setSingleShot(True)
+        self._order_timer.setInterval(0)
+        self._order_timer.timeout.connect(self.sig_order_changed)
         self.filter_box.currentIndexChanged.connect(self._on_filter)
         self.sort_box.currentIndexChanged.connect(self._on_sort)
         self.tree.selectionModel().currentChanged.connect(self._on_current)
@@ -163,6 +172,7 @@ class StudyBrowser(QWidget):
             if node.rowCount() and node.child(0).data(RECORD_ROLE) is not None:
                 node.setText(f"{node.data(Qt.ItemDataRole.UserRole)} ({node.rowCount()})")
         self._update_summary()
+        self._order_timer.start()
         if self.current_record() is None and records:
             self.select_record(records[0])
 
@@ -232,6 +242,8 @@ class StudyBrowser(QWidget):
                     item.setData(key, SUSPICION_ROLE)
             parent = parent.parent()
         self._update_summary()
+        if self.sort_box.currentIndex() == 1:
+            self._order_timer.start()
 
     def set_decision(self, path: Path, decision: Decision | None) -> None:
         if path in self._images:
@@ -257,10 +269,12 @@ class StudyBrowser(QWidget):
     def _on_filter(self, index: int) -> None:
         self.proxy.set_shown(FILTERS[index][1])
         self.tree.expandAll()
+        self._order_timer.start()
 
     def _on_sort(self, index: int) -> None:
         # -1 restores the order the scan delivered (instance order within a series).
         self.proxy.sort(0 if index == 1 else -1, Qt.SortOrder.AscendingOrder)
+        self._order_timer.start()
 
     # -- navigation -------------------------------------------------------------------------
 
@@ -310,14 +324,19 @@ class StudyBrowser(QWidget):
 
     def _update_summary(self) -> None:
         c = self.counts()
-        flagged = sum(1 for f in self._findings.values() if f.flag is Flag.FRACTURE)
-        outside = sum(1 for f in self._findings.values() if f.flag is Flag.OUTSIDE_DOMAIN)
+        # Only the model in use counts: another model's results are shown, in brackets,
+        # until this one has scored the image.
+        own = [f for path, f in self._findings.items() if path not in self._made_by]
+        flagged = sum(1 for f in own if f.flag is Flag.FRACTURE)
+        outside = sum(1 for f in own if f.flag is Flag.OUTSIDE_DOMAIN)
         text = (
             f"{c['patients']} patients \u00b7 {c['studies']} studies \u00b7 "
             f"{c['series']} series \u00b7 {c['images']} images"
         )
-        if self._findings:
-            text += f"\n{len(self._findings)} analysed \u00b7 {flagged} flagged fracture"
+        if own:
+            text += f"\n{len(own)} analysed \u00b7 {flagged} flagged fracture"
             if outside:
                 text += f" \u00b7 {outside} outside domain"
+        elif self._made_by:
+            text += f"\nNot analysed by this model ({len(self._made_by)} by another)"
         self.summary.setText(text)

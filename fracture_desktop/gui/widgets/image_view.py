@@ -19,12 +19,17 @@ from PySide6.QtCore import QPointF, QRectF, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from fracture_desktop.core.display import DisplayState, pixel_readout, window_label
+from fracture_desktop.core.display import (
+    DisplayState,
+    orientation_label,
+    pixel_readout,
+    window_label,
+)
 from fracture_desktop.core.imaging.image import LoadedImage, Voi, VoiWindow, auto_window
 from fracture_desktop.core.imaging.records import ImageRecord
+from fracture_desktop.core.measure import Distance
 from fracture_desktop.core.session import ReadingSession
 from fracture_desktop.gui.controllers.images import Loaded
-from fracture_desktop.gui.measure import Distance
 from fracture_desktop.gui.widgets.box_overlay import BoxOverlay
 from fracture_desktop.gui.widgets.heatmap_layer import HeatmapLayer
 from fracture_desktop.gui.widgets.image_drawing import (
@@ -52,7 +57,7 @@ class ImageView(QWidget):
 
     sig_cursor_text = Signal(str)
     sig_window_text = Signal(str)
-    sig_measured = Signal(object)  # Distance
+    sig_measured = Signal(object)  # the latest Distance, or None when none is left
     sig_measuring = Signal(bool)  # whether left drags measure from now on
 
     def __init__(self, session: ReadingSession, parent: QWidget | None = None) -> None:
@@ -75,6 +80,7 @@ class ImageView(QWidget):
         self.image: LoadedImage | None = None
         self.presets: list[Voi] = []
         self.position_text = ""
+        self._flag = ("", "")  # the model's flag of the image, and its colour
         self._span = 1.0
         self._default: Voi | None = None
         self._drawn: DisplayState | None = None  # what the image is drawn with; None: nothing
@@ -84,6 +90,8 @@ class ImageView(QWidget):
         self.viewbox.sig_measure_drag.connect(self._on_measure_drag)
         self.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.viewbox.sigRangeChanged.connect(lambda *_: self._update_corners())
+        # Box labels keep their size on screen: placed again whenever the view moves.
+        self.viewbox.sigTransformChanged.connect(lambda *_: self.box_overlay.place_labels())
         self.clear_measurement()
         self._draw(session.display)
 
@@ -135,24 +143,26 @@ class ImageView(QWidget):
     def set_image(self, loaded: Loaded, position_text: str) -> None:
         """Show a prepared image with its default window, upright and fitted."""
         self.record, self.image, self.position_text = loaded.record, loaded.image, position_text
+        self._flag = ("", "")  # the reading controller says the new image's
         self.show_message("")
         self.set_heatmap(None)
         self.box_overlay.set_boxes(())
-        self.clear_measurement()
         self.presets = list(loaded.presets)
         self._default = loaded.default
         self._span = loaded.span
         self.reset()
+        self._show_measurements()
 
     def set_frame(self, loaded: Loaded, position_text: str) -> None:
         """Show another frame of the shown record, keeping window, zoom and orientation.
 
-        The heatmap, boxes and measurement belong to the frame they were made on, so they go.
+        The heatmap, boxes and measurements belong to the frame they were made on: the
+        frame's own measurements are shown instead.
         """
         self.image, self.position_text = loaded.image, position_text
         self.set_heatmap(None)
         self.box_overlay.set_boxes(())
-        self.clear_measurement()
+        self._show_measurements()
         voi = None if loaded.image.is_colour else self.voi or self._default
         self._session.update_display(voi=voi)
         # The same window over the new pixels; orientation and zoom stay as they are.
@@ -162,8 +172,26 @@ class ImageView(QWidget):
             self._draw_voi(voi, None)
         self._update_corners()
 
+    def set_flag(self, text: str, colour: str = "") -> None:
+        """Say the model's flag of the image on show over it ("" says nothing)."""
+        if (text, colour) != self._flag:
+            self._flag = (text, colour)
+            self._update_corners()
+
+    @property
+    def flag_text(self) -> str:
+        """The flag said over the image ("" when none is)."""
+        return self._flag[0] if self.overlays.flag.isVisible() else ""
+
+    def set_position_text(self, text: str) -> None:
+        """Where the image lies among those listed (``"Image 3 / 9"``), in the corner."""
+        if text != self.position_text:
+            self.position_text = text
+            self._update_corners()
+
     def clear_image(self) -> None:
         self.record = self.image = None
+        self._flag = ("", "")
         self.presets = []
         self.image_item.clear()
         self.set_heatmap(None)
@@ -275,6 +303,7 @@ class ImageView(QWidget):
         self.image_item.setTransform(orientation(self.image.shape, self.rotation, self.flipped))
         self.fit()
         self.rulers.place_labels()
+        self.box_overlay.place_labels()
 
     # -- cursor readout ---------------------------------------------------------------------
 
@@ -311,7 +340,11 @@ class ImageView(QWidget):
 
     def delete_last_measurement(self) -> bool:
         """Remove the latest measurement; False when there is none."""
-        return self.rulers.delete_last()
+        deleted = self.rulers.delete_last()
+        if deleted:
+            self._keep_measurements()
+            self.sig_measured.emit(self.measurement)  # the one before, or none
+        return deleted
 
     def set_measuring(self, on: bool) -> None:
         self.rulers.set_measuring(on)
@@ -319,13 +352,33 @@ class ImageView(QWidget):
 
     def clear_measurement(self) -> None:
         """Remove every measurement of the image."""
+        had = bool(self.measurements)
         self.rulers.clear()
+        if had:
+            self._keep_measurements()
+            self.sig_measured.emit(None)
+
+    def _keep_measurements(self) -> None:
+        """Keep the image's measurements in the session, for when the reader comes back."""
+        if self.record is not None and self.image is not None:
+            measurements = self.rulers.measurements
+            self._session.set_measurements(self.record.path, self.image.frame, measurements)
+
+    def _show_measurements(self) -> None:
+        """Draw the measurements kept for the image and frame on show (none: a clean image)."""
+        kept = ()
+        if self.record is not None and self.image is not None:
+            kept = self._session.measurements_of(self.record.path, self.image.frame)
+        self.rulers.draw(kept)
+        if kept:
+            self.sig_measured.emit(self.measurement)
 
     def _on_measure_drag(self, start: QPointF, end: QPointF, finished: bool) -> None:
         if self.image is None:
             return
         measured = self.rulers.drag(start, end, finished, self.image.spacing)
         if measured is not None:
+            self._keep_measurements()
             self.sig_measured.emit(measured)
 
     # -- heatmap ----------------------------------------------------------------------------
@@ -342,7 +395,8 @@ class ImageView(QWidget):
 
     def corner_texts(self) -> list[str]:
         """Top-left, top-right, bottom-left, bottom-right."""
-        shown = [self.position_text, self.zoom_text, self.window_text]
+        turned = orientation_label(self.rotation, self.flipped) if self.image else ""
+        shown = [self.position_text, self.zoom_text, self.window_text, turned]
         return corner_texts(self.record, self.image, shown)
 
     @property
@@ -362,6 +416,7 @@ class ImageView(QWidget):
 
     def _update_corners(self) -> None:
         self.overlays.show_corners(self.corner_texts(), self.display.overlays)
+        self.overlays.show_flag(*self._flag, self.display.overlays)
         # Warnings are shown even with the overlays off: they concern what the image shows.
         self.overlays.show_warning(self.warning_text)
         self.overlays.place()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QMessageBox, QPushButton, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QMessageBox, QPushButton, QWidget
+
+from fracture_desktop.gui.widgets.eliding_label import ElidingLabel
 
 
 @dataclass(frozen=True)
@@ -22,7 +24,7 @@ class NotificationArea(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.notices: list[Notice] = []
-        self.label = QLabel("")
+        self.label = ElidingLabel("", keep=4)  # a long reason never widens the window
         self.label.setObjectName("notice")
         self.details_button = QPushButton("Details\u2026")
         self.details_button.setFlat(True)

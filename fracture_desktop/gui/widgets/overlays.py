@@ -1,4 +1,5 @@
-"""Texts drawn over the image: the four corner overlays, the image's warnings, the view's message.
+"""Texts drawn over the image: the four corner overlays, the model's flag, the image's
+warnings, the view's message.
 
 They are plain labels on top of the graphics view (not scene items), so they stay the same
 size and in the same place whatever the zoom and orientation.
@@ -18,6 +19,10 @@ from fracture_desktop.core.imaging.records import ImageRecord
 MARGIN = 8  # screen pixels between an overlay and the view's edge
 
 
+#: The header's laterality as the corner says it (PS3.3 C.7.6.2: L, R, B both, U unpaired).
+SIDES = {"L": "Left side", "R": "Right side", "B": "Both sides", "U": "Unpaired"}
+
+
 def corner_texts(
     record: ImageRecord | None, image: LoadedImage | None, shown: Sequence[str]
 ) -> list[str]:
@@ -28,10 +33,11 @@ def corner_texts(
     if r is None or image is None:
         return ["", "", "", ""]
     calibration = "uncalibrated" if image.spacing is None else ""
+    side = SIDES.get(r.laterality.upper(), r.laterality)
     return [
         "\n".join(filter(None, [r.patient_name, r.patient_id, r.patient_birth_date])),
         "\n".join(filter(None, [r.study_date, r.study_description, r.series_description])),
-        "\n".join(filter(None, [r.modality, r.body_part, r.view_position, calibration])),
+        "\n".join(filter(None, [r.modality, r.body_part, r.view_position, side, calibration])),
         "\n".join(filter(None, shown)),
     ]
 
@@ -43,8 +49,9 @@ def warning_text(image: LoadedImage | None) -> str:
 
 
 def overlay_label(parent: QWidget, name: str) -> QLabel:
-    """A text drawn over the image, outlined by a dark shadow so that it stays readable on
-    bright bone as on the black background; clicks go through to the image."""
+    """A text drawn over the image on a translucent dark box (resources/style/dark.qss),
+    edged by a shadow, so that it stays readable on bright bone, after Invert, as on the
+    black background; clicks go through to the image."""
     label = QLabel(parent)
     label.setObjectName(name)
     label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
@@ -70,6 +77,8 @@ class ImageOverlays:
         self._parent = parent
         #: Top-left, top-right, bottom-left, bottom-right.
         self.corners = [overlay_label(parent, "cornerOverlay") for _ in range(4)]
+        # The model's flag of the image on show, in its colour, under the warnings.
+        self.flag = overlay_label(parent, "flagOverlay")
         # What the reader must know about this image (data ends early, decoder notes).
         self.warning = overlay_label(parent, "imageWarning")
         self.warning.setWordWrap(True)
@@ -84,6 +93,13 @@ class ImageOverlays:
             label.setText(text)
             label.adjustSize()
             label.setVisible(visible and bool(text))
+
+    def show_flag(self, text: str, colour: str, visible: bool) -> None:
+        """The model's flag (``"Model: Fracture 82%"``) in ``colour``; "" hides it."""
+        self.flag.setText(text)
+        self.flag.setStyleSheet(f"color: {colour};" if colour else "")
+        self.flag.adjustSize()
+        self.flag.setVisible(visible and bool(text))
 
     def show_warning(self, text: str) -> None:
         self.warning.setText(text)
@@ -105,6 +121,8 @@ class ImageOverlays:
             label.setFixedWidth(max(w // 2, 1))
             label.adjustSize()
         self.warning.move((w - self.warning.width()) // 2, m)
+        below = m + (self.warning.height() + m // 2 if self.warning.isVisible() else 0)
+        self.flag.move((w - self.flag.width()) // 2, below)
         self.message.move((w - self.message.width()) // 2, (h - self.message.height()) // 2)
         tl, tr, bl, br = self.corners
         tl.move(m, m)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -34,6 +35,9 @@ from fracture_desktop.gui.flags import (
 from fracture_desktop.gui.widgets.columns import fix_column
 from fracture_desktop.gui.widgets.two_line import FLAG_COLOUR_ROLE, FLAG_TEXT_ROLE, ImageRowDelegate
 
+#: The most of the Problems panel's width that file names take before they are cut.
+FILE_SHARE = 0.5
+
 
 class ProblemsPanel(QTreeWidget):
     """Every file that could not be used, with its reason; details in the tooltip."""
@@ -45,12 +49,29 @@ class ProblemsPanel(QTreeWidget):
         self.setRootIsDecorated(False)
         self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.setColumnWidth(0, 130)
+        self._fit_timer = QTimer(self)  # once for a burst of problems, not per file
+        self._fit_timer.setSingleShot(True)
+        self._fit_timer.setInterval(0)
+        self._fit_timer.timeout.connect(self._fit_file_column)
 
     def add_problem(self, problem: FileProblem) -> None:
         item = QTreeWidgetItem([problem.path.name, problem.reason])
         item.setToolTip(0, str(problem.path))
         item.setToolTip(1, problem.details or problem.reason)
         self.addTopLevelItem(item)
+        self._fit_timer.start()
+
+    def _fit_file_column(self) -> None:
+        """File names whole, up to :data:`FILE_SHARE` of the panel; the reason gets the rest
+        (a name cut in the middle keeps its ends; the tooltip has the path)."""
+        self.resizeColumnToContents(0)
+        cap = int(self.viewport().width() * FILE_SHARE)
+        if self.columnWidth(0) > cap:
+            self.setColumnWidth(0, cap)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit_file_column()
 
     def problems(self) -> list[tuple[str, str]]:
         """``(file name, reason)`` rows, for the window title and tests."""
@@ -58,6 +79,10 @@ class ProblemsPanel(QTreeWidget):
             (self.topLevelItem(i).text(0), self.topLevelItem(i).text(1))
             for i in range(self.topLevelItemCount())
         ]
+
+
+#: How the Reader column sorts: confirmed, rejected, then undecided.
+DECISION_ORDER = {Decision.CONFIRMED: 0, Decision.REJECTED: 1}
 
 
 class _KeyItem(QTableWidgetItem):
@@ -98,10 +123,12 @@ class FindingsPanel(QWidget):
         # a click on a header still sorts by that column.
         header.setSectionsClickable(True)
         header.setSortIndicatorShown(True)
-        header.sortIndicatorChanged.connect(self.table.sortItems)
+        header.setSortIndicator(0, Qt.SortOrder.AscendingOrder)
+        header.sortIndicatorChanged.connect(lambda *_: self._sort())
         self.confirm_button = QPushButton("Confirm (Y)")
         self.reject_button = QPushButton("Reject (N)")
         self.summary = QLabel("")
+        self.summary.setWordWrap(True)  # never widens the panel
         # The folder shift warning (fracture_desktop.core.shift): above the list, so it is
         # read before any flag is.
         self.warning = QLabel("")
@@ -124,6 +151,7 @@ class FindingsPanel(QWidget):
         self._sort_timer.timeout.connect(self._sort)
         self._warnings: dict[Path, tuple[str, ...]] = {}
         self._about: dict[Path, str] = {}  # the flag's tooltip line
+        self._other_model: set[Path] = set()  # rows showing another model's result
         self.table.currentCellChanged.connect(self._on_current)
         self.confirm_button.clicked.connect(lambda: self._decide(Decision.CONFIRMED))
         self.reject_button.clicked.connect(lambda: self._decide(Decision.REJECTED))
@@ -133,6 +161,7 @@ class FindingsPanel(QWidget):
         self._rows.clear()
         self._warnings.clear()
         self._about.clear()
+        self._other_model.clear()
         self.summary.setText("")
         self.set_warning("")
 
@@ -146,7 +175,7 @@ class FindingsPanel(QWidget):
         key = suspicion_key(finding)
         known = self._rows.get(record.path)
         if known is None:
-            items = [_KeyItem(record.path.name, key), _KeyItem("", 0.0)]
+            items = [_KeyItem(record.path.name, key), _KeyItem("", len(DECISION_ORDER))]
             items[0].setToolTip(str(record.path))
             items[0].setData(Qt.ItemDataRole.UserRole, str(record.path))
             row = self.table.rowCount()
@@ -163,9 +192,27 @@ class FindingsPanel(QWidget):
             FLAG_COLOUR_ROLE, OTHER_MODEL_COLOUR if made_by else FLAG_COLOURS[finding.flag]
         )
         self._about[record.path] = other_model_note(made_by) if made_by else flag_tooltip(finding)
+        if made_by:
+            self._other_model.add(record.path)
+        else:
+            self._other_model.discard(record.path)
         self._update_name(record.path)
         self._sort_timer.start()  # once for a burst of findings (a reopened folder: thousands)
-        self.summary.setText(f"{len(self._rows)} analysed, most suspicious first")
+        self._update_caption()
+
+    def _update_caption(self) -> None:
+        """``"7 analysed, most suspicious first"``: the count and the order the rows are in."""
+        header = self.table.horizontalHeader()
+        ascending = header.sortIndicatorOrder() == Qt.SortOrder.AscendingOrder
+        if header.sortIndicatorSection() == 1:
+            order = "decided first" if ascending else "undecided first"
+        else:
+            order = "most suspicious first" if ascending else "least suspicious first"
+        own = len(self._rows) - len(self._other_model)  # another model's are not counted
+        text = f"{own} analysed, {order}"
+        if self._other_model:
+            text += f"; {len(self._other_model)} by another model, in brackets"
+        self.summary.setText(text if self._rows else "")
 
     def set_warnings(self, path: Path, warnings: tuple[str, ...]) -> None:
         """Mark the image's row with the image's warnings (truncated, decoder notes)."""
@@ -190,12 +237,16 @@ class FindingsPanel(QWidget):
     def set_decision(self, path: Path, decision: Decision | None) -> None:
         known = self._rows.get(path)
         if known is not None:
+            known[1][1].key = DECISION_ORDER.get(decision, len(DECISION_ORDER))
             known[1][1].setText(decision_sign(decision))
             known[1][1].setToolTip(f"Reader: {decision_text(decision)}" if decision else "")
 
     def _sort(self) -> None:
+        """Sort the rows as the header's indicator says (the reader may have reversed it)."""
         self._sort_timer.stop()
-        self.table.sortItems(0, Qt.SortOrder.AscendingOrder)
+        header = self.table.horizontalHeader()
+        self.table.sortItems(header.sortIndicatorSection(), header.sortIndicatorOrder())
+        self._update_caption()
 
     def ordered_records(self) -> list[ImageRecord]:
         """Records in the table's current order (top row first)."""

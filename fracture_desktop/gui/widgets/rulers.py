@@ -2,7 +2,7 @@
 
 A ruler is a line that is a child of the image item, so it turns and flips with the image,
 and a label placed at its end in view coordinates. The distance itself is computed by
-:func:`fracture_desktop.gui.measure.distance` from the image's pixel spacing.
+:func:`fracture_desktop.core.measure.distance` from the image's pixel spacing.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from PySide6.QtGui import QColor, QPen
 from PySide6.QtWidgets import QGraphicsLineItem
 
 from fracture_desktop.core.imaging.image import PixelSpacing
-from fracture_desktop.gui.measure import Distance, distance
+from fracture_desktop.core.measure import Distance, Measurement, distance
 from fracture_desktop.gui.widgets.viewbox import ReadingViewBox
 
 MEASURE_COLOUR = "#4fc3f7"
@@ -67,6 +67,29 @@ class Rulers:
     def distances(self) -> list[Distance]:
         """The image's measurements, oldest first."""
         return [r.distance for r in self._rulers if r.distance is not None]
+
+    @property
+    def measurements(self) -> tuple[Measurement, ...]:
+        """The finished measurements, in the image's pixels, oldest first."""
+        found = []
+        for ruler in self._rulers:
+            if ruler.distance is not None and ruler is not self._drawing:
+                line = ruler.line.line()
+                start, end = (line.x1(), line.y1()), (line.x2(), line.y2())
+                found.append(Measurement(start, end, ruler.distance))
+        return tuple(found)
+
+    def draw(self, measurements: tuple[Measurement, ...]) -> None:
+        """Draw ``measurements`` (made earlier on this image) instead of the rulers shown."""
+        self.clear()
+        for measurement in measurements:
+            ruler = Ruler.create(self._image_item, self._viewbox)
+            (x1, y1), (x2, y2) = measurement.start, measurement.end
+            ruler.line.setLine(x1, y1, x2, y2)
+            ruler.distance = measurement.distance
+            ruler.label.setText(measurement.distance.label)
+            self._rulers.append(ruler)
+        self.place_labels()
 
     def delete_last(self) -> bool:
         """Remove the latest measurement; False when there is none."""

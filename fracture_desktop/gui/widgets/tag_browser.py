@@ -2,13 +2,33 @@
 
 from __future__ import annotations
 
+from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtGui import QResizeEvent
-from PySide6.QtWidgets import QLineEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QLineEdit,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from fracture_desktop.gui.tags import TagRow
 
-#: The most of the panel's width the keyword column takes before it is cut.
+#: The keyword column may take this share of the panel's width, or more while the value
+#: keeps :data:`VALUE_SHARE`; beyond, keywords are cut in the middle (the tooltip has them).
 KEYWORD_SHARE = 0.3
+VALUE_SHARE = 1 / 3
+
+
+class MiddleElide(QStyledItemDelegate):
+    """Cuts a cell's text in the middle: ``ReferencedPerf…StepSequence`` keeps both ends
+    of a long keyword, where the start alone would leave several alike."""
+
+    def initStyleOption(self, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+        super().initStyleOption(option, index)
+        option.textElideMode = Qt.TextElideMode.ElideMiddle
 
 
 class TagBrowser(QWidget):
@@ -24,6 +44,7 @@ class TagBrowser(QWidget):
         self.tree.setHeaderLabels(["Tag", "Keyword", "VR", "Value"])
         self.tree.setRootIsDecorated(False)
         self.tree.header().setStretchLastSection(True)  # the value takes what is left
+        self.tree.setItemDelegateForColumn(1, MiddleElide(self.tree))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.search)
@@ -46,11 +67,14 @@ class TagBrowser(QWidget):
         self._filter(self.search.text())
 
     def _fit_columns(self) -> None:
-        """Tag and VR whole; the keyword whole up to a share of the width; the value gets
-        the rest, so it is on screen at any panel width."""
+        """Tag and VR whole; the keyword whole unless the value would keep less than
+        :data:`VALUE_SHARE` of the width (and it more than :data:`KEYWORD_SHARE`); the
+        value gets the rest, so it is on screen at any panel width."""
         for column in (0, 1, 2):
             self.tree.resizeColumnToContents(column)
-        cap = int(self.tree.viewport().width() * KEYWORD_SHARE)
+        room = self.tree.viewport().width()
+        tag_and_vr = self.tree.columnWidth(0) + self.tree.columnWidth(2)
+        cap = int(max(room * KEYWORD_SHARE, room * (1 - VALUE_SHARE) - tag_and_vr))
         if self.tree.columnWidth(1) > cap:
             self.tree.setColumnWidth(1, cap)
 

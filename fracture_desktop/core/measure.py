@@ -1,4 +1,5 @@
-"""Distances between two points of an image, in mm when calibrated, else in pixels."""
+"""Distances between two points of an image, in mm when calibrated, else in pixels, and the
+measurements a reader drew (kept per image by the reading session)."""
 
 from __future__ import annotations
 
@@ -36,3 +37,13 @@ def distance(
         return Distance(math.hypot(dc, dr), "px", "uncalibrated")
     mm = math.hypot(dc * spacing.column, dr * spacing.row)
     return Distance(mm, "mm", str(spacing.source))
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """A distance the reader drew: from ``start`` to ``end``, both ``(column, row)`` in the
+    stored image's pixels (so it stays on the anatomy whatever the view's orientation)."""
+
+    start: tuple[float, float]
+    end: tuple[float, float]
+    distance: Distance
