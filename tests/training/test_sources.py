@@ -21,6 +21,7 @@ from fracture_desktop.training.dataset import (
     source_boxes,
     source_samples,
 )
+from fracture_desktop.training.export import release_model
 from fracture_desktop.training.loop import Validation
 from fracture_desktop.training.train import train
 
@@ -104,8 +105,8 @@ def test_the_epoch_is_scored_on_the_worse_source() -> None:
     assert alone == one["val_auc"] == fields["val_auc_pooled"]
 
 
-def test_a_two_source_toy_run_logs_both_sources_and_chooses_on_the_worse(
-    two_sources: list[Path], smoke_config: TrainConfig
+def test_a_two_source_toy_run_logs_both_sources_chooses_on_the_worse_and_exports(
+    two_sources: list[Path], smoke_config: TrainConfig, tmp_path: Path
 ) -> None:
     config = dataclasses.replace(
         smoke_config, data=tuple(map(str, two_sources)), limit=4, epochs=2, shift_robust=True
@@ -118,3 +119,21 @@ def test_a_two_source_toy_run_logs_both_sources_and_chooses_on_the_worse(
         assert record["val_auc"] == min(per_source)
     summary = json.loads((Path(config.out) / "summary.json").read_text())
     assert summary["best_val_auc"] == max(r["val_auc"] for r in log)
+    # Released on both: one calibration and domain check on both vals and trains, each
+    # source's test scored on its own, and the card says so.
+    card = release_model(
+        Path(config.out), two_sources, tmp_path / "model", tmp_path / "eval", "toy-v1", "1.0.0",
+        Path(config.cache_dir),
+    )  # fmt: skip
+    document = card.raw
+    assert document["thresholds"]["doubt"]["sources"] == "fracatlas + mura_roboflow"
+    assert document["domain"]["sources"] == "fracatlas + mura_roboflow"
+    assert document["domain"]["fitted_on"] == "train (16 images)"
+    assert "MURA" in document["training"]["data_credit"]
+    per_source = document["metrics"]["per_source"]
+    assert {name: found["overall"]["n"] for name, found in per_source.items()} == {
+        "fracatlas": 8, "mura_roboflow": 8
+    }  # fmt: skip
+    assert document["metrics"]["overall"]["n"] == 16
+    for name in ("fracatlas", "mura_roboflow", "pooled"):
+        assert (tmp_path / "eval" / name / "report.json").is_file()
