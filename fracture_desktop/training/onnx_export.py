@@ -18,7 +18,8 @@ arithmetic autograd does, written as forward operators that ONNX exports; the te
 checks it against torch's Grad-CAM (``tests/inference/test_onnx_engine.py``). The nodes
 that only the map needs go into the branch of an ``If`` on a boolean input (:func:`gated`),
 so a pass without a heatmap costs what the plain forward pass costs (EfficientNet-Lite0 with
-its box head: 21 ms of CPU per image with the map's nodes, 32 ms without the gate). Networks
+its box head, one thread: 21 ms of CPU per image, as a graph without the map; 32 ms when the
+map's nodes ran on every pass). Networks
 whose tail is not written here (PaperCNN, the evidence networks) get no graph, and the app
 keeps the torch engine for them (:func:`graph_of` says why).
 """

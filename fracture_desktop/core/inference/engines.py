@@ -64,11 +64,11 @@ def load_engine(
 
         return OnnxEngine.open(card, threads, domain)
     if not _installed("torch"):
-        why = "CUDA needs" if device == "cuda" else f"{card.id} has no ONNX graph and needs"
-        raise ModelUnavailableError(
-            f"{why} torch, which is not installed",
-            "pip install 'fracture-desktop[gpu]' (or run export-onnx on the model folder)",
-        )
+        if device == "cuda":
+            why, fix = "CUDA needs", "pip install 'fracture-desktop[gpu]', or use the CPU"
+        else:
+            why, fix = f"{card.id} has no ONNX graph and needs", "run export-onnx on its folder"
+        raise ModelUnavailableError(f"{why} torch, which is not installed", fix)
     from fracture_desktop.core.inference.engine import InferenceEngine
 
     return InferenceEngine.load(card.directory, device, threads, domain)
