@@ -13,15 +13,16 @@ is earlier, though (stride 16, chosen for its finer map; see each network's ``ca
 and the blocks after it are not linear, so the graph carries that gradient explicitly: the
 layers after the Grad-CAM layer are run again while their pre-activations are kept, then the
 gradient is carried back through them by transposed convolutions and the activations'
-masks (:func:`_input_grad`, :func:`_lite_tail`, :func:`_fracture_net_tail`). That is the
+masks (:func:`_input_grad`, :func:`_lite_tail`, :func:`_fracture_net_tail`, and for the
+evidence networks, whose score is read off the localiser's map, :func:`_evidence_tail`
+through the head's pyramid and its top cells). That is the
 arithmetic autograd does, written as forward operators that ONNX exports; the test suite
 checks it against torch's Grad-CAM (``tests/inference/test_onnx_engine.py``). The nodes
 that only the map needs go into the branch of an ``If`` on a boolean input (:func:`gated`),
 so a pass without a heatmap costs what the plain forward pass costs (EfficientNet-Lite0 with
 its box head, one thread: 21 ms of CPU per image, as a graph without the map; 32 ms when the
-map's nodes ran on every pass). Networks
-whose tail is not written here (PaperCNN, the evidence networks) get no graph, and the app
-keeps the torch engine for them (:func:`graph_of` says why).
+map's nodes ran on every pass). Networks whose tail is not written here (PaperCNN) get no
+graph, and the app keeps the torch engine for them (:func:`graph_of` says why).
 """
 
 from __future__ import annotations
@@ -62,9 +63,12 @@ from fracture_desktop.core.inference.models import FractureNet
 from fracture_desktop.core.inference.onnx_engine import HEATMAP, INPUT, OUTPUTS, OnnxEngine
 
 Tensor = torch.Tensor
-#: A network's layers after its Grad-CAM layer: activations -> logits (n,), the gradient of
-#: each image's logit with respect to the activations, and the classifier's input (n, d).
-Tail = Callable[[nn.Module, Tensor], tuple[Tensor, Tensor, Tensor]]
+#: A network up to its Grad-CAM layer: input -> the early layer's output, the features the
+#: rest reads (the Grad-CAM layer's output last) and the localiser's raw maps (or None).
+Front = Callable[[nn.Module, Tensor], tuple[Tensor, tuple[Tensor, ...], Tensor | None]]
+#: The rest, from those features: logits (n,), the gradient of each image's logit with
+#: respect to the Grad-CAM layer's output, and the classifier's input pooled (n, d).
+Tail = Callable[[nn.Module, tuple[Tensor, ...]], tuple[Tensor, Tensor, Tensor]]
 
 
 def _input_grad(conv: nn.Conv2d, grad: Tensor, size: tuple[int, int]) -> Tensor:
@@ -118,11 +122,11 @@ def _mbconv(block: _MBConv, x: Tensor) -> tuple[Tensor, Callable[[Tensor], Tenso
     return out, back
 
 
-def _lite_tail(net: nn.Module, a: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+def _lite_tail(net: nn.Module, taps: tuple[Tensor, ...]) -> tuple[Tensor, Tensor, Tensor]:
     """EfficientNet-Lite after its Grad-CAM layer: the remaining blocks, the 1 x 1 head,
     average pooling and the linear classifier, forward then back."""
     assert isinstance(net, EfficientNetLite)
-    x, backs = a, []
+    x, backs = taps[-1], []
     for block in net._blocks[net.variant.last_block(4) + 1 :]:
         x, back = _mbconv(block, x)
         backs.append(back)
@@ -138,10 +142,11 @@ def _lite_tail(net: nn.Module, a: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     return logit, grad, pooled
 
 
-def _fracture_net_tail(net: nn.Module, a: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+def _fracture_net_tail(net: nn.Module, taps: tuple[Tensor, ...]) -> tuple[Tensor, Tensor, Tensor]:
     """FractureNet after its Grad-CAM layer: the last stage (a strided convolution and
     residual blocks), mean and max pooling, the linear head, forward then back."""
     assert isinstance(net, FractureNet)
+    a = taps[-1]
     stage = net.stages[-1]
     down = stage[0][0]  # conv, folded batch norm, ReLU
     pre = down(a)
@@ -171,29 +176,69 @@ def _fracture_net_tail(net: nn.Module, a: Tensor) -> tuple[Tensor, Tensor, Tenso
     return logit, grad, pooled
 
 
-def _lite_front(net: nn.Module, x: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
-    """EfficientNet-Lite up to its Grad-CAM layer: the early layer's and the Grad-CAM
-    layer's outputs, and the localiser's raw maps (None without one)."""
+def _sum_pool(grad: Tensor) -> Tensor:
+    """The gradient at the input of a nearest-neighbour upsampling by 2 from the gradient
+    at its output: each input cell's four copies summed."""
+    return F.avg_pool2d(grad, 2) * 4
+
+
+def _evidence_tail(net: nn.Module, taps: tuple[Tensor, ...]) -> tuple[Tensor, Tensor, Tensor]:
+    """The evidence network's score: its localisation head's objectness map, the mean of
+    the top cells, a 1 -> 1 linear layer; forward then back to the Grad-CAM layer (the head's
+    stride-16 input), through the head's pyramid."""
+    assert isinstance(net, EfficientNetLite0Evidence)
+    head = net._localiser
+    fine, middle, a = taps
+    if len(head.refine) or head.size is not None or 4 * a.shape[-1] != fine.shape[-1]:
+        raise ModelUnavailableError("no ONNX graph for this evidence head's shape")
+    lateral = [conv(t) for conv, t in zip(head.lateral, taps, strict=True)]
+    merged_middle = lateral[1] + F.interpolate(lateral[2], size=_size(middle), mode="nearest")
+    merged = lateral[0] + F.interpolate(merged_middle, size=_size(fine), mode="nearest")
+    pre = head.smooth(merged)  # its batch norm is folded in
+    x = F.relu(pre)
+    objectness = head.objectness(x)
+    cells = objectness[:, 0].flatten(1)
+    k = min(net.TOP_CELLS, int(cells.shape[1]))
+    top, index = cells.topk(k, dim=1)
+    logit = net._evidence(top.mean(1)[:, None]).squeeze(1)
+    # d logit / d cells: the linear weight shared evenly by the top cells, nothing elsewhere.
+    share = torch.ones_like(top) * net._evidence.weight.reshape(1, 1) / k
+    grad = torch.zeros_like(cells).scatter(1, index, share)
+    grad = _input_grad(head.objectness, grad.reshape(objectness.shape), _size(x))
+    grad = _input_grad(head.smooth, grad * (pre > 0).to(grad.dtype), _size(merged))
+    grad = _input_grad(head.lateral[2], _sum_pool(_sum_pool(grad)), _size(a))
+    return logit, grad, x.mean(dim=(2, 3))
+
+
+def _lite_front(
+    net: nn.Module, x: Tensor
+) -> tuple[Tensor, tuple[Tensor, ...], Tensor | None]:
+    """EfficientNet-Lite up to its Grad-CAM layer: the early layer's output, the stride-4,
+    -8 and -16 features (the last is the Grad-CAM layer's), and the localiser's raw maps
+    (None without one)."""
     assert isinstance(net, EfficientNetLite)
     x = net._stem(x)
     outputs = []
     for block in net._blocks[: net.variant.last_block(4) + 1]:
         x = block(x)
         outputs.append(x)
-    fine, middle = (outputs[net.variant.last_block(stage)] for stage in (1, 2))
+    taps = (*(outputs[net.variant.last_block(stage)] for stage in (1, 2)), x)
     maps = None
     if isinstance(net, EfficientNetLiteLocaliser):
-        maps = net._localiser((fine, middle, x))
-    return fine, x, maps
+        # The maps forward_with_map gives: the box head's where there is one.
+        maps = getattr(net, "_boxes", net._localiser)(taps)
+    return taps[0], taps, maps
 
 
-def _fracture_net_front(net: nn.Module, x: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
+def _fracture_net_front(
+    net: nn.Module, x: Tensor
+) -> tuple[Tensor, tuple[Tensor, ...], Tensor | None]:
     assert isinstance(net, FractureNet)
     early = net.stages[0](net.stem(x - 0.5))
     a = early
     for stage in net.stages[1:-1]:
         a = stage(a)
-    return early, a, None
+    return early, (a,), None
 
 
 def graph_of(model: nn.Module) -> nn.Module:
@@ -209,12 +254,11 @@ def graph_of(model: nn.Module) -> nn.Module:
     if any(isinstance(m, nn.BatchNorm2d) for m in net.modules()):
         # The tails below skip the batch norms, which folding made identities.
         raise ValueError("export a network whose batch norms are folded (engine.frozen)")
+    front: Front
+    tail: Tail
     if isinstance(net, EfficientNetLite0Evidence):
-        raise ModelUnavailableError(
-            "no ONNX graph for the evidence networks: their Grad-CAM needs a backward pass "
-            "through the localiser, which is not written out; the app keeps torch for them"
-        )
-    if isinstance(net, EfficientNetLite):
+        front, tail = _lite_front, _evidence_tail
+    elif isinstance(net, EfficientNetLite):
         front, tail = _lite_front, _lite_tail
     elif isinstance(net, FractureNet):
         front, tail = _fracture_net_front, _fracture_net_tail
@@ -232,7 +276,7 @@ class _Graph(nn.Module):
     def __init__(
         self,
         net: nn.Module,
-        front: Callable[[nn.Module, Tensor], tuple[Tensor, Tensor, Tensor | None]],
+        front: Front,
         tail: Tail,
         mirror: bool,
     ) -> None:
@@ -241,8 +285,9 @@ class _Graph(nn.Module):
 
     def forward(self, x: Tensor) -> tuple[Tensor, ...]:
         views = torch.cat([x, x.flip(-1)]) if self.mirror else x
-        early, a, maps = self.front(self.net, views)
-        logits, grad, embedding = self.tail(self.net, a)
+        early, taps, maps = self.front(self.net, views)
+        logits, grad, embedding = self.tail(self.net, taps)
+        a = taps[-1]
         # Grad-CAM: channel weights are the gradient's means; views share the mean logit.
         weights = grad.mean(dim=(2, 3), keepdim=True) / views.shape[0] * x.shape[0]
         cam = F.relu((weights * a).sum(dim=1))
@@ -277,7 +322,9 @@ def export_onnx(model_dir: Path) -> ModelCard:
     spec = card.input_spec
     seeded = torch.Generator().manual_seed(0)
     x = torch.rand(1, spec.channels, spec.size, spec.size, generator=seeded)
-    names = list(OUTPUTS) + (["maps"] if card.localiser is not None else [])
+    with torch.no_grad():
+        # A localising network's graph gives its maps, whether or not the card reads boxes.
+        names = [*OUTPUTS, "maps"][: len(graph(x))]
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         # The TorchScript exporter (the one that writes opset 17) warns that it is

@@ -187,10 +187,6 @@ class InferenceEngine(Engine):
             self.model(x)
         grad_cam(self.model, x)
 
-    def probability(self, logit: torch.Tensor) -> torch.Tensor:
-        """Temperature-scaled sigmoid (calibrated on ``val``)."""
-        return torch.sigmoid(logit / self.card.temperature)
-
     def _forward(self, values: np.ndarray, heatmap: Heatmap) -> Forward:
         x = torch.from_numpy(values)[None].to(self.device)
         layers = self.domain.layers if self.domain is not None else ()
