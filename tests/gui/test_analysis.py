@@ -32,7 +32,9 @@ def test_analyse_folder_with_untrained_model(qtbot, make_window, sample_folder: 
     assert len(window.session.findings) == IMAGE_COUNT
     assert all(f.flag is not Flag.NOT_ANALYSED for f in window.session.findings.values())
     # The untrained model has no ONNX graph: torch runs it, and the status bar says so.
-    assert window.status.device_label.text().startswith("Device: auto \u2192 cpu, torch ")
+    assert window.status.device_label.text() == "auto \u2192 cpu \u00b7 torch"
+    tip = window.status.device_label.toolTip()
+    assert tip.startswith("Device auto: the model runs on cpu, torch 2.")
     for record in window.session.records.values():
         finding = window.session.findings[record.path]
         assert window.browser.badge_text(record).startswith(finding.flag.value.capitalize())

@@ -21,7 +21,6 @@ import numpy as np
 import torch
 
 from fracture_desktop.core.errors import ModelIntegrityError, ModelUnavailableError
-from fracture_desktop.core.files import file_sha256
 from fracture_desktop.core.inference.card import ModelCard, default_model_dir, load_card
 from fracture_desktop.core.inference.devices import DEVICES
 from fracture_desktop.core.inference.domain import DomainCheck, load_domain_check
@@ -35,6 +34,7 @@ from fracture_desktop.core.inference.prediction import (
     Heatmap,
     Prediction,
     cam_to_image,
+    check_weights,
     model_threads,
 )
 from fracture_desktop.core.inference.taps import features_of, tapped
@@ -124,18 +124,7 @@ class InferenceEngine(Engine):
             The weights' sha256 differs from the card's.
         """
         card = load_card(model_dir or default_model_dir())
-        if not card.weights_path.is_file():
-            raise ModelUnavailableError(f"model weights missing: {card.weights_path}")
-        try:
-            actual = file_sha256(card.weights_path)
-        except OSError as exc:
-            reason = f"the model weights cannot be read: {exc.strerror or exc}"
-            raise ModelUnavailableError(reason, str(card.weights_path)) from exc
-        if actual != card.sha256:
-            raise ModelIntegrityError(
-                "the model weights do not match their model card; refusing to use them",
-                f"{card.weights_path}: sha256 {actual}, card says {card.sha256}",
-            )
+        check_weights(card)
         check = None
         if domain and card.domain_file:
             check = load_domain_check(card.directory / card.domain_file, card.domain_sha256)

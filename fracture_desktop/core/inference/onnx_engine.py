@@ -23,7 +23,7 @@ import onnxruntime as ort
 from fracture_desktop.core.errors import ModelIntegrityError, ModelUnavailableError
 from fracture_desktop.core.inference.card import ModelCard, default_model_dir, load_card, onnx_graph
 from fracture_desktop.core.inference.domain import LAYERS, DomainCheck, load_domain_check
-from fracture_desktop.core.inference.prediction import Engine, Forward, Heatmap
+from fracture_desktop.core.inference.prediction import Engine, Forward, Heatmap, check_weights
 
 #: The graph's input (one image, the card's input shape) and its outputs, in order: the
 #: logit, the Grad-CAM map on the Grad-CAM layer's grid, the domain check's layers by name
@@ -61,7 +61,8 @@ class OnnxEngine(Engine):
         ModelUnavailableError
             Card or graph missing, a graph ONNX Runtime cannot open.
         ModelIntegrityError
-            The graph's sha256 (or the domain check's) differs from the card's.
+            The graph's sha256 (or the domain check's, or the weights' where present)
+            differs from the card's.
         """
         return cls.open(load_card(model_dir or default_model_dir()), threads, domain)
 
@@ -73,6 +74,8 @@ class OnnxEngine(Engine):
         graph = onnx_graph(card)
         if graph is None:
             raise ModelUnavailableError(f"{card.id} has no ONNX graph in {card.directory}")
+        if card.weights_path.exists():  # optional here: the desktop build ships the graph only
+            check_weights(card)
         path, expected = graph
         try:
             data = path.read_bytes()

@@ -20,6 +20,8 @@ import numpy as np
 from PIL import Image
 
 from fracture_desktop.core.boxes import Box, decode_boxes, read_maps
+from fracture_desktop.core.errors import ModelIntegrityError, ModelUnavailableError
+from fracture_desktop.core.files import file_sha256
 from fracture_desktop.core.findings import CARD_THRESHOLDS, Flag, Thresholds, classify
 from fracture_desktop.core.imaging.image import LoadedImage
 from fracture_desktop.core.imaging.model_input import InputSpec, fit_box, model_input
@@ -97,6 +99,34 @@ def model_threads(requested: int = 0) -> int | None:
     if "OMP_NUM_THREADS" in os.environ:
         return None
     return max(1, min(4, (os.cpu_count() or 2) - 1))
+
+
+def check_weights(card: ModelCard) -> None:
+    """Refuse a model folder whose weights differ from the sha256 its card records.
+
+    The torch engine runs the weights; the ONNX engine runs the graph but still refuses a
+    folder whose weights were changed, where they are present (the desktop build ships
+    the graph alone): a folder whose files disagree with its card is not to be trusted.
+
+    Raises
+    ------
+    ModelUnavailableError
+        The weights are missing or unreadable.
+    ModelIntegrityError
+        Their sha256 differs from the card's.
+    """
+    if not card.weights_path.is_file():
+        raise ModelUnavailableError(f"model weights missing: {card.weights_path}")
+    try:
+        actual = file_sha256(card.weights_path)
+    except OSError as exc:
+        reason = f"the model weights cannot be read: {exc.strerror or exc}"
+        raise ModelUnavailableError(reason, str(card.weights_path)) from exc
+    if actual != card.sha256:
+        raise ModelIntegrityError(
+            "the model weights do not match their model card; refusing to use them",
+            f"{card.weights_path}: sha256 {actual}, card says {card.sha256}",
+        )
 
 
 def calibrated(logit: float, temperature: float) -> float:
