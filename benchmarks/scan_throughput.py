@@ -6,16 +6,20 @@ resident set (``ru_maxrss`` of that child alone, via ``os.wait4``) belongs to on
 peak staying level from the small folder to the full split shows that memory does not grow
 with the folder. Uses the shipped model when present, else an untrained one of the same
 architecture (same cost per image). Target (issue 5): >= 20 images/s end to end on CPU.
+``scan`` reads with ONNX Runtime on the CPU; ``--torch`` scores with the torch engine
+instead (a copy of the model folder whose card names no graph), for comparison.
 
-Run: ``python -m benchmarks.scan_throughput [--sizes 100,523] [--device cpu]``.
+Run: ``python -m benchmarks.scan_throughput [--sizes 100,523] [--device cpu] [--torch]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -57,6 +61,16 @@ def model_dir(work: Path) -> tuple[Path, str]:
     return untrained_model_dir(work / "untrained").directory, "untrained (same architecture)"
 
 
+def without_graph(model: Path, work: Path) -> Path:
+    """A copy of ``model`` whose card names no ONNX graph: ``scan`` then runs torch."""
+    copy = work / f"{model.name}-torch"
+    shutil.copytree(model, copy, ignore=shutil.ignore_patterns("*.onnx"))
+    card = json.loads((copy / "model_card.json").read_text(encoding="utf-8"))
+    card.pop("onnx", None)
+    (copy / "model_card.json").write_text(json.dumps(card, indent=2), encoding="utf-8")
+    return copy
+
+
 def run_scan(
     folder: Path, model: Path, device: str, threads: int, pdf: bool, out: Path
 ) -> dict[str, float]:
@@ -95,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="100,523", help="folder sizes, comma-separated")
     parser.add_argument("--device", default="cpu", choices=DEVICES)
     parser.add_argument("--threads", type=int, default=0, help="model threads (0: scan's auto)")
+    parser.add_argument("--torch", action="store_true", help="score with the torch engine")
     args = parser.parse_args(argv)
     files = test_split(args.data)
     if not files:
@@ -104,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="scan-bench-") as tmp:
         work = Path(tmp)
         model, kind = model_dir(work)
+        if args.torch:
+            model, kind = without_graph(model, work), f"{kind}, torch engine"
         print(
             f"scan throughput: FracAtlas test split ({len(files)} JPEGs), model {kind}, "
             f"device {args.device}, threads {args.threads or 'auto'}, {os.cpu_count()} CPUs, "

@@ -30,25 +30,40 @@ DATAS: tuple[tuple[str, str], ...] = (
     (SHIPPED_MODEL, SHIPPED_MODEL),
 )
 
+#: The torch engine and the networks it builds (docs/ARCHITECTURE.md, "Two engines"): the
+#: bundle reads with ONNX Runtime, so they stay out with torch; ``--device cuda`` then says
+#: that torch is not installed.
+TORCH_ENGINE: tuple[str, ...] = tuple(
+    f"fracture_desktop.core.inference.{name}"
+    for name in ("engine", "models", "efficientnet_lite", "localiser", "taps", "mirror", "folding")
+)
+
 #: Modules the app never imports at run time. Each saves size or stops a hook from dragging
 #: in a second Qt or the training stack.
 EXCLUDES: tuple[str, ...] = (
     # the training stack (extra "train") and our training code, which imports it
     "fracture_desktop.training",
+    "torch",
     "torchvision",
+    *TORCH_ENGINE,
     "sklearn",
     "scipy",
     "matplotlib",
     "pandas",
-    # torch's compiler stack and exporters: never imported by eager inference (checked with
-    # ``python -X importtime`` over the self-test), and they pull in sympy and networkx
-    "torch._dynamo",
-    "torch._inductor",
-    "torch.onnx",
-    "torch.utils.tensorboard",
     "sympy",
     "mpmath",
     "networkx",
+    # the graph writer (export-onnx) and ONNX Runtime's Python tools, which import it:
+    # reading a graph needs neither
+    "onnx",
+    "onnxscript",
+    "onnx_ir",
+    "onnxruntime.quantization",
+    "onnxruntime.tools",
+    "onnxruntime.transformers",
+    # NVIDIA's CUDA bindings, which a torch install brings along: ONNX Runtime's CPU build
+    # does not use them
+    "cuda",
     # other GUI toolkits and Qt bindings
     "tkinter",
     "_tkinter",
@@ -96,34 +111,28 @@ METADATA: tuple[str, ...] = (
     "fracture-desktop",
 )
 
-#: Bundle paths (``fnmatch`` patterns on the destination) dropped after analysis: torch's
-#: test programs and libraries, protoc, headers and static libraries, GDCM's command-line
-#: tools, Qt's translations (the interface is English only).
+#: Bundle paths (``fnmatch`` patterns on the destination) dropped after analysis: headers
+#: and static libraries, GDCM's command-line tools, Qt's translations (the interface is
+#: English only), and the shipped model's torch weights: ONNX Runtime runs its graph
+#: (the model menu accepts a folder with a graph and no weights).
 TRIM_PATTERNS: tuple[str, ...] = (
-    "torch/bin/test_*",
-    "torch/bin/*Test",
-    "torch/bin/protoc*",
-    "torch/bin/*.pt",
-    "torch/bin/*.ptl",
-    "torch/lib/libtorchbind_test.so",
-    "torch/lib/libjitbackend_test.so",
-    "torch/lib/libbackend_with_compiler.so",
-    "torch/lib/libaoti_custom_ops.so",
-    "torch/include/*",
-    "torch/share/*",
-    "torch/test/*",
+    f"{SHIPPED_MODEL}/weights.pt",
     "*.a",
     "_gdcm/gdcm*",
     "PySide6/Qt/translations/*",
 )
 
-#: Libraries (bundle paths) whose static symbol table is stripped after collection:
-#: ``strip --strip-unneeded`` keeps the dynamic symbols the loader needs and drops about
-#: 90 MB from libtorch_cpu.so alone. Only torch's own libraries: wheels' vendored
-#: libraries (``*.libs``) were rewritten by patchelf, which strip can corrupt.
+#: Libraries (``fnmatch`` patterns on bundle paths) whose static symbol table is stripped
+#: after collection (``strip --strip-unneeded`` keeps the dynamic symbols the loader
+#: needs): Python's library and extension modules and the DICOM decoders, which arrive
+#: unstripped (about 40 MB; libpython alone 23 -> 6 MB). Never wheels' vendored libraries
+#: (``*.libs``): patchelf rewrote them, and strip can corrupt those; these have no RPATH.
 STRIP_LIBRARIES: tuple[str, ...] = (
-    "torch/lib/libtorch_cpu.so",
-    "torch/lib/libtorch_python.so",
+    "libpython3*.so*",
+    "python3*/lib-dynload/*.so",
+    "_libjpeg.*.so",
+    "_openjpeg.*.so",
+    "_CharLS.*.so",
 )
 
 
@@ -151,12 +160,13 @@ def git_commit(root: Path = ROOT) -> str:
 
 
 def build_info(root: Path = ROOT) -> dict[str, Any]:
-    """The build-info record: version, commit, date, Python, torch, the bundled weights.
+    """The build-info record: version, commit, date, Python, ONNX Runtime, the bundled
+    weights and graph.
 
-    The weights' sha256 is computed from the file that is bundled (not copied from the
-    card), so a reader can compare both.
+    Their sha256 are computed from the files that are bundled (not copied from the card),
+    so a reader can compare both.
     """
-    import torch  # the build venv's torch: its version is what the bundle carries
+    import onnxruntime  # the build venv's: its version is what the bundle carries
 
     sys.path.insert(0, str(root))
     import fracture_desktop
@@ -171,13 +181,16 @@ def build_info(root: Path = ROOT) -> dict[str, Any]:
             "weights": card["weights"]["file"],
             "sha256": file_sha256(card_path.parent / card["weights"]["file"]),
         }
+        if "onnx" in card:
+            graph = card_path.parent / card["onnx"]["file"]
+            models[card["id"]]["graph_sha256"] = file_sha256(graph)
     return {
         "app": APP_NAME,
         "version": fracture_desktop.__version__,
         "git_commit": git_commit(root),
         "built": datetime.now(UTC).isoformat(timespec="seconds"),
         "python": sys.version.split()[0],
-        "torch": torch.__version__,
+        "onnxruntime": onnxruntime.__version__,
         "models": models,
     }
 

@@ -127,12 +127,13 @@ def run_scan(args: argparse.Namespace) -> int:
 
 
 def _scan(args: argparse.Namespace, folder: Path, request: TriageRequest) -> int:
-    # The engine imports torch: load it here, after the cheap checks, and before the scan
-    # so that a missing model fails in a second rather than after a long folder walk.
-    from fracture_desktop.core.inference.engine import InferenceEngine, model_threads
+    # Load the engine here, after the cheap checks, and before the scan so that a missing
+    # model fails in a second rather than after a long folder walk.
+    from fracture_desktop.core.inference.engines import load_engine
+    from fracture_desktop.core.inference.prediction import model_threads
 
     try:
-        engine = InferenceEngine.load(args.model, args.device, model_threads(args.threads))
+        engine = load_engine(args.model, args.device, model_threads(args.threads))
         if not args.card_thresholds:
             use_site_profile(engine)
     except ModelError as exc:
@@ -164,7 +165,7 @@ def _scan(args: argparse.Namespace, folder: Path, request: TriageRequest) -> int
     finally:
         bars.close()
     analysed_in = walked_in + result.analysis_seconds
-    print_summary(result.entries, result.context, engine.device, len(records), analysed_in, args)
+    print_summary(result.entries, result.context, engine.runs_on, len(records), analysed_in, args)
     analysed = sum(e.finding.probability is not None for e in result.entries)
     return EXIT_OK if analysed else EXIT_NOTHING_ANALYSED
 

@@ -15,8 +15,8 @@ from pathlib import Path
 from fracture_desktop.core.inference.devices import DEVICES
 
 SUBCOMMANDS = (
-    "scan", "validate", "train", "evaluate", "shift", "export-model", "fit-domain",
-    "fit-localiser",
+    "scan", "validate", "train", "evaluate", "shift", "export-model", "export-onnx",
+    "fit-domain", "fit-localiser",
 )  # fmt: skip
 MODEL_HELP = "model folder (default: $FRACTURE_DESKTOP_MODEL_DIR, else the shipped model)"
 MIRROR_HELP = "score each image as the mean logit of it and its left-right mirror"
@@ -183,6 +183,30 @@ def _run_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_export_onnx(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "export-onnx",
+        help="write model.onnx into model folders (ONNX Runtime's graph; sha256 in the card)",
+    )
+    p.add_argument("models", nargs="+", type=Path, metavar="DIR", help="model folders")
+
+
+def _run_export_onnx(args: argparse.Namespace) -> int:
+    from fracture_desktop.core.errors import ModelError
+    from fracture_desktop.training.onnx_export import export_onnx
+
+    failed = 0
+    for folder in args.models:
+        try:
+            card = export_onnx(folder)
+        except ModelError as exc:
+            failed += 1
+            print(f"{folder}: {exc.reason} ({exc.details})", file=sys.stderr)
+        else:
+            print(f"wrote {card.directory / card.raw['onnx']['file']}: {card.label}")
+    return 1 if failed else 0
+
+
 def _add_fit_domain(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "fit-domain",
@@ -312,6 +336,7 @@ def build_parser(train_options: bool = True) -> argparse.ArgumentParser:
     _add_evaluate(sub)
     _add_shift(sub)
     _add_export(sub)
+    _add_export_onnx(sub)
     _add_fit_domain(sub)
     _add_configured(
         sub,
@@ -343,6 +368,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "evaluate": _run_evaluate,
         "shift": _run_shift,
         "export-model": _run_export,
+        "export-onnx": _run_export_onnx,
         "fit-domain": _run_fit_domain,
         "fit-localiser": _run_fit_localiser,
     }

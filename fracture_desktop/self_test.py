@@ -38,7 +38,7 @@ from fracture_desktop.core.report import (
 from fracture_desktop.core.triage import TriageRequest, collect, write_reports
 
 if TYPE_CHECKING:  # the engine imports torch; it is imported when the test runs
-    from fracture_desktop.core.inference.engine import InferenceEngine
+    from fracture_desktop.core.inference.prediction import Engine
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -67,7 +67,7 @@ def _timed(label: str, step: Callable[[], T], out: TextIO) -> tuple[T, float]:
     return result, time.perf_counter() - started
 
 
-def check_heatmap(engine: InferenceEngine, entry: ReportEntry) -> ReportEntry:
+def check_heatmap(engine: Engine, entry: ReportEntry) -> ReportEntry:
     """Decode, window and score ``entry``'s image with Grad-CAM; check the map.
 
     Returns
@@ -126,13 +126,13 @@ def _run(model_dir: Path | None, out: TextIO, tmp: Path) -> None:
     if info is not None:
         print(f"  build    {info['git_commit']}, {info['built']}", file=out)
 
-    def load() -> InferenceEngine:
-        from fracture_desktop.core.inference.engine import InferenceEngine
+    def load() -> Engine:
+        from fracture_desktop.core.inference.engines import load_engine
 
-        return InferenceEngine.load(model_dir, device="auto")
+        return load_engine(model_dir, device="auto")
 
     engine, seconds = _timed("model", load, out)
-    print(f"{engine.card.label}, sha256 verified, {engine.device}  {seconds:.2f} s", file=out)
+    print(f"{engine.card.label}, sha256 verified, {engine.runs_on}  {seconds:.2f} s", file=out)
 
     folder = samples_dir()
     scan, seconds = _timed("scan", lambda: scan_folder(folder), out)
@@ -165,7 +165,8 @@ def _run(model_dir: Path | None, out: TextIO, tmp: Path) -> None:
     entries[0], seconds = _timed("heatmap", lambda: check_heatmap(engine, entries[0]), out)
     print(f"{entries[0].path.name}: Grad-CAM map checked  {seconds:.2f} s", file=out)
 
-    context = ReportContext(ModelIdentity.from_card(engine.card), source=request.source)
+    model = ModelIdentity.from_card(engine.card)
+    context = ReportContext(model, source=request.source, runs_on=engine.runs_on)
     (csv_size, pdf_size), seconds = _timed(
         "reports", lambda: _write_reports(entries, request, context), out
     )

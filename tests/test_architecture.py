@@ -1,13 +1,17 @@
 """Layer rules (docs/ARCHITECTURE.md), read from every module's imports.
 
 ``core`` never imports Qt, pyqtgraph, the viewer, training or the command-line modules;
-torch is imported only in ``core/inference`` and ``training``; the viewer never imports
+torch is imported only by the torch engine (in ``core/inference``) and ``training``, and the
+viewer, ``scan`` and ``--self-test`` run with torch unimportable; the viewer never imports
 training; nothing at run time imports torchvision. Run by ``make test``.
 """
 
 from __future__ import annotations
 
 import ast
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import fracture_desktop
@@ -62,15 +66,55 @@ def test_the_viewer_never_imports_training() -> None:
     assert offenders(PACKAGE / "gui", ("fracture_desktop.training",)) == []
 
 
-def test_torch_only_inside_core_inference_and_training() -> None:
-    allowed = (PACKAGE / "core" / "inference", PACKAGE / "training")
-    outside = [p for p in PACKAGE.rglob("*.py") if not any(p.is_relative_to(a) for a in allowed)]
+#: The torch engine and the networks it builds: the only modules of ``core`` that import
+#: torch. The rest of ``core``, the viewer and the headless commands read with ONNX Runtime.
+TORCH_ENGINE = tuple(
+    PACKAGE / "core" / "inference" / f"{name}.py"
+    for name in (
+        "engine", "models", "efficientnet_lite", "localiser", "taps", "mirror", "folding"
+    )
+)  # fmt: skip
+
+
+def test_torch_only_in_the_torch_engine_and_training() -> None:
+    outside = [
+        p
+        for p in PACKAGE.rglob("*.py")
+        if p not in TORCH_ENGINE and not p.is_relative_to(PACKAGE / "training")
+    ]
     hits = [
         str(p.relative_to(PACKAGE))
         for p in outside
         if {"torch", "torchvision"} & {n.split(".")[0] for n in imported_modules(p)}
     ]
     assert hits == []
+    assert all(p.is_file() for p in TORCH_ENGINE)
+
+
+NO_TORCH = """
+import sys
+sys.modules["torch"] = None  # an import of torch now raises ImportError
+sys.modules["torchvision"] = None
+import fracture_desktop.gui.main_window, fracture_desktop.batch
+from fracture_desktop.cli import main
+if __name__ == "__main__":
+    sys.exit(main(["--self-test"]))
+"""
+
+
+def test_the_viewer_scan_and_the_self_test_run_without_torch(tmp_path: Path) -> None:
+    # Imported, not just read: the viewer's modules, `scan`, and the self-test end to end
+    # (model, scan, analysis, heatmap, CSV and PDF) with torch made unimportable.
+    script = tmp_path / "no_torch.py"
+    script.write_text(NO_TORCH, encoding="utf-8")
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(PACKAGE.parent)}
+    env.pop("FRACTURE_DESKTOP_MODEL_DIR", None)
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "ONNX Runtime" in done.stdout
+    assert "self-test passed" in done.stdout
 
 
 def test_runtime_never_imports_torchvision() -> None:

@@ -26,8 +26,8 @@ from fracture_desktop.core.imaging.records import ImageRecord
 from fracture_desktop.core.jobs import CancelToken, ProgressCallback
 from fracture_desktop.core.prepared import PreparedCache, PreparedImage
 
-if TYPE_CHECKING:  # the engine imports torch; callers hand one in
-    from fracture_desktop.core.inference.engine import Heatmap, InferenceEngine, Prediction
+if TYPE_CHECKING:  # callers hand an engine in
+    from fracture_desktop.core.inference.prediction import Engine, Heatmap, Prediction
 
 
 @dataclass(frozen=True)
@@ -96,13 +96,13 @@ def read_image(
 
 
 def score(
-    engine: InferenceEngine, read: ReadImage, heatmap: Heatmap = False, known: Finding | None = None
+    engine: Engine, read: ReadImage, heatmap: Heatmap = False, known: Finding | None = None
 ) -> Analysis:
     """Score an image read by :func:`read_image`; never raises for a bad image.
 
     Parameters
     ----------
-    engine : InferenceEngine
+    engine : Engine
         The loaded model.
     read : ReadImage
         From :func:`read_image`.
@@ -149,7 +149,7 @@ def score(
     return Analysis(finding, image, prediction)
 
 
-def analyse_record(engine: InferenceEngine, record: ImageRecord, heatmap: bool = False) -> Analysis:
+def analyse_record(engine: Engine, record: ImageRecord, heatmap: bool = False) -> Analysis:
     """Decode and score the first frame of ``record``; never raises for a bad file."""
     return score(engine, read_image(record), heatmap)
 
@@ -177,7 +177,7 @@ def _read_ahead(
 
 def analyse_each(
     records: Iterable[ImageRecord],
-    engine: InferenceEngine,
+    engine: Engine,
     heatmap: Heatmap = False,
     known: Mapping[Path, Finding] | None = None,
     progress: ProgressCallback | None = None,
@@ -190,7 +190,7 @@ def analyse_each(
     ----------
     records : iterable of ImageRecord
         What to analyse.
-    engine : InferenceEngine
+    engine : Engine
         The loaded model; used only from the calling thread.
     heatmap : bool or "flagged"
         Compute a Grad-CAM map for every image scored, or (``"flagged"``) for the flagged
@@ -222,7 +222,7 @@ def analyse_each(
 
 def analyse(
     records: Iterable[ImageRecord],
-    engine: InferenceEngine,
+    engine: Engine,
     on_finding: Callable[[Finding], None] | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,

@@ -2,7 +2,7 @@
 
 Pure numpy, so reports, the results store and the viewer handle boxes without torch. The
 maps come from :class:`~fracture_desktop.core.inference.localiser.LocalisationHead` (through
-:func:`~fracture_desktop.core.inference.localiser.read_maps`): local maxima of the score
+:func:`read_maps`, from torch or from the ONNX graph alike): local maxima of the score
 above a threshold, each given the width and height the head predicts there (a centre head)
 or grown to the cells above half its peak (an objectness head), mapped back through the
 letterbox into the pixels of the stored image, then non-maximum suppression.
@@ -10,6 +10,7 @@ letterbox into the pixels of the stored image, then non-maximum suppression.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -92,6 +93,16 @@ def _grown(scores: np.ndarray, r: int, c: int) -> tuple[float, float, float, flo
     while c1 < cols - 1 and scores[r, c1 + 1] >= half:
         c1 += 1
     return r0, r1 + 1, c0, c1 + 1
+
+
+def read_maps(raw: np.ndarray) -> np.ndarray:
+    """A localisation head's raw maps (N, 1 or 3, rows, cols) -> float32 (N, channels, rows,
+    cols): the score as a probability and, where present, box width and height in input
+    pixels (the head predicts their logarithms; clamped at 1,024 px)."""
+    raw = np.asarray(raw, dtype=np.float32)
+    scores = 1.0 / (1.0 + np.exp(-raw[:, :1]))
+    sizes = np.exp(np.minimum(raw[:, 1:], np.float32(math.log(1024.0))))
+    return np.concatenate([scores, sizes], axis=1).astype(np.float32)
 
 
 def decode_boxes(

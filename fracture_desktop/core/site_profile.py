@@ -20,8 +20,8 @@ from fracture_desktop.core.findings import CARD_THRESHOLDS, Thresholds
 from fracture_desktop.core.inference.card import ModelCard
 from fracture_desktop.core.paths import user_data_dir
 
-if TYPE_CHECKING:  # the engine imports torch
-    from fracture_desktop.core.inference.engine import InferenceEngine
+if TYPE_CHECKING:
+    from fracture_desktop.core.inference.prediction import Engine
 
 #: Overrides the profile folder (tests, or a site that shares one folder between machines).
 PROFILE_DIR_ENV = "FRACTURE_DESKTOP_PROFILE_DIR"
@@ -192,7 +192,7 @@ def thresholds_in_use(card: ModelCard) -> tuple[Thresholds, str]:
     return profile.thresholds, profile.label
 
 
-def use_site_profile(engine: InferenceEngine) -> SiteProfile | None:
+def use_site_profile(engine: Engine) -> SiteProfile | None:
     """Make ``engine`` flag with the site profile stored for its model, if there is one.
 
     Raises

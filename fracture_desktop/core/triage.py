@@ -25,8 +25,8 @@ from fracture_desktop.core.report.collect import collect_entries, engine_context
 from fracture_desktop.core.report.csv_report import write_csv
 from fracture_desktop.core.report.entries import ReportContext, ReportEntry
 
-if TYPE_CHECKING:  # the engine imports torch; callers hand one in
-    from fracture_desktop.core.inference.engine import InferenceEngine
+if TYPE_CHECKING:  # callers hand an engine in
+    from fracture_desktop.core.inference.prediction import Engine
 
 #: ``progress(stage, done, total)``: which stage (one of :data:`STAGES`) and how far it is.
 StageProgress = Callable[[str, int, int], None]
@@ -122,7 +122,7 @@ def _stage(progress: StageProgress | None, stage: str) -> ProgressCallback | Non
 
 def collect(
     request: TriageRequest,
-    engine: InferenceEngine,
+    engine: Engine,
     decisions: DecisionStore | None = None,
     progress: StageProgress | None = None,
     cancel: CancelToken | None = None,
@@ -178,7 +178,7 @@ def write_reports(
 
 def triage(
     request: TriageRequest,
-    engine: InferenceEngine,
+    engine: Engine,
     decisions: DecisionStore | None = None,
     progress: StageProgress | None = None,
     cancel: CancelToken | None = None,
@@ -189,7 +189,7 @@ def triage(
     ----------
     request : TriageRequest
         The images and the report destinations.
-    engine : InferenceEngine
+    engine : Engine
         The loaded model; used from the calling thread only.
     decisions : DecisionStore, optional
         Reader decisions, printed beside each finding.

@@ -82,8 +82,17 @@ class StatusArea(QStatusBar):
             label.clear()
 
     def show_device(self, chosen: str, actual: str = "") -> None:
-        shown = f"{chosen} \u2192 {actual}" if actual and actual != chosen else chosen
-        self.device_label.setText(f"Device: {shown}")
+        """``actual``: where the engine runs and what runs it, ``"cpu, ONNX Runtime 1.32.0"``.
+        The label names the device and the runtime in a word (``auto \u2192 cpu \u00b7 ONNX``),
+        as narrow as the label was before it named the runtime; the tooltip says it all."""
+        device, _, runtime = actual.partition(", ")
+        shown = f"{chosen} \u2192 {device}" if device and device != chosen else chosen
+        if runtime:
+            self.device_label.setText(f"{shown} \u00b7 {runtime.split()[0]}")
+            self.device_label.setToolTip(f"Device {chosen}: the model runs on {actual}")
+        else:
+            self.device_label.setText(f"Device: {shown}")
+            self.device_label.setToolTip("")
 
     def show_model(self, card: ModelCard | None, reason: str) -> None:
         if card is not None and not reason:

@@ -11,6 +11,7 @@ from typing import Any
 
 import torch
 
+from fracture_desktop.core.errors import ModelUnavailableError
 from fracture_desktop.core.files import file_sha256
 from fracture_desktop.core.findings import Thresholds
 from fracture_desktop.core.imaging.model_input import InputSpec
@@ -237,7 +238,9 @@ def release_model(
     mirror_average: bool = False,
 ) -> ModelCard:
     """Calibrate a finished run on ``val``, score it once on ``test``, write the model folder,
-    and fit its domain check (:func:`~fracture_desktop.training.domain_fit.fit_model_dir`).
+    fit its domain check (:func:`~fracture_desktop.training.domain_fit.fit_model_dir`) and
+    write its ONNX graph (:func:`~fracture_desktop.training.onnx_export.export_onnx`) where
+    one can be made for the network.
 
     ``data`` holds one or several sources: temperature, thresholds and the domain check are
     fitted on all of them together, and each source's test split is scored on its own
@@ -316,7 +319,13 @@ def release_model(
     # The engine's copy has its batch norms folded for inference; the folder keeps the
     # weights as trained, which the app folds the same way when it loads them.
     from fracture_desktop.training.domain_fit import fit_model_dir
+    from fracture_desktop.training.onnx_export import export_onnx
 
     trained = torch.load(run_dir / "best.pt", weights_only=True)
     write_model_dir(trained, config["arch"], engine.card.input_spec, out_dir, card)
-    return fit_model_dir(out_dir, data, cache_dir)
+    fitted = fit_model_dir(out_dir, data, cache_dir)
+    try:
+        return export_onnx(out_dir)
+    except ModelUnavailableError as exc:  # a network without a graph: torch reads it
+        print(f"no ONNX graph: {exc.reason}")
+        return fitted

@@ -25,6 +25,9 @@ def test_a_folder_the_reader_added_is_listed_and_a_broken_one_says_why(tmp_path:
     copy = tmp_path / "mine"
     shutil.copytree(models_root() / "fracture_net-v1", copy)
     (copy / "weights.pt").unlink()
+    # The graph alone serves ONNX Runtime, as in the desktop build.
+    assert read_choice(copy).problem == ""
+    (copy / "model.onnx").unlink()
     broken = tmp_path / "broken"
     broken.mkdir()
     choices = available_models([copy, broken])

@@ -27,6 +27,7 @@ class FakeEngine:
     """
 
     device = "cpu"
+    runs_on = "cpu, fake"
     card: ModelCard | None = None  # the real card of the model folder, set when built
     domain = None  # no domain check: nothing is outside
     thresholds_source = CARD_THRESHOLDS

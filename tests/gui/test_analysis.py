@@ -31,7 +31,10 @@ def test_analyse_folder_with_untrained_model(qtbot, make_window, sample_folder: 
     assert finished.args == [False]
     assert len(window.session.findings) == IMAGE_COUNT
     assert all(f.flag is not Flag.NOT_ANALYSED for f in window.session.findings.values())
-    assert window.status.device_label.text() == "Device: auto \u2192 cpu"
+    # The untrained model has no ONNX graph: torch runs it, and the status bar says so.
+    assert window.status.device_label.text() == "auto \u2192 cpu \u00b7 torch"
+    tip = window.status.device_label.toolTip()
+    assert tip.startswith("Device auto: the model runs on cpu, torch 2.")
     for record in window.session.records.values():
         finding = window.session.findings[record.path]
         assert window.browser.badge_text(record).startswith(finding.flag.value.capitalize())
@@ -185,9 +188,10 @@ def test_closing_joins_every_worker(qtbot, make_window, sample_folder: Path) -> 
 
 @pytest.mark.parametrize("devices", [("auto", "cpu"), ("auto", "cpu", "cuda")])
 def test_device_menu_offers_what_torch_reports(qtbot, make_window, monkeypatch, devices) -> None:
-    monkeypatch.setattr("fracture_desktop.core.inference.engine.available_devices", lambda: devices)
+    offered = "fracture_desktop.core.inference.engines.available_devices"
+    monkeypatch.setattr(offered, lambda: devices)
     window = make_window(engine=FakeEngine(SCORES))
-    # The engine is loaded and warmed at start-up: torch says what it offers then, just
+    # The engine is loaded and warmed at start-up: the machine says what it offers then, just
     # before the engine reports the device it runs on (the label shows "auto → cpu").
     qtbot.waitUntil(lambda: "\u2192" in window.status.device_label.text(), timeout=20000)
     assert window.device_actions["cuda"].isEnabled() == ("cuda" in devices)

@@ -57,6 +57,7 @@ class OutsideEngine:
     """Every image far outside the domain, with a middling probability."""
 
     device = "cpu"
+    runs_on = "cpu, fake"
     card: ModelCard | None = None  # the model folder's, set when built
 
     def warm_up(self) -> None:

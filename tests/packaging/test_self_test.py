@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import io
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
+
+from fracture_desktop.training.onnx_export import export_onnx
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -22,15 +25,19 @@ def self_test(*args: str, python_flags: tuple[str, ...] = ()) -> subprocess.Comp
 
 
 def test_self_test_passes_from_the_source_tree_without_qt(
-    model_dir: Path, bundle: ModuleType
+    model_dir: Path, bundle: ModuleType, tmp_path: Path
 ) -> None:
+    # The model with its ONNX graph, as the bundle reads it (no torch).
+    graph_dir = tmp_path / model_dir.name
+    shutil.copytree(model_dir, graph_dir)
+    export_onnx(graph_dir)
     # -X importtime lists every imported module on stderr: none may be Qt, and none may be
-    # a module the PyInstaller spec leaves out of the bundle.
-    result = self_test("--model", str(model_dir), python_flags=("-X", "importtime"))
+    # a module the PyInstaller spec leaves out of the bundle (torch among them).
+    result = self_test("--model", str(graph_dir), python_flags=("-X", "importtime"))
 
     assert result.returncode == 0, result.stderr[-3000:]
     assert "fracture_net-untrained 0.0.0" in result.stdout
-    assert "sha256 verified" in result.stdout
+    assert "sha256 verified, cpu, ONNX Runtime" in result.stdout
     assert "Grad-CAM map checked" in result.stdout
     assert "self-test passed" in result.stdout
     imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()}

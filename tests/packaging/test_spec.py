@@ -39,15 +39,22 @@ def test_the_entry_script_exists(bundle: ModuleType) -> None:
     assert bundle.ENTRY_SCRIPT.is_file()
 
 
-def _runtime_imports() -> set[str]:
-    """Names imported by the package outside ``training`` and the training subcommands.
+def _module(path: Path) -> str:
+    return ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+
+
+def _runtime_imports(torch_engine: tuple[str, ...]) -> set[str]:
+    """Names imported by the package outside ``training``, the training subcommands and the
+    torch engine.
 
     ``cli.py`` imports ``fracture_desktop.training`` inside the train / evaluate /
-    export-model handlers only; those need the development install, not the bundle.
+    export-model handlers only; those need the development install, not the bundle. The
+    torch engine (``torch_engine``) serves ``--device cuda``, which the bundle leaves out;
+    ``engines.load_engine`` imports it only after checking that torch is installed.
     """
     names: set[str] = set()
     for path in PACKAGE.rglob("*.py"):
-        if "training" in path.relative_to(PACKAGE).parts:
+        if "training" in path.relative_to(PACKAGE).parts or _module(path) in torch_engine:
             continue
         found: set[str] = set()
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
@@ -57,6 +64,8 @@ def _runtime_imports() -> set[str]:
                 found.add(node.module)
         if path == PACKAGE / "cli.py":
             found = {n for n in found if not n.startswith("fracture_desktop.training")}
+        if path == PACKAGE / "core" / "inference" / "engines.py":
+            found -= set(torch_engine)
         names |= found
     return names
 
@@ -65,7 +74,7 @@ def test_no_excluded_module_is_imported_at_run_time(bundle: ModuleType) -> None:
     excluded = set(bundle.EXCLUDES)
     hits = [
         name
-        for name in sorted(_runtime_imports())
+        for name in sorted(_runtime_imports(bundle.TORCH_ENGINE))
         if any(name == ex or name.startswith(ex + ".") for ex in excluded)
     ]
     assert hits == []
@@ -87,3 +96,12 @@ def test_build_info_records_the_bundled_weights(
     assert info["git_commit"] == "unknown"  # not a git checkout
     assert info["built"].endswith("+00:00")
     assert info["models"][card["id"]]["sha256"] == file_sha256(weights)
+    assert "onnxruntime" in info and "torch" not in info
+
+
+def test_the_bundle_leaves_torch_out_and_keeps_onnx_runtime(bundle: ModuleType) -> None:
+    assert {"torch", "torchvision", "onnx"} <= set(bundle.EXCLUDES)
+    assert "fracture_desktop.core.inference.engine" in bundle.TORCH_ENGINE
+    assert not any(ex == "onnxruntime" for ex in bundle.EXCLUDES)
+    card = json.loads((bundle.ROOT / bundle.SHIPPED_MODEL / "model_card.json").read_text())
+    assert (bundle.ROOT / bundle.SHIPPED_MODEL / card["onnx"]["file"]).is_file()

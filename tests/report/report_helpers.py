@@ -40,7 +40,8 @@ def context() -> ReportContext:
         thresholds=Thresholds(fracture=0.7, doubt=0.3),
         intended_use="Research and reading aid; not a diagnosis.",
     )
-    return ReportContext(model, SOURCE, datetime(2026, 1, 2, 3, 4, tzinfo=UTC), "1.2.3")
+    created = datetime(2026, 1, 2, 3, 4, tzinfo=UTC)
+    return ReportContext(model, SOURCE, created, "1.2.3", runs_on="cpu, ONNX Runtime 9.9.9")
 
 
 def key_image() -> object:

@@ -35,6 +35,7 @@ def test_pdf_names_model_app_counts_and_images(tmp_path: Path) -> None:
         "Fracture Desktop 1.2.3",
         "fracture_net-test 9.9.9",
         "0123456789ab",
+        "cpu, ONNX Runtime 9.9.9",  # what ran the model
         "0.700",  # thresholds
         "0.300",
         "Research and reading aid; not a diagnosis.",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -300,3 +300,43 @@ def write_card(card: ModelCard) -> Path:
     with atomic_write(path, overwrite=True) as f:
         f.write(text.encode("utf-8"))
     return path
+
+
+# -- the ONNX graph (the ONNX Runtime engine's network) --------------------------------------
+
+#: The graph ``export-onnx`` writes beside the weights, and the opset it is written in.
+ONNX_FILE = "model.onnx"
+ONNX_OPSET = 17
+
+
+def onnx_graph(card: ModelCard) -> tuple[Path, str] | None:
+    """The card's ONNX graph (``onnx`` section): its path and the sha256 the file must have;
+    None when the model folder has none (the app then runs the network with torch).
+
+    Raises
+    ------
+    ModelUnavailableError
+        The section is malformed.
+    """
+    section = card.raw.get("onnx")
+    if section is None:
+        return None
+    path = card.directory / CARD_FILE
+    try:
+        file, sha256 = str(section["file"]), str(section["sha256"])
+    except (KeyError, TypeError) as exc:
+        raise _malformed(path, f"onnx section needs file and sha256: {exc!r}") from exc
+    if len(sha256) != _SHA256_HEX or not all(c in "0123456789abcdef" for c in sha256):
+        raise _malformed(path, f"onnx sha256 is not 64 hex digits: {sha256!r}")
+    if not file or Path(file).name != file:
+        raise _malformed(path, f"onnx file must be a file name in the model folder: {file!r}")
+    return card.directory / file, sha256
+
+
+def with_onnx_graph(card: ModelCard, file: str, sha256: str) -> ModelCard:
+    """``card`` naming the ONNX graph ``file`` (in its folder) and its sha256; write it with
+    :func:`write_card`."""
+    section = {"file": file, "sha256": sha256, "opset": ONNX_OPSET}
+    updated = replace(card, raw={**card.raw, "onnx": section})
+    onnx_graph(updated)  # the same checks as on reading
+    return updated

@@ -64,15 +64,20 @@ class _SameConv(nn.Conv2d):
             in_ch, out_ch, kernel, stride=stride, padding=padding, groups=groups, bias=False
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def pads(self, rows: int, cols: int) -> list[int]:
+        """The padding added to an input of ``rows`` x ``cols`` at stride 2, in ``F.pad``'s
+        order: left, right, top, bottom."""
         k, s = self.kernel_size[0], self.stride[0]
-        if s == 1:
-            return super().forward(x)
         pads = []
-        for size in (x.shape[-1], x.shape[-2]):
+        for size in (cols, rows):
             total = max((math.ceil(size / s) - 1) * s + k - size, 0)
             pads += [total // 2, total - total // 2]
-        return super().forward(F.pad(x, pads))
+        return pads
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.stride[0] == 1:
+            return super().forward(x)
+        return super().forward(F.pad(x, self.pads(x.shape[-2], x.shape[-1])))
 
 
 class _MBConv(nn.Module):

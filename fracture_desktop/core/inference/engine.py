@@ -1,95 +1,55 @@
-"""The inference engine: verified weights, one forward pass per image, optional Grad-CAM.
+"""The torch engine: verified weights, one forward pass per image, optional Grad-CAM.
 
-Meant to be owned by one worker thread (torch modules are not shared across threads here),
-so memory stays bounded to one model.
+Training, ``evaluate`` and GPU inference (``--device cuda``) use it; on a CPU the app reads
+with the ONNX Runtime engine (:mod:`~fracture_desktop.core.inference.onnx_engine`), which
+gives the same :class:`~fracture_desktop.core.inference.prediction.Prediction`
+(:mod:`~fracture_desktop.core.inference.engines` picks). Meant to be owned by one worker
+thread (torch modules are not shared across threads here), so memory stays bounded to one
+model.
 """
 
 from __future__ import annotations
 
-import os
 import pickle
 import re
 import warnings
-from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Literal, cast
+from typing import cast
 
 import numpy as np
 import torch
-from PIL import Image
 
-from fracture_desktop.core.boxes import Box, decode_boxes
 from fracture_desktop.core.errors import ModelIntegrityError, ModelUnavailableError
-from fracture_desktop.core.files import file_sha256
-from fracture_desktop.core.findings import CARD_THRESHOLDS, Flag, Thresholds, classify
-from fracture_desktop.core.imaging.image import LoadedImage
-from fracture_desktop.core.imaging.model_input import InputSpec, fit_box, model_input
-from fracture_desktop.core.inference.card import (
-    ModelCard,
-    default_model_dir,
-    load_card,
-)
+from fracture_desktop.core.inference.card import ModelCard, default_model_dir, load_card
 from fracture_desktop.core.inference.devices import DEVICES
 from fracture_desktop.core.inference.domain import DomainCheck, load_domain_check
 from fracture_desktop.core.inference.folding import fold_batch_norms
-from fracture_desktop.core.inference.localiser import LocalisingNetwork, read_maps
+from fracture_desktop.core.inference.localiser import LocalisingNetwork
 from fracture_desktop.core.inference.mirror import MirrorAverage
 from fracture_desktop.core.inference.models import ARCHITECTURES
+from fracture_desktop.core.inference.prediction import (
+    Engine,
+    Forward,
+    Heatmap,
+    Prediction,
+    cam_to_image,
+    check_weights,
+    model_threads,
+)
 from fracture_desktop.core.inference.taps import features_of, tapped
-from fracture_desktop.core.prepared import PreparedImage
 
-#: Whether :meth:`InferenceEngine.predict` computes a Grad-CAM map: never, always, or only
-#: for an image that comes out flagged (fracture or doubt).
-Heatmap = bool | Literal["flagged"]
-
-
-@dataclass(frozen=True)
-class Prediction:
-    """Calibrated probability of fracture, its flag, and (optionally) a heatmap.
-
-    ``heatmap`` is float32 in [0, 1] with the image's own shape (rows, columns), so it
-    overlays the original pixels directly; it is None unless asked for. ``boxes`` are the
-    localiser's suspected fractures in the stored image's pixels, highest score first;
-    empty when the model has no localiser or finds nothing above its threshold.
-    """
-
-    probability: float
-    flag: Flag
-    heatmap: np.ndarray | None = None
-    boxes: tuple[Box, ...] = ()
-    #: From the model's domain check: above 1 the image lies outside the training images'
-    #: domain (:mod:`~fracture_desktop.core.inference.domain`); None without a check.
-    domain_score: float | None = None
-
-
-def available_devices() -> tuple[str, ...]:
-    """Device choices this machine supports, ``auto`` first."""
-    return DEVICES if torch.cuda.is_available() else tuple(d for d in DEVICES if d != "cuda")
-
-
-def model_threads(requested: int = 0) -> int | None:
-    """CPU threads for the model, by the app's policy (the viewer and ``scan`` alike).
-
-    Parameters
-    ----------
-    requested : int
-        Threads asked for; 0 or less means automatic.
-
-    Returns
-    -------
-    int or None
-        ``requested`` when positive. Automatic: None (keep torch's own choice) when the user
-        set ``OMP_NUM_THREADS``, else one thread per core minus one core that decodes the next
-        image, at most 4. One image at a time is too little work to keep many threads busy,
-        and waiting OpenMP threads spin: on a busy 2-core machine a forward pass took 347 ms
-        of CPU with two threads against 19 ms with one.
-    """
-    if requested > 0:
-        return requested
-    if "OMP_NUM_THREADS" in os.environ:
-        return None
-    return max(1, min(4, (os.cpu_count() or 2) - 1))
-
+# Callers written before the engines were split import these from here.
+__all__ = [
+    "Heatmap",
+    "InferenceEngine",
+    "Prediction",
+    "cam_to_image",
+    "frozen",
+    "grad_cam",
+    "model_threads",
+    "resolve_device",
+]
 
 def frozen(model: torch.nn.Module, device: str = "cpu") -> torch.nn.Module:
     """``model`` ready for inference, in place: eval mode, batch norms folded, no gradients,
@@ -116,11 +76,13 @@ def resolve_device(device: str) -> str:
     return device
 
 
-class InferenceEngine:
-    """A loaded, verified model ready to score images.
+class InferenceEngine(Engine):
+    """A loaded, verified torch model ready to score images.
 
     Use :meth:`load`; the constructor takes already-checked parts.
     """
+
+    runtime = f"torch {torch.__version__.split('+')[0]}"
 
     def __init__(
         self,
@@ -129,20 +91,8 @@ class InferenceEngine:
         device: str,
         domain: DomainCheck | None = None,
     ) -> None:
-        self.card = card
+        super().__init__(card, device, domain)
         self.model = model
-        self.device = device
-        self.domain = domain
-        #: The thresholds that make the flags, and what the outputs call them: the card's
-        #: unless a site profile is in use (:meth:`use_thresholds`).
-        self.thresholds = card.thresholds
-        self.thresholds_source = CARD_THRESHOLDS
-
-    def use_thresholds(self, thresholds: Thresholds, source: str) -> None:
-        """Flag with ``thresholds`` (a site profile's) instead of the card's; ``source``
-        names them on every output."""
-        self.thresholds = thresholds
-        self.thresholds_source = source
 
     @classmethod
     def load(
@@ -174,18 +124,7 @@ class InferenceEngine:
             The weights' sha256 differs from the card's.
         """
         card = load_card(model_dir or default_model_dir())
-        if not card.weights_path.is_file():
-            raise ModelUnavailableError(f"model weights missing: {card.weights_path}")
-        try:
-            actual = file_sha256(card.weights_path)
-        except OSError as exc:
-            reason = f"the model weights cannot be read: {exc.strerror or exc}"
-            raise ModelUnavailableError(reason, str(card.weights_path)) from exc
-        if actual != card.sha256:
-            raise ModelIntegrityError(
-                "the model weights do not match their model card; refusing to use them",
-                f"{card.weights_path}: sha256 {actual}, card says {card.sha256}",
-            )
+        check_weights(card)
         check = None
         if domain and card.domain_file:
             check = load_domain_check(card.directory / card.domain_file, card.domain_sha256)
@@ -237,78 +176,31 @@ class InferenceEngine:
             self.model(x)
         grad_cam(self.model, x)
 
-    def probability(self, logit: torch.Tensor) -> torch.Tensor:
-        """Temperature-scaled sigmoid (calibrated on ``val``)."""
-        return torch.sigmoid(logit / self.card.temperature)
-
-    def predict(self, image: LoadedImage, heatmap: Heatmap = False) -> Prediction:
-        """Score one image; with ``heatmap`` also compute its Grad-CAM map.
-
-        ``heatmap="flagged"`` computes the map only when the image comes out flagged (a
-        report's key images): the forward pass is shared, the backward pass is skipped for
-        the rest. The domain check reads the layers of the same forward pass, so it costs
-        only its own arithmetic (``benchmarks/domain_check.py``).
-        """
-        return self._predict(model_input(image, self.card.input_spec), image.shape, heatmap)
-
-    def predict_prepared(self, prepared: PreparedImage, heatmap: Heatmap = False) -> Prediction:
-        """Score an image from the model input made when it was decoded (no decode here).
-
-        Raises
-        ------
-        ValueError
-            ``prepared`` was made for another input size, letterboxing or channel count.
-        """
-        if prepared.spec != self.card.input_spec:
-            raise ValueError(
-                f"prepared for {prepared.spec}, the model takes {self.card.input_spec}"
-            )
-        return self._predict(prepared.values, prepared.shape, heatmap)
-
-    def _predict(self, values: np.ndarray, shape: tuple[int, int], heatmap: Heatmap) -> Prediction:
+    def _forward(self, values: np.ndarray, heatmap: Heatmap) -> Forward:
         x = torch.from_numpy(values)[None].to(self.device)
         layers = self.domain.layers if self.domain is not None else ()
-        found: tuple[Box, ...] = ()
+        maps = None
         with tapped(self.model, layers) as captured:
             if heatmap:
                 logit, leaf = _hooked_forward(self.model, x)
             else:
                 with torch.inference_mode():
-                    logit, found = self._forward(x, shape)
-        p = float(self.probability(logit.detach())[0])
-        domain_score = None
-        if self.domain is not None:
-            domain_score = float(self.domain.scores(features_of(self.model, captured))[0])
-        flag = classify(p, self.thresholds, domain_score)
+                    logit, maps = self._logit_and_maps(x)
+        features = tuple(features_of(self.model, captured)) if layers else ()
         if heatmap and self.card.localiser is not None:
-            # Grad-CAM hooks the classifier's own forward; the boxes need a pass of their own.
+            # Grad-CAM hooks the classifier's own forward; the maps need a pass of their own.
             with torch.inference_mode():
-                found = self._forward(x, shape)[1]
-        if not heatmap or (heatmap == "flagged" and not flag.is_flagged):
-            # No map wanted: the backward pass is skipped.
-            return Prediction(p, flag, boxes=found, domain_score=domain_score)
-        heat = cam_to_image(_cam(self.model, logit, leaf), shape, self.card.input_spec)
-        return Prediction(p, flag, heat, found, domain_score)
+                maps = self._logit_and_maps(x)[1]
+        # The backward pass runs only when the map is wanted.
+        cam = partial(_cam, self.model, logit, leaf) if heatmap else None
+        return Forward(float(logit.detach()[0]), maps, features, cam)
 
-    def _forward(
-        self, x: torch.Tensor, shape: tuple[int, int]
-    ) -> tuple[torch.Tensor, tuple[Box, ...]]:
-        """Logits, and the localiser's boxes in the pixels of an image of ``shape`` (none
-        when the model has no localiser), from one pass."""
-        settings = self.card.localiser
-        if settings is None:
-            return self.model(x), ()
+    def _logit_and_maps(self, x: torch.Tensor) -> tuple[torch.Tensor, np.ndarray | None]:
+        """Logits, and the localiser's raw maps (none without a localiser), from one pass."""
+        if self.card.localiser is None:
+            return self.model(x), None
         logit, raw = cast(LocalisingNetwork, self.model).forward_with_map(x)
-        boxes = decode_boxes(
-            read_maps(raw)[0],
-            shape,
-            self.card.input_spec,
-            settings.threshold,
-            settings.max_boxes,
-            settings.shrink,
-            float(self.probability(logit)[0]) if settings.by_probability else 1.0,
-        )
-        return logit, boxes
+        return logit, raw.float().cpu().numpy()
 
 
 def _refused_global(message: str) -> str:
@@ -361,14 +253,3 @@ def _cam(model: torch.nn.Module, logit: torch.Tensor, leaf: torch.Tensor) -> np.
     cam = maps[0]
     cam = cam / cam.max() if float(cam.max()) > 0 else cam
     return cam.cpu().numpy().astype(np.float32)
-
-
-def cam_to_image(cam: np.ndarray, shape: tuple[int, int], spec: InputSpec) -> np.ndarray:
-    """Map a model-space map to an image of ``shape`` (rows, cols): undo the letterbox."""
-    full = np.asarray(
-        Image.fromarray(cam).resize((spec.size, spec.size), Image.Resampling.BILINEAR)
-    )
-    top, left, rows, cols = fit_box(shape, spec.size, spec.letterbox)
-    inner = np.ascontiguousarray(full[top : top + rows, left : left + cols])
-    out = Image.fromarray(inner).resize((shape[1], shape[0]), Image.Resampling.BILINEAR)
-    return np.clip(np.asarray(out, dtype=np.float32), 0.0, 1.0)

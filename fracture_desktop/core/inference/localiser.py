@@ -18,8 +18,8 @@ Two kinds of head share this module:
   :mod:`fracture_desktop.training.localiser_fit`.
 
 Either way the head's output is a stack of maps (N, channels, rows, cols) that
-:func:`read_maps` turns into what :func:`fracture_desktop.core.boxes.decode_boxes` reads,
-without torch.
+:func:`fracture_desktop.core.boxes.read_maps` turns into what
+:func:`fracture_desktop.core.boxes.decode_boxes` reads, without torch.
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from fracture_desktop.core import boxes
 
 #: Box size the size channels start at (input pixels): about the median FracAtlas box at
 #: 256 px, so that early steps are not spent growing every box from 1 px.
@@ -100,10 +102,9 @@ class LocalisationHead(nn.Module):
 
 def read_maps(raw: torch.Tensor) -> np.ndarray:
     """A head's raw maps -> float32 numpy (N, channels, rows, cols): the score as a
-    probability and, where present, box width and height in input pixels."""
-    scores = torch.sigmoid(raw[:, :1])
-    sizes = torch.exp(raw[:, 1:].clamp(max=math.log(1024.0)))
-    return torch.cat([scores, sizes], dim=1).float().cpu().numpy()
+    probability and, where present, box width and height in input pixels
+    (:func:`fracture_desktop.core.boxes.read_maps`, which the ONNX engine uses too)."""
+    return boxes.read_maps(raw.detach().float().cpu().numpy())
 
 
 class LocalisingNetwork(Protocol):

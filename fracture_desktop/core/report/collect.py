@@ -25,8 +25,8 @@ from fracture_desktop.core.report.entries import ModelIdentity, ReportContext, R
 from fracture_desktop.core.report.imagery import key_image_of
 from fracture_desktop.core.shift import findings_shift
 
-if TYPE_CHECKING:  # the engine imports torch; callers hand one in
-    from fracture_desktop.core.inference.engine import Heatmap, InferenceEngine
+if TYPE_CHECKING:  # callers hand an engine in
+    from fracture_desktop.core.inference.prediction import Engine, Heatmap
 
 #: Analysed images whose report entries (key images) may be in the making at once.
 KEY_IMAGES_AHEAD = 2
@@ -69,7 +69,7 @@ def report_entry(
 
 def collect_entries(
     records: Iterable[ImageRecord],
-    engine: InferenceEngine,
+    engine: Engine,
     problems: Iterable[FileProblem] = (),
     decisions: DecisionStore | None = None,
     key_images: bool = False,
@@ -85,7 +85,7 @@ def collect_entries(
     ----------
     records : iterable of ImageRecord
         Usually ``ScanResult.images``.
-    engine : InferenceEngine
+    engine : Engine
         The loaded model.
     problems : iterable of FileProblem
         Files the scan could not read (``ScanResult.problems``): reported with their reason.
@@ -157,7 +157,7 @@ def collect_entries(
 
 
 def engine_context(
-    engine: InferenceEngine, entries: Iterable[ReportEntry], source: str
+    engine: Engine, entries: Iterable[ReportEntry], source: str
 ) -> ReportContext:
     """The report context of ``entries`` scored by ``engine``: its identity, the thresholds
     it flagged with (the card's or a site profile's), and the folder shift test."""
@@ -167,4 +167,4 @@ def engine_context(
             [e.finding for e in entries], engine.domain.val_scores, engine.domain.val_probabilities
         )
     model = ModelIdentity.from_card(engine.card, engine.thresholds, engine.thresholds_source)
-    return ReportContext(model, source=source, shift=shift)
+    return ReportContext(model, source=source, shift=shift, runs_on=engine.runs_on)

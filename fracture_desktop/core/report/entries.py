@@ -78,6 +78,9 @@ class ReportContext:
         ``fracture_desktop.__version__`` unless a test pins it.
     shift : FolderShift or None
         The folder shift test of these images; None when the model has no domain check.
+    runs_on : str
+        The device and the engine that ran the model (``"cpu, ONNX Runtime 1.22.0"``);
+        empty when not known.
     """
 
     model: ModelIdentity
@@ -85,6 +88,7 @@ class ReportContext:
     created: datetime = field(default_factory=lambda: datetime.now().astimezone())
     app_version: str = fracture_desktop.__version__
     shift: FolderShift | None = None
+    runs_on: str = ""
 
 
 @dataclass(frozen=True)

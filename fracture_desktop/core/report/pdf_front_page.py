@@ -25,6 +25,7 @@ def front_matter(
         ("Created", created),
         ("Application", f"Fracture Desktop {context.app_version}"),
         ("Model", f"{model.id} {model.version} · weights sha256 {model.sha256_prefix}…"),
+        *((("Run on", context.runs_on),) if context.runs_on else ()),
         (
             "Thresholds",
             f"fracture if p ≥ {t.fracture:.3f} (high specificity) · "

@@ -28,21 +28,20 @@ from fracture_desktop.core.results_store import ResultsStore, StoredResult, smal
 from fracture_desktop.gui.bridge import Worker
 
 if TYPE_CHECKING:
-    from fracture_desktop.core.inference.engine import InferenceEngine
+    from fracture_desktop.core.inference.prediction import Engine
 
-EngineFactory = Callable[[Path, str], "InferenceEngine"]
+EngineFactory = Callable[[Path, str], "Engine"]
 # Loading the engine competes with the first image for the GIL: let that image show first.
 PRELOAD_DELAY_MS = 1500
 
 
-def _load_engine(model_dir: Path, device: str) -> InferenceEngine:
-    from fracture_desktop.core.inference.engine import (  # imports torch
-        InferenceEngine,
-        model_threads,
-    )
+def _load_engine(model_dir: Path, device: str) -> Engine:
+    # ONNX Runtime on the CPU; torch only for CUDA or a model folder without a graph.
+    from fracture_desktop.core.inference.engines import load_engine
+    from fracture_desktop.core.inference.prediction import model_threads
     from fracture_desktop.core.site_profile import use_site_profile
 
-    engine = InferenceEngine.load(model_dir, device, model_threads())
+    engine = load_engine(model_dir, device, model_threads())
     use_site_profile(engine)
     return engine
 
@@ -219,15 +218,15 @@ class AnalysisController(QObject):
             finally:
                 self._report_devices()
             self._engine.warm_up()
-            device = self._engine.device
-            self._worker.post(lambda: self.sig_engine_ready.emit(device))
+            runs_on = self._engine.runs_on
+            self._worker.post(lambda: self.sig_engine_ready.emit(runs_on))
         return self._engine
 
     def _report_devices(self) -> None:
-        """Say once which devices torch offers; the first engine load has imported it."""
+        """Say once which devices this machine offers."""
         if self._devices_known:
             return
-        from fracture_desktop.core.inference.engine import available_devices
+        from fracture_desktop.core.inference.engines import available_devices
 
         self._devices_known = True
         devices = available_devices()
