@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from fracture_desktop.core.atomic import (
     OutputExistsError,
@@ -44,6 +44,9 @@ from fracture_desktop.core.report import ReportContext, ReportEntry, flag_counts
 from fracture_desktop.core.site_profile import use_site_profile
 from fracture_desktop.core.triage import ANALYSING, WRITING_PDF, TriageRequest, triage
 from fracture_desktop.terminal import ProgressBar, StageBars, print_error
+
+if TYPE_CHECKING:  # highdicom loads only when --dicom-out is given
+    from fracture_desktop.core.dicom_out.write import DicomResults
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -66,6 +69,7 @@ def _request(args: argparse.Namespace, folder: Path) -> TriageRequest:
         pdf_path=args.pdf,
         deidentify=args.deidentify,
         overwrite=args.overwrite,
+        dicom_dir=args.dicom_out,
     )
     request.check_outputs()
     if args.summary_json is not None:
@@ -116,6 +120,8 @@ def run_scan(args: argparse.Namespace) -> int:
     try:
         for path in _report_paths(args, request):
             probe_writable(path)  # permissions, read-only media: before the analysis
+        if args.dicom_out is not None:
+            probe_writable(args.dicom_out / "results")
     except OutputWriteError as exc:
         _error(exc.reason, exc.details)
         return EXIT_WRITE_FAILED
@@ -164,7 +170,15 @@ def _scan(args: argparse.Namespace, folder: Path, request: TriageRequest) -> int
     finally:
         bars.close()
     analysed_in = walked_in + result.analysis_seconds
-    print_summary(result.entries, result.context, engine.device, len(records), analysed_in, args)
+    print_summary(
+        result.entries,
+        result.context,
+        engine.device,
+        len(records),
+        analysed_in,
+        args,
+        dicom=result.dicom,
+    )
     analysed = sum(e.finding.probability is not None for e in result.entries)
     return EXIT_OK if analysed else EXIT_NOTHING_ANALYSED
 
@@ -208,6 +222,7 @@ def print_summary(
     seconds: float,
     args: argparse.Namespace,
     stream: TextIO | None = None,
+    dicom: DicomResults | None = None,
 ) -> None:
     """The end-of-run summary: counts per flag, speed, where the reports went."""
     out = stream or sys.stdout
@@ -230,3 +245,22 @@ def print_summary(
     for label, path in (("CSV", args.csv), ("PDF", args.pdf), ("Summary", args.summary_json)):
         if path is not None:
             print(f"{label:<8} {path}", file=out)
+    if dicom is not None:
+        print_dicom_summary(dicom, args.dicom_out, out)
+
+
+def print_dicom_summary(dicom: DicomResults, folder: object, out: TextIO) -> None:
+    """What ``--dicom-out`` wrote, and which analysed images it could not reference."""
+    print(
+        f"DICOM    {len(dicom.written)} files (SR, KOS, GSPS) for {dicom.studies} studies, "
+        f"{dicom.referenced} images referenced, in {folder}",
+        file=out,
+    )
+    if dicom.plain:
+        print(
+            f"  {dicom.plain} JPEG/PNG/TIFF/BMP images have no SOP instance to reference: "
+            "CSV/PDF only",
+            file=out,
+        )
+    for problem in dicom.problems:
+        print(f"  not referenced: {problem.path}: {problem.reason}", file=out)

@@ -211,6 +211,12 @@ def _add_scan(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--deidentify", action="store_true", help="no patient name, ID, birth date")
     p.add_argument("--overwrite", action="store_true", help="replace existing report files")
     p.add_argument("--decisions", type=Path, metavar="FILE", help="reader decisions file")
+    p.add_argument(
+        "--dicom-out",
+        type=Path,
+        metavar="DIR",
+        help="write DICOM results here: per study an SR (TID 1500), a KOS and GSPS",
+    )
     _add_model_options(p)
     p.add_argument(
         "--summary-json",
