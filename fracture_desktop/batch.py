@@ -45,8 +45,9 @@ from fracture_desktop.core.site_profile import use_site_profile
 from fracture_desktop.core.triage import ANALYSING, WRITING_PDF, TriageRequest, triage
 from fracture_desktop.terminal import ProgressBar, StageBars, print_error
 
-if TYPE_CHECKING:  # highdicom loads only when --dicom-out is given
+if TYPE_CHECKING:  # highdicom loads only when --dicom-out is given; the engine imports torch
     from fracture_desktop.core.dicom_out.write import DicomResults
+    from fracture_desktop.core.inference.engine import InferenceEngine
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -132,15 +133,28 @@ def run_scan(args: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
 
 
+def load_engine(args: argparse.Namespace) -> InferenceEngine:
+    """The model of ``--model``, ``--device`` and ``--threads``, with the site profile's
+    thresholds unless ``--card-thresholds`` (used by ``scan`` and ``listen``).
+
+    Raises
+    ------
+    ModelError
+        No usable model.
+    """
+    from fracture_desktop.core.inference.engine import InferenceEngine, model_threads
+
+    engine = InferenceEngine.load(args.model, args.device, model_threads(args.threads))
+    if not args.card_thresholds:
+        use_site_profile(engine)
+    return engine
+
+
 def _scan(args: argparse.Namespace, folder: Path, request: TriageRequest) -> int:
     # The engine imports torch: load it here, after the cheap checks, and before the scan
     # so that a missing model fails in a second rather than after a long folder walk.
-    from fracture_desktop.core.inference.engine import InferenceEngine, model_threads
-
     try:
-        engine = InferenceEngine.load(args.model, args.device, model_threads(args.threads))
-        if not args.card_thresholds:
-            use_site_profile(engine)
+        engine = load_engine(args)
     except ModelError as exc:
         _error(exc.reason, exc.details)
         return EXIT_NO_MODEL

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import signal
+import socket
 import subprocess
+import sys
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,7 +21,8 @@ from fracture_desktop.core.findings import Finding, Flag, Thresholds
 from fracture_desktop.core.imaging.scan import scan_folder
 from fracture_desktop.core.report.entries import ModelIdentity, ReportEntry
 
-SAMPLES = Path(__file__).resolve().parents[2] / "resources" / "samples"
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLES = ROOT / "resources" / "samples"
 #: The flag each sample DICOM gets, in scan order, and whether it has a box.
 FLAGS = (Flag.FRACTURE, Flag.NO_FRACTURE, Flag.DOUBT)
 MODEL = ModelIdentity(
@@ -64,3 +72,71 @@ def dciodvfy() -> Callable[[Path], tuple[list[str], list[str]]]:
         return errors, [x for x in lines if x.startswith("Warn")]
 
     return check
+
+
+@pytest.fixture(scope="session")
+def flagging_model(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The untrained model with both thresholds at 0: every image it analyses is flagged
+    "fracture", so that a study gets an SR, a KOS and a GSPS per image."""
+    directory = tmp_path_factory.mktemp("flagging") / "fracture_net-flags-all"
+    shutil.copytree(model_dir, directory)
+    card_path = directory / "model_card.json"
+    card = json.loads(card_path.read_text())
+    for name in ("fracture", "doubt"):
+        card["thresholds"][name]["value"] = 0.0
+    card_path.write_text(json.dumps(card, indent=2))
+    return directory
+
+
+def free_port() -> int:
+    """A TCP port free on localhost now (the OS's pick)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Node:
+    """``fracture-desktop listen`` in a subprocess, its log collected line by line."""
+
+    def __init__(self, out: Path, model: Path, *options: str) -> None:
+        self.port = free_port()
+        self.out = out
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+        argv = [sys.executable, "-m", "fracture_desktop", "listen", "--port", str(self.port)]
+        argv += ["--out", str(out), "--model", str(model), "--device", "cpu", *options]
+        self.process = subprocess.Popen(
+            argv, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        self.wait_for("listening on", 120)
+
+    def _read(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.lines.append(line.rstrip())
+
+    @property
+    def log(self) -> str:
+        return "\n".join(self.lines)
+
+    def wait_for(self, text: str, seconds: float, count: int = 1) -> None:
+        """Until ``text`` appears ``count`` times in the log (fails after ``seconds``)."""
+        deadline = time.monotonic() + seconds
+        while sum(text in line for line in list(self.lines)) < count:
+            if self.process.poll() is not None and not self._reader.is_alive():
+                raise AssertionError(f"listen ended ({self.process.returncode}):\n{self.log}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{text!r} not logged in {seconds} s:\n{self.log}")
+            time.sleep(0.1)
+
+    def stop(self) -> int:
+        """Ctrl+C, as a user stops it; the exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+        code = self.process.wait(60)
+        self._reader.join(10)
+        if self.process.stderr is not None:
+            self.process.stderr.close()
+        return code
