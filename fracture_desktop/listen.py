@@ -69,9 +69,9 @@ def triage_study(
     analysed = sum(e.finding.probability is not None for e in result.entries)
     flagged = sum(e.is_flagged for e in result.entries)
     log.info(
-        "study %s: %d images, %d analysed, %d flagged, %d not analysed; %d result files",
+        "study %s: %d files, %d analysed, %d flagged, %d not analysed; %d result files",
         uid,
-        len(scan.images),
+        len(result.entries),
         analysed,
         flagged,
         len(result.entries) - analysed,

@@ -14,9 +14,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import highdicom as hd
+import pydicom
 import pytest
+from pydicom.sr.codedict import codes
 
 from fracture_desktop.core.boxes import Box
+from fracture_desktop.core.dicom_out.codes import FRACTURE, PROCEDURE
 from fracture_desktop.core.findings import Finding, Flag, Thresholds
 from fracture_desktop.core.imaging.scan import scan_folder
 from fracture_desktop.core.report.entries import ModelIdentity, ReportEntry
@@ -43,8 +47,12 @@ def samples() -> Path:
 
 @pytest.fixture
 def entries() -> list[ReportEntry]:
-    """The samples' DICOM radiographs (three studies) flagged by hand, the first two with a
-    box; the JPEGs analysed; one more DICOM copy not analysed."""
+    return sample_entries()
+
+
+def sample_entries() -> list[ReportEntry]:
+    """The samples' DICOM radiographs (three studies) flagged by hand (fracture, no
+    fracture, doubt), each with a box, drawn on the flagged ones; the JPEGs analysed."""
     scan = scan_folder(SAMPLES)
     made = []
     dicoms = [r for r in scan.images if r.sop_instance_uid]
@@ -140,3 +148,35 @@ class Node:
         if self.process.stderr is not None:
             self.process.stderr.close()
         return code
+
+
+def foreign_sr(source: Path, out: Path) -> Path:
+    """A radiologist's text-only TID 1500 SR from another maker, on the same image."""
+    image = pydicom.dcmread(source, stop_before_pixels=True)
+    observer = hd.sr.ObserverContext(
+        observer_type=codes.DCM.Person,
+        observer_identifying_attributes=hd.sr.PersonObserverIdentifyingAttributes(name="Doe^Jane"),
+    )
+    report = hd.sr.MeasurementReport(
+        observation_context=hd.sr.ObservationContext(observer_person_context=observer),
+        procedure_reported=PROCEDURE,
+        imaging_measurements=[
+            hd.sr.MeasurementsAndQualitativeEvaluations(
+                tracking_identifier=hd.sr.TrackingIdentifier(identifier="reader"),
+                source_images=[hd.sr.SourceImageForMeasurementGroup.from_source_image(image)],
+                qualitative_evaluations=[hd.sr.QualitativeEvaluation(codes.DCM.Finding, FRACTURE)],
+            )
+        ],
+    )
+    sr = hd.sr.ComprehensiveSR(
+        evidence=[image],
+        content=report,
+        series_instance_uid=hd.UID(),
+        series_number=50,
+        sop_instance_uid=hd.UID(),
+        instance_number=1,
+        manufacturer="Other Vendor",
+    )
+    path = out / "other_vendor_sr.dcm"
+    sr.save_as(path, enforce_file_format=True)
+    return path

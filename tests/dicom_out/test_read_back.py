@@ -5,15 +5,10 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import highdicom as hd
-import pydicom
-from pydicom.sr.codedict import codes
-
-from fracture_desktop.core.dicom_out.codes import FRACTURE, PROCEDURE
 from fracture_desktop.core.dicom_out.read_back import ForeignReport, read_report, reported_findings
 from fracture_desktop.core.dicom_out.write import write_dicom_results
 from fracture_desktop.core.imaging.scan import SR_SKIPPED, reports_in, scan_folder
-from tests.dicom_out.conftest import MODEL
+from tests.dicom_out.conftest import MODEL, foreign_sr
 
 
 def _folder_with_results(entries, tmp_path: Path) -> Path:
@@ -25,38 +20,6 @@ def _folder_with_results(entries, tmp_path: Path) -> Path:
             shutil.copy(entry.path, folder / entry.path.name)
     write_dicom_results(entries, MODEL, folder / "results")
     return folder
-
-
-def _foreign_sr(source: Path, out: Path) -> Path:
-    """A radiologist's text-only TID 1500 SR from another maker, on the same image."""
-    image = pydicom.dcmread(source, stop_before_pixels=True)
-    observer = hd.sr.ObserverContext(
-        observer_type=codes.DCM.Person,
-        observer_identifying_attributes=hd.sr.PersonObserverIdentifyingAttributes(name="Doe^Jane"),
-    )
-    report = hd.sr.MeasurementReport(
-        observation_context=hd.sr.ObservationContext(observer_person_context=observer),
-        procedure_reported=PROCEDURE,
-        imaging_measurements=[
-            hd.sr.MeasurementsAndQualitativeEvaluations(
-                tracking_identifier=hd.sr.TrackingIdentifier(identifier="reader"),
-                source_images=[hd.sr.SourceImageForMeasurementGroup.from_source_image(image)],
-                qualitative_evaluations=[hd.sr.QualitativeEvaluation(codes.DCM.Finding, FRACTURE)],
-            )
-        ],
-    )
-    sr = hd.sr.ComprehensiveSR(
-        evidence=[image],
-        content=report,
-        series_instance_uid=hd.UID(),
-        series_number=50,
-        sop_instance_uid=hd.UID(),
-        instance_number=1,
-        manufacturer="Other Vendor",
-    )
-    path = out / "other_vendor_sr.dcm"
-    sr.save_as(path, enforce_file_format=True)
-    return path
 
 
 def test_scan_lists_our_objects_as_documents_not_broken_images(entries, tmp_path):
@@ -92,7 +55,7 @@ def test_another_vendors_sr_is_listed_not_read(entries, tmp_path):
     folder.mkdir()
     source = next(e.path for e in entries if e.record.sop_instance_uid)
     shutil.copy(source, folder / source.name)
-    path = _foreign_sr(source, folder)
+    path = foreign_sr(source, folder)
     report = read_report(path)
     assert isinstance(report, ForeignReport) and report.manufacturer == "Other Vendor"
     scan = scan_folder(folder)
