@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from gui_helpers import FakeEngine, open_and_wait
+from PySide6.QtWidgets import QFileDialog
 
 from fracture_desktop.core.dicom_out.write import write_dicom_results
 from tests.dicom_out.conftest import MODEL, foreign_sr, sample_entries
@@ -46,3 +47,23 @@ def test_our_sr_is_shown_with_its_model_and_boxes_and_a_foreign_one_listed(
     assert view.box_overlay.boxes[0].as_list()[:4] == [10.0, 20.0, 110.0, 220.0]
     problems = [p.reason for p in window.session.problems]
     assert any("Other Vendor" in reason and "not read" in reason for reason in problems)
+
+
+def test_export_writes_dicom_results_from_the_menu(
+    qtbot, make_window, folder_with_sr: Path, tmp_path: Path, monkeypatch
+) -> None:
+    window = make_window()  # the untrained model: real engine, real worker
+    open_and_wait(qtbot, window, folder_with_sr)
+    out = tmp_path / "dicom_out"
+    out.mkdir()
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *_args: str(out)))
+    window.report_flow.ask()
+    dialog = window.report_flow.dialog
+    dialog.dicom_button.click()
+    with qtbot.waitSignal(window.report_writer.sig_finished, timeout=120000) as finished:
+        dialog.accept()
+    written, cancelled = finished.args
+    assert not cancelled
+    srs = sorted(out.glob("*/SR_*.dcm"))
+    assert len(srs) == 3 and set(srs) <= set(written)  # one SR per sample study
+    assert f"{len(written)} DICOM files" in window.statusBar().currentMessage()
