@@ -71,6 +71,7 @@ def _request(args: argparse.Namespace, folder: Path) -> TriageRequest:
         deidentify=args.deidentify,
         overwrite=args.overwrite,
         dicom_dir=args.dicom_out,
+        secondary_capture=args.secondary_capture,
     )
     request.check_outputs()
     if args.summary_json is not None:
@@ -266,7 +267,7 @@ def print_summary(
 def print_dicom_summary(dicom: DicomResults, folder: object, out: TextIO) -> None:
     """What ``--dicom-out`` wrote, and which analysed images it could not reference."""
     print(
-        f"DICOM    {len(dicom.written)} files (SR, KOS, GSPS) for {dicom.studies} studies, "
+        f"DICOM    {len(dicom.written)} files (SR, KOS, GSPS, SC) for {dicom.studies} studies, "
         f"{dicom.referenced} images referenced, in {folder}",
         file=out,
     )

@@ -217,6 +217,11 @@ def _add_scan(sub: argparse._SubParsersAction) -> None:
         metavar="DIR",
         help="write DICOM results here: per study an SR (TID 1500), a KOS and GSPS",
     )
+    p.add_argument(
+        "--secondary-capture",
+        action="store_true",
+        help="with --dicom-out: also a Secondary Capture per flagged image, boxes burnt in",
+    )
     _add_model_options(p)
     p.add_argument(
         "--summary-json",

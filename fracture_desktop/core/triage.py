@@ -62,6 +62,8 @@ class TriageRequest:
     dicom_dir : Path or None
         Where DICOM results go (SR, KOS, GSPS per study; :mod:`~fracture_desktop.core.
         dicom_out`); None writes none.
+    secondary_capture : bool
+        With ``dicom_dir``, also a Secondary Capture per flagged image, boxes burnt in.
     """
 
     records: tuple[ImageRecord, ...]
@@ -74,6 +76,7 @@ class TriageRequest:
     known: Mapping[Path, Finding] = field(default_factory=dict)
     known_heatmaps: Mapping[Path, np.ndarray] = field(default_factory=dict)
     dicom_dir: Path | None = None
+    secondary_capture: bool = False
 
     @property
     def outputs(self) -> tuple[Path, ...]:
@@ -225,7 +228,12 @@ def triage(
         from fracture_desktop.core.dicom_out.write import write_dicom_results
 
         dicom = write_dicom_results(
-            entries, context.model, request.dicom_dir, request.deidentify, cancel
+            entries,
+            context.model,
+            request.dicom_dir,
+            request.deidentify,
+            cancel,
+            capture=request.secondary_capture,
         )
         written = (*written, *dicom.written)
     return TriageResult(tuple(entries), context, written, seconds, dicom)

@@ -19,6 +19,7 @@ from tests.dicom_out.conftest import MODEL
 SR_CLASS = "1.2.840.10008.5.1.4.1.1.88.33"
 KOS_CLASS = "1.2.840.10008.5.1.4.1.1.88.59"
 GSPS_CLASS = "1.2.840.10008.5.1.4.1.1.11.1"
+SC_CLASS = "1.2.840.10008.5.1.4.1.1.7"
 
 
 def _objects(out: Path) -> dict[str, list[pydicom.Dataset]]:
@@ -36,6 +37,7 @@ def test_one_sr_per_study_referencing_each_analysed_image(entries, tmp_path):
     assert result.studies == len({e.record.study_uid for e in dicoms}) == 3
     assert result.referenced == 3 and result.plain == len(entries) - 3
     assert len(objects[SR_CLASS]) == 3
+    assert SC_CLASS not in objects  # only on request
     for sr in objects[SR_CLASS]:
         source = next(e for e in dicoms if e.record.study_uid == sr.StudyInstanceUID)
         src = pydicom.dcmread(source.path, stop_before_pixels=True)
@@ -138,10 +140,28 @@ def test_deidentify_blanks_the_patient(entries, tmp_path):
             assert ds.StudyInstanceUID in {e.record.study_uid for e in entries}
 
 
+def test_secondary_capture_on_request_is_labelled_derived(entries, tmp_path):
+    write_dicom_results(entries, MODEL, tmp_path, capture=True)
+    captures = _objects(tmp_path)[SC_CLASS]
+    flagged = {e.record.sop_instance_uid: e for e in entries if e.is_flagged}
+    assert len(captures) == len(flagged) == 2
+    for sc in captures:
+        source = flagged[sc.SourceImageSequence[0].ReferencedSOPInstanceUID]
+        assert sc.StudyInstanceUID == source.record.study_uid
+        assert list(sc.ImageType) == ["DERIVED", "SECONDARY"] and sc.BurnedInAnnotation == "YES"
+        assert MODEL.id in sc.DerivationDescription
+        pixels = sc.pixel_array
+        assert pixels.shape == (source.record.rows, source.record.columns, 3)
+        # The box is burnt in: its top edge (row 20, columns 10-110) is coloured.
+        edge = pixels[20, 30:90].astype(int)
+        assert (np.abs(edge[:, 0] - edge[:, 2]) > 50).all()
+
+
 @pytest.mark.parametrize("deidentify", [False, True])
 def test_dciodvfy_finds_no_errors(entries, tmp_path, dciodvfy, deidentify):
-    result = write_dicom_results(entries, MODEL, tmp_path, deidentify=deidentify)
-    assert len(result.written) == 3 + 2 + 2  # SR per study, KOS and GSPS per flagged image
+    result = write_dicom_results(entries, MODEL, tmp_path, deidentify=deidentify, capture=True)
+    # SR per study, KOS per study and GSPS and SC per flagged image.
+    assert len(result.written) == 3 + 2 + 2 + 2
     for path in result.written:
         errors, _ = dciodvfy(path)
         assert errors == [], path.name

@@ -35,14 +35,6 @@ def headline(image: AnalysedImage, model: ModelIdentity) -> str:
     return f"{finding.flag.value} p={finding.probability:.2f} ({model.id}); not a diagnosis"
 
 
-def laterality(image: AnalysedImage) -> str:
-    """The source's laterality for the GSPS's General Series (Type 2C, PS3.3 C.7.3.1): its
-    Laterality or Image Laterality when R or L, else empty."""
-    header = image.header
-    value = str(header.get("Laterality", "") or header.get("ImageLaterality", "") or "")
-    return value if value in ("R", "L") else ""
-
-
 def make_gsps(
     image: AnalysedImage, model: ModelIdentity, series_uid: str, sop_uid: str, series_number: int
 ) -> hd.pr.GrayscaleSoftcopyPresentationState:
@@ -95,5 +87,5 @@ def make_gsps(
         graphic_annotations=[annotation],
         graphic_layers=[LAYER],
     )
-    gsps.Laterality = laterality(image)
+    gsps.Laterality = image.laterality
     return gsps

@@ -41,5 +41,12 @@ class AnalysedImage:
         return str(self.header.SOPInstanceUID)
 
     @property
+    def laterality(self) -> str:
+        """For a new object's General Series (Laterality, Type 2C, PS3.3 C.7.3.1): the
+        source's Laterality or Image Laterality when R or L, else empty."""
+        value = str(self.header.get("Laterality", "") or self.header.get("ImageLaterality", ""))
+        return value if value in ("R", "L") else ""
+
+    @property
     def study_uid(self) -> str:
         return str(self.header.StudyInstanceUID)

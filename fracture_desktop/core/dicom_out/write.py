@@ -112,9 +112,14 @@ def by_study(images: Iterable[AnalysedImage]) -> dict[str, list[AnalysedImage]]:
 
 
 def write_study(
-    study: Sequence[AnalysedImage], model: ModelIdentity, out_dir: Path, deidentify: bool
+    study: Sequence[AnalysedImage],
+    model: ModelIdentity,
+    out_dir: Path,
+    deidentify: bool,
+    capture: bool = False,
 ) -> list[Path]:
-    """The SR, the KOS (when an image is flagged) and a GSPS per flagged image of a study."""
+    """The SR, the KOS (when an image is flagged) and a GSPS per flagged image of a study;
+    with ``capture``, a Secondary Capture per flagged image too."""
     folder = out_dir / study[0].study_uid
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -131,6 +136,13 @@ def write_study(
             gsps = make_gsps(image, model, series, new_uid(), GSPS_SERIES)
             gsps.InstanceNumber = number
             written.append(save(_finish(gsps, deidentify), folder, "PR"))
+    if capture:
+        from fracture_desktop.core.dicom_out.capture import make_capture
+
+        series = new_uid()
+        for number, image in enumerate(flagged, start=1):
+            sc = make_capture(image, model, series, new_uid(), SC_SERIES, number)
+            written.append(save(_finish(sc, deidentify), folder, "SC"))
     return written
 
 
@@ -141,6 +153,7 @@ def write_dicom_results(
     deidentify: bool = False,
     cancel: CancelToken | None = None,
     on_study: Callable[[str, list[Path]], None] | None = None,
+    capture: bool = False,
 ) -> DicomResults:
     """Write the DICOM results of a triage's ``entries`` under ``out_dir``.
 
@@ -158,6 +171,8 @@ def write_dicom_results(
         Checked between studies: the studies done keep their complete files.
     on_study : callable, optional
         ``on_study(study_uid, paths)`` after each study's files are written.
+    capture : bool
+        Also a Secondary Capture with the boxes burnt in per flagged image (:mod:`.capture`).
 
     Raises
     ------
@@ -170,7 +185,7 @@ def write_dicom_results(
     for uid, study in studies.items():
         if cancel is not None:
             cancel.raise_if_cancelled()
-        paths = write_study(study, model, out_dir, deidentify)
+        paths = write_study(study, model, out_dir, deidentify, capture)
         written.extend(paths)
         if on_study is not None:
             on_study(uid, paths)
