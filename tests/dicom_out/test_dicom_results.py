@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import highdicom as hd
@@ -11,10 +12,11 @@ import pytest
 
 from fracture_desktop.core.dicom_out import codes as fd
 from fracture_desktop.core.dicom_out.read_back import region_source
-from fracture_desktop.core.dicom_out.write import write_dicom_results
+from fracture_desktop.core.dicom_out.write import NO_GSPS, write_dicom_results
 from fracture_desktop.core.findings import Finding, Flag
+from fracture_desktop.core.imaging.scan import scan_folder
 from fracture_desktop.core.report.entries import ReportEntry
-from tests.dicom_out.conftest import MODEL
+from tests.dicom_out.conftest import MODEL, SAMPLES
 
 SR_CLASS = "1.2.840.10008.5.1.4.1.1.88.33"
 KOS_CLASS = "1.2.840.10008.5.1.4.1.1.88.59"
@@ -165,3 +167,47 @@ def test_dciodvfy_finds_no_errors(entries, tmp_path, dciodvfy, deidentify):
     for path in result.written:
         errors, _ = dciodvfy(path)
         assert errors == [], path.name
+
+
+def _flagged_entries(folder: Path) -> list[ReportEntry]:
+    scan = scan_folder(folder)
+    return [
+        ReportEntry(r.path, Finding(r.path, r.sop_instance_uid, Flag.FRACTURE, 0.9), r)
+        for r in scan.images
+    ]
+
+
+def test_odd_source_headers_are_still_referenced_without_errors(tmp_path, dciodvfy):
+    """Real headers break rules highdicom enforces; the copy is repaired, the source kept."""
+    ds = pydicom.dcmread(SAMPLES / "dicom" / "CR_hip_RG2_JPLY_fixed.dcm")
+    del ds.Modality  # Type 1, missing
+    with pytest.warns(UserWarning, match="Invalid value"):  # pydicom says so, and allows it
+        ds.StudyDate = "2004.08.26"  # ACR-NEMA date form
+    with pytest.warns(UserWarning, match="exceeds the maximum length"):
+        ds.AccessionNumber = "A" * 30  # longer than SH allows
+    ds.PatientSex = "0000"
+    folder = tmp_path / "odd"
+    folder.mkdir()
+    ds.save_as(folder / "odd.dcm")
+    out = tmp_path / "out"
+    out.mkdir()
+    result = write_dicom_results(_flagged_entries(folder), MODEL, out)
+    assert result.referenced == 1 and result.problems == ()
+    for path in result.written:
+        assert dciodvfy(path)[0] == [], path.name
+    sr = pydicom.dcmread(next(p for p in result.written if p.name.startswith("SR_")))
+    assert sr.StudyDate == "" and sr.AccessionNumber == "" and sr.PatientSex == ""
+    assert sr.PatientID == ds.PatientID  # valid values are copied as they are
+
+
+def test_a_colour_image_is_referenced_without_a_grayscale_state(dicom_dir, tmp_path):
+    folder = tmp_path / "colour"
+    folder.mkdir()
+    shutil.copy(dicom_dir / "pydicom_3.0.2" / "SC_rgb_small_odd.dcm", folder)
+    out = tmp_path / "out"
+    out.mkdir()
+    result = write_dicom_results(_flagged_entries(folder), MODEL, out)
+    assert result.referenced == 1
+    assert {p.name[:2] for p in result.written} == {"SR", "KO"}
+    (problem,) = result.problems
+    assert problem.reason == NO_GSPS and "colour" in problem.details

@@ -10,8 +10,6 @@ original (PS3.3 A.8.1, C.7.6.1, C.8.6).
 
 from __future__ import annotations
 
-import warnings
-
 import highdicom as hd
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -53,30 +51,24 @@ def make_capture(
         The image no longer decodes.
     """
     stated = [str(v) for v in image.header.get("PatientOrientation") or ()]
-    known = len(stated) == 2
-    # highdicom insists on an orientation; an unknown one is written empty below.
-    orientation = (stated[0], stated[1]) if known else ("L", "F")
-    with warnings.catch_warnings():
-        # highdicom warns about odd values it copies from the source (a one-component
-        # Referring Physician's Name): the source's values are kept as they are.
-        warnings.simplefilter("ignore", UserWarning)
-        capture = hd.sc.SCImage.from_ref_dataset(
-            ref_dataset=image.header,
-            pixel_array=burnt_in(image, model),
-            photometric_interpretation=hd.PhotometricInterpretationValues.RGB,
-            bits_allocated=8,
-            coordinate_system=hd.CoordinateSystemNames.PATIENT,
-            series_instance_uid=series_uid,
-            series_number=series_number,
-            sop_instance_uid=sop_uid,
-            instance_number=instance_number,
-            manufacturer=fd.MANUFACTURER,
-            patient_orientation=orientation,
-            transfer_syntax_uid="1.2.840.10008.1.2.1",
-        )
-    if not known:
-        del capture.PatientOrientation
-        capture.add_new("PatientOrientation", "CS", None)  # Type 2C (C.7.6.1): empty, unknown
+    capture = hd.sc.SCImage.from_ref_dataset(
+        ref_dataset=image.header,
+        pixel_array=burnt_in(image, model),
+        photometric_interpretation=hd.PhotometricInterpretationValues.RGB,
+        bits_allocated=8,
+        coordinate_system=hd.CoordinateSystemNames.PATIENT,
+        series_instance_uid=series_uid,
+        series_number=series_number,
+        sop_instance_uid=sop_uid,
+        instance_number=instance_number,
+        manufacturer=fd.MANUFACTURER,
+        # highdicom insists on an orientation and knows single letters only ("PF" is
+        # valid DICOM): the source's is written below, empty when it states none.
+        patient_orientation=("L", "F"),
+        transfer_syntax_uid="1.2.840.10008.1.2.1",
+    )
+    del capture.PatientOrientation
+    capture.add_new("PatientOrientation", "CS", stated if len(stated) == 2 else None)
     capture.Laterality = image.laterality
     capture.ImageType = ["DERIVED", "SECONDARY"]
     capture.BurnedInAnnotation = "YES"

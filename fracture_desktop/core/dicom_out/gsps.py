@@ -39,7 +39,7 @@ def make_gsps(
     image: AnalysedImage, model: ModelIdentity, series_uid: str, sop_uid: str, series_number: int
 ) -> hd.pr.GrayscaleSoftcopyPresentationState:
     """The presentation state of one flagged image: its boxes, their scores, the headline."""
-    frames = 1 if image.frames > 1 else None
+    frames = 1 if image.referenced_frames else None
     graphics, texts = [], []
     for box in image.entry.finding.drawn_boxes:
         graphics.append(

@@ -24,17 +24,37 @@ class AnalysedImage:
     entry: ReportEntry
     header: Dataset
 
+    # Sizes as the scan read them (records.py), robust to values such as "1A".
+
     @property
     def rows(self) -> int:
-        return int(self.header.Rows)
+        assert self.entry.record is not None  # analysed images have their record
+        return self.entry.record.rows
 
     @property
     def columns(self) -> int:
-        return int(self.header.Columns)
+        assert self.entry.record is not None
+        return self.entry.record.columns
 
     @property
     def frames(self) -> int:
-        return int(self.header.get("NumberOfFrames", 1) or 1)
+        assert self.entry.record is not None
+        return self.entry.record.frames
+
+    @property
+    def referenced_frames(self) -> list[int] | None:
+        """The analysed frame (the first) when the header states several frames (PS3.3
+        C.7.6.6); None for a single-frame image, whose references name no frame."""
+        try:
+            frames = int(self.header.get("NumberOfFrames", 1) or 1)
+        except (TypeError, ValueError):
+            return None
+        return [1] if frames > 1 else None
+
+    @property
+    def grey(self) -> bool:
+        """One sample per pixel: what a grayscale presentation state can be applied to."""
+        return int(self.header.get("SamplesPerPixel", 1) or 1) == 1
 
     @property
     def sop_instance_uid(self) -> str:

@@ -11,7 +11,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from pydicom import config, valuerep
+from pydicom.datadict import dictionary_VR
 from pydicom.dataset import Dataset
+from pydicom.valuerep import validate_value
 
 from fracture_desktop.core.errors import CorruptImageError
 from fracture_desktop.core.imaging.dicom import read_dataset
@@ -58,6 +61,57 @@ def _header(path: Path) -> Dataset:
     missing = [k for k in REQUIRED if not is_uid(ds.get(k, ""))]
     if missing:
         raise CorruptImageError(path, "cannot be referenced", f"no valid {', '.join(missing)}")
+    return copyable(ds)
+
+
+#: Patient and study attributes our objects carry (Type 2 there: present, maybe empty).
+COPIED = (
+    "PatientName",
+    "PatientID",
+    "PatientBirthDate",
+    "PatientSex",
+    "StudyDate",
+    "StudyTime",
+    "AccessionNumber",
+    "ReferringPhysicianName",
+    "StudyID",
+)
+
+
+def _valid(keyword: str, value: object) -> bool:
+    """Whether ``value`` is a valid value of ``keyword``'s VR (PS3.5 6.2: characters,
+    length, date and time forms), as a new object must carry it."""
+    if keyword == "PatientSex" and str(value) not in ("M", "F", "O", ""):
+        return False  # PS3.3 C.7.1.1: enumerated values
+    try:
+        validate_value(dictionary_VR(keyword), value, config.RAISE)
+        if keyword.endswith("Date") and value:
+            valuerep.DA(str(value))  # a real calendar date, not only eight digits
+    except (ValueError, TypeError, OverflowError, KeyError):
+        return False
+    return True
+
+
+def copyable(ds: Dataset) -> Dataset:
+    """``ds`` (our in-memory copy of a header) made fit for highdicom to reference and copy.
+
+    Real headers break rules that highdicom enforces; each repair is made to this copy only
+    and is listed in docs/REPORTS.md ("Conformance"): a missing Modality (Type 1, PS3.3
+    C.7.3.1) reads "OT"; a missing patient or study attribute of :data:`COPIED` is added
+    empty; one that is not a valid value of its VR (a date "2004.08.26", an accession number
+    longer than 16 characters, a sex "0000") is blanked; a single
+    character set named with code extensions ("ISO 2022 IR 100") gets its plain name.
+    """
+    if not ds.get("Modality"):
+        ds.Modality = "OT"
+    for keyword in COPIED:
+        if keyword not in ds or ds[keyword].value is None:
+            ds.add_new(keyword, dictionary_VR(keyword), "")
+        elif not _valid(keyword, ds[keyword].value):
+            ds[keyword].value = ""
+    charset = ds.get("SpecificCharacterSet")
+    if isinstance(charset, str) and charset.startswith("ISO 2022 IR "):
+        ds.SpecificCharacterSet = charset.replace("ISO 2022 IR ", "ISO_IR ")
     return ds
 
 

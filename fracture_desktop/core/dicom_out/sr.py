@@ -63,11 +63,6 @@ def algorithm(model: ModelIdentity) -> AlgorithmIdentification:
     )
 
 
-def _frames(image: AnalysedImage) -> list[int] | None:
-    """The analysed frame (the first) of a multi-frame image; None for a single frame."""
-    return [1] if image.frames > 1 else None
-
-
 def rectangle(box: Box, columns: int, rows: int) -> np.ndarray:
     """``box`` as a closed POLYLINE (five column/row points), clipped to the image.
 
@@ -94,7 +89,7 @@ def image_group(
         finding_type=fd.FRACTURE,
         algorithm_id=algo,
         source_images=[
-            SourceImageForMeasurementGroup.from_source_image(image.header, _frames(image))
+            SourceImageForMeasurementGroup.from_source_image(image.header, image.referenced_frames)
         ],
         measurements=[
             _measurement(fd.PROBABILITY, finding.probability),
@@ -112,11 +107,12 @@ def box_groups(
 ) -> list[PlanarROIMeasurementsAndQualitativeEvaluations]:
     """TID 1410 per box drawn on a flagged image: the region and its score."""
     groups = []
+    frames = image.referenced_frames
     for k, box in enumerate(image.entry.finding.drawn_boxes, start=1):
         region = ImageRegion(
             graphic_type=hd.sr.GraphicTypeValues.POLYLINE,
             graphic_data=rectangle(box, image.columns, image.rows),
-            source_image=SourceImageForRegion.from_source_image(image.header, _frames(image)),
+            source_image=SourceImageForRegion.from_source_image(image.header, frames),
         )
         groups.append(
             PlanarROIMeasurementsAndQualitativeEvaluations(

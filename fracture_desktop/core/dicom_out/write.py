@@ -9,6 +9,7 @@ run (:mod:`.uids`), so a second run never overwrites the first.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,7 @@ from fracture_desktop.core.dicom_out.gsps import make_gsps
 from fracture_desktop.core.dicom_out.image import AnalysedImage
 from fracture_desktop.core.dicom_out.kos import make_kos
 from fracture_desktop.core.dicom_out.sources import deidentified, mark_deidentified, source_header
-from fracture_desktop.core.dicom_out.sr import make_sr
+from fracture_desktop.core.dicom_out.sr import algorithm, box_groups, image_group, make_sr
 from fracture_desktop.core.dicom_out.uids import new_uid
 from fracture_desktop.core.errors import ImageLoadError
 from fracture_desktop.core.imaging.records import FileProblem, SourceKind
@@ -32,6 +33,8 @@ from fracture_desktop.core.report.entries import ModelIdentity, ReportEntry
 #: Series numbers of our objects: high, so that they sort after the acquired series.
 SR_SERIES, KOS_SERIES, GSPS_SERIES, SC_SERIES = 9901, 9902, 9903, 9904
 SERIES_DESCRIPTION = "Fracture triage (AI), not a diagnosis"
+CANNOT_REFERENCE = "cannot be referenced in DICOM results"
+NO_GSPS = "no presentation state (its SR and KOS references stand)"
 
 
 @dataclass(frozen=True)
@@ -60,8 +63,12 @@ class DicomResults:
     problems: tuple[FileProblem, ...] = ()
 
 
-def _finish(ds: Dataset, deidentify: bool) -> Dataset:
+def _finish(ds: Dataset, deidentify: bool, source: Dataset) -> Dataset:
     """What every object gets beyond highdicom's defaults."""
+    charset = source.get("SpecificCharacterSet")
+    if charset:
+        # The copied names are in the source's repertoire (PS3.5 6.1); our own text is ASCII.
+        ds.SpecificCharacterSet = charset
     ds.SeriesDescription = SERIES_DESCRIPTION
     ds.SoftwareVersions = fracture_desktop.__version__
     scheme = Dataset()
@@ -71,6 +78,11 @@ def _finish(ds: Dataset, deidentify: bool) -> Dataset:
     ds.CodingSchemeIdentificationSequence = [scheme]
     if deidentify:
         mark_deidentified(ds)
+    elif ds.get("PatientIdentityRemoved") == "YES":
+        # highdicom copies the source's "identity removed" without its method (Type 1C).
+        ds.DeidentificationMethod = str(source.get("DeidentificationMethod") or "before receipt")[
+            :64
+        ]
     return ds
 
 
@@ -111,39 +123,89 @@ def by_study(images: Iterable[AnalysedImage]) -> dict[str, list[AnalysedImage]]:
     return studies
 
 
-def write_study(
-    study: Sequence[AnalysedImage],
-    model: ModelIdentity,
-    out_dir: Path,
-    deidentify: bool,
-    capture: bool = False,
-) -> list[Path]:
-    """The SR, the KOS (when an image is flagged) and a GSPS per flagged image of a study;
-    with ``capture``, a Secondary Capture per flagged image too."""
+def unreferenceable(image: AnalysedImage, model: ModelIdentity) -> str:
+    """Why highdicom cannot reference ``image`` in an SR (its groups built on their own),
+    or "" when it can. A header odd enough to trip highdicom costs that image its
+    reference, not the study or the batch."""
+    try:
+        algo = algorithm(model)
+        image_group(image, 1, model, algo)
+        box_groups(image, 1, algo)
+    except Exception as exc:  # highdicom raises what its checks meet first
+        return f"{type(exc).__name__}: {exc}"
+    return ""
+
+
+def presentation_state(
+    image: AnalysedImage, model: ModelIdentity, series: str, number: int
+) -> Dataset | str:
+    """The GSPS of a flagged image, or why it has none (a colour image; a header highdicom
+    refuses): its SR reference and KOS entry stay."""
+    if not image.grey:
+        return "colour image: a grayscale presentation state does not apply"
+    try:
+        gsps = make_gsps(image, model, series, new_uid(), GSPS_SERIES)
+    except Exception as exc:  # highdicom raises what its checks meet first
+        return f"{type(exc).__name__}: {exc}"
+    gsps.InstanceNumber = number
+    return gsps
+
+
+def study_objects(
+    study: Sequence[AnalysedImage], model: ModelIdentity, deidentify: bool
+) -> tuple[list[tuple[str, Dataset]], list[FileProblem]]:
+    """The SR, the KOS (when an image is flagged) and a GSPS per flagged grey image of a
+    study, in memory, each with the file name prefix it is saved under; the flagged images
+    left without a GSPS, and why."""
+    sr = make_sr(study, model, new_uid(), new_uid(), SR_SERIES)
+    objects: list[tuple[str, Dataset]] = [("SR", _finish(sr, deidentify, study[0].header))]
+    problems = []
+    flagged = [image for image in study if image.entry.is_flagged]
+    if flagged:
+        kos = make_kos(study, flagged, model, new_uid(), new_uid(), KOS_SERIES)
+        objects.append(("KO", _finish(kos, deidentify, study[0].header)))
+        series = new_uid()
+        for number, image in enumerate(flagged, start=1):
+            gsps = presentation_state(image, model, series, number)
+            if isinstance(gsps, str):
+                problems.append(FileProblem(image.entry.path, NO_GSPS, gsps))
+            else:
+                objects.append(("PR", _finish(gsps, deidentify, image.header)))
+    return objects, problems
+
+
+def _folder(out_dir: Path, study: Sequence[AnalysedImage]) -> Path:
     folder = out_dir / study[0].study_uid
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputWriteError(folder, str(exc)) from exc
-    sr = make_sr(study, model, new_uid(), new_uid(), SR_SERIES)
-    written = [save(_finish(sr, deidentify), folder, "SR")]
-    flagged = [image for image in study if image.entry.is_flagged]
-    if flagged:
-        kos = make_kos(study, flagged, model, new_uid(), new_uid(), KOS_SERIES)
-        written.append(save(_finish(kos, deidentify), folder, "KO"))
-        series = new_uid()
-        for number, image in enumerate(flagged, start=1):
-            gsps = make_gsps(image, model, series, new_uid(), GSPS_SERIES)
-            gsps.InstanceNumber = number
-            written.append(save(_finish(gsps, deidentify), folder, "PR"))
-    if capture:
-        from fracture_desktop.core.dicom_out.capture import make_capture
+    return folder
 
-        series = new_uid()
-        for number, image in enumerate(flagged, start=1):
+
+def write_captures(
+    study: Sequence[AnalysedImage], model: ModelIdentity, folder: Path, deidentify: bool
+) -> tuple[list[Path], list[FileProblem]]:
+    """A Secondary Capture per flagged image of ``study``; an image that no longer decodes
+    is a problem, its SR reference stays."""
+    from fracture_desktop.core.dicom_out.capture import make_capture
+
+    written, problems = [], []
+    series = new_uid()
+    flagged = [image for image in study if image.entry.is_flagged]
+    for number, image in enumerate(flagged, start=1):
+        try:
             sc = make_capture(image, model, series, new_uid(), SC_SERIES, number)
-            written.append(save(_finish(sc, deidentify), folder, "SC"))
-    return written
+        except ImageLoadError as exc:
+            path = image.entry.path
+            problems.append(FileProblem(path, f"no secondary capture: {exc.reason}", exc.details))
+            continue
+        except Exception as exc:  # highdicom's checks of an odd source header
+            why = f"{type(exc).__name__}: {exc}"
+            problems.append(FileProblem(image.entry.path, "no secondary capture", why))
+            continue
+        written.append(save(_finish(sc, deidentify, image.header), folder, "SC"))
+    return written, problems
 
 
 def write_dicom_results(
@@ -179,14 +241,53 @@ def write_dicom_results(
     OutputWriteError
         A file could not be written.
     """
+    with warnings.catch_warnings():
+        # highdicom and pydicom warn about odd values copied from a source (a one-component
+        # name, a malformed number): the objects keep the source's values as they are.
+        warnings.simplefilter("ignore", UserWarning)
+        return _write(entries, model, out_dir, deidentify, cancel, on_study, capture)
+
+
+def _write(
+    entries: Iterable[ReportEntry],
+    model: ModelIdentity,
+    out_dir: Path,
+    deidentify: bool,
+    cancel: CancelToken | None,
+    on_study: Callable[[str, list[Path]], None] | None,
+    capture: bool,
+) -> DicomResults:
     images, plain, problems = analysed_images(entries, deidentify)
     written: list[Path] = []
-    studies = by_study(images)
-    for uid, study in studies.items():
+    studies = referenced = 0
+    for uid, study in by_study(images).items():
         if cancel is not None:
             cancel.raise_if_cancelled()
-        paths = write_study(study, model, out_dir, deidentify, capture)
+        usable = []
+        for image in study:
+            reason = unreferenceable(image, model)
+            if reason:
+                problems.append(FileProblem(image.entry.path, CANNOT_REFERENCE, reason))
+            else:
+                usable.append(image)
+        if not usable:
+            continue
+        try:
+            objects, notes = study_objects(usable, model, deidentify)
+        except Exception as exc:  # the images pass alone but not together (evidence)
+            reason = f"{type(exc).__name__}: {exc}"
+            problems.extend(FileProblem(i.entry.path, CANNOT_REFERENCE, reason) for i in usable)
+            continue
+        problems.extend(notes)
+        folder = _folder(out_dir, usable)
+        paths = [save(ds, folder, kind) for kind, ds in objects]
+        if capture:
+            captures, failed = write_captures(usable, model, folder, deidentify)
+            paths.extend(captures)
+            problems.extend(failed)
         written.extend(paths)
+        studies += 1
+        referenced += len(usable)
         if on_study is not None:
             on_study(uid, paths)
-    return DicomResults(tuple(written), len(studies), len(images), plain, tuple(problems))
+    return DicomResults(tuple(written), studies, referenced, plain, tuple(problems))
