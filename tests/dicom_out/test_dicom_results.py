@@ -16,7 +16,7 @@ from fracture_desktop.core.dicom_out.write import NO_GSPS, write_dicom_results
 from fracture_desktop.core.findings import Finding, Flag
 from fracture_desktop.core.imaging.scan import scan_folder
 from fracture_desktop.core.report.entries import ReportEntry
-from tests.dicom_out.conftest import MODEL, SAMPLES
+from tests.dicom_out.dicom_helpers import MODEL, SAMPLES
 
 SR_CLASS = "1.2.840.10008.5.1.4.1.1.88.33"
 KOS_CLASS = "1.2.840.10008.5.1.4.1.1.88.59"

@@ -13,7 +13,7 @@ import pytest
 from pynetdicom import AE
 
 from fracture_desktop.core.node.receiver import OUT_OF_RESOURCES, SUCCESS
-from tests.dicom_out.conftest import SAMPLES, Node
+from tests.dicom_out.dicom_helpers import SAMPLES, Node
 
 CR = "1.2.840.10008.5.1.4.1.1.1"
 CT = "1.2.840.10008.5.1.4.1.1.2"

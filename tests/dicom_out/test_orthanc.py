@@ -12,7 +12,7 @@ from pathlib import Path
 import pydicom
 import pytest
 
-from tests.dicom_out.conftest import SAMPLES, Node
+from tests.dicom_out.dicom_helpers import SAMPLES, Node
 from tests.orthanc.orthanc import Orthanc, orthanc_binary
 
 SR_CLASS = "1.2.840.10008.5.1.4.1.1.88.33"

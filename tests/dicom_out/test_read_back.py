@@ -8,7 +8,7 @@ from pathlib import Path
 from fracture_desktop.core.dicom_out.read_back import ForeignReport, read_report, reported_findings
 from fracture_desktop.core.dicom_out.write import write_dicom_results
 from fracture_desktop.core.imaging.scan import SR_SKIPPED, reports_in, scan_folder
-from tests.dicom_out.conftest import MODEL, foreign_sr
+from tests.dicom_out.dicom_helpers import MODEL, foreign_sr
 
 
 def _folder_with_results(entries, tmp_path: Path) -> Path:

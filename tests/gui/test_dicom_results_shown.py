@@ -10,7 +10,7 @@ from gui_helpers import FakeEngine, open_and_wait
 from PySide6.QtWidgets import QFileDialog
 
 from fracture_desktop.core.dicom_out.write import write_dicom_results
-from tests.dicom_out.conftest import MODEL, foreign_sr, sample_entries
+from tests.dicom_out.dicom_helpers import MODEL, foreign_sr, sample_entries
 
 pytestmark = pytest.mark.gui
 
@@ -35,7 +35,7 @@ def test_our_sr_is_shown_with_its_model_and_boxes_and_a_foreign_one_listed(
     window = make_window(engine)
     open_and_wait(qtbot, window, folder_with_sr)
     panel = window.findings_panel
-    qtbot.waitUntil(lambda: len(panel._rows) == 3, timeout=20000)
+    qtbot.waitUntil(lambda: len(panel._rows) == 3, timeout=60000)
     label = f"SR: {MODEL.id} {MODEL.version} ({MODEL.sha256[:12]})"
     for path in panel._rows:
         assert label in panel._about[path]
@@ -43,7 +43,7 @@ def test_our_sr_is_shown_with_its_model_and_boxes_and_a_foreign_one_listed(
     assert window.session.findings == {}  # shown only; reports still score with the model
     # The first sample (a fracture, with its box) is on show: the SR's box is drawn.
     view = window.view
-    qtbot.waitUntil(lambda: len(view.box_overlay.boxes) == 1, timeout=10000)
+    qtbot.waitUntil(lambda: len(view.box_overlay.boxes) == 1, timeout=60000)
     assert view.box_overlay.boxes[0].as_list()[:4] == [10.0, 20.0, 110.0, 220.0]
     problems = [p.reason for p in window.session.problems]
     assert any("Other Vendor" in reason and "not read" in reason for reason in problems)
