@@ -10,7 +10,7 @@ run (:mod:`.uids`), so a second run never overwrites the first.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,8 +52,9 @@ class DicomResults:
     plain : int
         Analysed JPEG / PNG / TIFF / BMP images: no SOP instance, CSV / PDF only.
     problems : tuple of FileProblem
-        Analysed DICOM images whose header could not be read again, or lacked the UIDs a
-        reference needs; they are in no object.
+        Analysed DICOM images in no object (their header could not be read again, lacked
+        the UIDs a reference needs, or highdicom refused it), and flagged images left
+        without a GSPS or a Secondary Capture (their SR and KOS references stand).
     """
 
     written: tuple[Path, ...]
@@ -214,7 +215,6 @@ def write_dicom_results(
     out_dir: Path,
     deidentify: bool = False,
     cancel: CancelToken | None = None,
-    on_study: Callable[[str, list[Path]], None] | None = None,
     capture: bool = False,
 ) -> DicomResults:
     """Write the DICOM results of a triage's ``entries`` under ``out_dir``.
@@ -231,8 +231,6 @@ def write_dicom_results(
         Blank the patient's identifiers in the copied modules (:mod:`.sources`).
     cancel : CancelToken, optional
         Checked between studies: the studies done keep their complete files.
-    on_study : callable, optional
-        ``on_study(study_uid, paths)`` after each study's files are written.
     capture : bool
         Also a Secondary Capture with the boxes burnt in per flagged image (:mod:`.capture`).
 
@@ -245,7 +243,7 @@ def write_dicom_results(
         # highdicom and pydicom warn about odd values copied from a source (a one-component
         # name, a malformed number): the objects keep the source's values as they are.
         warnings.simplefilter("ignore", UserWarning)
-        return _write(entries, model, out_dir, deidentify, cancel, on_study, capture)
+        return _write(entries, model, out_dir, deidentify, cancel, capture)
 
 
 def _write(
@@ -254,13 +252,12 @@ def _write(
     out_dir: Path,
     deidentify: bool,
     cancel: CancelToken | None,
-    on_study: Callable[[str, list[Path]], None] | None,
     capture: bool,
 ) -> DicomResults:
     images, plain, problems = analysed_images(entries, deidentify)
     written: list[Path] = []
     studies = referenced = 0
-    for uid, study in by_study(images).items():
+    for study in by_study(images).values():
         if cancel is not None:
             cancel.raise_if_cancelled()
         usable = []
@@ -288,6 +285,4 @@ def _write(
         written.extend(paths)
         studies += 1
         referenced += len(usable)
-        if on_study is not None:
-            on_study(uid, paths)
     return DicomResults(tuple(written), studies, referenced, plain, tuple(problems))
