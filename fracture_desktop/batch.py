@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from fracture_desktop.core.atomic import (
     OutputExistsError,
@@ -44,6 +44,10 @@ from fracture_desktop.core.report import ReportContext, ReportEntry, flag_counts
 from fracture_desktop.core.site_profile import use_site_profile
 from fracture_desktop.core.triage import ANALYSING, WRITING_PDF, TriageRequest, triage
 from fracture_desktop.terminal import ProgressBar, StageBars, print_error
+
+if TYPE_CHECKING:  # highdicom loads only when --dicom-out is given
+    from fracture_desktop.core.dicom_out.write import DicomResults
+    from fracture_desktop.core.inference.prediction import Engine
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -66,6 +70,8 @@ def _request(args: argparse.Namespace, folder: Path) -> TriageRequest:
         pdf_path=args.pdf,
         deidentify=args.deidentify,
         overwrite=args.overwrite,
+        dicom_dir=args.dicom_out,
+        secondary_capture=args.secondary_capture,
     )
     request.check_outputs()
     if args.summary_json is not None:
@@ -116,6 +122,8 @@ def run_scan(args: argparse.Namespace) -> int:
     try:
         for path in _report_paths(args, request):
             probe_writable(path)  # permissions, read-only media: before the analysis
+        if args.dicom_out is not None:
+            probe_writable(args.dicom_out / "results")
     except OutputWriteError as exc:
         _error(exc.reason, exc.details)
         return EXIT_WRITE_FAILED
@@ -126,16 +134,29 @@ def run_scan(args: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
 
 
+def load_engine(args: argparse.Namespace) -> Engine:
+    """The model of ``--model``, ``--device`` and ``--threads``, with the site profile's
+    thresholds unless ``--card-thresholds`` (used by ``scan`` and ``listen``).
+
+    Raises
+    ------
+    ModelError
+        No usable model.
+    """
+    from fracture_desktop.core.inference import engines
+    from fracture_desktop.core.inference.prediction import model_threads
+
+    engine = engines.load_engine(args.model, args.device, model_threads(args.threads))
+    if not args.card_thresholds:
+        use_site_profile(engine)
+    return engine
+
+
 def _scan(args: argparse.Namespace, folder: Path, request: TriageRequest) -> int:
     # Load the engine here, after the cheap checks, and before the scan so that a missing
     # model fails in a second rather than after a long folder walk.
-    from fracture_desktop.core.inference.engines import load_engine
-    from fracture_desktop.core.inference.prediction import model_threads
-
     try:
-        engine = load_engine(args.model, args.device, model_threads(args.threads))
-        if not args.card_thresholds:
-            use_site_profile(engine)
+        engine = load_engine(args)
     except ModelError as exc:
         _error(exc.reason, exc.details)
         return EXIT_NO_MODEL
@@ -165,7 +186,15 @@ def _scan(args: argparse.Namespace, folder: Path, request: TriageRequest) -> int
     finally:
         bars.close()
     analysed_in = walked_in + result.analysis_seconds
-    print_summary(result.entries, result.context, engine.runs_on, len(records), analysed_in, args)
+    print_summary(
+        result.entries,
+        result.context,
+        engine.runs_on,
+        len(records),
+        analysed_in,
+        args,
+        dicom=result.dicom,
+    )
     analysed = sum(e.finding.probability is not None for e in result.entries)
     return EXIT_OK if analysed else EXIT_NOTHING_ANALYSED
 
@@ -209,6 +238,7 @@ def print_summary(
     seconds: float,
     args: argparse.Namespace,
     stream: TextIO | None = None,
+    dicom: DicomResults | None = None,
 ) -> None:
     """The end-of-run summary: counts per flag, speed, where the reports went."""
     out = stream or sys.stdout
@@ -231,3 +261,22 @@ def print_summary(
     for label, path in (("CSV", args.csv), ("PDF", args.pdf), ("Summary", args.summary_json)):
         if path is not None:
             print(f"{label:<8} {path}", file=out)
+    if dicom is not None:
+        print_dicom_summary(dicom, args.dicom_out, out)
+
+
+def print_dicom_summary(dicom: DicomResults, folder: object, out: TextIO) -> None:
+    """What ``--dicom-out`` wrote, and which analysed images it could not reference."""
+    print(
+        f"DICOM    {len(dicom.written)} files (SR, KOS, GSPS, SC) for {dicom.studies} studies, "
+        f"{dicom.referenced} images referenced, in {folder}",
+        file=out,
+    )
+    if dicom.plain:
+        print(
+            f"  {dicom.plain} JPEG/PNG/TIFF/BMP images have no SOP instance to reference: "
+            "CSV/PDF only",
+            file=out,
+        )
+    for problem in dicom.problems:
+        print(f"  not referenced: {problem.path}: {problem.reason}", file=out)

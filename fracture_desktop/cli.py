@@ -16,7 +16,7 @@ from fracture_desktop.core.inference.devices import DEVICES
 
 SUBCOMMANDS = (
     "scan", "validate", "train", "evaluate", "shift", "export-model", "export-onnx",
-    "fit-domain", "fit-localiser",
+    "fit-domain", "fit-localiser", "listen",
 )  # fmt: skip
 MODEL_HELP = "model folder (default: $FRACTURE_DESKTOP_MODEL_DIR, else the shipped model)"
 MIRROR_HELP = "score each image as the mean logit of it and its left-right mirror"
@@ -256,6 +256,17 @@ def _add_scan(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--deidentify", action="store_true", help="no patient name, ID, birth date")
     p.add_argument("--overwrite", action="store_true", help="replace existing report files")
     p.add_argument("--decisions", type=Path, metavar="FILE", help="reader decisions file")
+    p.add_argument(
+        "--dicom-out",
+        type=Path,
+        metavar="DIR",
+        help="write DICOM results here: per study an SR (TID 1500), a KOS and GSPS",
+    )
+    p.add_argument(
+        "--secondary-capture",
+        action="store_true",
+        help="with --dicom-out: also a Secondary Capture per flagged image, boxes burnt in",
+    )
     _add_model_options(p)
     p.add_argument(
         "--summary-json",
@@ -298,6 +309,25 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=0, metavar="N", help="model threads (0: auto)")
 
 
+def _add_listen(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "listen",
+        help="a DICOM node: receive radiographs, triage each study, write (and send) SR/KOS/GSPS",
+        description="Exit codes: 0 stopped (Ctrl+C), 2 usage error, 3 no usable model, "
+        "5 cannot listen or write (docs/REPORTS.md).",
+    )
+    p.add_argument("--port", type=int, default=11112, help="TCP port (default 11112)")
+    p.add_argument("--ae-title", default="FRACTURE", help="our AE title (default FRACTURE)")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="instances, results")
+    p.add_argument("--send-to", metavar="AE@HOST:PORT", help="C-STORE the results there")
+    p.add_argument("--allow", nargs="+", metavar="AE", help="accept only these calling AEs")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--max-mb", type=float, default=256, help="largest instance accepted, MB")
+    p.add_argument("--deidentify", action="store_true", help="blank patient identifiers")
+    p.add_argument("--card-thresholds", action="store_true", help="ignore a site profile")
+    _add_model_options(p)
+
+
 def _run_validate(args: argparse.Namespace) -> int:
     from fracture_desktop.training.validate import run_validate
 
@@ -330,6 +360,7 @@ def build_parser(train_options: bool = True) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command")
     _add_scan(sub)
     _add_validate(sub)
+    _add_listen(sub)
     _add_configured(
         sub, "train", "train a network on FracAtlas (extra 'train')", "TrainConfig", train_options
     )
@@ -362,6 +393,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_self_test(args.model)
     if args.command == "scan":
         return _run_scan(args)
+    if args.command == "listen":
+        from fracture_desktop.listen import run_listen
+
+        return run_listen(args)
     training = {
         "validate": _run_validate,
         "train": _run_train,

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from fracture_desktop.core.atomic import check_writable
+from fracture_desktop.core.atomic import OutputWriteError, check_writable
 from fracture_desktop.core.decisions import DecisionStore
 from fracture_desktop.core.findings import Finding
 from fracture_desktop.core.imaging.records import FileProblem, ImageRecord
@@ -25,7 +25,8 @@ from fracture_desktop.core.report.collect import collect_entries, engine_context
 from fracture_desktop.core.report.csv_report import write_csv
 from fracture_desktop.core.report.entries import ReportContext, ReportEntry
 
-if TYPE_CHECKING:  # callers hand an engine in
+if TYPE_CHECKING:  # callers hand an engine in; highdicom is slow to load
+    from fracture_desktop.core.dicom_out.write import DicomResults
     from fracture_desktop.core.inference.prediction import Engine
 
 #: ``progress(stage, done, total)``: which stage (one of :data:`STAGES`) and how far it is.
@@ -58,6 +59,11 @@ class TriageRequest:
     known_heatmaps : mapping of Path to np.ndarray
         Heatmaps of known flagged findings ([0, 1], any size: stretched to the image), so
         that their PDF key images need no model run.
+    dicom_dir : Path or None
+        Where DICOM results go (SR, KOS, GSPS per study; :mod:`~fracture_desktop.core.
+        dicom_out`); None writes none.
+    secondary_capture : bool
+        With ``dicom_dir``, also a Secondary Capture per flagged image, boxes burnt in.
     """
 
     records: tuple[ImageRecord, ...]
@@ -69,6 +75,8 @@ class TriageRequest:
     overwrite: bool = False
     known: Mapping[Path, Finding] = field(default_factory=dict)
     known_heatmaps: Mapping[Path, np.ndarray] = field(default_factory=dict)
+    dicom_dir: Path | None = None
+    secondary_capture: bool = False
 
     @property
     def outputs(self) -> tuple[Path, ...]:
@@ -90,6 +98,8 @@ class TriageRequest:
             raise ValueError("the CSV and the PDF report name the same file")
         for path in self.outputs:
             check_writable(path, self.overwrite)
+        if self.dicom_dir is not None and not self.dicom_dir.is_dir():
+            raise OutputWriteError(self.dicom_dir, "it is not an existing folder")
 
 
 @dataclass(frozen=True)
@@ -106,12 +116,16 @@ class TriageResult:
         The report files written.
     analysis_seconds : float
         Time spent decoding and scoring (writing excluded).
+    dicom : DicomResults or None
+        What the DICOM results hold, when ``dicom_dir`` was given (their files are in
+        ``written`` too).
     """
 
     entries: tuple[ReportEntry, ...]
     context: ReportContext
     written: tuple[Path, ...]
     analysis_seconds: float
+    dicom: DicomResults | None = None
 
 
 def _stage(progress: StageProgress | None, stage: str) -> ProgressCallback | None:
@@ -183,7 +197,7 @@ def triage(
     progress: StageProgress | None = None,
     cancel: CancelToken | None = None,
 ) -> TriageResult:
-    """Score ``request.records`` and write the reports asked for.
+    """Score ``request.records`` and write the reports asked for (CSV, PDF, DICOM results).
 
     Parameters
     ----------
@@ -209,4 +223,17 @@ def triage(
     seconds = time.perf_counter() - started
     context = engine_context(engine, entries, request.source)
     written = write_reports(entries, request, context, progress, cancel)
-    return TriageResult(tuple(entries), context, written, seconds)
+    dicom = None
+    if request.dicom_dir is not None:
+        from fracture_desktop.core.dicom_out.write import write_dicom_results
+
+        dicom = write_dicom_results(
+            entries,
+            context.model,
+            request.dicom_dir,
+            request.deidentify,
+            cancel,
+            capture=request.secondary_capture,
+        )
+        written = (*written, *dicom.written)
+    return TriageResult(tuple(entries), context, written, seconds, dicom)

@@ -172,6 +172,7 @@ class MainWindow(QMainWindow):
         self.scan.sig_problem_found.connect(session.add_problem)
         self.scan.sig_progress.connect(status.scan_progress)
         self.scan.sig_finished.connect(session.finish_scan)
+        self.scan.sig_reports_read.connect(self.reading.show_reported)
         session.events.scan_finished.connect(status.scan_finished)
         session.events.display.connect(self.settings.save_display)
         analysis.sig_engine_ready.connect(

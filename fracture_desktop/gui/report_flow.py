@@ -96,6 +96,7 @@ class ReportFlow(QObject):
             overwrite=True,  # the reader confirmed replacing in the dialog
             known=dict(session.findings),
             known_heatmaps=self._kept_heatmaps(),
+            dicom_dir=dialog.dicom_dir,
         )
         progress = QProgressDialog("Preparing the report\u2026", "Cancel", 0, 0, self._parent)
         progress.setWindowTitle("Export report")
@@ -132,9 +133,16 @@ class ReportFlow(QObject):
         if cancelled:
             self._status.showMessage("Export cancelled; no report was written", 8000)
         elif written:
-            names = ", ".join(path.name for path in written)
+            reports = [p for p in written if p.suffix != ".dcm"]
+            dicom = len(written) - len(reports)
+            names = ", ".join(path.name for path in reports)
+            if dicom:
+                names += f"{', ' if names else ''}{dicom} DICOM files"
             self._status.showMessage(f"Report written: {names} (File > Open last report)", 10000)
-            self.last_report = next((p for p in written if p.suffix == ".pdf"), written[0])
+            # The PDF, else the CSV, else (DICOM only) the first SR.
+            self.last_report = next(
+                (p for p in reports if p.suffix == ".pdf"), (reports or written)[0]
+            )
             self.sig_written.emit(self.last_report)
 
     def open_last(self) -> None:

@@ -60,6 +60,17 @@ from fracture_desktop.core.imaging.transfer_syntax import (
 
 #: Media Storage Directory Storage: a DICOMDIR, an index of a medium, never an image.
 DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
+#: Documents a study may hold beside its images (PS3.4 B.5), by SOP Class: what each is.
+#: A scan lists them as skipped, never as broken images; our own results are among them.
+STRUCTURED_REPORT = "structured report (SR)"
+DOCUMENT_SOP_CLASSES = {
+    "1.2.840.10008.5.1.4.1.1.88.11": STRUCTURED_REPORT,  # Basic Text SR
+    "1.2.840.10008.5.1.4.1.1.88.22": STRUCTURED_REPORT,  # Enhanced SR
+    "1.2.840.10008.5.1.4.1.1.88.33": STRUCTURED_REPORT,  # Comprehensive SR
+    "1.2.840.10008.5.1.4.1.1.88.34": STRUCTURED_REPORT,  # Comprehensive 3D SR
+    "1.2.840.10008.5.1.4.1.1.88.59": "key object selection (KOS)",
+    "1.2.840.10008.5.1.4.1.1.11.1": "presentation state (GSPS)",
+}
 
 
 def _warning_texts(caught: Iterable[warnings.WarningMessage]) -> list[str]:
@@ -128,7 +139,7 @@ def _check_parsed(
         raise CorruptImageError(path, f"{what} data ends early", "; ".join(texts))
     if sniff(head) is FileKind.MAYBE_DICOM and not _looks_parsed(ds):
         raise not_an_image(path, head)
-    if header_only and not is_dicomdir(ds):
+    if header_only and not is_dicomdir(ds) and document_kind(ds) is None:
         # pydicom stopped with the file positioned at the pixel data element.
         check_pixel_element(path, f, transfer_syntax_of(ds))
 
@@ -143,6 +154,11 @@ def is_dicomdir(ds: Dataset) -> bool:
     meta = getattr(ds, "file_meta", None)
     sop = meta.get("MediaStorageSOPClassUID") if meta is not None else None
     return str(sop or ds.get("SOPClassUID", "")) == DICOMDIR_SOP_CLASS
+
+
+def document_kind(ds: Dataset) -> str | None:
+    """What a non-image document is (:data:`DOCUMENT_SOP_CLASSES`); None for anything else."""
+    return DOCUMENT_SOP_CLASSES.get(str(ds.get("SOPClassUID", "")))
 
 
 def load_dicom(path: Path | str, frame: int = 0) -> LoadedImage:

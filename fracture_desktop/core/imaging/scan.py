@@ -24,7 +24,12 @@ from fracture_desktop.core.errors import (
     UnsupportedTransferSyntaxError,
 )
 from fracture_desktop.core.files import special_file_kind
-from fracture_desktop.core.imaging.dicom import is_dicomdir, read_dataset
+from fracture_desktop.core.imaging.dicom import (
+    STRUCTURED_REPORT,
+    document_kind,
+    is_dicomdir,
+    read_dataset,
+)
 from fracture_desktop.core.imaging.guard import default_guard
 from fracture_desktop.core.imaging.plain import PLAIN_FORMATS, open_picture
 from fracture_desktop.core.imaging.records import (
@@ -73,6 +78,8 @@ HEADER_TAGS: dict[str, tuple[BaseTag, str]] = {
 #: validation) costs about 10 us per element, a third of a scan's time.
 _DEFAULT_REPERTOIRE_VRS = frozenset({"AE", "AS", "CS", "DA", "DS", "DT", "IS", "TM", "UI"})
 PLAIN_STUDY_PREFIX = "folder:"
+#: Why a structured report is skipped: how :func:`reports_in` finds them again.
+SR_SKIPPED = f"DICOM {STRUCTURED_REPORT}, not an image"
 
 
 class _Skipped(ImageLoadError):
@@ -144,6 +151,11 @@ def scan_folder(
     return ScanResult(
         root=root, patients=group(records), problems=tuple(problems), skipped=tuple(skipped)
     )
+
+
+def reports_in(result: ScanResult) -> list[Path]:
+    """The structured reports a scan found (skipped as documents), in path order."""
+    return [p.path for p in result.skipped if p.reason == SR_SKIPPED]
 
 
 def _walk(root: Path, cancel: CancelToken | None) -> tuple[list[Path], list[FileProblem]]:
@@ -288,6 +300,9 @@ def _number(ds: Dataset, keyword: str) -> int | None:
 def _dicom_record(path: Path, base: Path, ds: Dataset) -> ImageRecord:
     if is_dicomdir(ds):
         raise _Skipped(path, "DICOMDIR (an index of the medium), not an image")
+    kind = document_kind(ds)
+    if kind is not None:
+        raise _Skipped(path, f"DICOM {kind}, not an image")
     if "Rows" not in ds or "Columns" not in ds:
         raise CorruptImageError(path, "image attributes missing", "no Rows or Columns")
     ts = transfer_syntax_of(ds)

@@ -38,6 +38,8 @@ class ModelIdentity:
     intended_use: str
     #: Which thresholds made the flags: the model card's, or a named site profile's.
     thresholds_source: str = CARD_THRESHOLDS
+    #: The weights' whole sha256 (DICOM results name it); "" where only the prefix is known.
+    sha256: str = ""
 
     @classmethod
     def from_card(
@@ -54,6 +56,7 @@ class ModelIdentity:
             thresholds=thresholds or card.thresholds,
             intended_use=card.intended_use,
             thresholds_source=thresholds_source,
+            sha256=card.sha256,
         )
 
     @property

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtWidgets import QDockWidget
@@ -28,6 +29,9 @@ from fracture_desktop.gui.widgets.browser import StudyBrowser
 from fracture_desktop.gui.widgets.image_view import ImageView
 from fracture_desktop.gui.widgets.panels import FindingsPanel, ProblemsPanel
 from fracture_desktop.gui.widgets.tag_browser import TagBrowser
+
+if TYPE_CHECKING:  # highdicom loads only when a folder holds an SR
+    from fracture_desktop.core.dicom_out.read_back import ReportedFindings
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,8 @@ class ReadingController:
         self.session, self.views = session, views
         self._loader, self._thumbnails, self._analysis = loader, thumbnails, analysis
         self._notify = notify
+        #: Findings our SRs in the open folder state, shown without a model (show_reported).
+        self._reported: dict[Path, Finding] = {}
         events, v = session.events, views
         events.opened.connect(self._on_opened)
         events.records_added.connect(self._on_records)
@@ -94,6 +100,7 @@ class ReadingController:
     # -- session -> views -------------------------------------------------------------------
 
     def _on_opened(self, folder: Path) -> None:
+        self._reported.clear()
         v = self.views
         v.browser.clear()
         v.problems.clear()
@@ -155,6 +162,27 @@ class ReadingController:
             self.views.browser.set_finding(finding, made_by=other.model_label)
             self.views.findings_panel.set_finding(record, finding, made_by=other.model_label)
 
+    def show_reported(self, reported: ReportedFindings) -> None:
+        """Show the findings our SRs in the folder state, marked with the model that made
+        them, without running any model; list other systems' SRs as not read.
+
+        Like another model's kept results, they are shown only: analysis and reports still
+        score those images with the model in use.
+        """
+        for path, finding in reported.findings.items():
+            record = self.session.records.get(path)
+            if record is None or path in self.session.findings:
+                continue
+            made_by = f"SR: {reported.made_by[path].label}"
+            self._reported[path] = finding
+            self.views.browser.set_finding(finding, made_by=made_by)
+            self.views.findings_panel.set_finding(record, finding, made_by=made_by)
+        for report in reported.foreign:
+            by = f" by {report.manufacturer}" if report.manufacturer else ""
+            reason = f"structured report{by} ({report.title or 'untitled'}): listed, not read"
+            self.session.add_problem(FileProblem(report.path, reason, report.why))
+        self._show_boxes()
+
     def model_changed(self) -> None:
         """Another model is being loaded: the findings so far stay on show, marked as made
         by the previous model, and no longer count as this model's (analysis and reports
@@ -180,7 +208,8 @@ class ReadingController:
         view, current = self.views.view, self.session.current
         if view.image is None or current is None or view.record != current:
             return
-        finding = self.session.findings.get(current.path)
+        # The model's finding, else what an SR in the folder says (show_reported).
+        finding = self.session.findings.get(current.path) or self._reported.get(current.path)
         if finding is None:
             view.set_flag("")
         else:

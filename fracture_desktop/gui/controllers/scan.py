@@ -8,7 +8,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 
 from fracture_desktop.core.imaging.records import FileProblem, ImageRecord, ScanResult
-from fracture_desktop.core.imaging.scan import scan_folder
+from fracture_desktop.core.imaging.scan import reports_in, scan_folder
 from fracture_desktop.core.jobs import CancelToken
 from fracture_desktop.gui.bridge import Worker
 
@@ -27,6 +27,8 @@ class ScanController(QObject):
     sig_problem_found = Signal(object)  # FileProblem
     sig_progress = Signal(int, int)
     sig_finished = Signal(object)  # ScanResult
+    #: ReportedFindings: what our SRs in the folder say, read after the scan (docs/REPORTS.md).
+    sig_reports_read = Signal(object)
 
     def __init__(self, worker: Worker, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -82,6 +84,11 @@ class ScanController(QObject):
 
             result = scan_folder(folder, on_record, on_problem, progress, token)
             flush()
+            reports = reports_in(result)
+            if reports:
+                from fracture_desktop.core.dicom_out.read_back import reported_findings
+
+                deliver("sig_reports_read", reported_findings(result.images, reports))
             return result
 
         def finished(result: ScanResult) -> None:

@@ -1,4 +1,5 @@
-"""The File > Export report dialog: where the PDF and the CSV go, and whether to de-identify."""
+"""The File > Export report dialog: where the PDF, the CSV and the DICOM results go, and
+whether to de-identify."""
 
 from __future__ import annotations
 
@@ -58,6 +59,17 @@ class ReportDialog(QDialog):
             grid.addWidget(button, row, 2)
             self.fields[kind] = field
             self.choose_buttons[kind] = button
+        # DICOM results (SR, KOS, GSPS per study, docs/REPORTS.md) go to a folder.
+        self.dicom_dir: Path | None = None
+        self.dicom_field = QLineEdit()
+        self.dicom_field.setReadOnly(True)
+        self.dicom_field.setPlaceholderText("not written")
+        self.dicom_button = QPushButton("Choose\u2026")
+        self.dicom_button.clicked.connect(self.choose_dicom_dir)
+        row = len(KINDS)
+        grid.addWidget(QLabel("DICOM SR, KOS, GSPS:"), row, 0)
+        grid.addWidget(self.dicom_field, row, 1)
+        grid.addWidget(self.dicom_button, row, 2)
         self.deidentify = QCheckBox("De-identify (leave out patient name, ID, birth date)")
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
@@ -90,6 +102,15 @@ class ReportDialog(QDialog):
         self.fields[kind].setText(str(path))
         self._update()
 
+    def choose_dicom_dir(self) -> None:
+        """Ask for the folder the DICOM results go to (one sub-folder per study)."""
+        start = self.dicom_dir or self._start
+        chosen = QFileDialog.getExistingDirectory(self, "DICOM results folder", str(start))
+        if chosen:
+            self.dicom_dir = Path(chosen)
+            self.dicom_field.setText(chosen)
+            self._update()
+
     def _confirm_replace(self, path: Path) -> bool:
         answer = QMessageBox.question(
             self, "Replace file?", f"{path.name} already exists. Replace it?"
@@ -99,7 +120,8 @@ class ReportDialog(QDialog):
     def _update(self) -> None:
         chosen = [p for p in self.paths.values() if p is not None]
         ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        ok.setEnabled(bool(chosen) and len(set(chosen)) == len(chosen))
+        wanted = bool(chosen) or self.dicom_dir is not None
+        ok.setEnabled(wanted and len(set(chosen)) == len(chosen))
 
     @property
     def folder(self) -> Path | None:

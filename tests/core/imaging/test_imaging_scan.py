@@ -15,7 +15,7 @@ from PIL import Image
 
 from fracture_desktop.core.imaging.identity import image_identity
 from fracture_desktop.core.imaging.records import FileProblem, ImageRecord, SourceKind
-from fracture_desktop.core.imaging.scan import scan_folder
+from fracture_desktop.core.imaging.scan import SR_SKIPPED, scan_folder
 from fracture_desktop.core.jobs import Cancelled, CancelToken
 
 
@@ -58,7 +58,6 @@ def mixed(dicom_dir: Path, shared_dir: Path, tmp_path: Path) -> Path:
 GOOD = {"cr/a", "cr/deeper/B.DCM", "cr/c.ima", "photos/f.jpg", "photos/p.dcm"}
 BAD = {
     "cr/cut.dcm": "pixel data ends early",
-    "report.dcm": "no pixel data",
     "notes.txt": "not an image",
     "empty.dcm": "empty file",
     "zipped.dcm": "not a DICOM file",
@@ -85,8 +84,11 @@ def test_mixed_folder(mixed: Path) -> None:
     problems = {str(p.path.relative_to(mixed)): p.reason for p in result.problems}
     assert problems == BAD
     assert reported == list(result.problems)
-    assert [p.path.name for p in result.skipped] == ["DICOMDIR"]
-    assert ticks[-1][0] == ticks[-1][1] == len(GOOD) + len(BAD) + 1
+    # A structured report is a document of the study, listed as such (docs/REPORTS.md).
+    skipped = {p.path.name: p.reason for p in result.skipped}
+    assert skipped.keys() == {"DICOMDIR", "report.dcm"}
+    assert skipped["report.dcm"] == SR_SKIPPED
+    assert ticks[-1][0] == ticks[-1][1] == len(GOOD) + len(BAD) + 2
     plain = {r.path.name: r for r in result.images if r.kind is SourceKind.PLAIN}
     assert plain["f.jpg"].study_uid == "folder:photos"
     assert plain["p.dcm"].rows == 4 and plain["p.dcm"].columns == 6
@@ -127,12 +129,15 @@ def test_scan_of_shared_dicom_finds_known_problems(dicom_dir: Path) -> None:
     reasons = {p.path.name: p.reason for p in result.problems}
     assert reasons["emri_small_jpeg_2k_lossless_too_short.dcm"] == "JPEG 2000 data ends early"
     assert reasons["liver_deflate.dcm"].startswith("transfer syntax ")
-    assert reasons["test-SR.dcm"] == "no pixel data"
-    assert {p.path.name for p in result.skipped} == {
+    skipped = {p.path.name: p.reason for p in result.skipped}
+    assert skipped.keys() == {
         "DICOMDIR",
         "DICOMDIR-bigEnd",
         "DICOMDIR-empty.dcm",
+        "test-SR.dcm",
+        "no-pixel-data.dcm",  # a Basic Text SR
     }
+    assert skipped["test-SR.dcm"] == skipped["no-pixel-data.dcm"] == SR_SKIPPED
     assert len(result.images) > 140
 
 
