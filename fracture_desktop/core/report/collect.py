@@ -56,15 +56,17 @@ def report_entry(
     finding, image = analysis.finding, analysis.image
     identity = finding.identity
     decision = decisions.get(identity) if decisions is not None and identity else None
+    reader = decisions.reader_of(identity) if decisions is not None and decision else ""
     if finding.flag is Flag.NOT_ANALYSED:
-        return ReportEntry(record.path, finding, record, decision)
+        return ReportEntry(record.path, finding, record, decision, reader=reader)
     picture = None
     if key_image and finding.flag.is_flagged and image is not None:
         heat = heatmap if analysis.prediction is None else analysis.prediction.heatmap
         picture = key_image_of(image, heat, finding.drawn_boxes)
     return ReportEntry(
-        record.path, finding, record, decision, finding.spacing_source, finding.warnings, picture
-    )
+        record.path, finding, record, decision, finding.spacing_source, finding.warnings,
+        picture, reader,
+    )  # fmt: skip
 
 
 def collect_entries(

@@ -84,7 +84,7 @@ class ReportWriter(QObject):
             # A score made for the report is a result like any other: kept and shown.
             finding = entry.finding
             if finding.probability is not None and finding.path not in request.known:
-                self._analysis.keep_finding(finding, engine.card)
+                self._analysis.keep_finding(finding, engine)
                 post(lambda f=finding: self.sig_finding.emit(f))
         return result.written
 
