@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from fracture_desktop.core.analysis import Analysis
 from fracture_desktop.core.atomic import (
     OutputExistsError,
     OutputWriteError,
@@ -166,7 +167,7 @@ def collect(
     a run that fails later (disk full) costs no model time when run again.
     """
     known, heatmaps = dict(request.known), dict(request.known_heatmaps)
-    on_entry = None
+    on_scored = None
     if results is not None:
         card = engine.card
         for record in request.records:
@@ -176,12 +177,15 @@ def collect(
                 if kept.heat is not None:
                     heatmaps[record.path] = kept.heat
 
-        def on_entry(entry: ReportEntry) -> None:
-            if entry.path not in known:
-                results.put_finding(
-                    entry.finding, card.sha256, card.label,
-                    thresholds_source=engine.thresholds_source,
-                )  # fmt: skip
+        def on_scored(analysis: Analysis) -> None:
+            prediction = analysis.prediction
+            results.put_finding(
+                analysis.finding,
+                card.sha256,
+                card.label,
+                thresholds_source=engine.thresholds_source,
+                heatmap=None if prediction is None else prediction.heatmap,
+            )
 
     return collect_entries(
         request.records,
@@ -189,11 +193,11 @@ def collect(
         request.problems,
         decisions,
         key_images=request.pdf_path is not None,
-        on_entry=on_entry,
         progress=_stage(progress, ANALYSING),
         cancel=cancel,
         known=known,
         known_heatmaps=heatmaps,
+        on_scored=on_scored,
     )
 
 

@@ -80,6 +80,7 @@ def collect_entries(
     cancel: CancelToken | None = None,
     known: Mapping[Path, Finding] | None = None,
     known_heatmaps: Mapping[Path, np.ndarray] | None = None,
+    on_scored: Callable[[Analysis], None] | None = None,
 ) -> list[ReportEntry]:
     """Analyse ``records`` in order, then list ``problems`` as not analysed.
 
@@ -110,6 +111,9 @@ def collect_entries(
     known_heatmaps : mapping of Path to np.ndarray, optional
         Heatmaps of known flagged findings (the viewer keeps them with its results): those
         images are decoded for their key image but not scored again.
+    on_scored : callable, optional
+        Called with each image's fresh analysis (not the known ones) as soon as it is made,
+        e.g. to keep it in the results store.
     """
     heatmaps = known_heatmaps or {}
     reuse = {
@@ -141,6 +145,8 @@ def collect_entries(
             known_finding = reuse.get(record.path)
             if known_finding is None:
                 analysis = next(analyses)
+                if on_scored is not None:
+                    on_scored(analysis)
             elif key_images and known_finding.flag.is_flagged:  # pixels for its key image
                 analysis = Analysis(known_finding, read_image(record).image)
             else:
