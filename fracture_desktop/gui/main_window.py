@@ -17,7 +17,7 @@ from PySide6.QtGui import (
     QResizeEvent,
     QShowEvent,
 )
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QSlider
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QInputDialog, QMainWindow, QSlider
 
 from fracture_desktop.core.decisions import DecisionStore
 from fracture_desktop.core.imaging.guard import default_guard
@@ -230,6 +230,17 @@ class MainWindow(QMainWindow):
             self.status.store_label.setVisible(True)
 
         self.bridge.post(show)
+
+    def ask_reader_name(self) -> None:
+        """Analysis > Reader name: who records decisions and makes reports (kept in the
+        settings, recorded with each decision, printed on every report)."""
+        name, accepted = QInputDialog.getText(
+            self, "Reader name", "Your name, as reports and decisions should record it:",
+            text=self.settings.reader_name,
+        )  # fmt: skip
+        if accepted:
+            self.settings.reader_name = name
+            self.session.decisions.reader = self.settings.reader_name
 
     def notify(self, reason: str, details: str = "") -> None:
         """Show a short message to the reader, with details on demand."""

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import QProgressDialog, QStatusBar, QWidget
+from PySide6.QtWidgets import QMessageBox, QProgressDialog, QStatusBar, QWidget
 
 from fracture_desktop.core.session import ReadingSession
 from fracture_desktop.core.triage import TriageRequest
@@ -49,6 +49,8 @@ class ReportFlow(QObject):
         #: The report last written (the PDF when there was one), for File > Open last report.
         self.last_report: Path | None = None
         self.progress: QProgressDialog | None = None
+        #: The box that confirmed the last report written.
+        self.confirmation: QMessageBox | None = None
         writer.sig_progress.connect(self._on_progress)
         writer.sig_finished.connect(self._on_finished)
 
@@ -96,6 +98,7 @@ class ReportFlow(QObject):
             overwrite=True,  # the reader confirmed replacing in the dialog
             known=dict(session.findings),
             known_heatmaps=self._kept_heatmaps(),
+            reader=self._settings.reader_name,
         )
         progress = QProgressDialog("Preparing the report\u2026", "Cancel", 0, 0, self._parent)
         progress.setWindowTitle("Export report")
@@ -133,7 +136,18 @@ class ReportFlow(QObject):
             self._status.showMessage("Export cancelled; no report was written", 8000)
         elif written:
             names = ", ".join(path.name for path in written)
-            self._status.showMessage(f"Report written: {names} (File > Open last report)", 10000)
+            message = f"Report written: {names} (File > Open last report)"
+            self._status.showMessage(message, 10000)
+            # Confirmed in a box too, with where the files are: a status line is easy to miss.
+            if self.confirmation is not None:
+                self.confirmation.deleteLater()
+            box = QMessageBox(
+                QMessageBox.Icon.Information, "Report written", message, parent=self._parent
+            )
+            box.setInformativeText("\n".join(str(path) for path in written))
+            box.setModal(False)
+            box.open()
+            self.confirmation = box
             self.last_report = next((p for p in written if p.suffix == ".pdf"), written[0])
             self.sig_written.emit(self.last_report)
 

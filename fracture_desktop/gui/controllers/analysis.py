@@ -196,6 +196,11 @@ class AnalysisController(QObject):
         self._engine = None
 
     @property
+    def results(self) -> ResultsStore | None:
+        """Where results are kept between sessions (None: nowhere)."""
+        return self._results
+
+    @property
     def worker(self) -> Worker:
         """The thread that owns the engine: every job that uses it must run there."""
         return self._worker

@@ -19,6 +19,7 @@ from fracture_desktop.core.decisions import Decision
 from fracture_desktop.core.findings import Finding
 from fracture_desktop.core.imaging.records import FileProblem, ImageRecord, ScanResult
 from fracture_desktop.core.session import ReadingSession, neighbours, series_step, step_in
+from fracture_desktop.core.site_profile import thresholds_in_use
 from fracture_desktop.gui.controllers.analysis import AnalysisController
 from fracture_desktop.gui.controllers.images import ImageLoader, Loaded
 from fracture_desktop.gui.controllers.thumbnails import ThumbnailMaker
@@ -69,6 +70,7 @@ class ReadingController:
         self.session, self.views = session, views
         self._loader, self._thumbnails, self._analysis = loader, thumbnails, analysis
         self._notify = notify
+        self._failed: set[Path] = set()  # images listed in Problems after analysis failed
         events, v = session.events, views
         events.opened.connect(self._on_opened)
         events.records_added.connect(self._on_records)
@@ -92,6 +94,7 @@ class ReadingController:
     # -- session -> views -------------------------------------------------------------------
 
     def _on_opened(self, folder: Path) -> None:
+        self._failed.clear()
         v = self.views
         v.browser.clear()
         v.problems.clear()
@@ -144,8 +147,10 @@ class ReadingController:
         if identity is None or record is None or path in session.findings:
             return
         stored = self._analysis.stored.get(identity)
-        if stored is not None:
-            session.add_finding(stored.finding(path))
+        card = self._analysis.card
+        if stored is not None and card is not None:
+            # Flagged with the thresholds in use now (a site profile may have changed).
+            session.add_finding(stored.finding(path, thresholds_in_use(card)[0]))
             return
         other = self._analysis.stored_by_others.get(identity)
         if other is not None:
@@ -165,6 +170,12 @@ class ReadingController:
             self.views.findings_panel.set_finding(record, finding, made_by=label)
 
     def _on_finding(self, finding: Finding) -> None:
+        if finding.probability is None and finding.error and finding.path not in self._failed:
+            # An image the model could not read is a problem like a file the scan could not:
+            # listed with its reason, not counted as analysed.
+            self._failed.add(finding.path)
+            self.views.problems.add_problem(FileProblem(finding.path, finding.error))
+            self._update_problems_title()
         self.views.browser.set_finding(finding)
         self.views.findings_panel.set_finding(self.session.records[finding.path], finding)
         if finding.warnings:  # known before the image is opened

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QWidget
 
 from fracture_desktop.core.errors import ModelError
@@ -19,6 +19,9 @@ from fracture_desktop.core.site_profile import thresholds_in_use
 from fracture_desktop.gui.controllers.analysis import AnalysisController
 from fracture_desktop.gui.widgets.panels import FindingsPanel
 from fracture_desktop.gui.widgets.site_profile_dialog import SiteProfileDialog
+
+#: Quiet time after the last finding before the folder shift test is run again.
+SHIFT_DELAY_MS = 300
 
 
 class SiteController(QObject):
@@ -49,6 +52,14 @@ class SiteController(QObject):
         self._dialog: SiteProfileDialog | None = None
         self._domain_reference: tuple[str, DomainCheck | None] = ("", None)
         analysis.sig_finished.connect(lambda _cancelled: self.update_shift())
+        # Findings restored from the results store (a reopened folder) carry their domain
+        # scores: the folder's verdict is made again from them, once per burst.
+        self._shift_timer = QTimer(self)
+        self._shift_timer.setSingleShot(True)
+        self._shift_timer.setInterval(SHIFT_DELAY_MS)
+        self._shift_timer.timeout.connect(self.update_shift)
+        session.events.finding.connect(lambda _finding: self._shift_timer.start())
+        session.events.opened.connect(lambda _folder: self._panel.set_warning(""))
 
     def update_shift(self) -> None:
         """Show the folder shift warning above the findings when the analysed images depart

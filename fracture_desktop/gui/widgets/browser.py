@@ -317,7 +317,12 @@ class StudyBrowser(QWidget):
             f"{c['series']} series \u00b7 {c['images']} images"
         )
         if self._findings:
-            text += f"\n{len(self._findings)} analysed \u00b7 {flagged} flagged fracture"
+            # An image that could not be read has a finding, but was not analysed.
+            failed = sum(1 for f in self._findings.values() if f.probability is None)
+            analysed = len(self._findings) - failed
+            text += f"\n{analysed} analysed \u00b7 {flagged} flagged fracture"
+            if failed:
+                text += f" \u00b7 {failed} not analysed"
             if outside:
                 text += f" \u00b7 {outside} outside domain"
         self.summary.setText(text)

@@ -72,7 +72,7 @@ class _KeyItem(QTableWidgetItem):
 
 
 class FindingsPanel(QWidget):
-    """One row per analysed image, most suspicious first; the reader confirms or rejects."""
+    """One row per analysed image, most suspicious first; the reader records their call."""
 
     sig_record_selected = Signal(object)  # ImageRecord
     sig_decision = Signal(object, object)  # ImageRecord, Decision or None
@@ -99,8 +99,10 @@ class FindingsPanel(QWidget):
         header.setSectionsClickable(True)
         header.setSortIndicatorShown(True)
         header.sortIndicatorChanged.connect(self.table.sortItems)
-        self.confirm_button = QPushButton("Confirm (Y)")
-        self.reject_button = QPushButton("Reject (N)")
+        # The reader's own call, beside the model's flag (a missed fracture is recordable).
+        self.fracture_button = QPushButton("Fracture (Y)")
+        self.normal_button = QPushButton("No fracture (N)")
+        self.uncertain_button = QPushButton("Uncertain (U)")
         self.summary = QLabel("")
         # The folder shift warning (fracture_desktop.core.shift): above the list, so it is
         # read before any flag is.
@@ -109,8 +111,8 @@ class FindingsPanel(QWidget):
         self.warning.setWordWrap(True)
         self.warning.setVisible(False)
         buttons = QHBoxLayout()
-        buttons.addWidget(self.confirm_button)
-        buttons.addWidget(self.reject_button)
+        for button in (self.fracture_button, self.normal_button, self.uncertain_button):
+            buttons.addWidget(button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.warning)
@@ -125,8 +127,9 @@ class FindingsPanel(QWidget):
         self._warnings: dict[Path, tuple[str, ...]] = {}
         self._about: dict[Path, str] = {}  # the flag's tooltip line
         self.table.currentCellChanged.connect(self._on_current)
-        self.confirm_button.clicked.connect(lambda: self._decide(Decision.CONFIRMED))
-        self.reject_button.clicked.connect(lambda: self._decide(Decision.REJECTED))
+        self.fracture_button.clicked.connect(lambda: self._decide(Decision.FRACTURE))
+        self.normal_button.clicked.connect(lambda: self._decide(Decision.NO_FRACTURE))
+        self.uncertain_button.clicked.connect(lambda: self._decide(Decision.UNCERTAIN))
 
     def clear(self) -> None:
         self.table.setRowCount(0)
@@ -165,7 +168,18 @@ class FindingsPanel(QWidget):
         self._about[record.path] = other_model_note(made_by) if made_by else flag_tooltip(finding)
         self._update_name(record.path)
         self._sort_timer.start()  # once for a burst of findings (a reopened folder: thousands)
-        self.summary.setText(f"{len(self._rows)} analysed, most suspicious first")
+        self.summary.setText(self._summary_text())
+
+    def _summary_text(self) -> str:
+        """``"98 analysed, 9 not analysed (see Problems), most suspicious first"``: an image
+        that could not be read is listed, but never counted as analysed."""
+        failed = sum(text.startswith("Not analysed") for text in self._flag_texts())
+        analysed = len(self._rows) - failed
+        not_analysed = f", {failed} not analysed (see Problems)" if failed else ""
+        return f"{analysed} analysed{not_analysed}, most suspicious first"
+
+    def _flag_texts(self) -> list[str]:
+        return [str(items[0].data(FLAG_TEXT_ROLE) or "") for _, items in self._rows.values()]
 
     def set_warnings(self, path: Path, warnings: tuple[str, ...]) -> None:
         """Mark the image's row with the image's warnings (truncated, decoder notes)."""
