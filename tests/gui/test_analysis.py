@@ -109,7 +109,8 @@ def test_decisions_survive_reopen(qtbot, make_window, sample_folder: Path) -> No
     by_name = {r.path.name: r for r in reopened.session.records.values()}
     # Restored before any analysis: decisions are keyed by identity, not by the session.
     assert "reader: fracture" in reopened.browser.badge_text(by_name["MR_small.dcm"])
-    assert reopened.browser.badge_text(by_name[jpeg.path.name]) == "No fracture 10%  reader: fracture"
+    shown = reopened.browser.badge_text(by_name[jpeg.path.name])
+    assert shown == "No fracture 10%  reader: fracture"
     # The kept result is shown, with no decision beside it.
     assert reopened.browser.badge_text(by_name["CT_small.dcm"]) == "Doubt 50%"
     assert not any(sample_folder.rglob("*.json"))  # nothing written into the study folder
