@@ -201,3 +201,21 @@ def test_a_model_without_a_domain_check_says_so_in_every_output(
     text = "".join(page.extract_text() for page in PdfReader(pdf).pages)
     assert "NO DOMAIN CHECK" in text
     assert json.loads(summary.read_text())["domain_check"] == "no domain check"
+
+
+@pytest.mark.parametrize("content", [b"[1,2,3]", b"\xff\xfe\x00garbage"], ids=["list", "bytes"])
+def test_a_damaged_decisions_file_never_stops_a_scan(
+    shared_dir: Path,
+    model_dir: Path,
+    tmp_path: Path,
+    data_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    content: bytes,
+) -> None:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / "decisions.json").write_bytes(content)  # the user's, from an earlier version
+    folder = _study(shared_dir, tmp_path)
+    assert _scan(folder, model_dir, "--csv", str(tmp_path / "r.csv")) == EXIT_OK
+    assert "decisions file was damaged" in capsys.readouterr().err
+    assert len(_rows(tmp_path / "r.csv")) == 3
+    assert (data_dir / "decisions.json.bak").read_bytes() == content

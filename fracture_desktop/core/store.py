@@ -123,6 +123,11 @@ def _connect(target: str, uri: bool = False) -> sqlite3.Connection:
     return db
 
 
+def _read_only_uri(path: Path) -> str:
+    # as_uri percent-encodes: a folder named "Application Support" or "a?b#c" stays one path.
+    return Path(path).absolute().as_uri() + "?mode=ro"
+
+
 def _create_schema(db: sqlite3.Connection) -> None:
     db.executescript(SCHEMA)
     for table, column, definition in _ADDED_COLUMNS:
@@ -164,7 +169,7 @@ def _salvage(path: Path) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of each table that can still be read from a damaged store."""
     rows: dict[str, list[tuple[Any, ...]]] = {}
     try:
-        db = _connect(f"file:{path}?mode=ro", uri=True)
+        db = _connect(_read_only_uri(path), uri=True)
     except sqlite3.Error:
         return rows
     try:
@@ -353,7 +358,8 @@ class DataStore:
         db = _connect(MEMORY)
         shown = ""
         try:
-            source = _connect(f"file:{self.path}?mode=ro&immutable=1", uri=True)
+            # immutable: no lock or log file is made, which a read-only folder would refuse.
+            source = _connect(_read_only_uri(self.path) + "&immutable=1", uri=True)
             try:
                 source.backup(db)
                 shown = " Decisions made before are shown."

@@ -234,3 +234,14 @@ def test_a_full_disk_is_reported_once_and_never_raised(tmp_path: Path) -> None:
     assert len(heard) == 1 and "cannot be written" in heard[0].reason
     assert not decisions.set("x" * 5000, Decision.FRACTURE)
     assert decisions.get("x" * 5000) is Decision.FRACTURE  # held for the session
+
+
+def test_a_damaged_store_in_a_folder_with_an_odd_name_is_salvaged(tmp_path: Path) -> None:
+    folder = tmp_path / "Application Support #1 ?x=y"
+    folder.mkdir()
+    path = folder / "results.sqlite3"
+    _filled_store(path)
+    _damage_pages(path)
+    store = DataStore(path)
+    kept = len(ResultsStore(store).for_model(SHA))
+    assert kept > 0 and f"{kept} analysis results" in store.notices[0].reason
