@@ -49,6 +49,7 @@ class ReportFlow(QObject):
         #: The report last written (the PDF when there was one), for File > Open last report.
         self.last_report: Path | None = None
         self.progress: QProgressDialog | None = None
+        self._spent: QProgressDialog | None = None  # the last export's, hidden
         #: The box that confirmed the last report written.
         self.confirmation: QMessageBox | None = None
         writer.sig_progress.connect(self._on_progress)
@@ -100,6 +101,9 @@ class ReportFlow(QObject):
             known_heatmaps=self._kept_heatmaps(),
             reader=self._settings.reader_name,
         )
+        if self._spent is not None:
+            self._spent.deleteLater()
+            self._spent = None
         progress = QProgressDialog("Preparing the report\u2026", "Cancel", 0, 0, self._parent)
         progress.setWindowTitle("Export report")
         progress.setWindowModality(Qt.WindowModality.WindowModal)
@@ -130,7 +134,9 @@ class ReportFlow(QObject):
     def _on_finished(self, written: tuple[Path, ...], cancelled: bool) -> None:
         if self.progress is not None:
             self.progress.hide()  # hide, not close: closing it would emit canceled
-            self.progress.deleteLater()
+            # Deleted when the next export starts, not now: a modal progress dialog runs
+            # the event loop inside setValue, and this may be called from there.
+            self._spent = self.progress
             self.progress = None
         if cancelled:
             self._status.showMessage("Export cancelled; no report was written", 8000)

@@ -18,13 +18,14 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from fracture_desktop.core.analysis import Analysis, analyse_each, analyse_record
 from fracture_desktop.core.errors import ModelError
-from fracture_desktop.core.findings import Finding
+from fracture_desktop.core.findings import Finding, Thresholds
 from fracture_desktop.core.imaging.model_input import InputSpec
 from fracture_desktop.core.imaging.records import ImageRecord
 from fracture_desktop.core.inference.card import ModelCard, default_model_dir, load_card
 from fracture_desktop.core.jobs import Cancelled, CancelToken
 from fracture_desktop.core.prepared import PreparedCache
 from fracture_desktop.core.results_store import ResultsStore, StoredResult, small_heatmap
+from fracture_desktop.core.site_profile import thresholds_in_use
 from fracture_desktop.gui.bridge import Worker
 
 if TYPE_CHECKING:
@@ -101,6 +102,9 @@ class AnalysisController(QObject):
         self._cancel = CancelToken()
         self._generation = 0
         self.card: ModelCard | None = None
+        #: The thresholds the model flags with here (its site profile's, else its card's),
+        #: read with the card: kept results are flagged with them.
+        self.thresholds: Thresholds | None = None
         self.unavailable_reason = "checking the model..."
         self.running = False
 
@@ -131,6 +135,7 @@ class AnalysisController(QObject):
             card, reason, mine, others = result
             if model_dir == self.model_dir:  # not superseded by a model switch meanwhile
                 self.stored, self.stored_by_others = mine, others
+                self.thresholds = None if card is None else thresholds_in_use(card)[0]
                 self._set_state(card, reason)
 
         self._worker.submit(job, done)

@@ -19,7 +19,6 @@ from fracture_desktop.core.decisions import Decision
 from fracture_desktop.core.findings import Finding
 from fracture_desktop.core.imaging.records import FileProblem, ImageRecord, ScanResult
 from fracture_desktop.core.session import ReadingSession, neighbours, series_step, step_in
-from fracture_desktop.core.site_profile import thresholds_in_use
 from fracture_desktop.gui.controllers.analysis import AnalysisController
 from fracture_desktop.gui.controllers.images import ImageLoader, Loaded
 from fracture_desktop.gui.controllers.thumbnails import ThumbnailMaker
@@ -147,10 +146,9 @@ class ReadingController:
         if identity is None or record is None or path in session.findings:
             return
         stored = self._analysis.stored.get(identity)
-        card = self._analysis.card
-        if stored is not None and card is not None:
+        if stored is not None:
             # Flagged with the thresholds in use now (a site profile may have changed).
-            session.add_finding(stored.finding(path, thresholds_in_use(card)[0]))
+            session.add_finding(stored.finding(path, self._analysis.thresholds))
             return
         other = self._analysis.stored_by_others.get(identity)
         if other is not None:
