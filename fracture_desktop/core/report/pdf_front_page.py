@@ -54,7 +54,7 @@ def front_matter(
             f"doubt if p ≥ {t.doubt:.3f} (high sensitivity) · from the "
             f"{model.thresholds_source}",
         ),
-        ("Reader", context.reader or "not given (set it in the viewer: Edit > Reader name)"),
+        ("Reader", context.reader or "not given (set it in the viewer: Analysis > Reader name)"),
         (
             "Patient data",
             "removed (de-identified report: no name, ID or birth date)"
