@@ -387,8 +387,8 @@ class DataStore:
     def _migrate_legacy(self, legacy: Path) -> None:
         """Move the decisions of a ``decisions.json`` into the store, once, keeping the file
         as ``decisions.json.bak``."""
-        if not legacy.exists():
-            return
+        if not legacy.exists() or legacy.resolve() == self.path.resolve():
+            return  # none, or the store itself (named like the old file)
         decisions, damage = read_legacy_decisions(legacy)
         migrated = False
         with self._lock:

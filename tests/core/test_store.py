@@ -245,3 +245,12 @@ def test_a_damaged_store_in_a_folder_with_an_odd_name_is_salvaged(tmp_path: Path
     store = DataStore(path)
     kept = len(ResultsStore(store).for_model(SHA))
     assert kept > 0 and f"{kept} analysis results" in store.notices[0].reason
+
+
+def test_a_store_named_like_the_old_decisions_file_is_not_migrated_into_itself(
+    tmp_path: Path,
+) -> None:
+    DecisionStore(tmp_path / "decisions.json").set("a", Decision.FRACTURE)
+    again = DecisionStore(tmp_path / "decisions.json")
+    assert again.get("a") is Decision.FRACTURE and again.store.notices == []
+    assert not (tmp_path / LEGACY_BACKUP).exists()
