@@ -249,3 +249,15 @@ def test_copying_the_sample_folder_keeps_decisions_apart(make_window, tmp_path: 
     assert third.session.decisions.get("a") is Decision.FRACTURE
     assert third.session.decisions.get("b") is Decision.NO_FRACTURE
     shutil.rmtree(tmp_path / "out", ignore_errors=True)
+
+
+def test_the_findings_say_when_a_model_has_no_domain_check(
+    qtbot, make_window, sample_folder: Path
+) -> None:
+    from fracture_desktop.gui.controllers.site import NO_DOMAIN_CHECK_WARNING
+
+    window = make_window(engine=FakeEngine(SCORES))  # the untrained test model has none
+    open_and_wait(qtbot, window, sample_folder)
+    _analyse(qtbot, window)
+    qtbot.waitUntil(lambda: not window.findings_panel.warning.isHidden(), timeout=5000)
+    assert window.findings_panel.warning.text() == NO_DOMAIN_CHECK_WARNING

@@ -20,6 +20,11 @@ from fracture_desktop.gui.controllers.analysis import AnalysisController
 from fracture_desktop.gui.widgets.panels import FindingsPanel
 from fracture_desktop.gui.widgets.site_profile_dialog import SiteProfileDialog
 
+#: Shown above the findings of a model without a domain check.
+NO_DOMAIN_CHECK_WARNING = (
+    "This model has no domain check: images unlike its training images (another body part, "
+    "not a radiograph) are not recognised and are flagged like any other."
+)
 #: Quiet time after the last finding before the folder shift test is run again.
 SHIFT_DELAY_MS = 300
 
@@ -64,7 +69,11 @@ class SiteController(QObject):
     def update_shift(self) -> None:
         """Show the folder shift warning above the findings when the analysed images depart
         from the model's validation images (:mod:`fracture_desktop.core.shift`)."""
-        check = self._domain_check()
+        card, check = self._analysis.card, self._domain_check()
+        if card is not None and not card.domain_file and self._session.findings:
+            # Said where the flags are read, as on every report (docs/REPORTS.md).
+            self._panel.set_warning(NO_DOMAIN_CHECK_WARNING)
+            return
         shift = None
         if check is not None:
             findings = self._session.findings.values()
