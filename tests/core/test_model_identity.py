@@ -46,7 +46,7 @@ def test_thresholds_that_flag_all_or_nothing_are_refused(
     assert "0 < doubt <= fracture < 1" in refused.value.details
 
 
-@pytest.mark.parametrize("temperature", [1e-6, 0.0, -1.0, 1e6, float("nan")])
+@pytest.mark.parametrize("temperature", [1e-6, 0.0, -1.0, 1e6, float("inf"), float("nan")])
 def test_an_absurd_temperature_is_refused(copy: Path, temperature: float) -> None:
     _edit(copy, lambda card: card["calibration"].update(temperature=temperature))
     with pytest.raises(ModelUnavailableError) as refused:
