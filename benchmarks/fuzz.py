@@ -27,6 +27,7 @@ import argparse
 import collections
 import csv
 import math
+import os
 import shutil
 import subprocess
 import sys
@@ -39,6 +40,7 @@ from pathlib import Path
 
 from benchmarks.fuzz_mutations import mutants, seed_files
 from benchmarks.process_tree import kill_tree, tree_rss
+from fracture_desktop.core.paths import DATA_DIR_ENV
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 CONTROL_NAME = "control_ok.dcm"
@@ -72,8 +74,10 @@ def run_batch(
         argv += ["--model", str(model)]
     files = sorted(p.name for p in folder.iterdir())
     started = time.perf_counter()
+    # A data store of its own: the user's is neither read nor filled by the fuzzer.
+    env = {**os.environ, DATA_DIR_ENV: str(out / "data")}
     child = subprocess.Popen(
-        argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=out
+        argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=out, env=env
     )
     peak = 0
     stop = threading.Event()

@@ -106,7 +106,7 @@ def main() -> int:
         build_folder(folder, args.images)
         settings = ViewerSettings(QSettings(str(scratch / "s.ini"), QSettings.Format.IniFormat))
         started = time.perf_counter()
-        window = MainWindow(settings, DecisionStore(scratch / "d.json"), model_dir(scratch))
+        window = MainWindow(settings, DecisionStore(scratch / "d.sqlite3"), model_dir(scratch))
         engine_ready: list[float] = []
         window.analysis.sig_engine_ready.connect(
             lambda _device: engine_ready.append(time.perf_counter() - started)

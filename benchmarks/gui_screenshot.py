@@ -38,7 +38,7 @@ def main() -> int:
         settings = ViewerSettings(QSettings(str(scratch / "s.ini"), QSettings.Format.IniFormat))
         window = MainWindow(
             settings,
-            DecisionStore(scratch / "d.json"),
+            DecisionStore(scratch / "d.sqlite3"),
             model_dir(scratch),
             results=ResultsStore(scratch / "r.sqlite3"),
         )
@@ -61,7 +61,7 @@ def main() -> int:
         window.browser.select_record(first)
         wait_for(app, lambda: window.view.record == first, 30)
         if args.decide:
-            window.reading.decide(Decision.CONFIRMED, first)
+            window.reading.decide(Decision.FRACTURE, first)
         if localises:
             wait_for(app, lambda: bool(window.view.box_overlay.shown), 30)
         else:

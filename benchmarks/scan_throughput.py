@@ -28,6 +28,7 @@ from pathlib import Path
 
 from fracture_desktop.core.inference.card import default_model_dir
 from fracture_desktop.core.inference.devices import DEVICES
+from fracture_desktop.core.paths import DATA_DIR_ENV
 
 FRACATLAS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "fracatlas"
 TARGET_RATE = 20.0
@@ -80,8 +81,12 @@ def run_scan(
     argv += ["--decisions", str(out / "decisions.json"), "--overwrite"]
     if pdf:
         argv += ["--pdf", str(out / "r.pdf")]
+    # A fresh data store each run: kept results would be reused, and nothing measured.
+    env = {**os.environ, DATA_DIR_ENV: tempfile.mkdtemp(prefix="data-", dir=out)}
     started = time.perf_counter()
-    child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    child = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
+    )
     stdout = child.stdout.read() if child.stdout else ""
     _, status, usage = os.wait4(child.pid, 0)
     wall = time.perf_counter() - started

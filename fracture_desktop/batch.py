@@ -19,7 +19,6 @@ goes to stderr, the summary to stdout. Exit codes (also in docs/REPORTS.md):
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -32,16 +31,17 @@ from typing import TYPE_CHECKING, TextIO
 from fracture_desktop.core.atomic import (
     OutputExistsError,
     OutputWriteError,
-    atomic_write,
-    check_writable,
     probe_writable,
 )
-from fracture_desktop.core.decisions import DecisionStore
+from fracture_desktop.core.decisions import DecisionStore, open_decisions
 from fracture_desktop.core.errors import FractureDesktopError, ModelError
 from fracture_desktop.core.findings import Flag
 from fracture_desktop.core.imaging.scan import scan_folder
 from fracture_desktop.core.report import ReportContext, ReportEntry, flag_counts
+from fracture_desktop.core.report.deidentify import scrub
+from fracture_desktop.core.results_store import ResultsStore
 from fracture_desktop.core.site_profile import use_site_profile
+from fracture_desktop.core.store import DataStore
 from fracture_desktop.core.triage import ANALYSING, WRITING_PDF, TriageRequest, triage
 from fracture_desktop.terminal import ProgressBar, StageBars, print_error
 
@@ -60,6 +60,10 @@ EXIT_INTERRUPTED = 130
 _error = partial(print_error, "scan")
 
 
+def _warn(reason: str, details: str = "") -> None:
+    print(f"scan: warning: {reason}" + (f"\n  {details}" if details else ""), file=sys.stderr)
+
+
 def _request(args: argparse.Namespace, folder: Path) -> TriageRequest:
     """The triage asked for, its report paths (and the summary's) checked before any long
     work starts."""
@@ -72,19 +76,15 @@ def _request(args: argparse.Namespace, folder: Path) -> TriageRequest:
         overwrite=args.overwrite,
         dicom_dir=args.dicom_out,
         secondary_capture=args.secondary_capture,
+        summary_path=args.summary_json,
     )
     request.check_outputs()
-    if args.summary_json is not None:
-        if Path(args.summary_json).resolve() in {p.resolve() for p in request.outputs}:
-            raise ValueError("--csv, --pdf and --summary-json must name different files")
-        check_writable(Path(args.summary_json), args.overwrite)
     return request
 
 
 def _report_paths(args: argparse.Namespace, request: TriageRequest) -> tuple[Path, ...]:
     """Every file the scan writes: the reports and the summary."""
-    summary = () if args.summary_json is None else (Path(args.summary_json),)
-    return (*request.outputs, *summary)
+    return request.outputs
 
 
 def report_not_written(error: Callable[[str, str], None], exc: FractureDesktopError) -> int:
@@ -176,11 +176,16 @@ def _scan(args: argparse.Namespace, folder: Path, request: TriageRequest) -> int
         return EXIT_NOTHING_ANALYSED
     request = replace(request, records=records, problems=problems)
     walked_in = time.perf_counter() - started
+    # The user's data store: kept results are reused (a run that failed to write its
+    # reports costs no model time when run again) and new scores are kept.
+    store = DataStore()
+    decisions = open_decisions(args.decisions) if args.decisions else DecisionStore(store)
+    for notice in store.notices:
+        _warn(notice.reason, notice.details)
+    opened = len(store.notices)
     bars = StageBars({ANALYSING: ("Analysing", "images"), WRITING_PDF: ("Writing", "parts")})
     try:
-        result = triage(request, engine, DecisionStore(args.decisions), bars)
-        if args.summary_json is not None:
-            write_summary_json(result.entries, result.context, args.summary_json, args.overwrite)
+        result = triage(request, engine, decisions, bars, results=ResultsStore(store))
     except FractureDesktopError as exc:
         return report_not_written(_error, exc)
     finally:
@@ -195,39 +200,10 @@ def _scan(args: argparse.Namespace, folder: Path, request: TriageRequest) -> int
         args,
         dicom=result.dicom,
     )
+    for notice in store.notices[opened:]:
+        _warn(notice.reason)  # a write that failed during the run: said at the end
     analysed = sum(e.finding.probability is not None for e in result.entries)
     return EXIT_OK if analysed else EXIT_NOTHING_ANALYSED
-
-
-def scan_summary(entries: Sequence[ReportEntry], context: ReportContext) -> dict[str, object]:
-    """The machine-readable summary of a scan (``--summary-json``, docs/REPORTS.md)."""
-    counts = flag_counts(entries)
-    model = context.model
-    summary: dict[str, object] = {
-        "folder": context.source,
-        "model": model.label,
-        "thresholds_source": model.thresholds_source,
-        "thresholds": {"fracture": model.thresholds.fracture, "doubt": model.thresholds.doubt},
-        "n_images": sum(e.finding.probability is not None for e in entries),
-        "n_not_analysed": counts[Flag.NOT_ANALYSED],
-        "n_outside_domain": counts[Flag.OUTSIDE_DOMAIN],
-        "flags": {flag.value: count for flag, count in counts.items()},
-        "shift_warning": False,
-        "shift_statistic": None,
-        "shift_message": "",
-    }
-    if context.shift is not None:
-        summary.update(context.shift.as_dict())
-    return summary
-
-
-def write_summary_json(
-    entries: Sequence[ReportEntry], context: ReportContext, path: Path, overwrite: bool
-) -> Path:
-    """Write :func:`scan_summary` to ``path`` atomically."""
-    with atomic_write(Path(path), overwrite) as f:
-        f.write((json.dumps(scan_summary(entries, context), indent=2) + "\n").encode("utf-8"))
-    return Path(path)
 
 
 def print_summary(
@@ -245,6 +221,7 @@ def print_summary(
     counts = flag_counts(entries)
     print(f"Folder   {context.source}", file=out)
     print(f"Model    {context.model.label} on {device}", file=out)
+    print(f"         {context.model.card_text}", file=out)
     print(f"Thresholds from the {context.model.thresholds_source}", file=out)
     for flag, count in counts.items():
         print(f"  {flag.value:<15} {count:>6}", file=out)
@@ -253,7 +230,9 @@ def print_summary(
     print(f"Time     {images} images in {seconds:.1f} s ({rate:.1f} images/s)", file=out)
     failed = [e for e in entries if e.flag is Flag.NOT_ANALYSED]
     for entry in failed[:10]:
-        print(f"  not analysed: {entry.path}: {entry.finding.error}", file=out)
+        # De-identified, the console quotes nothing from the file either (docs/REPORTS.md).
+        error = scrub(entry.finding.error) if args.deidentify else entry.finding.error
+        print(f"  not analysed: {entry.path}: {error}", file=out)
     if len(failed) > 10:
         print(f"  ... and {len(failed) - 10} more (see the CSV)", file=out)
     if context.shift is not None and context.shift.warning:

@@ -55,6 +55,17 @@ def profile_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The user data directory (decisions, kept results) in a temp folder, for every test
+    and every command a test runs."""
+    from fracture_desktop.core.paths import DATA_DIR_ENV
+
+    folder = tmp_path / "user_data"
+    monkeypatch.setenv(DATA_DIR_ENV, str(folder))
+    return folder
+
+
 @pytest.fixture(scope="session")
 def shipped_model_dir() -> Path:
     """The shipped model, with its domain check; tests of what it answers for use it."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -20,7 +21,7 @@ from fracture_desktop.batch import (
     EXIT_OK,
     EXIT_USAGE,
 )
-from fracture_desktop.core.decisions import Decision, DecisionStore
+from fracture_desktop.core.decisions import Decision
 from fracture_desktop.terminal import ProgressBar
 
 DICOMS = ("CT_small.dcm", "MR_small.dcm")
@@ -51,8 +52,9 @@ def sample(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def decisions(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # A decisions file of an earlier version: still read by --decisions.
     path = tmp_path_factory.mktemp("decisions") / "decisions.json"
-    DecisionStore(path).set(CT_SOP_UID, Decision.CONFIRMED)
+    path.write_text(json.dumps({CT_SOP_UID: Decision.CONFIRMED.value}), encoding="utf-8")
     return path
 
 

@@ -132,6 +132,92 @@ def _is_stale(candidate: Path, pid: int) -> bool:
         return False
 
 
+class StagedOutputs:
+    """The files of one run, written beside their destinations and published together.
+
+    Each :meth:`open` writes a temporary file; :meth:`publish` renames them all into place
+    once every one is complete, so that a run that fails part-way (disk full, a writer's
+    error, Ctrl-C) leaves none of its new files rather than some. Use :func:`stage_outputs`.
+    """
+
+    def __init__(self, overwrite: bool = False) -> None:
+        self.overwrite = overwrite
+        self._staged: list[tuple[Path, Path]] = []
+
+    @contextlib.contextmanager
+    def open(self, path: Path | str) -> Iterator[BinaryIO]:
+        """A temporary file for ``path``: complete and synced when the block ends.
+
+        Raises
+        ------
+        OutputExistsError, OutputWriteError
+            As :func:`atomic_write`.
+        """
+        path = check_writable(path, self.overwrite)
+        remove_stale_temporaries(path)
+        try:
+            fd, tmp_name = _temporary(path)
+        except OSError as exc:
+            raise OutputWriteError(path, str(exc)) from exc
+        tmp = Path(tmp_name)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                yield f
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise OutputWriteError(path, str(exc)) from exc
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        self._staged.append((tmp, path))
+
+    def publish(self) -> tuple[Path, ...]:
+        """Rename every staged file into place; on a failure, none of the new names stays.
+
+        A file that replaced an existing one (``overwrite``) cannot be taken back: renames
+        fail only in rare cases (the destination appeared meanwhile, the folder vanished).
+        """
+        published: list[Path] = []
+        try:
+            for tmp, path in self._staged:
+                try:
+                    _publish(tmp, path, self.overwrite)
+                except OSError as exc:
+                    raise OutputWriteError(path, str(exc)) from exc
+                published.append(path)
+        except BaseException:
+            if not self.overwrite:
+                for path in published:
+                    path.unlink(missing_ok=True)
+            raise
+        finally:
+            self.discard()
+        return tuple(published)
+
+    def discard(self) -> None:
+        """Remove the temporary files not published."""
+        for tmp, _ in self._staged:
+            tmp.unlink(missing_ok=True)
+        self._staged.clear()
+
+
+@contextlib.contextmanager
+def stage_outputs(overwrite: bool = False) -> Iterator[StagedOutputs]:
+    """Write several files all-or-none: ``with stage_outputs() as out: with out.open(p) as f``.
+
+    They are published when the block ends without an error; otherwise none is.
+    """
+    outputs = StagedOutputs(overwrite)
+    try:
+        yield outputs
+    except BaseException:
+        outputs.discard()
+        raise
+    outputs.publish()
+
+
 @contextlib.contextmanager
 def atomic_write(path: Path | str, overwrite: bool = False) -> Iterator[BinaryIO]:
     """Open a temporary file for writing that becomes ``path`` when the block succeeds.
@@ -148,23 +234,8 @@ def atomic_write(path: Path | str, overwrite: bool = False) -> Iterator[BinaryIO
     OutputWriteError
         The temporary file cannot be created or written.
     """
-    path = check_writable(path, overwrite)
-    remove_stale_temporaries(path)
-    try:
-        fd, tmp_name = _temporary(path)
-    except OSError as exc:
-        raise OutputWriteError(path, str(exc)) from exc
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        _publish(tmp, path, overwrite)
-    except OSError as exc:
-        raise OutputWriteError(path, str(exc)) from exc
-    finally:
-        tmp.unlink(missing_ok=True)
+    with stage_outputs(overwrite) as outputs, outputs.open(path) as f:
+        yield f
 
 
 def _publish(tmp: Path, path: Path, overwrite: bool) -> None:

@@ -8,6 +8,7 @@ with the build-info file written by ``build_scripts/fracture_desktop.spec``.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,8 @@ import platformdirs
 
 #: The folder name of the per-user data directory (decisions, stored results).
 APP_NAME = "FractureDesktop"
+#: Names another data directory (tests, a portable install); else platformdirs' choice.
+DATA_DIR_ENV = "FRACTURE_DESKTOP_DATA_DIR"
 #: Written into the bundle root by the PyInstaller spec; absent in a source tree.
 BUILD_INFO_FILE = "build_info.json"
 
@@ -63,5 +66,7 @@ def user_data_dir() -> Path:
     """The per-user folder for what the app remembers (decisions, analysis results).
 
     Never a study folder: the app writes nothing among the images it reads.
+    ``$FRACTURE_DESKTOP_DATA_DIR`` names another one.
     """
-    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+    chosen = os.environ.get(DATA_DIR_ENV)
+    return Path(chosen) if chosen else Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))

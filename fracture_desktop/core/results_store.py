@@ -11,9 +11,14 @@ viewer can show them marked as made by another model).
 Only scored images are kept: a file that could not be read may be readable next time. A
 flagged image keeps a small copy of its Grad-CAM map too, so that a PDF report can draw its
 key image without running the model again.
-The store is one SQLite file (the standard library's ``sqlite3``), written one row per result,
-so a folder of thousands of images costs one small insert each rather than a rewrite of the
-whole file; it is never written into a study folder.
+The results live in the data store (:mod:`fracture_desktop.core.store`), beside the reader's
+decisions, one row per result: a folder of thousands of images costs one small insert each,
+a write that fails (disk full, read-only folder) is reported once and never ends an analysis,
+and nothing is ever written into a study folder. A result keeps everything its finding has
+(flag, probability, domain score, boxes, warnings, the thresholds it was flagged with), so
+that a folder's verdict (the shift test) is recomputed from what is kept after a restart.
+Each scored file's path, size and modification time are kept too, as a key to its identity:
+an analysis asked for before the file is hashed again still finds its result.
 """
 
 from __future__ import annotations
@@ -21,8 +26,7 @@ from __future__ import annotations
 import io
 import json
 import math
-import sqlite3
-import threading
+import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -31,26 +35,16 @@ from pathlib import Path
 import numpy as np
 
 from fracture_desktop.core.boxes import Box
-from fracture_desktop.core.findings import Finding, Flag
+from fracture_desktop.core.findings import CARD_THRESHOLDS, Finding, Flag, Thresholds, classify
 from fracture_desktop.core.imaging.image import SpacingSource
-from fracture_desktop.core.paths import user_data_dir
+from fracture_desktop.core.imaging.records import ImageRecord, SourceKind
+from fracture_desktop.core.store import STORE_FILE, DataStore, default_store_path, open_store
 
-RESULTS_FILE = "results.sqlite3"
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS results (
-    identity TEXT NOT NULL,
-    model_sha256 TEXT NOT NULL,
-    model_label TEXT NOT NULL,
-    flag TEXT NOT NULL,
-    probability REAL NOT NULL,
-    warnings TEXT NOT NULL,
-    spacing_source TEXT,
-    made_at REAL NOT NULL,
-    heatmap BLOB,
-    boxes TEXT NOT NULL DEFAULT '[]',
-    PRIMARY KEY (identity, model_sha256)
+RESULTS_FILE = STORE_FILE
+_COLUMNS = (
+    "identity, model_sha256, model_label, flag, probability, warnings, spacing_source, "
+    "made_at, heatmap, boxes, domain_score, thresholds_source"
 )
-"""
 #: Longest side of a kept heatmap: Grad-CAM maps are smooth (16-32 cells across), so a
 #: small copy loses nothing a report's key image shows, and costs a few kB.
 HEATMAP_SIDE = 96
@@ -75,7 +69,19 @@ def _heatmap_array(blob: bytes | None) -> np.ndarray | None:
 
 
 def default_results_path() -> Path:
-    return user_data_dir() / RESULTS_FILE
+    return default_store_path()
+
+
+def file_key(path: Path) -> tuple[bytes, int, int] | None:
+    """``(path, size, mtime_ns)`` of a file, the key to its identity; None if it is gone.
+
+    The path as bytes: a name that is not UTF-8 is a valid key too.
+    """
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return os.fsencode(path), stat.st_size, stat.st_mtime_ns
 
 
 @dataclass(frozen=True)
@@ -104,6 +110,10 @@ class StoredResult:
         A flagged image's Grad-CAM map from :func:`small_heatmap` (uint8); None otherwise.
     boxes : tuple of Box
         The localiser's boxes (none without a localiser).
+    domain_score : float or None
+        The domain check's score (above 1: outside); None when the model has none.
+    thresholds_source : str
+        The thresholds ``flag`` was made with: the model card's or a site profile's.
     """
 
     identity: str
@@ -116,91 +126,91 @@ class StoredResult:
     made_at: float = 0.0
     heatmap: np.ndarray | None = field(default=None, compare=False, repr=False)
     boxes: tuple[Box, ...] = ()
+    domain_score: float | None = None
+    thresholds_source: str = CARD_THRESHOLDS
 
     @property
     def heat(self) -> np.ndarray | None:
         """The kept heatmap as [0, 1] float32 (to be stretched to the image's shape)."""
         return None if self.heatmap is None else self.heatmap.astype(np.float32) / 255.0
 
-    def finding(self, path: Path) -> Finding:
-        """This result as the :class:`Finding` of the image now at ``path``."""
+    def finding(self, path: Path, thresholds: Thresholds | None = None) -> Finding:
+        """This result as the :class:`Finding` of the image now at ``path``.
+
+        With ``thresholds`` (those in use now), the flag is made again from the kept
+        probability and domain score, so that a result kept under other thresholds (the
+        card's, an earlier site profile's) is flagged as a new analysis would flag it.
+        """
         # A source this version does not know (a newer app wrote it) reads as not recorded.
         known = {source.value for source in SpacingSource}
         spacing = SpacingSource(self.spacing_source) if self.spacing_source in known else None
+        flag = self.flag
+        if thresholds is not None:
+            flag = classify(self.probability, thresholds, self.domain_score)
         return Finding(
             path,
             self.identity,
-            self.flag,
+            flag,
             self.probability,
             "",
             spacing,
             self.warnings,
             self.boxes,
+            self.domain_score,
         )
 
 
 class ResultsStore:
-    """Results by image identity and model sha256, in one SQLite file.
+    """Results by image identity and model sha256, in the data store.
 
     Safe to use from several threads (the analysis worker writes, the GUI thread reads).
 
     Parameters
     ----------
-    path : Path, optional
-        Defaults to ``results.sqlite3`` in the user data directory; tests pass a temp file.
+    store : DataStore or Path, optional
+        The data store (shared with the decisions), or the SQLite file of one; None: the
+        user's own.
     """
 
-    def __init__(self, path: Path | None = None) -> None:
-        self.path = Path(path) if path else default_results_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        try:
-            self._db = self._open()
-        except sqlite3.DatabaseError:
-            # A damaged file only costs recomputation: set it aside (for a bug report) and
-            # start afresh rather than refuse to open the viewer.
-            self.path.replace(self.path.with_suffix(".damaged"))
-            self._db = self._open()
-
-    def _open(self) -> sqlite3.Connection:
-        # One connection shared under the lock: sqlite3 refuses cross-thread use by default.
-        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        try:
-            db.execute(_SCHEMA)
-            columns = {row[1] for row in db.execute("PRAGMA table_info(results)")}
-            if "heatmap" not in columns:  # a store written before heatmaps were kept
-                db.execute("ALTER TABLE results ADD COLUMN heatmap BLOB")
-            if "boxes" not in columns:  # ... or before boxes were
-                db.execute("ALTER TABLE results ADD COLUMN boxes TEXT NOT NULL DEFAULT '[]'")
-        except sqlite3.DatabaseError:
-            db.close()
-            raise
-        return db
+    def __init__(self, store: DataStore | Path | None = None) -> None:
+        self.store = open_store(store)
+        self.path = self.store.path
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self.store.close()
 
-    def put(self, result: StoredResult) -> None:
-        """Keep ``result``, replacing the same model's earlier result for the same image."""
-        with self._lock:
-            self._db.execute(
-                "INSERT OR REPLACE INTO results (identity, model_sha256, model_label, flag, "
-                "probability, warnings, spacing_source, made_at, heatmap, boxes) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    result.identity,
-                    result.model_sha256,
-                    result.model_label,
-                    result.flag.value,
-                    result.probability,
-                    json.dumps(list(result.warnings)),
-                    result.spacing_source,
-                    result.made_at or time.time(),
-                    _heatmap_blob(result.heatmap),
-                    json.dumps([box.as_list() for box in result.boxes]),
-                ),
+    def put(self, result: StoredResult, path: Path | None = None) -> bool:
+        """Keep ``result``, replacing the same model's earlier result for the same image.
+
+        ``path``, the file it was scored from, is remembered as a key to its identity.
+        Returns False when the store could not be written (it says so once).
+        """
+        kept = self.store.write(
+            f"INSERT OR REPLACE INTO results ({_COLUMNS}) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                result.identity,
+                result.model_sha256,
+                result.model_label,
+                result.flag.value,
+                result.probability,
+                json.dumps(list(result.warnings)),
+                result.spacing_source,
+                result.made_at or time.time(),
+                _heatmap_blob(result.heatmap),
+                json.dumps([box.as_list() for box in result.boxes]),
+                result.domain_score,
+                result.thresholds_source,
+            ),
+        )
+        key = file_key(path) if path is not None else None
+        if kept and key is not None:
+            self.store.write(
+                "INSERT OR REPLACE INTO file_identities (path, size, mtime_ns, identity) "
+                "VALUES (?, ?, ?, ?)",
+                (*key, result.identity),
             )
+        return kept
 
     def put_finding(
         self,
@@ -209,6 +219,8 @@ class ResultsStore:
         model_label: str,
         warnings: Iterable[str] = (),
         spacing_source: str | None = None,
+        thresholds_source: str = CARD_THRESHOLDS,
+        heatmap: np.ndarray | None = None,
     ) -> bool:
         """Keep a scored finding; one without a probability or identity is not kept.
 
@@ -219,19 +231,43 @@ class ResultsStore:
         """
         if finding.probability is None or not finding.identity:
             return False
-        self.put(
+        if spacing_source is None and finding.spacing_source is not None:
+            spacing_source = str(finding.spacing_source)
+        return self.put(
             StoredResult(
                 finding.identity,
                 model_sha256,
                 model_label,
                 finding.flag,
                 finding.probability,
-                tuple(warnings),
+                tuple(warnings) or finding.warnings,
                 spacing_source,
-                boxes=finding.boxes,
-            )
+                time.time(),
+                small_heatmap(heatmap) if heatmap is not None and finding.flag.is_flagged else None,
+                finding.boxes,
+                finding.domain_score,
+                thresholds_source,
+            ),
+            finding.path,
         )
-        return True
+
+    def identity_of(self, path: Path) -> str | None:
+        """The identity kept for the file at ``path``, while its size and mtime are unchanged."""
+        key = file_key(path)
+        if key is None:
+            return None
+        rows = self.store.read(
+            "SELECT identity FROM file_identities WHERE path = ? AND size = ? AND mtime_ns = ?",
+            key,
+        )
+        return str(rows[0][0]) if rows else None
+
+    def stored_for(self, record: ImageRecord, model_sha256: str) -> StoredResult | None:
+        """The result ``model_sha256`` made for ``record``'s image, found without hashing the
+        file: by SOP Instance UID for DICOM, else by the file's kept path, size and mtime."""
+        identity = record.sop_instance_uid if record.kind is SourceKind.DICOM else ""
+        identity = identity or self.identity_of(record.path) or ""
+        return self.get(identity, model_sha256) if identity else None
 
     def for_model(self, model_sha256: str) -> dict[str, StoredResult]:
         """Every result ``model_sha256`` made, by identity."""
@@ -250,24 +286,26 @@ class ResultsStore:
         return rows[0] if rows else None
 
     def _select(self, where: str, *args: str) -> list[StoredResult]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT identity, model_sha256, model_label, flag, probability, warnings, "
-                f"spacing_source, made_at, heatmap, boxes FROM results WHERE {where}",
-                args,
-            ).fetchall()
-        return [
-            StoredResult(
-                identity,
-                sha,
-                label,
-                Flag(flag),
-                float(p),
-                tuple(json.loads(w)),
-                spacing,
-                made,
-                _heatmap_array(heat),
-                tuple(Box(*values) for values in json.loads(boxes)),
-            )
-            for identity, sha, label, flag, p, w, spacing, made, heat, boxes in rows
-        ]
+        rows = self.store.read(f"SELECT {_COLUMNS} FROM results WHERE {where}", args)
+        results = []
+        for identity, sha, label, flag, p, w, spacing, made, heat, boxes, domain, source in rows:
+            try:
+                results.append(
+                    StoredResult(
+                        identity,
+                        sha,
+                        label,
+                        Flag(flag),
+                        float(p),
+                        tuple(json.loads(w)),
+                        spacing,
+                        made,
+                        _heatmap_array(heat),
+                        tuple(Box(*values) for values in json.loads(boxes)),
+                        None if domain is None else float(domain),
+                        source or CARD_THRESHOLDS,
+                    )
+                )
+            except (ValueError, TypeError):
+                continue  # a row a newer version wrote, or one damaged: analysed again
+        return results

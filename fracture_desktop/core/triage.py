@@ -10,20 +10,28 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from fracture_desktop.core.atomic import OutputWriteError, check_writable
+from fracture_desktop.core.analysis import Analysis
+from fracture_desktop.core.atomic import (
+    OutputExistsError,
+    OutputWriteError,
+    check_writable,
+    stage_outputs,
+)
 from fracture_desktop.core.decisions import DecisionStore
 from fracture_desktop.core.findings import Finding
 from fracture_desktop.core.imaging.records import FileProblem, ImageRecord
-from fracture_desktop.core.jobs import CancelToken, ProgressCallback
+from fracture_desktop.core.jobs import Cancelled, CancelToken, ProgressCallback
 from fracture_desktop.core.report.collect import collect_entries, engine_context
-from fracture_desktop.core.report.csv_report import write_csv
+from fracture_desktop.core.report.csv_report import csv_to
 from fracture_desktop.core.report.entries import ReportContext, ReportEntry
+from fracture_desktop.core.report.summary import summary_json
+from fracture_desktop.core.results_store import ResultsStore
 
 if TYPE_CHECKING:  # callers hand an engine in; highdicom is slow to load
     from fracture_desktop.core.dicom_out.write import DicomResults
@@ -64,6 +72,10 @@ class TriageRequest:
         dicom_out`); None writes none.
     secondary_capture : bool
         With ``dicom_dir``, also a Secondary Capture per flagged image, boxes burnt in.
+    summary_path : Path or None
+        Where the machine-readable summary goes (``scan --summary-json``); None: nowhere.
+    reader : str
+        The reader making the report (the viewer's setting), printed on it.
     """
 
     records: tuple[ImageRecord, ...]
@@ -77,11 +89,14 @@ class TriageRequest:
     known_heatmaps: Mapping[Path, np.ndarray] = field(default_factory=dict)
     dicom_dir: Path | None = None
     secondary_capture: bool = False
+    summary_path: Path | None = None
+    reader: str = ""
 
     @property
     def outputs(self) -> tuple[Path, ...]:
-        """The report files asked for."""
-        return tuple(p for p in (self.csv_path, self.pdf_path) if p is not None)
+        """The files asked for, in the order they are written."""
+        paths = (self.pdf_path, self.csv_path, self.summary_path)
+        return tuple(p for p in paths if p is not None)
 
     def check_outputs(self) -> None:
         """Fail before any long work when a report cannot be written.
@@ -89,13 +104,13 @@ class TriageRequest:
         Raises
         ------
         ValueError
-            The CSV and the PDF are the same file.
+            Two outputs name the same file.
         OutputExistsError, OutputWriteError
             See :func:`~fracture_desktop.core.atomic.check_writable`.
         """
         resolved = [p.resolve() for p in self.outputs]
         if len(set(resolved)) < len(resolved):
-            raise ValueError("the CSV and the PDF report name the same file")
+            raise ValueError("two outputs name the same file (--csv, --pdf, --summary-json)")
         for path in self.outputs:
             check_writable(path, self.overwrite)
         if self.dicom_dir is not None and not self.dicom_dir.is_dir():
@@ -134,14 +149,58 @@ def _stage(progress: StageProgress | None, stage: str) -> ProgressCallback | Non
     return lambda done, total: progress(stage, done, total)
 
 
+class ReportsIncomplete(OutputWriteError):
+    """A writer failed on the content (not the disk): the other outputs were written.
+
+    Attributes
+    ----------
+    written : tuple of Path
+        The outputs that were written.
+    """
+
+    def __init__(self, path: Path, details: str, written: tuple[Path, ...]) -> None:
+        super().__init__(path, details)
+        self.reason = f"{path.name} could not be made; " + (
+            f"written: {', '.join(p.name for p in written)}" if written else "nothing written"
+        )
+        self.written = written
+
+
 def collect(
     request: TriageRequest,
     engine: Engine,
     decisions: DecisionStore | None = None,
     progress: StageProgress | None = None,
     cancel: CancelToken | None = None,
+    results: ResultsStore | None = None,
 ) -> list[ReportEntry]:
-    """The analysing stage: a report entry per image (key images when a PDF is asked for)."""
+    """The analysing stage: a report entry per image (key images when a PDF is asked for).
+
+    With ``results``, an image's kept result (by this model's weights) is reused, flagged
+    again with the thresholds in use, and every new score is kept there as it is made:
+    a run that fails later (disk full) costs no model time when run again.
+    """
+    known, heatmaps = dict(request.known), dict(request.known_heatmaps)
+    on_scored = None
+    if results is not None:
+        card = engine.card
+        for record in request.records:
+            kept = None if record.path in known else results.stored_for(record, card.sha256)
+            if kept is not None:
+                known[record.path] = kept.finding(record.path, engine.thresholds)
+                if kept.heat is not None:
+                    heatmaps[record.path] = kept.heat
+
+        def on_scored(analysis: Analysis) -> None:
+            prediction = analysis.prediction
+            results.put_finding(
+                analysis.finding,
+                card.sha256,
+                card.label,
+                thresholds_source=engine.thresholds_source,
+                heatmap=None if prediction is None else prediction.heatmap,
+            )
+
     return collect_entries(
         request.records,
         engine,
@@ -150,8 +209,9 @@ def collect(
         key_images=request.pdf_path is not None,
         progress=_stage(progress, ANALYSING),
         cancel=cancel,
-        known=request.known,
-        known_heatmaps=request.known_heatmaps,
+        known=known,
+        known_heatmaps=heatmaps,
+        on_scored=on_scored,
     )
 
 
@@ -162,32 +222,40 @@ def write_reports(
     progress: StageProgress | None = None,
     cancel: CancelToken | None = None,
 ) -> tuple[Path, ...]:
-    """The writing stage: the PDF first, then the CSV; returns the paths written.
+    """The writing stage: the PDF, the CSV and the summary; returns the paths written.
 
-    The PDF goes first because it is the slow, cancellable one: a cancel leaves no new file.
+    All or none: each is written to a temporary file, and they are renamed into place
+    together once all are complete, so a full disk, a failed write or a cancel leaves no
+    new file. A writer that fails on the content (a bug, never the disk) does not take the
+    others down: they are written and :class:`ReportsIncomplete` says which one failed.
+    The PDF goes first because it is the slow, cancellable one.
     """
-    written = []
-    if request.pdf_path is not None:
-        from fracture_desktop.core.report.pdf_report import write_pdf  # imports reportlab
+    failed: list[tuple[Path, str]] = []
+    with stage_outputs(request.overwrite) as outputs:
+        for path in request.outputs:
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            try:
+                with outputs.open(path) as f:
+                    if path == request.pdf_path:
+                        from fracture_desktop.core.report.pdf_report import pdf_to  # reportlab
 
-        written.append(
-            write_pdf(
-                entries,
-                request.pdf_path,
-                context,
-                request.deidentify,
-                request.overwrite,
-                progress=_stage(progress, WRITING_PDF),
-                cancel=cancel,
-            )
-        )
-    if request.csv_path is not None:
-        if cancel is not None:
-            cancel.raise_if_cancelled()
-        written.append(
-            write_csv(entries, request.csv_path, context, request.deidentify, request.overwrite)
-        )
-    return tuple(written)
+                        pdf_to(
+                            f, entries, context, request.deidentify,
+                            _stage(progress, WRITING_PDF), cancel,
+                        )  # fmt: skip
+                    elif path == request.csv_path:
+                        csv_to(f, entries, context, request.deidentify)
+                    else:
+                        f.write(summary_json(entries, context))
+            except (Cancelled, OutputWriteError, OutputExistsError, OSError):
+                raise  # the disk, the user: nothing of this run is published
+            except Exception as exc:  # a writer's bug must not cost the other outputs
+                failed.append((path, f"{type(exc).__name__}: {exc}"))
+    written = tuple(p for p in request.outputs if p not in {path for path, _ in failed})
+    if failed:
+        raise ReportsIncomplete(failed[0][0], "; ".join(why for _, why in failed), written)
+    return written
 
 
 def triage(
@@ -196,6 +264,7 @@ def triage(
     decisions: DecisionStore | None = None,
     progress: StageProgress | None = None,
     cancel: CancelToken | None = None,
+    results: ResultsStore | None = None,
 ) -> TriageResult:
     """Score ``request.records`` and write the reports asked for (CSV, PDF, DICOM results).
 
@@ -212,16 +281,19 @@ def triage(
     cancel : CancelToken, optional
         Checked between images and between PDF parts; raises
         :class:`~fracture_desktop.core.jobs.Cancelled`, leaving no new report file.
+    results : ResultsStore, optional
+        Kept results to reuse, and where new scores are kept (see :func:`collect`).
 
     Raises
     ------
     OutputExistsError, OutputWriteError
-        A report could not be written.
+        A report could not be written: none of this run's outputs is (except
+        :class:`ReportsIncomplete`, which lists those written).
     """
     started = time.perf_counter()
-    entries = collect(request, engine, decisions, progress, cancel)
+    entries = collect(request, engine, decisions, progress, cancel, results)
     seconds = time.perf_counter() - started
-    context = engine_context(engine, entries, request.source)
+    context = replace(engine_context(engine, entries, request.source), reader=request.reader)
     written = write_reports(entries, request, context, progress, cancel)
     dicom = None
     if request.dicom_dir is not None:

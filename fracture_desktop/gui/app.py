@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QApplication
 from fracture_desktop.core.decisions import DecisionStore
 from fracture_desktop.core.paths import resources_root
 from fracture_desktop.core.results_store import ResultsStore
+from fracture_desktop.core.store import DataStore
 from fracture_desktop.gui.main_window import MainWindow
 from fracture_desktop.gui.settings import APPLICATION, ORGANISATION, ViewerSettings
 
@@ -34,7 +35,9 @@ def application() -> QApplication:
 def create_window(folder: Path | None = None) -> MainWindow:
     """A themed main window with the user's settings and decisions, opening ``folder``."""
     application()
-    window = MainWindow(ViewerSettings(), DecisionStore(), results=ResultsStore())
+    settings, store = ViewerSettings(), DataStore()
+    decisions = DecisionStore(store, reader=settings.reader_name)
+    window = MainWindow(settings, decisions, results=ResultsStore(store))
     if folder is not None:
         window.open_folder(folder)
     return window

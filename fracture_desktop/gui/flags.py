@@ -17,9 +17,23 @@ FLAG_COLOURS = {
     Flag.OUTSIDE_DOMAIN: QColor("#8d8aa6"),
     Flag.NOT_ANALYSED: QColor("#9e9e9e"),
 }
-DECISION_MARKS = {Decision.CONFIRMED: "\u2713 confirmed", Decision.REJECTED: "\u2717 rejected"}
+#: The reader's call as the browser and the panel write it, beside the model's flag; the
+#: confirm / reject of earlier versions is still shown as it was recorded.
+DECISION_MARKS = {
+    Decision.FRACTURE: "reader: fracture",
+    Decision.NO_FRACTURE: "reader: no fracture",
+    Decision.UNCERTAIN: "reader: uncertain",
+    Decision.CONFIRMED: "\u2713 confirmed",
+    Decision.REJECTED: "\u2717 rejected",
+}
 #: The decision as one sign, where a column has room for no more (the tooltip says it).
-DECISION_SIGNS = {Decision.CONFIRMED: "\u2713", Decision.REJECTED: "\u2717"}
+DECISION_SIGNS = {
+    Decision.FRACTURE: "F",
+    Decision.NO_FRACTURE: "N",
+    Decision.UNCERTAIN: "?",
+    Decision.CONFIRMED: "\u2713",
+    Decision.REJECTED: "\u2717",
+}
 
 
 def flag_text(finding: Finding | None) -> str:

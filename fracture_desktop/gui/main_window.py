@@ -18,13 +18,14 @@ from PySide6.QtGui import (
     QResizeEvent,
     QShowEvent,
 )
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QSlider
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QInputDialog, QMainWindow, QSlider
 
 from fracture_desktop.core.decisions import DecisionStore
 from fracture_desktop.core.imaging.guard import default_guard
 from fracture_desktop.core.prepared import PreparedCache
 from fracture_desktop.core.results_store import ResultsStore
 from fracture_desktop.core.session import ReadingSession
+from fracture_desktop.core.store import DataStore, StoreNotice
 from fracture_desktop.gui.bridge import Bridge, Worker
 from fracture_desktop.gui.controllers.analysis import AnalysisController, EngineFactory
 from fracture_desktop.gui.controllers.images import ImageLoader
@@ -54,6 +55,8 @@ from fracture_desktop.gui.widgets.tag_browser import TagBrowser
 from fracture_desktop.gui.windowing import voi_label
 
 WINDOW_TITLE = "Fracture Desktop"
+#: Shown in the title and the status bar while decisions and results cannot be kept.
+NOT_SAVING = "decisions and results are not being saved"
 
 
 class MainWindow(QMainWindow):
@@ -160,6 +163,7 @@ class MainWindow(QMainWindow):
         )  # fmt: skip
         self._connect()
         self._restore()
+        self._watch_store(decisions.store)
         self.analysis.check_model()
         self.status.showMessage("Open a folder (Ctrl+O) or drop one on the window", 0)
         self.view.show_message("Open a folder (Ctrl+O) or drop one on the window")
@@ -216,6 +220,37 @@ class MainWindow(QMainWindow):
         self.act_wheel.setChecked(self.settings.wheel_steps_images)
         self.view.viewbox.wheel_steps = self.settings.wheel_steps_images
         name_presets(self, [])
+
+    def _watch_store(self, store: DataStore) -> None:
+        """Tell the reader what opening the data store found (damage set aside, no
+        persistence), and any write that fails later (from whichever thread wrote)."""
+        self._store = store
+        if not store.persistent:
+            self.setWindowTitle(f"{WINDOW_TITLE} \u2014 {NOT_SAVING}")
+            self.status.store_label.setText(NOT_SAVING)
+            self.status.store_label.setVisible(True)
+        for notice in store.notices:
+            self.notify(notice.reason, notice.details)
+        store.problem.connect(self._on_store_problem)
+
+    def _on_store_problem(self, notice: StoreNotice) -> None:
+        def show() -> None:
+            self.notify(notice.reason, notice.details)
+            self.status.store_label.setText(NOT_SAVING)
+            self.status.store_label.setVisible(True)
+
+        self.bridge.post(show)
+
+    def ask_reader_name(self) -> None:
+        """Analysis > Reader name: who records decisions and makes reports (kept in the
+        settings, recorded with each decision, printed on every report)."""
+        name, accepted = QInputDialog.getText(
+            self, "Reader name", "Your name, as reports and decisions should record it:",
+            text=self.settings.reader_name,
+        )  # fmt: skip
+        if accepted:
+            self.settings.reader_name = name
+            self.session.decisions.reader = self.settings.reader_name
 
     def notify(self, reason: str, details: str = "") -> None:
         """Show a short message to the reader, with details on demand."""
@@ -276,6 +311,7 @@ class MainWindow(QMainWindow):
         default_guard().interrupt()  # a decode in progress would hold its thread up to 30 s
         for worker in self.workers:
             worker.shutdown()
+        self._store.problem.disconnect(self._on_store_problem)
         self.bridge.close()
 
     def showEvent(self, event: QShowEvent) -> None:

@@ -91,9 +91,16 @@ def build_actions(w: MainWindow) -> None:
     w.act_heatmap = a(
         "Grad-CAM &heatmap (research)", "Shift+H", reading.show_heatmap, checkable=True
     )
-    w.act_confirm = a("&Confirm flag", "Y", lambda: reading.decide(Decision.CONFIRMED))
-    w.act_reject = a("&Reject flag", "N", lambda: reading.decide(Decision.REJECTED))
-    w.act_undecide = a("Clear &decision", "U", lambda: reading.decide(None))
+    # The reader's own call about the image, recorded beside the model's flag.
+    w.act_reader_fracture = a("Reader: &fracture", "Y", lambda: reading.decide(Decision.FRACTURE))
+    w.act_reader_normal = a(
+        "Reader: &no fracture", "N", lambda: reading.decide(Decision.NO_FRACTURE)
+    )
+    w.act_reader_uncertain = a(
+        "Reader: &uncertain", "U", lambda: reading.decide(Decision.UNCERTAIN)
+    )
+    w.act_undecide = a("Clear reader &decision", "Shift+U", lambda: reading.decide(None))
+    w.act_reader_name = a("Reader &name\u2026", None, w.ask_reader_name)
     w.act_shortcuts = a("&Shortcuts", "F1", w.help_menu.show_shortcuts)
     w.act_model = a("&Model\u2026", None, w.help_menu.show_model)
     w.act_site_profile = a("Site &profile\u2026", None, w.site.show_dialog)
@@ -144,7 +151,7 @@ def update_enabled(w: MainWindow) -> None:
             w.act_fit, w.act_actual, w.act_zoom_in, w.act_zoom_out, w.act_invert,
             w.act_rotate, w.act_rotate_back, w.act_flip, w.act_flip_vertical, w.act_reset,
             w.act_measure, w.act_delete_measure, w.act_clear_measure,
-            w.act_confirm, w.act_reject, w.act_undecide,
+            w.act_reader_fracture, w.act_reader_normal, w.act_reader_uncertain, w.act_undecide,
         )),
         (images, (
             w.act_next, w.act_prev, w.act_next_series, w.act_prev_series, w.act_next_frame,
@@ -232,7 +239,8 @@ def _build_menus(w: MainWindow) -> None:
     _add_all(analysis_menu, (
         w.act_analyse_image, w.act_analyse_series, w.act_analyse_folder,
         w.act_cancel, None, w.act_boxes, w.act_heatmap, None,
-        w.act_confirm, w.act_reject, w.act_undecide,
+        w.act_reader_fracture, w.act_reader_normal, w.act_reader_uncertain, w.act_undecide,
+        w.act_reader_name,
     ))  # fmt: skip
     analysis_menu.addMenu("&Device").addActions(list(w.device_actions.values()))
     analysis_menu.addActions([w.act_site_profile, w.act_validate])

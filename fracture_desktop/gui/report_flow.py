@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import QProgressDialog, QStatusBar, QWidget
+from PySide6.QtWidgets import QMessageBox, QProgressDialog, QStatusBar, QWidget
 
 from fracture_desktop.core.session import ReadingSession
 from fracture_desktop.core.triage import TriageRequest
@@ -49,6 +49,9 @@ class ReportFlow(QObject):
         #: The report last written (the PDF when there was one), for File > Open last report.
         self.last_report: Path | None = None
         self.progress: QProgressDialog | None = None
+        self._spent: QProgressDialog | None = None  # the last export's, hidden
+        #: The box that confirmed the last report written.
+        self.confirmation: QMessageBox | None = None
         writer.sig_progress.connect(self._on_progress)
         writer.sig_finished.connect(self._on_finished)
 
@@ -97,7 +100,11 @@ class ReportFlow(QObject):
             known=dict(session.findings),
             known_heatmaps=self._kept_heatmaps(),
             dicom_dir=dialog.dicom_dir,
+            reader=self._settings.reader_name,
         )
+        if self._spent is not None:
+            self._spent.deleteLater()
+            self._spent = None
         progress = QProgressDialog("Preparing the report\u2026", "Cancel", 0, 0, self._parent)
         progress.setWindowTitle("Export report")
         progress.setWindowModality(Qt.WindowModality.WindowModal)
@@ -128,7 +135,9 @@ class ReportFlow(QObject):
     def _on_finished(self, written: tuple[Path, ...], cancelled: bool) -> None:
         if self.progress is not None:
             self.progress.hide()  # hide, not close: closing it would emit canceled
-            self.progress.deleteLater()
+            # Deleted when the next export starts, not now: a modal progress dialog runs
+            # the event loop inside setValue, and this may be called from there.
+            self._spent = self.progress
             self.progress = None
         if cancelled:
             self._status.showMessage("Export cancelled; no report was written", 8000)
@@ -138,7 +147,18 @@ class ReportFlow(QObject):
             names = ", ".join(path.name for path in reports)
             if dicom:
                 names += f"{', ' if names else ''}{dicom} DICOM files"
-            self._status.showMessage(f"Report written: {names} (File > Open last report)", 10000)
+            message = f"Report written: {names} (File > Open last report)"
+            self._status.showMessage(message, 10000)
+            # Confirmed in a box too, with where the files are: a status line is easy to miss.
+            if self.confirmation is not None:
+                self.confirmation.deleteLater()
+            box = QMessageBox(
+                QMessageBox.Icon.Information, "Report written", message, parent=self._parent
+            )
+            box.setInformativeText("\n".join(str(path) for path in reports or written))
+            box.setModal(False)
+            box.open()
+            self.confirmation = box
             # The PDF, else the CSV, else (DICOM only) the first SR.
             self.last_report = next(
                 (p for p in reports if p.suffix == ".pdf"), (reports or written)[0]

@@ -119,6 +119,15 @@ class ViewerSettings:
     def report_folder(self, folder: Path) -> None:
         self._s.setValue("export/folder", str(folder))
 
+    @property
+    def reader_name(self) -> str:
+        """The reader's name, recorded with each decision and printed on reports ("": unset)."""
+        return str(self._s.value("reader/name", "")).strip()
+
+    @reader_name.setter
+    def reader_name(self, name: str) -> None:
+        self._s.setValue("reader/name", name.strip())
+
     def geometry(self) -> tuple[QByteArray | None, QByteArray | None]:
         """Saved window geometry and dock state, or None."""
         return self._s.value("window/geometry"), self._s.value("window/state")

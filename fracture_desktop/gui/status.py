@@ -46,11 +46,17 @@ class StatusArea(QStatusBar):
         self.intended_label = QLabel(INTENDED_USE_SHORT + ".")
         self.intended_label.setToolTip(INTENDED_USE)
         self.intended_label.setObjectName("intendedUse")
+        # Shown only while the data store cannot be written (gui/main_window.py).
+        self.store_label = QLabel("")
+        self.store_label.setObjectName("storeWarning")
+        self.store_label.setStyleSheet("color: #ffb74d; font-weight: bold")
+        self.store_label.setVisible(False)
         self.addWidget(self.cursor_label, 1)
         self.addWidget(self.window_label)
         self.addWidget(self.distance_label)
         self.addWidget(self.notices)
         for widget in (
+            self.store_label,
             self.progress,
             self.remaining_label,
             self.cancel_button,

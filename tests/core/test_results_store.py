@@ -80,7 +80,8 @@ def test_a_damaged_file_is_set_aside(tmp_path: Path) -> None:
     assert store.for_model(SHA_A) == {}
     store.put_finding(_finding("a.png", 0.3), SHA_A, "m")
     assert len(store.for_model(SHA_A)) == 1
-    assert path.with_suffix(".damaged").is_file()
+    assert len(list(tmp_path.glob("r.damaged-*.sqlite3"))) == 1
+    assert "damaged" in store.store.notices[0].reason
     store.close()
 
 
@@ -120,6 +121,44 @@ def test_a_store_from_before_heatmaps_opens_and_keeps_its_results(tmp_path: Path
     store.put(StoredResult("id2", SHA_A, "m", Flag.DOUBT, 0.4))
     assert len(store.for_model(SHA_A)) == 2
     store.close()
+
+
+def test_everything_a_finding_has_is_kept_and_flagged_again_with_the_thresholds_in_use(
+    tmp_path: Path,
+) -> None:
+    from fracture_desktop.core.findings import Thresholds
+
+    finding = dataclasses.replace(
+        _finding("a.png", 0.7, Flag.FRACTURE), domain_score=0.8, warnings=("cut short",)
+    )
+    store = ResultsStore(tmp_path / "r.sqlite3")
+    assert store.put_finding(finding, SHA_A, "m", thresholds_source="site profile X")
+    store.close()
+    result = ResultsStore(tmp_path / "r.sqlite3").get("id-a.png", SHA_A)
+    assert result is not None
+    assert (result.domain_score, result.thresholds_source) == (0.8, "site profile X")
+    assert result.finding(Path("/a.png")).domain_score == 0.8
+    assert result.finding(Path("/a.png")).warnings == ("cut short",)
+    # Flagged again with the thresholds in use now: a site profile's, or outside the domain.
+    assert result.finding(Path("/a.png"), Thresholds(0.9, 0.5)).flag is Flag.DOUBT
+    outside = dataclasses.replace(result, domain_score=1.5)
+    assert outside.finding(Path("/a.png"), Thresholds(0.9, 0.5)).flag is Flag.OUTSIDE_DOMAIN
+
+
+def test_a_stored_result_is_found_by_path_size_and_mtime_without_hashing(tmp_path: Path) -> None:
+    from fracture_desktop.core.imaging.records import ImageRecord, SourceKind
+
+    picture = tmp_path / "a.png"
+    picture.write_bytes(b"pixels")
+    finding = Finding(picture, "sha256:abc", Flag.DOUBT, 0.5)
+    store = ResultsStore(tmp_path / "r.sqlite3")
+    store.put_finding(finding, SHA_A, "m")
+    record = ImageRecord(path=picture, kind=SourceKind.PLAIN)
+    assert store.identity_of(picture) == "sha256:abc"
+    kept = store.stored_for(record, SHA_A)
+    assert kept is not None and kept.probability == 0.5
+    picture.write_bytes(b"other pixels")  # changed: its identity must be found again
+    assert store.stored_for(record, SHA_A) is None
 
 
 def test_boxes_are_kept_with_their_finding(tmp_path: Path) -> None:

@@ -35,7 +35,7 @@ def records(dicom_dir: Path, tmp_path: Path) -> list[ImageRecord]:
 
 @pytest.fixture
 def session(tmp_path: Path) -> ReadingSession:
-    return ReadingSession(DecisionStore(tmp_path / "decisions.json"))
+    return ReadingSession(DecisionStore(tmp_path / "store.sqlite3"))
 
 
 def record_named(records: list[ImageRecord], name: str) -> ImageRecord:
@@ -103,7 +103,7 @@ def test_decisions_need_an_identity_and_are_announced(session, records, tmp_path
     assert session.decide(ct, Decision.CONFIRMED)
     assert decisions == [(ct.path, Decision.CONFIRMED)]
     # A new session over the same store announces the decision once the identity is known.
-    again = ReadingSession(DecisionStore(tmp_path / "decisions.json"))
+    again = ReadingSession(DecisionStore(tmp_path / "store.sqlite3"))
     again.open(tmp_path)
     again.add_records(records)
     announced = heard(again.events.decision)

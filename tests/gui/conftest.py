@@ -14,6 +14,7 @@ from PySide6.QtCore import QSettings
 from fracture_desktop.core.decisions import DecisionStore
 from fracture_desktop.core.inference.card import load_card
 from fracture_desktop.core.results_store import ResultsStore
+from fracture_desktop.core.store import DataStore
 
 PYDICOM = Path("dicom/pydicom_3.0.2")
 DICOM_FILES = {
@@ -60,8 +61,9 @@ def make_window(qtbot, tmp_path: Path, model_dir: Path) -> Iterator[Callable[...
         settings = ViewerSettings(
             QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
         )
-        decisions = DecisionStore(tmp_path / "decisions.json")
-        results = ResultsStore(tmp_path / "results.sqlite3")
+        store = DataStore(tmp_path / "results.sqlite3")  # a restart: a new one on the file
+        decisions = DecisionStore(store, reader=settings.reader_name)
+        results = ResultsStore(store)
 
         def factory(directory: Path, _device: str) -> FakeEngine:
             engine.card = load_card(directory)

@@ -34,7 +34,7 @@ def main() -> int:
     settings = ViewerSettings(QSettings(str(scratch / "s.ini"), QSettings.Format.IniFormat))
     window = MainWindow(
         settings,
-        DecisionStore(scratch / "d.json"),
+        DecisionStore(scratch / "d.sqlite3"),
         model_dir,
         lambda _dir, _device: engine,
         ResultsStore(scratch / "r.sqlite3"),

@@ -102,16 +102,18 @@ def test_decisions_survive_reopen(qtbot, make_window, sample_folder: Path) -> No
     window.browser.select_record(mr)
     qtbot.waitUntil(lambda: window.view.record == mr, timeout=10000)
     QTest.keyClick(window, Qt.Key.Key_Y)
-    window.reading.decide(Decision.REJECTED, jpeg)
-    assert "confirmed" in window.browser.badge_text(mr)
+    # The model says "No fracture" (0.1); the reader sees one: a missed fracture, recorded.
+    window.reading.decide(Decision.FRACTURE, jpeg)
+    assert "reader: fracture" in window.browser.badge_text(mr)
     window.close()
 
     reopened = make_window(engine=FakeEngine(SCORES))
     open_and_wait(qtbot, reopened, sample_folder)
     by_name = {r.path.name: r for r in reopened.session.records.values()}
     # Restored before any analysis: decisions are keyed by identity, not by the session.
-    assert "confirmed" in reopened.browser.badge_text(by_name["MR_small.dcm"])
-    assert "rejected" in reopened.browser.badge_text(by_name[jpeg.path.name])
+    assert "reader: fracture" in reopened.browser.badge_text(by_name["MR_small.dcm"])
+    shown = reopened.browser.badge_text(by_name[jpeg.path.name])
+    assert shown == "No fracture 10%  reader: fracture"
     # The kept result is shown, with no decision beside it.
     assert reopened.browser.badge_text(by_name["CT_small.dcm"]) == "Doubt 50%"
     assert not any(sample_folder.rglob("*.json"))  # nothing written into the study folder

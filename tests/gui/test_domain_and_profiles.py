@@ -11,7 +11,7 @@ import pytest
 from gui_helpers import open_and_wait
 from PIL import Image
 
-from fracture_desktop.core.findings import Flag
+from fracture_desktop.core.findings import CARD_THRESHOLDS, Flag, Thresholds
 from fracture_desktop.core.imaging.image import LoadedImage
 from fracture_desktop.core.inference.card import ModelCard, load_card
 from fracture_desktop.core.inference.engine import Prediction
@@ -59,6 +59,12 @@ class OutsideEngine:
     device = "cpu"
     runs_on = "cpu, fake"
     card: ModelCard | None = None  # the model folder's, set when built
+    thresholds_source = CARD_THRESHOLDS
+
+    @property
+    def thresholds(self) -> Thresholds:
+        assert self.card is not None
+        return self.card.thresholds
 
     def warm_up(self) -> None:
         """Nothing to build."""

@@ -155,7 +155,7 @@ def test_presets_and_commands_are_offered_only_when_they_can_act(
     window = make_window(engine=FakeEngine({}))
     needs_a_folder = (
         window.act_fit, window.act_invert, window.act_rotate, window.act_measure,
-        window.act_next, window.act_last, window.act_confirm, window.act_analyse_image,
+        window.act_next, window.act_last, window.act_reader_fracture, window.act_analyse_image,
         window.act_analyse_folder, window.act_export,
     )  # fmt: skip
     assert [act.text() for act in needs_a_folder if act.isEnabled()] == []

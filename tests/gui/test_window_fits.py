@@ -55,7 +55,7 @@ def test_on_a_laptop_screen_everything_stays_on_it(qtbot, make_window, laptop: Q
     assert hint.width() <= laptop.width() and hint.height() <= laptop.height()
     inside = window.rect()
     for widget in (
-        window.findings_panel.confirm_button, window.findings_panel.reject_button,
+        window.findings_panel.fracture_button, window.findings_panel.uncertain_button,
         window.status.intended_label, window.status.model_label,
     ):  # fmt: skip
         top_left = widget.mapTo(window, QPoint(0, 0))

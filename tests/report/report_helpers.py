@@ -44,12 +44,14 @@ def context() -> ReportContext:
     return ReportContext(model, SOURCE, created, "1.2.3", runs_on="cpu, ONNX Runtime 9.9.9")
 
 
-def key_image() -> object:
-    """A bright bar on black with a hot spot over it: visibly not blank when rendered."""
+def key_image(spot: int = 150) -> object:
+    """A bright bar on black with a hot spot over it (at row ``spot``): visibly not blank
+    when rendered, and two spots give two distinct pictures."""
     grey = np.zeros((300, 200), dtype=np.float32)
     grey[50:250, 80:120] = 0.9
+    grey[spot, :] = 0.5  # a line at the spot: the plain pictures differ too
     yy, xx = np.mgrid[0:300, 0:200]
-    heat = np.exp(-((yy - 150) ** 2 + (xx - 100) ** 2) / 800.0).astype(np.float32)
+    heat = np.exp(-((yy - spot) ** 2 + (xx - 100) ** 2) / 800.0).astype(np.float32)
     return key_image_of(LoadedImage(Path("k.dcm"), 0, grey, grey, (WINDOW,)), heat)
 
 
@@ -82,7 +84,7 @@ def entries() -> list[ReportEntry]:
             Finding(plain.path, "sha256:abc", Flag.DOUBT, 0.4),
             plain,
             warnings=("JPEG data ends early: the last rows may be missing",),
-            key_image=key_image(),
+            key_image=key_image(spot=100),
         ),
         ReportEntry(plain.path, Finding(plain.path, "sha256:def", Flag.NO_FRACTURE, 0.1), plain),
         ReportEntry.from_problem(FileProblem(Path(SOURCE) / "=cmd.dcm", "empty file")),

@@ -134,7 +134,7 @@ def test_a_key_image_shows_the_localisers_boxes(tmp_path: Path) -> None:
     key = make_key_image(grey, None, "W 1 L 0", boxes=(box,))
     out = write_pdf([replace(entries()[0], key_image=key)], tmp_path / "r.pdf", context())
     assert "Suspected fractures" in pdf_text(out)
-    masks = [cyan(img.image) for img in PdfReader(out).pages[0].images]
+    masks = [cyan(img.image) for page in PdfReader(out).pages for img in page.images]
     assert len(masks) == 2
     # The picture as displayed has no box; the overlay picture has its outline.
     (plain,) = [m for m in masks if not m.any()]

@@ -32,6 +32,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from multiprocessing import reduction
 from multiprocessing.connection import Connection
 from multiprocessing.context import SpawnContext, SpawnProcess
 from pathlib import Path
@@ -82,21 +83,39 @@ class GuardLimits:
     memory_bytes: int = 3 << 30
 
 
+class _InheritedFile:
+    """An open file descriptor handed to a spawned process (as multiprocessing hands pipes):
+    the child gets its own descriptor of the same open file."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def __reduce__(self) -> tuple[Callable[..., int], tuple[Any]]:
+        # Called while the process is being spawned: DupFd registers the descriptor to
+        # be passed to the child.
+        return _detach, (reduction.DupFd(self.fd),)
+
+
+def _detach(duplicate: Any) -> int:
+    return int(duplicate.detach())
+
+
 class _Worker:
     """One decoder process, the pipe to it, and the file that holds its stderr.
 
     Native decoders print their last words (gdcm's ``what()``, a Rust panic message) on
     stderr: kept in a private temporary file, they go into a crash's details rather than
-    onto the user's terminal.
+    onto the user's terminal. The file has no name (unlinked at once, or never named where
+    the system allows), so a killed app or scan leaves none behind in the temporary folder.
     """
 
     def __init__(self, context: SpawnContext, limits: GuardLimits) -> None:
-        fd, self.log = tempfile.mkstemp(prefix="fracture-decoder-", suffix=".log")
-        os.close(fd)
+        # Open as long as the worker lives; closed by stop().
+        self.log = tempfile.TemporaryFile(prefix="fracture-decoder-", suffix=".log")  # noqa: SIM115
         self.conn, child = context.Pipe()
         self.process: SpawnProcess = context.Process(
             target=serve,
-            args=(child, limits.memory_bytes, self.log),
+            args=(child, limits.memory_bytes, _InheritedFile(self.log.fileno())),
             name="fracture-decoder",
             daemon=True,
         )
@@ -127,10 +146,9 @@ class _Worker:
         code = self.process.exitcode
         self.process.close()
         try:
-            with open(self.log, "rb") as f:
+            with self.log as f:
                 f.seek(max(0, f.seek(0, os.SEEK_END) - _LOG_TAIL))
                 tail = f.read().decode("utf-8", "replace").strip()
-            os.unlink(self.log)
         except OSError:
             tail = ""
         return code, tail
@@ -325,18 +343,18 @@ def _limit_resources(memory_bytes: int) -> None:
         pass
 
 
-def serve(conn: Connection, memory_bytes: int, log: str) -> None:
+def serve(conn: Connection, memory_bytes: int, log: int) -> None:
     """A worker's loop: run each request, send back ``("ok", result)`` or ``("error", exc)``.
 
-    Runs until the pipe closes (the app ended) or ``None`` arrives. ``log`` receives the
-    worker's stderr, emptied before each request so that it holds the last file's words.
+    Runs until the pipe closes (the app ended) or ``None`` arrives. ``log`` (a descriptor)
+    receives the worker's stderr, emptied before each request so that it holds the last
+    file's words.
     """
     for name in _SINGLE_THREAD_ENV:
         os.environ.setdefault(name, "1")
     os.environ["RUST_BACKTRACE"] = "0"  # a panic's message is enough; it is caught here
-    err = os.open(log, os.O_WRONLY)
-    os.dup2(err, 2)
-    os.close(err)
+    os.dup2(log, 2)
+    os.close(log)
     # Ctrl-C in a terminal reaches the whole process group; the app decides what stops.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _limit_resources(memory_bytes)

@@ -17,6 +17,11 @@ from fracture_desktop.core.atomic import atomic_write
 from fracture_desktop.core.errors import ModelUnavailableError
 from fracture_desktop.core.findings import Thresholds
 from fracture_desktop.core.imaging.model_input import InputSpec
+from fracture_desktop.core.inference.shipped import (
+    card_digest,
+    card_status,
+    released_with_domain_check,
+)
 from fracture_desktop.core.paths import models_root
 
 CARD_FILE = "model_card.json"
@@ -54,6 +59,12 @@ INPUT_RULES = (
     "(equalised)"
 )
 _SHA256_HEX = 64
+#: Calibration temperatures below this range make every probability 0 or 1; above it,
+#: every probability 0.5. Our released models lie between 1.1 and 2; the upper end leaves
+#: room for the near-constant models of short smoke runs, which calibrate high.
+TEMPERATURE_RANGE = (0.05, 1000.0)
+#: What every output says for a model without a domain check.
+NO_DOMAIN_CHECK = "no domain check"
 
 
 def _malformed(path: Path, why: str) -> ModelUnavailableError:
@@ -111,6 +122,9 @@ class ModelCard:
         sha256; empty for a card written before the check existed.
     raw : dict
         The whole document as read.
+
+    The model's identity is the weights and the card together: :attr:`card_sha256` and
+    :attr:`card_status` go on every report beside the weights' sha256.
     """
 
     directory: Path
@@ -143,6 +157,21 @@ class ModelCard:
         return f"{self.id} {self.version} ({self.short_sha})"
 
     @property
+    def card_sha256(self) -> str:
+        """The sha256 of the card's content (:func:`~.shipped.card_digest` of :attr:`document`)."""
+        return card_digest(self.document())
+
+    @property
+    def card_status(self) -> str:
+        """``shipped``, ``modified`` (a shipped id with another card) or ``not shipped``."""
+        return card_status(self.id, self.card_sha256)
+
+    @property
+    def domain_check(self) -> str:
+        """``on``, or :data:`NO_DOMAIN_CHECK` for a model without one."""
+        return "on" if self.domain_file else NO_DOMAIN_CHECK
+
+    @property
     def metrics(self) -> dict[str, Any]:
         """The ``metrics`` section (test split results), empty when the card has none."""
         return dict(self.raw.get("metrics") or {})
@@ -156,10 +185,18 @@ class ModelCard:
             A value is out of range (the card would make the app give wrong flags).
         """
         path, t = self.directory / CARD_FILE, self.thresholds
-        if not (0.0 <= t.doubt <= t.fracture <= 1.0):
-            raise _malformed(path, f"thresholds must satisfy 0 <= doubt <= fracture <= 1: {t}")
-        if not self.temperature > 0.0:
-            raise _malformed(path, f"temperature must be positive, not {self.temperature}")
+        # At 0 every image is flagged, at 1 none: neither is a threshold.
+        if not (0.0 < t.doubt <= t.fracture < 1.0):
+            raise _malformed(path, f"thresholds must satisfy 0 < doubt <= fracture < 1: {t}")
+        low, high = TEMPERATURE_RANGE
+        if not low <= self.temperature <= high:
+            raise _malformed(
+                path, f"temperature must lie in [{low}, {high}], not {self.temperature}"
+            )
+        if not self.domain_file and released_with_domain_check(self.id):
+            raise _malformed(
+                path, f"{self.id} was released with a domain check; the card has no domain section"
+            )
         spec = self.input_spec
         if spec.size < 1 or spec.channels not in (1, 3):
             raise _malformed(path, f"input must be >= 1 px and 1 or 3 channels: {spec}")

@@ -56,15 +56,17 @@ def report_entry(
     finding, image = analysis.finding, analysis.image
     identity = finding.identity
     decision = decisions.get(identity) if decisions is not None and identity else None
+    reader = decisions.reader_of(identity) if decisions is not None and decision else ""
     if finding.flag is Flag.NOT_ANALYSED:
-        return ReportEntry(record.path, finding, record, decision)
+        return ReportEntry(record.path, finding, record, decision, reader=reader)
     picture = None
     if key_image and finding.flag.is_flagged and image is not None:
         heat = heatmap if analysis.prediction is None else analysis.prediction.heatmap
         picture = key_image_of(image, heat, finding.drawn_boxes)
     return ReportEntry(
-        record.path, finding, record, decision, finding.spacing_source, finding.warnings, picture
-    )
+        record.path, finding, record, decision, finding.spacing_source, finding.warnings,
+        picture, reader,
+    )  # fmt: skip
 
 
 def collect_entries(
@@ -78,6 +80,7 @@ def collect_entries(
     cancel: CancelToken | None = None,
     known: Mapping[Path, Finding] | None = None,
     known_heatmaps: Mapping[Path, np.ndarray] | None = None,
+    on_scored: Callable[[Analysis], None] | None = None,
 ) -> list[ReportEntry]:
     """Analyse ``records`` in order, then list ``problems`` as not analysed.
 
@@ -108,6 +111,9 @@ def collect_entries(
     known_heatmaps : mapping of Path to np.ndarray, optional
         Heatmaps of known flagged findings (the viewer keeps them with its results): those
         images are decoded for their key image but not scored again.
+    on_scored : callable, optional
+        Called with each image's fresh analysis (not the known ones) as soon as it is made,
+        e.g. to keep it in the results store.
     """
     heatmaps = known_heatmaps or {}
     reuse = {
@@ -139,6 +145,8 @@ def collect_entries(
             known_finding = reuse.get(record.path)
             if known_finding is None:
                 analysis = next(analyses)
+                if on_scored is not None:
+                    on_scored(analysis)
             elif key_images and known_finding.flag.is_flagged:  # pixels for its key image
                 analysis = Analysis(known_finding, read_image(record).image)
             else:

@@ -12,6 +12,7 @@ import io
 import json
 from collections.abc import Iterable
 from pathlib import Path
+from typing import BinaryIO
 
 from fracture_desktop.core.atomic import atomic_write
 from fracture_desktop.core.files import printable
@@ -47,6 +48,10 @@ COLUMNS = (
     "domain_score",
     "thresholds_source",
     "boxes",
+    "model_card_sha256",
+    "model_card",
+    "domain_check",
+    "reader",
 )
 ENCODING = "utf-8-sig"
 #: Spacing column value for an image that loaded without any pixel spacing.
@@ -108,6 +113,10 @@ def row(entry: ReportEntry, context: ReportContext, deidentify: bool = False) ->
         # JSON [[x0, y0, x1, y1, score], ...] in the stored image's pixels; "[]" when the
         # model found none (or has no localiser), "" when the image was not analysed.
         "boxes": json.dumps([box.as_list() for box in finding.boxes]) if analysed else "",
+        "model_card_sha256": model.card_sha256,
+        "model_card": model.card_status,
+        "domain_check": model.domain_check,
+        "reader": entry.reader if entry.decision else "",
     }
     return {key: _text(value) for key, value in cells.items()}
 
@@ -143,12 +152,19 @@ def write_csv(
     """
     path = Path(path)
     with atomic_write(path, overwrite) as f:
-        # Rows stream to the file: a folder of 100 000 images needs no big string.
-        text = io.TextIOWrapper(f, encoding=ENCODING, newline="")
-        writer = csv.DictWriter(text, fieldnames=COLUMNS, lineterminator="\r\n")
-        writer.writeheader()
-        for entry in entries:
-            writer.writerow(row(entry, context, deidentify))
-        text.flush()
-        text.detach()  # the binary file stays open for atomic_write to sync and rename
+        csv_to(f, entries, context, deidentify)
     return path
+
+
+def csv_to(
+    f: BinaryIO, entries: Iterable[ReportEntry], context: ReportContext, deidentify: bool = False
+) -> None:
+    """Write the CSV report to the open binary file ``f`` (see :func:`write_csv`)."""
+    # Rows stream to the file: a folder of 100 000 images needs no big string.
+    text = io.TextIOWrapper(f, encoding=ENCODING, newline="")
+    writer = csv.DictWriter(text, fieldnames=COLUMNS, lineterminator="\r\n")
+    writer.writeheader()
+    for entry in entries:
+        writer.writerow(row(entry, context, deidentify))
+    text.flush()
+    text.detach()  # the binary file stays open for the caller to sync and rename

@@ -40,6 +40,12 @@ class ModelIdentity:
     thresholds_source: str = CARD_THRESHOLDS
     #: The weights' whole sha256 (DICOM results name it); "" where only the prefix is known.
     sha256: str = ""
+    #: The card's sha256 (the model is the weights and the card together).
+    card_sha256: str = ""
+    #: ``shipped``, ``modified`` (a shipped id with another card) or ``not shipped``.
+    card_status: str = ""
+    #: ``on``, or ``no domain check`` for a model without one.
+    domain_check: str = "on"
 
     @classmethod
     def from_card(
@@ -57,12 +63,27 @@ class ModelIdentity:
             intended_use=card.intended_use,
             thresholds_source=thresholds_source,
             sha256=card.sha256,
+            card_sha256=card.card_sha256,
+            card_status=card.card_status,
+            domain_check=card.domain_check,
         )
 
     @property
     def label(self) -> str:
         """``id version (sha256 prefix)``, as printed in headers and footers."""
         return f"{self.id} {self.version} ({self.sha256_prefix})"
+
+    @property
+    def card_text(self) -> str:
+        """The card in a few words: ``card 1a2b3c4d5e6f (shipped)``; a modified card and a
+        missing domain check said loudly, as every output must."""
+        prefix = self.card_sha256[:SHA_PREFIX_LENGTH]
+        text = f"card {prefix} ({self.card_status})"
+        if self.card_status == "modified":
+            text = f"card {prefix} MODIFIED: not the card {self.id} was released with"
+        if self.domain_check != "on":
+            text += f"; {self.domain_check.upper()}"
+        return text
 
 
 @dataclass(frozen=True)
@@ -84,6 +105,8 @@ class ReportContext:
     runs_on : str
         The device and the engine that ran the model (``"cpu, ONNX Runtime 1.22.0"``);
         empty when not known.
+    reader : str
+        The reader who made the report (the viewer's setting); empty when not known.
     """
 
     model: ModelIdentity
@@ -92,6 +115,7 @@ class ReportContext:
     app_version: str = fracture_desktop.__version__
     shift: FolderShift | None = None
     runs_on: str = ""
+    reader: str = ""
 
 
 @dataclass(frozen=True)
@@ -142,13 +166,16 @@ class ReportEntry:
     record : ImageRecord or None
         Header facts; None for files the folder scan could not read at all.
     decision : Decision or None
-        The reader's confirm / reject, if any.
+        The reader's own call about the image (or, from earlier versions, their confirm /
+        reject of the flag), if any.
     spacing_source : SpacingSource or None
         Where the pixel spacing came from; None when uncalibrated or never loaded.
     warnings : tuple of str
         Problems that did not stop analysis (e.g. "JPEG data ends early").
     key_image : KeyImage or None
         Kept for flagged images only, so memory stays small for large folders.
+    reader : str
+        Who made :attr:`decision` (empty when not recorded).
     """
 
     path: Path
@@ -158,6 +185,7 @@ class ReportEntry:
     spacing_source: SpacingSource | None = None
     warnings: tuple[str, ...] = ()
     key_image: KeyImage | None = None
+    reader: str = ""
 
     @classmethod
     def from_problem(cls, problem: FileProblem) -> ReportEntry:

@@ -28,6 +28,23 @@ FLAG_COLOURS = {
 }
 NOT_REVIEWED = "not reviewed"
 NONE = "\u2013"  # an en dash marks an empty fact
+#: Longest text of one table cell. A cell that does not fit a page makes reportlab give up
+#: (LayoutError) on the whole document: a path 100 folders deep wraps to 90 lines. The CSV
+#: keeps the whole text.
+CELL_CHARS = 240
+#: Longest source folder in the header.
+SOURCE_CHARS = 400
+ELLIPSIS = " \u2026 "
+
+
+def elided(text: str, limit: int = CELL_CHARS) -> str:
+    """``text`` cut to ``limit`` characters in the middle, where a path is least telling:
+    its start (the top folders) and its end (the file name) stay."""
+    if len(text) <= limit:
+        return text
+    head = (limit - len(ELLIPSIS)) // 3
+    tail = limit - len(ELLIPSIS) - head
+    return text[:head] + ELLIPSIS + text[-tail:]
 
 
 def escape(text: str) -> str:
@@ -51,21 +68,26 @@ def probability_markup(entry: ReportEntry) -> str:
 
 
 def reader_decision(entry: ReportEntry) -> str:
-    return entry.decision.value if entry.decision else NOT_REVIEWED
+    """The reader's call (and who made it), beside the model's flag."""
+    if entry.decision is None:
+        return NOT_REVIEWED
+    return f"{entry.decision.value} ({entry.reader})" if entry.reader else entry.decision.value
 
 
 def display_path(path: Path, source: str) -> str:
-    """Paths relative to the analysed folder: shorter, and the folder is in the header."""
+    """Paths relative to the analysed folder: shorter, and the folder is in the header;
+    elided past :data:`CELL_CHARS`."""
     try:
         # abspath, not resolve: a linked file is shown where the user put it.
-        return Path(os.path.abspath(path)).relative_to(source).as_posix()
+        return elided(Path(os.path.abspath(path)).relative_to(source).as_posix())
     except ValueError:
-        return str(path)
+        return elided(str(path))
 
 
 def printed_notes(texts: Sequence[str], deidentify: bool) -> list[str]:
-    """Errors and warnings as printed: without values quoted from the file when de-identified."""
-    return [scrub(t) if deidentify else t for t in texts]
+    """Errors and warnings as printed: without values quoted from the file when de-identified,
+    each elided past :data:`CELL_CHARS`."""
+    return [elided(scrub(t) if deidentify else t) for t in texts]
 
 
 def patient_text(entry: ReportEntry) -> str:

@@ -11,7 +11,14 @@ from reportlab.platypus import Flowable, Paragraph, Spacer, Table, TableStyle
 
 from fracture_desktop.core.findings import Flag
 from fracture_desktop.core.report.entries import ReportContext, ReportEntry, flag_counts
-from fracture_desktop.core.report.pdf_facts import FLAG_COLOURS, NONE, escape, flag_markup
+from fracture_desktop.core.report.pdf_facts import (
+    FLAG_COLOURS,
+    NONE,
+    SOURCE_CHARS,
+    elided,
+    escape,
+    flag_markup,
+)
 from fracture_desktop.core.report.pdf_pages import BODY_WIDTH, INK, MUTED, SHADE, TITLE
 
 
@@ -27,11 +34,28 @@ def front_matter(
         ("Model", f"{model.id} {model.version} · weights sha256 {model.sha256_prefix}…"),
         *((("Run on", context.runs_on),) if context.runs_on else ()),
         (
+            "Model card",
+            f"sha256 {model.card_sha256} · {model.card_status}"
+            + (
+                " (not the card this model was released with)"
+                if model.card_status == "modified"
+                else ""
+            ),
+        ),
+        (
+            "Domain check",
+            "on: images unlike the validation images are set apart"
+            if model.domain_check == "on"
+            else f"{model.domain_check.upper()}: images unlike the model's training images "
+            "are not recognised and are flagged like any other",
+        ),
+        (
             "Thresholds",
             f"fracture if p ≥ {t.fracture:.3f} (high specificity) · "
             f"doubt if p ≥ {t.doubt:.3f} (high sensitivity) · from the "
             f"{model.thresholds_source}",
         ),
+        ("Reader", context.reader or "not given (set it in the viewer: Analysis > Reader name)"),
         (
             "Patient data",
             "removed (de-identified report: no name, ID or birth date)"
@@ -56,7 +80,7 @@ def front_matter(
     )
     return [
         Paragraph(TITLE, st["title"]),
-        Paragraph(escape(context.source), st["subtitle"]),
+        Paragraph(escape(elided(context.source, SOURCE_CHARS)), st["subtitle"]),
         Spacer(0, 5 * mm),
         table,
         Spacer(0, 4 * mm),

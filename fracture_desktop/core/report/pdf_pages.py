@@ -111,7 +111,9 @@ class ReportDoc(BaseDocTemplate):
         if doc.page > 1:
             top = PAGE_HEIGHT - MARGIN + 1 * mm
             canvas.drawString(MARGIN, top, f"{TITLE} · {ctx.created:%Y-%m-%d %H:%M}")
-            canvas.drawRightString(PAGE_WIDTH - MARGIN, top, ctx.model.label)
+            canvas.drawRightString(
+                PAGE_WIDTH - MARGIN, top, f"{ctx.model.label} \u00b7 {ctx.model.card_text}"
+            )
             canvas.line(MARGIN, top - 2 * mm, PAGE_WIDTH - MARGIN, top - 2 * mm)
         bottom = MARGIN - 2 * mm
         canvas.line(MARGIN, bottom + 4 * mm, PAGE_WIDTH - MARGIN, bottom + 4 * mm)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, Paragraph, Spacer
@@ -93,7 +94,20 @@ def write_pdf(
         The written file.
     """
     path = Path(path)
-    story = _story(entries, context, deidentify)
-    with atomic_write(path, overwrite) as f, binary_streams():
-        ReportDoc(f, context, len(story), progress, cancel).build(story)
+    with atomic_write(path, overwrite) as f:
+        pdf_to(f, entries, context, deidentify, progress, cancel)
     return path
+
+
+def pdf_to(
+    f: BinaryIO,
+    entries: Sequence[ReportEntry],
+    context: ReportContext,
+    deidentify: bool = False,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> None:
+    """Write the PDF report to the open binary file ``f`` (see :func:`write_pdf`)."""
+    story = _story(entries, context, deidentify)
+    with binary_streams():
+        ReportDoc(f, context, len(story), progress, cancel).build(story)

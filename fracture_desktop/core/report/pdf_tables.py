@@ -14,11 +14,13 @@ from fracture_desktop.core.report.entries import ReportContext, ReportEntry
 from fracture_desktop.core.report.pdf_facts import (
     acquisition_text,
     display_path,
+    elided,
     escape,
     flag_markup,
     patient_text,
     printed_notes,
     probability_markup,
+    reader_decision,
 )
 from fracture_desktop.core.report.pdf_pages import BODY_WIDTH, INK, MUTED, SHADE
 
@@ -60,7 +62,7 @@ def all_images_table(
         if patient:
             file_text += f'<br/><font color="{MUTED.hexval()}">{escape(patient)}</font>'
         notes = (entry.finding.error,) if entry.finding.error else entry.warnings
-        note = "; ".join(printed_notes(notes, deidentify))
+        note = elided("; ".join(printed_notes(notes, deidentify)))
         rows.append(
             [
                 Paragraph(str(number), st["cell"]),
@@ -68,7 +70,7 @@ def all_images_table(
                 Paragraph(escape(acquisition_text(entry)), st["cell"]),
                 Paragraph(probability_markup(entry), st["cell_right"]),
                 Paragraph(flag_markup(entry.flag, bold=entry.is_flagged), st["cell"]),
-                Paragraph(escape(entry.decision.value if entry.decision else ""), st["cell"]),
+                Paragraph(escape(reader_decision(entry) if entry.decision else ""), st["cell"]),
                 Paragraph(escape(note), st["cell"]),
             ]
         )

@@ -18,13 +18,14 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from fracture_desktop.core.analysis import Analysis, analyse_each, analyse_record
 from fracture_desktop.core.errors import ModelError
-from fracture_desktop.core.findings import Finding
+from fracture_desktop.core.findings import Finding, Thresholds
 from fracture_desktop.core.imaging.model_input import InputSpec
 from fracture_desktop.core.imaging.records import ImageRecord
 from fracture_desktop.core.inference.card import ModelCard, default_model_dir, load_card
 from fracture_desktop.core.jobs import Cancelled, CancelToken
 from fracture_desktop.core.prepared import PreparedCache
 from fracture_desktop.core.results_store import ResultsStore, StoredResult, small_heatmap
+from fracture_desktop.core.site_profile import thresholds_in_use
 from fracture_desktop.gui.bridge import Worker
 
 if TYPE_CHECKING:
@@ -100,6 +101,9 @@ class AnalysisController(QObject):
         self._cancel = CancelToken()
         self._generation = 0
         self.card: ModelCard | None = None
+        #: The thresholds the model flags with here (its site profile's, else its card's),
+        #: read with the card: kept results are flagged with them.
+        self.thresholds: Thresholds | None = None
         self.unavailable_reason = "checking the model..."
         self.running = False
 
@@ -130,6 +134,7 @@ class AnalysisController(QObject):
             card, reason, mine, others = result
             if model_dir == self.model_dir:  # not superseded by a model switch meanwhile
                 self.stored, self.stored_by_others = mine, others
+                self.thresholds = None if card is None else thresholds_in_use(card)[0]
                 self._set_state(card, reason)
 
         self._worker.submit(job, done)
@@ -195,6 +200,11 @@ class AnalysisController(QObject):
         self._engine = None
 
     @property
+    def results(self) -> ResultsStore | None:
+        """Where results are kept between sessions (None: nowhere)."""
+        return self._results
+
+    @property
     def worker(self) -> Worker:
         """The thread that owns the engine: every job that uses it must run there."""
         return self._worker
@@ -256,19 +266,32 @@ class AnalysisController(QObject):
             def on_finding(finding: Finding) -> None:
                 post(lambda: current() and self.sig_finding.emit(finding))
 
+            reused = 0
+
             def progress(done: int, total: int) -> None:
                 elapsed = time.monotonic() - start
                 remaining = elapsed / done * (total - done) if done else -1.0
+                done, total = done + reused, total + reused
                 post(lambda: current() and self.sig_progress.emit(done, total, remaining))
 
             try:
                 token.raise_if_cancelled()
                 engine = self.engine_in_worker()
+                # A result kept earlier is found by the file's path, size and mtime (or its
+                # UID) before the file is hashed again: shown, never scored twice.
+                fresh = []
+                for record in records:
+                    kept = self._stored_for(record, engine)
+                    if kept is None:
+                        fresh.append(record)
+                    else:
+                        on_finding(kept)
+                reused = len(records) - len(fresh)
                 # Grad-CAM for the flagged images only (the forward pass is shared): kept with
                 # their results, it lets a PDF report draw key images without the model. A
                 # localiser's boxes, kept with every finding, take its place.
                 analyses = analyse_each(
-                    records,
+                    fresh,
                     engine,
                     heatmap="flagged" if engine.card.localiser is None else False,
                     progress=progress,
@@ -276,7 +299,7 @@ class AnalysisController(QObject):
                     prepared=self._prepared,
                 )
                 for analysis in analyses:
-                    self.keep(analysis, engine.card)
+                    self.keep(analysis, engine)
                     on_finding(analysis.finding)
             except Cancelled:
                 return True
@@ -288,22 +311,33 @@ class AnalysisController(QObject):
 
         self._worker.submit(job, lambda cancelled: self._finish(generation, cancelled))
 
-    def keep(self, analysis: Analysis, card: ModelCard) -> None:
+    def _stored_for(self, record: ImageRecord, engine: Any) -> Finding | None:
+        """The kept result of ``record`` by this engine's weights, flagged with its
+        thresholds (worker thread); None when there is none."""
+        if self._results is None:
+            return None
+        kept = self._results.stored_for(record, engine.card.sha256)
+        return None if kept is None else kept.finding(record.path, engine.thresholds)
+
+    def keep(self, analysis: Analysis, engine: Any) -> None:
         """Keep a fresh score (worker thread); a finding reused, not scored, is not written."""
         prediction = analysis.prediction
         if prediction is not None:
-            self.keep_finding(analysis.finding, card, prediction.heatmap)
+            self.keep_finding(analysis.finding, engine, prediction.heatmap)
 
     def keep_finding(
-        self, finding: Finding, card: ModelCard, heatmap: np.ndarray | None = None
+        self, finding: Finding, engine: Any, heatmap: np.ndarray | None = None
     ) -> None:
         """Write a scored finding to the store (worker thread) and remember it for the viewer.
 
-        ``card`` is the engine's own, so a result is filed under the weights that made it;
-        a flagged image's ``heatmap`` is kept small (:func:`small_heatmap`).
+        ``engine`` is the one that scored it: a result is filed under the weights that made
+        it, with the thresholds it was flagged with; a flagged image's ``heatmap`` is kept
+        small (:func:`small_heatmap`). A write that fails is reported by the store, once; the
+        analysis goes on.
         """
         if self._results is None or finding.probability is None or not finding.identity:
             return
+        card: ModelCard = engine.card
         result = StoredResult(
             finding.identity,
             card.sha256,
@@ -315,8 +349,10 @@ class AnalysisController(QObject):
             time.time(),
             small_heatmap(heatmap) if heatmap is not None and finding.flag.is_flagged else None,
             finding.boxes,
+            finding.domain_score,
+            engine.thresholds_source,
         )
-        self._results.put(result)
+        self._results.put(result, finding.path)
 
         def remember() -> None:
             if self.card is not None and self.card.sha256 == card.sha256:
@@ -337,7 +373,7 @@ class AnalysisController(QObject):
         def job() -> tuple[Finding, Any]:
             engine = self.engine_in_worker()
             analysis = analyse_record(engine, record, heatmap=True)
-            self.keep(analysis, engine.card)
+            self.keep(analysis, engine)
             prediction = analysis.prediction
             return analysis.finding, None if prediction is None else prediction.heatmap
 

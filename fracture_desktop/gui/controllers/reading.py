@@ -76,6 +76,7 @@ class ReadingController:
         self._notify = notify
         #: Findings our SRs in the open folder state, shown without a model (show_reported).
         self._reported: dict[Path, Finding] = {}
+        self._failed: set[Path] = set()  # images listed in Problems after analysis failed
         events, v = session.events, views
         events.opened.connect(self._on_opened)
         events.records_added.connect(self._on_records)
@@ -101,6 +102,7 @@ class ReadingController:
 
     def _on_opened(self, folder: Path) -> None:
         self._reported.clear()
+        self._failed.clear()
         v = self.views
         v.browser.clear()
         v.problems.clear()
@@ -154,7 +156,8 @@ class ReadingController:
             return
         stored = self._analysis.stored.get(identity)
         if stored is not None:
-            session.add_finding(stored.finding(path))
+            # Flagged with the thresholds in use now (a site profile may have changed).
+            session.add_finding(stored.finding(path, self._analysis.thresholds))
             return
         other = self._analysis.stored_by_others.get(identity)
         if other is not None:
@@ -196,6 +199,12 @@ class ReadingController:
         self._show_boxes()  # no flag or boxes of the previous model on the image
 
     def _on_finding(self, finding: Finding) -> None:
+        if finding.probability is None and finding.error and finding.path not in self._failed:
+            # An image the model could not read is a problem like a file the scan could not:
+            # listed with its reason, not counted as analysed.
+            self._failed.add(finding.path)
+            self.views.problems.add_problem(FileProblem(finding.path, finding.error))
+            self._update_problems_title()
         self.views.browser.set_finding(finding)
         self.views.findings_panel.set_finding(self.session.records[finding.path], finding)
         if finding.warnings:  # known before the image is opened

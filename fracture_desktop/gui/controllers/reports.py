@@ -79,12 +79,12 @@ class ReportWriter(QObject):
 
         token.raise_if_cancelled()
         engine = self._analysis.engine_in_worker()
-        result = triage(request, engine, self._decisions, progress, token)
+        # Results kept in the store (a folder analysed before a restart) are reused, and a
+        # score made for the report is kept there like any other.
+        result = triage(request, engine, self._decisions, progress, token, self._analysis.results)
         for entry in result.entries:
-            # A score made for the report is a result like any other: kept and shown.
-            finding = entry.finding
+            finding = entry.finding  # shown in the viewer too
             if finding.probability is not None and finding.path not in request.known:
-                self._analysis.keep_finding(finding, engine.card)
                 post(lambda f=finding: self.sig_finding.emit(f))
         return result.written
 

@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QFileDialog, QWidget
 
 from fracture_desktop.core.errors import ModelError
@@ -27,6 +27,14 @@ from fracture_desktop.gui.controllers.validation import run_validation
 from fracture_desktop.gui.status import StatusArea
 from fracture_desktop.gui.widgets.panels import FindingsPanel
 from fracture_desktop.gui.widgets.site_profile_dialog import SiteProfileDialog
+
+#: Shown above the findings of a model without a domain check.
+NO_DOMAIN_CHECK_WARNING = (
+    "This model has no domain check: images unlike its training images (another body part, "
+    "not a radiograph) are not recognised and are flagged like any other."
+)
+#: Quiet time after the last finding before the folder shift test is run again.
+SHIFT_DELAY_MS = 300
 
 
 class SiteController(QObject):
@@ -65,11 +73,23 @@ class SiteController(QObject):
         self.validating = False
         self._domain_reference: tuple[str, DomainCheck | None] = ("", None)
         analysis.sig_finished.connect(lambda _cancelled: self.update_shift())
+        # Findings restored from the results store (a reopened folder) carry their domain
+        # scores: the folder's verdict is made again from them, once per burst.
+        self._shift_timer = QTimer(self)
+        self._shift_timer.setSingleShot(True)
+        self._shift_timer.setInterval(SHIFT_DELAY_MS)
+        self._shift_timer.timeout.connect(self.update_shift)
+        session.events.finding.connect(lambda _finding: self._shift_timer.start())
+        session.events.opened.connect(lambda _folder: self._panel.set_warning(""))
 
     def update_shift(self) -> None:
         """Show the folder shift warning above the findings when the analysed images depart
         from the model's validation images (:mod:`fracture_desktop.core.shift`)."""
-        check = self._domain_check()
+        card, check = self._analysis.card, self._domain_check()
+        if card is not None and not card.domain_file and self._session.findings:
+            # Said where the flags are read, as on every report (docs/REPORTS.md).
+            self._panel.set_warning(NO_DOMAIN_CHECK_WARNING)
+            return
         shift = None
         if check is not None:
             findings = self._session.findings.values()

@@ -334,7 +334,11 @@ class StudyBrowser(QWidget):
             f"{c['series']} series \u00b7 {c['images']} images"
         )
         if own:
-            text += f"\n{len(own)} analysed \u00b7 {flagged} flagged fracture"
+            # An image that could not be read has a finding, but was not analysed.
+            failed = sum(1 for f in own if f.probability is None)
+            text += f"\n{len(own) - failed} analysed \u00b7 {flagged} flagged fracture"
+            if failed:
+                text += f" \u00b7 {failed} not analysed"
             if outside:
                 text += f" \u00b7 {outside} outside domain"
         elif self._made_by:

@@ -81,8 +81,15 @@ class ProblemsPanel(QTreeWidget):
         ]
 
 
-#: How the Reader column sorts: confirmed, rejected, then undecided.
-DECISION_ORDER = {Decision.CONFIRMED: 0, Decision.REJECTED: 1}
+#: How the Reader column sorts: fracture, uncertain, no fracture, the calls of earlier
+#: versions, then undecided.
+DECISION_ORDER = {
+    decision: rank
+    for rank, decision in enumerate(
+        (Decision.FRACTURE, Decision.UNCERTAIN, Decision.NO_FRACTURE, Decision.CONFIRMED,
+         Decision.REJECTED)
+    )
+}  # fmt: skip
 
 
 class _KeyItem(QTableWidgetItem):
@@ -97,7 +104,7 @@ class _KeyItem(QTableWidgetItem):
 
 
 class FindingsPanel(QWidget):
-    """One row per analysed image, most suspicious first; the reader confirms or rejects."""
+    """One row per analysed image, most suspicious first; the reader records their call."""
 
     sig_record_selected = Signal(object)  # ImageRecord
     sig_decision = Signal(object, object)  # ImageRecord, Decision or None
@@ -125,8 +132,10 @@ class FindingsPanel(QWidget):
         header.setSortIndicatorShown(True)
         header.setSortIndicator(0, Qt.SortOrder.AscendingOrder)
         header.sortIndicatorChanged.connect(lambda *_: self._sort())
-        self.confirm_button = QPushButton("Confirm (Y)")
-        self.reject_button = QPushButton("Reject (N)")
+        # The reader's own call, beside the model's flag (a missed fracture is recordable).
+        self.fracture_button = QPushButton("Fracture (Y)")
+        self.normal_button = QPushButton("No fracture (N)")
+        self.uncertain_button = QPushButton("Uncertain (U)")
         self.summary = QLabel("")
         self.summary.setWordWrap(True)  # never widens the panel
         # The folder shift warning (fracture_desktop.core.shift): above the list, so it is
@@ -136,8 +145,8 @@ class FindingsPanel(QWidget):
         self.warning.setWordWrap(True)
         self.warning.setVisible(False)
         buttons = QHBoxLayout()
-        buttons.addWidget(self.confirm_button)
-        buttons.addWidget(self.reject_button)
+        for button in (self.fracture_button, self.normal_button, self.uncertain_button):
+            buttons.addWidget(button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.warning)
@@ -153,8 +162,9 @@ class FindingsPanel(QWidget):
         self._about: dict[Path, str] = {}  # the flag's tooltip line
         self._other_model: set[Path] = set()  # rows showing another model's result
         self.table.currentCellChanged.connect(self._on_current)
-        self.confirm_button.clicked.connect(lambda: self._decide(Decision.CONFIRMED))
-        self.reject_button.clicked.connect(lambda: self._decide(Decision.REJECTED))
+        self.fracture_button.clicked.connect(lambda: self._decide(Decision.FRACTURE))
+        self.normal_button.clicked.connect(lambda: self._decide(Decision.NO_FRACTURE))
+        self.uncertain_button.clicked.connect(lambda: self._decide(Decision.UNCERTAIN))
 
     def clear(self) -> None:
         self.table.setRowCount(0)
@@ -201,18 +211,25 @@ class FindingsPanel(QWidget):
         self._update_caption()
 
     def _update_caption(self) -> None:
-        """``"7 analysed, most suspicious first"``: the count and the order the rows are in."""
+        """``"98 analysed, 9 not analysed (see Problems), most suspicious first"``: the count
+        and the order the rows are in. An image that could not be read is listed but never
+        counted as analysed, nor is another model's result."""
         header = self.table.horizontalHeader()
         ascending = header.sortIndicatorOrder() == Qt.SortOrder.AscendingOrder
         if header.sortIndicatorSection() == 1:
             order = "decided first" if ascending else "undecided first"
         else:
             order = "most suspicious first" if ascending else "least suspicious first"
-        own = len(self._rows) - len(self._other_model)  # another model's are not counted
-        text = f"{own} analysed, {order}"
+        failed = sum(text.startswith("Not analysed") for text in self._flag_texts())
+        own = len(self._rows) - len(self._other_model) - failed
+        not_analysed = f", {failed} not analysed (see Problems)" if failed else ""
+        text = f"{own} analysed{not_analysed}, {order}"
         if self._other_model:
             text += f"; {len(self._other_model)} by another model, in brackets"
         self.summary.setText(text if self._rows else "")
+
+    def _flag_texts(self) -> list[str]:
+        return [str(items[0].data(FLAG_TEXT_ROLE) or "") for _, items in self._rows.values()]
 
     def set_warnings(self, path: Path, warnings: tuple[str, ...]) -> None:
         """Mark the image's row with the image's warnings (truncated, decoder notes)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 import threading
 import time
@@ -114,3 +116,40 @@ def test_a_crash_in_a_chunk_falls_on_the_guilty_file_only(guard: DecoderGuard) -
             assert isinstance(outcome, NotAnImageError)
         else:
             assert outcome == name
+
+
+def test_a_killed_app_leaves_no_decoder_log_in_the_temporary_folder(tmp_path: Path) -> None:
+    """One ``fracture-decoder-*.log`` per killed scan (two per killed viewer) piled up."""
+    import subprocess
+    import textwrap
+
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    script = textwrap.dedent(
+        """
+        import os, signal, sys
+        from pathlib import Path
+        sys.path.insert(0, sys.argv[1])
+        from guard_helpers import abort, echo
+        from fracture_desktop.core.imaging.guard import DecoderCrashError, DecoderGuard
+        guard = DecoderGuard(workers=2)
+        assert guard.call(echo, Path("a"), 1) == ("a", 1)
+        try:
+            guard.call(abort, Path("b"))  # its last words still reach the details
+        except DecoderCrashError as exc:
+            assert "gdcm::Exception" in exc.details, exc.details
+        assert guard.call(echo, Path("c"), 2) == ("c", 2)
+        os.kill(os.getpid(), signal.SIGKILL)  # no cleanup of any kind runs
+        """
+    )
+    repo = Path(__file__).resolve().parents[3]
+    env = {**os.environ, "TMPDIR": str(temp), "PYTHONPATH": str(repo)}
+    run = subprocess.run(
+        [sys.executable, "-c", script, str(Path(__file__).parent)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == -signal.SIGKILL, run.stderr
+    assert [p.name for p in temp.iterdir() if p.name.startswith("fracture-decoder-")] == []
