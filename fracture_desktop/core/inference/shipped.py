@@ -24,19 +24,19 @@ from typing import Any
 SHIPPED_CARDS: dict[str, tuple[str, bool]] = {
     # pinned: begin (rewritten by ``python -m fracture_desktop.core.inference.shipped``)
     "efficientnet_lite0-v1":
-        ("020abbe8a6c63788af886189a5c35b4664ed1cd4cdebe41cc352be3ee50a758e", True),
+        ("1998bbf4f394eb5e97d8efe37d9d30bfb12eb8d16fe3f4402a18d1e7fc2b3d0a", True),
     "efficientnet_lite0-v2":
-        ("7cf409ada22fe4441489105abf9ea0d794d34bb36c43ffba9a8cf60d9b7f41a3", True),
+        ("3743cfbc6014859df7f1755a977aa5e03a86ac59d4c83b6bd6dd626563fc57ae", True),
     "efficientnet_lite0-v3":
-        ("6b743bedbcd0952d803bea961ae9ebee4288997fe87467b06ae6e2e393e30d80", True),
+        ("a962f53ffcd8f126edb59ed38e0564c9afd92b4fefe88f9e344a2ec91a706668", True),
     "efficientnet_lite0-v4":
-        ("b85fd19ee05200b08dbfe058e11c5d3682fa8158cf31136599ad8cea360b0442", True),
+        ("bff5a42f99745b6e0f8c968f391056180bf96d5abdc8a654bb4beea450bc665b", True),
     "fracture_net-v1":
-        ("7787f65f7e7733871bd09d174dd9956357ce1b119160d0110d1f7f687a2d27ae", True),
+        ("40f1a6e1a7f44c6a990ca265ec329731ee9f8e60d37218bdd70d8fc745a45b5a", True),
     "fracture_net-v2":
-        ("0c7534188d6935889ef4bf812ca646ac312ebb3bb484010e210ff0ca7bc3f21d", True),
+        ("bffb090d1db80aaab8e18475bcd0e1b108443bf666b621444797c2afbe77dad3", True),
     "fracture_net-v3":
-        ("f1b613583bad83920afbff2b52e579860013c8bc3a3b0e85cb8a40f5002092db", True),
+        ("5d17905848c1aa94c53cf094dbc26b806b59826e58aced7ec0b58498a293f6dc", True),
     # pinned: end
 }  # fmt: skip
 
