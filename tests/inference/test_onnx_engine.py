@@ -30,7 +30,7 @@ from fracture_desktop.core.inference.engines import load_engine
 from fracture_desktop.core.inference.onnx_engine import OnnxEngine
 from fracture_desktop.core.inference.prediction import Prediction
 from fracture_desktop.core.paths import models_root, resources_root
-from fracture_desktop.training.dataset import fracatlas_samples
+from fracture_desktop.training.dataset import source_samples
 from fracture_desktop.training.export import untrained_model_dir
 from fracture_desktop.training.onnx_export import export_onnx
 
@@ -84,7 +84,7 @@ def test_the_shipped_model_scores_fracatlas_fractures_alike(
     engines: tuple[OnnxEngine, InferenceEngine], fracatlas_dir: Path
 ) -> None:
     onnx_engine, torch_engine = engines
-    fractured = [s for s in fracatlas_samples(fracatlas_dir) if s.split == "test" and s.label]
+    fractured = [s for s in source_samples(fracatlas_dir) if s.split == "test" and s.label]
     boxes = 0
     for sample in fractured[:4]:
         image = load_image(sample.path)
