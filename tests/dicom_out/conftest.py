@@ -41,13 +41,14 @@ def dciodvfy() -> Callable[[Path], tuple[list[str], list[str]]]:
 
 @pytest.fixture(scope="session")
 def flagging_model(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The untrained model with both thresholds at 0: every image it analyses is flagged
-    "fracture", so that a study gets an SR, a KOS and a GSPS per image."""
+    """The untrained model with both thresholds at the smallest the card check accepts:
+    every image it analyses is flagged "fracture", so that a study gets an SR, a KOS and a
+    GSPS per image."""
     directory = tmp_path_factory.mktemp("flagging") / "fracture_net-flags-all"
     shutil.copytree(model_dir, directory)
     card_path = directory / "model_card.json"
     card = json.loads(card_path.read_text())
     for name in ("fracture", "doubt"):
-        card["thresholds"][name]["value"] = 0.0
+        card["thresholds"][name]["value"] = 1e-9
     card_path.write_text(json.dumps(card, indent=2))
     return directory
