@@ -50,15 +50,17 @@ def _run_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_sources(p: argparse.ArgumentParser, help_text: str) -> None:
+    """``--data``, once per training source (``training/dataset.py``), at least once."""
+    p.add_argument("--data", required=True, type=Path, action="append", help=help_text)
+
+
 def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="score a model on a split or a labelled folder")
     p.add_argument("--model", required=True, type=Path, help="model folder or training run")
-    p.add_argument(
-        "--data",
-        required=True,
-        type=Path,
-        action="append",
-        help="source folder (with splits.csv) or Fractured/ folders; repeat for several, "
+    _add_sources(
+        p,
+        "source folder (with splits.csv) or Fractured/ folders; repeat for several, "
         "each scored on its own (a run is calibrated on all their val splits)",
     )
     p.add_argument("--split", default="test", help="source split (ignored for folders)")
@@ -151,13 +153,7 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
         "export-model", help="calibrate a run on val, score it on test, write models/<id>/"
     )
     p.add_argument("--run", required=True, type=Path, help="training run folder")
-    p.add_argument(
-        "--data",
-        required=True,
-        type=Path,
-        action="append",
-        help="source folder (with splits.csv); repeat for the run's every source",
-    )
+    _add_sources(p, "source folder (with splits.csv); repeat for the run's every source")
     p.add_argument("--out", required=True, type=Path, help="model folder to write")
     p.add_argument("--eval-dir", required=True, type=Path, help="where test reports go")
     p.add_argument("--id", required=True, help="model id, e.g. fracture_net-v1")
@@ -213,13 +209,7 @@ def _add_fit_domain(sub: argparse._SubParsersAction) -> None:
         help="fit a model folder's domain check on its sources' train/val (no retraining)",
     )
     p.add_argument("--model", required=True, type=Path, help="model folder to complete")
-    p.add_argument(
-        "--data",
-        required=True,
-        type=Path,
-        action="append",
-        help="source folder (with splits.csv); repeat for several",
-    )
+    _add_sources(p, "source folder (with splits.csv); repeat for several")
     p.add_argument("--cache-dir", type=Path, default=Path("cache"))
 
 

@@ -36,6 +36,7 @@ from fracture_desktop.core.imaging.model_input import (
     intensity_step,
     model_input,
 )
+from fracture_desktop.core.site_labels import folder_label
 
 REGIONS = ("hand", "leg", "hip", "shoulder", "mixed")
 #: Where FracAtlas keeps its COCO fracture boxes, relative to the data folder.
@@ -47,9 +48,6 @@ RESIZED = Path("resized.csv")
 #: Long sides (px) of the original image that split FracAtlas into its sources: a size marks
 #: the device an image came from, and fracture prevalence differs between them.
 SOURCE_EDGES = (600, 1500)
-#: Folder names that mark labels in an external data set, lower-cased.
-POSITIVE_DIRS = frozenset({"fractured"})
-NEGATIVE_DIRS = frozenset({"non_fractured", "not_fractured", "nonfractured"})
 
 
 @dataclass(frozen=True)
@@ -257,13 +255,14 @@ def _sized_as(candidates: list[Sample], reference: list[Sample]) -> list[Sample]
     return [s for s in candidates if s.image_id in drawn]
 
 
-def _class_folders(images: Path) -> dict[int, Path]:
-    """The positive and negative class folders under ``images`` (any case)."""
+def _class_folders(root: Path) -> dict[int, Path]:
+    """The class folders directly under ``root`` by label, named as a site's folders are
+    (:func:`~fracture_desktop.core.site_labels.folder_label`)."""
     found: dict[int, Path] = {}
-    for child in sorted(images.iterdir()):
-        name = child.name.lower()
-        if child.is_dir() and name in POSITIVE_DIRS | NEGATIVE_DIRS:
-            found[int(name in POSITIVE_DIRS)] = child
+    for child in sorted(root.iterdir()):
+        label = folder_label(child.name) if child.is_dir() else None
+        if label is not None:
+            found[label] = child
     return found
 
 
@@ -301,17 +300,19 @@ def source_samples(root: Path) -> list[Sample]:
     return samples
 
 
-def source_boxes(root: Path) -> dict[str, FractureBoxes]:
+def source_boxes(root: Path, samples: list[Sample] | None = None) -> dict[str, FractureBoxes]:
     """The fracture boxes of one source by image id: FracAtlas' COCO file, or
     ``annotations/boxes.json`` with corner boxes in the stored image's pixels (the
     MURA-derived set's polygons' bounding boxes). Empty when the source has none; boxes of
-    images the folder does not hold are left out."""
+    images the folder does not hold are left out. ``samples``: the source's samples, when
+    they are already read."""
     root = Path(root)
     if (root / ANNOTATIONS).is_file():
         return fracture_boxes(root / ANNOTATIONS)
     if not (root / CORNER_BOXES).is_file():
         return {}
-    held = {s.image_id: s.path for s in source_samples(root) if s.path.is_file()}
+    every = source_samples(root) if samples is None else samples
+    held = {s.image_id: s.path for s in every if s.path.is_file()}
     found = {}
     for image_id, entries in json.loads((root / CORNER_BOXES).read_text()).items():
         if image_id not in held:
@@ -335,8 +336,9 @@ def load_sources(roots: list[Path]) -> tuple[list[Sample], dict[str, FractureBox
     samples: list[Sample] = []
     boxes: dict[str, FractureBoxes] = {}
     for root in roots:
-        samples += source_samples(root)
-        boxes |= source_boxes(root)
+        found = source_samples(root)
+        samples += found
+        boxes |= source_boxes(root, found)
     repeated = [k for k, n in Counter(s.image_id for s in samples).items() if n > 1]
     if repeated:
         raise ValueError(f"image ids repeat across sources: {', '.join(repeated[:5])}")
@@ -346,11 +348,7 @@ def load_sources(roots: list[Path]) -> tuple[list[Sample], dict[str, FractureBox
 def folder_samples(root: Path) -> list[Sample]:
     """Samples from any folder laid out as ``Fractured/`` + ``Non_fractured/`` (any case)."""
     samples = []
-    for child in sorted(Path(root).iterdir()):
-        name = child.name.lower()
-        if not child.is_dir() or name not in POSITIVE_DIRS | NEGATIVE_DIRS:
-            continue
-        label = int(name in POSITIVE_DIRS)
+    for label, child in sorted(_class_folders(Path(root)).items(), key=lambda x: x[1]):
         for path in sorted(p for p in child.rglob("*") if p.is_file()):
             samples.append(Sample(image_id=path.name, path=path, label=label))
     if not samples:

@@ -40,6 +40,19 @@ def _open_without_identities(qtbot, window, folder: Path, monkeypatch) -> None:
     assert window.session.identities == {}
 
 
+def _analysed_then_reopened(qtbot, make_window, folder: Path, monkeypatch):
+    """A folder analysed in one window, then opened in a new one (a restart) before its
+    identities are hashed; returns that window and its engine, which counts model calls."""
+    window = make_window(engine=FakeEngine(SCORES))
+    open_and_wait(qtbot, window, folder)
+    _analyse(qtbot, window)
+    window.close()
+    again = FakeEngine({})
+    reopened = make_window(engine=again)
+    _open_without_identities(qtbot, reopened, folder, monkeypatch)
+    return reopened, again
+
+
 def _rows(path: Path) -> dict[str, dict[str, str]]:
     with path.open(encoding="utf-8-sig", newline="") as f:
         return {Path(row["file_path"]).name: row for row in csv.DictReader(f)}
@@ -114,14 +127,7 @@ def test_a_store_that_fills_up_never_ends_an_analysis(
 def test_analyse_right_after_opening_reuses_kept_results(
     qtbot, make_window, sample_folder: Path, monkeypatch
 ) -> None:
-    window = make_window(engine=FakeEngine(SCORES))
-    open_and_wait(qtbot, window, sample_folder)
-    _analyse(qtbot, window)
-    window.close()
-
-    again = FakeEngine({})
-    reopened = make_window(engine=again)
-    _open_without_identities(qtbot, reopened, sample_folder, monkeypatch)
+    reopened, again = _analysed_then_reopened(qtbot, make_window, sample_folder, monkeypatch)
     _analyse(qtbot, reopened)
     assert again.calls == 0  # found by path, size and mtime (or UID), not hashed again
     assert len(reopened.session.findings) == IMAGE_COUNT
@@ -130,14 +136,7 @@ def test_analyse_right_after_opening_reuses_kept_results(
 def test_export_after_a_restart_reuses_kept_results_and_confirms(
     qtbot, make_window, sample_folder: Path, monkeypatch
 ) -> None:
-    window = make_window(engine=FakeEngine(SCORES))
-    open_and_wait(qtbot, window, sample_folder)
-    _analyse(qtbot, window)
-    window.close()
-
-    again = FakeEngine({})
-    reopened = make_window(engine=again)
-    _open_without_identities(qtbot, reopened, sample_folder, monkeypatch)
+    reopened, again = _analysed_then_reopened(qtbot, make_window, sample_folder, monkeypatch)
     out = sample_folder.parent / "out"
     out.mkdir()
     written, cancelled = _export(qtbot, reopened, monkeypatch, None, out / "r.csv", False)
