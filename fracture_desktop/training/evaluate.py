@@ -93,8 +93,9 @@ def calibrate_run(
     logits = logits_for(engine, val, cache_dir)
     temperature = metrics.fit_temperature(labels, logits)
     probs = 1.0 / (1.0 + np.exp(-logits / temperature))
-    fracture, doubt = metrics.operating_thresholds(labels, probs)
-    rules = metrics.threshold_rules("val")
+    sources = np.array([s.source for s in val])
+    fracture, doubt = metrics.operating_thresholds(labels, probs, sources)
+    rules = metrics.threshold_rules("val", per_source=len(set(sources)) > 1)
     parts: dict[str, Any] = {
         "calibration": {
             "method": "temperature scaling, NLL on the val split",

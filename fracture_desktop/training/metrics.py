@@ -245,28 +245,47 @@ def summary(labels: np.ndarray, probs: np.ndarray, thresholds: dict[str, float])
     return out
 
 
-def operating_thresholds(labels: np.ndarray, probs: np.ndarray) -> tuple[float, float]:
+def operating_thresholds(
+    labels: np.ndarray, probs: np.ndarray, sources: np.ndarray | None = None
+) -> tuple[float, float]:
     """The card's two thresholds, ``(fracture, doubt)``, chosen on ``labels`` / ``probs``.
 
     ``fracture``: the lowest threshold whose specificity reaches
     :data:`SPECIFICITY_TARGET` with :data:`CONFIDENCE`; ``doubt``: the highest whose
     sensitivity reaches :data:`SENSITIVITY_TARGET` so, never above ``fracture``. Used on
     ``val`` for a model card and on a site's own cases by ``fracture-desktop validate``.
+
+    With ``sources`` (each image's source), ``doubt`` must reach its sensitivity on every
+    source's images, not only on their union: it is the lowest of the sources' own
+    ``doubt``, because a source whose fractures score lower than another's would otherwise
+    lose sensitivity to the mix (efficientnet_lite0-v5, docs/MODEL.md).
     """
     labels = np.asarray(labels).astype(int)
     probs = np.asarray(probs, dtype=np.float64)
     fracture = threshold_for_specificity(labels, probs, SPECIFICITY_TARGET, CONFIDENCE)
-    doubt = min(fracture, threshold_for_sensitivity(labels, probs, SENSITIVITY_TARGET, CONFIDENCE))
+    groups = (
+        [np.ones(len(labels), dtype=bool)]
+        if sources is None
+        else [np.asarray(sources) == source for source in np.unique(sources)]
+    )
+    doubt = min(
+        fracture,
+        *(
+            threshold_for_sensitivity(labels[g], probs[g], SENSITIVITY_TARGET, CONFIDENCE)
+            for g in groups
+        ),
+    )
     return fracture, doubt
 
 
-def threshold_rules(split: str) -> dict[str, str]:
+def threshold_rules(split: str, per_source: bool = False) -> dict[str, str]:
     """How :func:`operating_thresholds` chose each threshold on ``split``, for cards and
     validation reports."""
     bound = f"on {split} with {CONFIDENCE:.0%} confidence (one-sided Clopper-Pearson bound)"
+    each = " on each source's images" if per_source else ""
     return {
         "fracture": f"lowest threshold with specificity >= {SPECIFICITY_TARGET} {bound}",
-        "doubt": f"highest threshold with sensitivity >= {SENSITIVITY_TARGET} {bound}",
+        "doubt": f"highest threshold with sensitivity >= {SENSITIVITY_TARGET}{each} {bound}",
     }
 
 

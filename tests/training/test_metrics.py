@@ -96,3 +96,35 @@ def test_a_confident_threshold_leaves_a_margin() -> None:
     assert spec_sure > metrics.threshold_for_specificity(labels, probs, 0.9)
     negatives_below = int(np.sum(probs[labels == 0] < spec_sure))
     assert metrics.rate_lower_bound(negatives_below, 400, 0.95) >= 0.9
+
+
+def test_doubt_reaches_its_sensitivity_on_each_source() -> None:
+    # Source "b"'s fractures score higher than source "a"'s: on the union, doubt can sit
+    # above a quarter of a's fractures, yet with the sources named it must catch a's too.
+    rng = np.random.default_rng(1)
+    labels = np.array([1] * 100 + [0] * 300 + [1] * 300 + [0] * 100)
+    probs = np.concatenate(
+        [
+            rng.uniform(0.2, 0.7, 100),
+            rng.uniform(0.0, 0.5, 300),
+            rng.uniform(0.6, 1.0, 300),
+            rng.uniform(0.0, 0.5, 100),
+        ]
+    )
+    sources = np.array(["a"] * 400 + ["b"] * 400)
+    a_fractures = probs[(sources == "a") & (labels == 1)]
+
+    _, union_doubt = metrics.operating_thresholds(labels, probs)
+    _, doubt = metrics.operating_thresholds(labels, probs, sources)
+
+    assert np.mean(a_fractures >= union_doubt) < 0.90
+    assert np.mean(a_fractures >= doubt) >= 0.90
+    assert doubt == min(
+        metrics.threshold_for_sensitivity(
+            labels[sources == s],
+            probs[sources == s],
+            metrics.SENSITIVITY_TARGET,
+            metrics.CONFIDENCE,
+        )
+        for s in ("a", "b")
+    )
