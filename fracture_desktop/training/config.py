@@ -77,7 +77,6 @@ class TrainConfig:
         "window", "the input's last step: window, or equalised (core/imaging/model_input.py)"
     )
     init: str = option("", "start from these weights (fine-tuning)")
-    box_weight: float = option(0.0, "weight of the box-guidance loss (0: off)")
     ema_decay: float = option(0.0, "average the weights with this decay (0: off)")
     teacher: str = option("", "training run to distil from (its best.pt)")
     distill_weight: float = option(0.5, "share of the distillation loss")

@@ -106,7 +106,8 @@ def fracture_boxes(annotations: Path) -> dict[str, FractureBoxes]:
 def box_masks(
     samples: list[Sample], spec: InputSpec, boxes: dict[str, FractureBoxes]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Fracture boxes drawn into model-input coordinates, for box-guided training.
+    """Fracture boxes drawn into model-input coordinates, for a localisation head's loss and
+    the shift-robust augmentation, which keeps them clear of what it draws.
 
     Returns ``masks`` (N, size, size), uint8, 1 inside a box once the image is placed in the
     input square as :func:`~fracture_desktop.core.imaging.model_input.model_input` places

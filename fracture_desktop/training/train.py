@@ -33,7 +33,6 @@ from fracture_desktop.training.dataset import (
 )
 from fracture_desktop.training.distillation import Teacher
 from fracture_desktop.training.epoch_data import TrainingImages
-from fracture_desktop.training.handlers.box_guide import BoxGuideLoss
 from fracture_desktop.training.handlers.checkpoints import Checkpoints
 from fracture_desktop.training.handlers.early_stop import EarlyStop
 from fracture_desktop.training.handlers.hard_negatives import HardNegatives
@@ -168,9 +167,8 @@ def _handlers(
 ) -> tuple[list[Handler], TrainingImages]:
     """The run's handlers, in the order the loop calls them, and its training images.
 
-    They are made in an order that keeps the torch draws of older runs (the box guide's
-    and the hint's layers, the teacher's network): a run reproduces one made before the
-    loop had handlers.
+    They are made in an order that keeps the torch draws of older runs (the hint's layer,
+    the teacher's network): a run reproduces one made before the loop had handlers.
     """
     localises = hasattr(model, "forward_with_map")
     train, val, boxes = data.train, data.val, data.boxes
@@ -184,10 +182,8 @@ def _handlers(
         )
     masks = known = None
     localiser = None
-    if config.box_weight or localises or config.shift_robust:
+    if localises or config.shift_robust:
         masks, known = box_masks(train.samples, spec, boxes)
-        if config.box_weight:
-            handlers.append(BoxGuideLoss(model, spec, masks, known, config.box_weight))
         if localises:
             val_masks, val_known = box_masks(val.samples, spec, boxes)
             localiser = LocaliserLoss(
@@ -222,10 +218,10 @@ def train(config: TrainConfig) -> Path:
     Resumes from ``out/last.pt`` when it exists. Stops at ``epochs``, after ``patience``
     epochs without val improvement, or when ``budget_minutes`` of training time are spent.
     Each feature a setting turns on is a handler (``training/handlers/``): ``ema_decay``
-    a weight average that val scores and ``best.pt`` keeps, ``box_weight`` the box guide's
-    loss, ``teacher`` distillation (with ``distill_weight``) and ``hint_weight`` the
-    embedding hint, ``hard_negative_weight`` more loss on each batch's highest-scored
-    normals, a localising network its map's loss (``localiser_weight``).
+    a weight average that val scores and ``best.pt`` keeps, ``teacher`` distillation (with
+    ``distill_weight``) and ``hint_weight`` the embedding hint, ``hard_negative_weight``
+    more loss on each batch's highest-scored normals, a localising network its map's loss
+    (``localiser_weight``).
     """
     if config.hint_weight and not config.teacher:
         raise ValueError("an embedding hint needs a teacher")

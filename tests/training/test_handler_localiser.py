@@ -8,8 +8,8 @@ import torch
 from toy_training import SPEC, ToyNet, toy_batch, toy_inputs, toy_masks, toy_run
 
 from fracture_desktop.core.inference.efficientnet_lite import EfficientNetLite0Evidence
-from fracture_desktop.training.box_guidance import cell_loss, top_cell_loss
 from fracture_desktop.training.handlers.localiser import LocaliserLoss
+from fracture_desktop.training.map_cells import cell_loss, top_cell_loss
 from fracture_desktop.training.scoring import predict_with_maps
 
 

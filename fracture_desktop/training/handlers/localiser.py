@@ -9,11 +9,17 @@ from torch import nn
 
 from fracture_desktop.core.imaging.model_input import InputSpec
 from fracture_desktop.core.inference.efficientnet_lite import EfficientNetLite0Evidence
-from fracture_desktop.training.box_guidance import cell_loss, positive_weight, top_cell_loss
 from fracture_desktop.training.epoch_data import Batch
-from fracture_desktop.training.handlers.box_guide import batch_masks
 from fracture_desktop.training.loop import LossTerm, Run
+from fracture_desktop.training.map_cells import cell_loss, positive_weight, top_cell_loss
 from fracture_desktop.training.scoring import predict_with_maps, top_cell_pointing
+
+
+def batch_masks(batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+    """The batch's box masks and whether each is known; an error when it carries none."""
+    if batch.masks is None or batch.known is None:
+        raise ValueError("this loss needs the batches' box masks")
+    return batch.masks, batch.known
 
 
 class LocaliserLoss(LossTerm):
@@ -32,7 +38,7 @@ class LocaliserLoss(LossTerm):
     weight : float
         The cell loss's weight.
     top_cell_weight : float
-        The weight of :func:`~fracture_desktop.training.box_guidance.top_cell_loss` over
+        The weight of :func:`~fracture_desktop.training.map_cells.top_cell_loss` over
         the evidence network's number of cells (0: off).
     """
 

@@ -1,9 +1,8 @@
-"""Box-guided training: boxes land where model_input puts the image, and travel with it."""
+"""Box masks: boxes land where model_input puts the image, travel with it, and mark the
+localisation map's cells."""
 
 from __future__ import annotations
 
-import dataclasses
-import json
 from pathlib import Path
 
 import numpy as np
@@ -11,17 +10,14 @@ import pytest
 import torch
 
 from fracture_desktop.core.imaging.model_input import InputSpec, fit_box
-from fracture_desktop.core.inference.models import FractureNet
 from fracture_desktop.training.augment import augment_batch_with_masks, training_augmentation
-from fracture_desktop.training.box_guidance import BoxGuide, cell_targets, top_cell_loss
-from fracture_desktop.training.config import TrainConfig
 from fracture_desktop.training.dataset import (
     ANNOTATIONS,
     box_masks,
     fracture_boxes,
     source_samples,
 )
-from fracture_desktop.training.train import train
+from fracture_desktop.training.map_cells import cell_loss, cell_targets, top_cell_loss
 
 
 def test_box_masks_follow_the_letterbox(fracatlas_dir: Path) -> None:
@@ -61,34 +57,14 @@ def test_masks_move_with_their_images() -> None:
     assert not torch.equal(moved[0], moved[1]), "each image draws its own parameters"
 
 
-def test_guide_targets_cells_and_skips_unknown_masks() -> None:
-    model = FractureNet()
-    guide = BoxGuide(model, FractureNet.input_spec)
-    assert guide.grid == [16, 16]
+def test_cells_a_box_touches_are_the_targets_and_unknown_masks_add_nothing() -> None:
     masks = torch.zeros(2, 1, 256, 256, dtype=torch.uint8)
     masks[0, 0, 100, 200] = 1
-    cells = cell_targets(masks, guide.grid)
+    cells = cell_targets(masks, (16, 16))
     assert cells.sum() == 1 and cells[0, 100 // 16, 200 // 16] == 1
-    model(torch.rand(2, 1, 256, 256))
-    assert guide.loss(masks, torch.tensor([True, True]), 10.0) > 0
-    assert guide.loss(masks, torch.tensor([False, False]), 10.0) == 0
-
-
-def test_box_guided_smoke_run_ships_the_plain_network(
-    smoke_config: TrainConfig, tmp_path: Path
-) -> None:
-    config = dataclasses.replace(smoke_config, epochs=1, box_weight=1.0)
-    best = train(config)
-    (record,) = [
-        json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()
-    ]
-    assert record["box_loss"] > 0
-    assert "guide" in torch.load(tmp_path / "run" / "last.pt", weights_only=False)
-    # The guide's head is training-only: the best weights load into the app's network as is.
-    FractureNet().load_state_dict(torch.load(best, weights_only=True))
-    # A resumed run restores the guide too.
-    train(dataclasses.replace(config, epochs=2))
-    assert len((tmp_path / "run" / "log.jsonl").read_text().splitlines()) == 2
+    logits = torch.zeros(2, 16, 16)
+    assert cell_loss(logits, masks, torch.tensor([True, True]), 10.0) > 0
+    assert cell_loss(logits, masks, torch.tensor([False, False]), 10.0) == 0
 
 
 def test_top_cell_loss_charges_a_lit_cell_away_from_the_boxes() -> None:

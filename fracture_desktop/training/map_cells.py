@@ -1,12 +1,9 @@
-"""Box-guided training: teach the Grad-CAM layer where FracAtlas' fracture boxes are.
+"""The cells of a localisation map that a fracture box touches, and the map's loss.
 
-FracAtlas gives a box for every fractured image, but an image-level loss uses none of
-them, and with 2,425 training images a network can score well on shortcuts (hardware,
-casts, the body part) rather than on the fracture. A training-only 1 x 1 convolution reads
-the network's Grad-CAM layer and is trained, beside the image-level loss, to mark the grid
-cells that a box touches (every cell of a non-fractured image is negative). The extra loss
-shapes the shared features; the head itself is dropped with the training run, so the
-shipped network, its weights file and the app are unchanged.
+FracAtlas gives a box for every fractured image. A localising network's objectness map
+(efficientnet_lite0-v3's head, :mod:`fracture_desktop.core.inference.localiser`) is trained,
+beside the image-level loss, to mark the grid cells that a box touches; every cell of a
+non-fractured image is negative.
 """
 
 from __future__ import annotations
@@ -16,51 +13,6 @@ import math
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
-
-from fracture_desktop.core.imaging.model_input import InputSpec
-from fracture_desktop.training.architectures import run_blank
-
-
-class BoxGuide(nn.Module):
-    """A 1 x 1 convolution on ``model.cam_layer`` that predicts fracture cells.
-
-    Parameters
-    ----------
-    model : nn.Module
-        The network being trained; its ``cam_layer`` output is read through a forward hook,
-        so the network's own forward pass is not changed.
-    spec : InputSpec
-        The network's input, used once to find the layer's channels and grid size.
-    """
-
-    def __init__(self, model: nn.Module, spec: InputSpec) -> None:
-        super().__init__()
-        self._features: torch.Tensor | None = None
-        self._hook = model.cam_layer.register_forward_hook(self._keep)
-        run_blank(model, spec)
-        assert self._features is not None
-        channels, *self.grid = self._features.shape[1:]
-        self.head = nn.Conv2d(channels, 1, 1)
-
-    def _keep(self, _module: nn.Module, _inputs: object, output: torch.Tensor) -> None:
-        self._features = output
-
-    def positive_weight(self, masks: np.ndarray, known: np.ndarray) -> float:
-        """Weight of a box cell against a free cell on this head's grid (see
-        :func:`positive_weight`)."""
-        return positive_weight(masks, known, self.grid)
-
-    def loss(
-        self, masks: torch.Tensor, known: torch.Tensor, positive_weight: float
-    ) -> torch.Tensor:
-        """Cell-wise cross-entropy for the batch the network has just seen.
-
-        Samples whose mask is not ``known`` add nothing.
-        """
-        if self._features is None:
-            raise RuntimeError("run the network on the batch before asking for its box loss")
-        return cell_loss(self.head(self._features)[:, 0], masks, known, positive_weight)
 
 
 def cell_targets(masks: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
