@@ -104,16 +104,6 @@ def parameter_count(name: str) -> int:
     return sum(p.numel() for p in build().parameters())
 
 
-def run_blank(model: nn.Module, spec: InputSpec) -> None:
-    """Run ``model`` once on a blank input in eval mode, then restore its mode: lets a hook
-    on one of its layers learn that layer's shape."""
-    was_training = model.training
-    model.eval()
-    with torch.no_grad():
-        model(torch.zeros(1, spec.channels, spec.size, spec.size))
-    model.train(was_training)
-
-
 def names() -> list[str]:
     return [*ARCHITECTURES, *_TORCHVISION]
 

@@ -78,9 +78,6 @@ class TrainConfig:
     )
     init: str = option("", "start from these weights (fine-tuning)")
     ema_decay: float = option(0.0, "average the weights with this decay (0: off)")
-    teacher: str = option("", "training run to distil from (its best.pt)")
-    distill_weight: float = option(0.5, "share of the distillation loss")
-    hint_weight: float = option(0.0, "weight of the loss on the teacher's image embedding (0: off)")
     localiser_weight: float = option(
         1.0, "weight of the localisation head's box loss (localising networks only)"
     )

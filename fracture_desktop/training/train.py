@@ -31,14 +31,12 @@ from fracture_desktop.training.dataset import (
     original_long_sides,
     source_bins,
 )
-from fracture_desktop.training.distillation import Teacher
 from fracture_desktop.training.epoch_data import TrainingImages
 from fracture_desktop.training.handlers.checkpoints import Checkpoints
 from fracture_desktop.training.handlers.early_stop import EarlyStop
 from fracture_desktop.training.handlers.hard_negatives import HardNegatives
 from fracture_desktop.training.handlers.localiser import LocaliserLoss
 from fracture_desktop.training.handlers.log import EpochLog
-from fracture_desktop.training.handlers.teacher import Distillation, Hint
 from fracture_desktop.training.handlers.weight_average import WeightAverage
 from fracture_desktop.training.loop import Handler, Run, Schedule, Validation, run_epochs
 
@@ -165,16 +163,11 @@ def _draw(config: TrainConfig, data: _Data) -> np.ndarray | None:
 def _handlers(
     config: TrainConfig, model: nn.Module, spec: InputSpec, data: _Data
 ) -> tuple[list[Handler], TrainingImages]:
-    """The run's handlers, in the order the loop calls them, and its training images.
-
-    They are made in an order that keeps the torch draws of older runs (the hint's layer,
-    the teacher's network): a run reproduces one made before the loop had handlers.
-    """
+    """The run's handlers, in the order the loop calls them, and its training images."""
     localises = hasattr(model, "forward_with_map")
     train, val, boxes = data.train, data.val, data.boxes
     handlers: list[Handler] = []
     if config.ema_decay:
-        # Before any handler hooks the network, so that the average's copy has no hook.
         handlers.append(
             WeightAverage(
                 model, config.ema_decay, train.inputs, val.inputs, val.labels, spec.channels
@@ -190,13 +183,7 @@ def _handlers(
                 spec, masks, known, val.inputs, val.labels, val_masks, val_known,
                 config.localiser_weight, config.top_cell_weight,
             )  # fmt: skip
-    if config.teacher:
-        distillation = Distillation(Teacher(Path(config.teacher), spec), config.distill_weight)
-        handlers.append(distillation)
-        if config.hint_weight:
-            handlers.append(Hint(model, spec, distillation, train.inputs, config.hint_weight))
     if config.hard_negative_weight:
-        # After the teacher, which reweighs the labels' loss: this term keeps its weight.
         handlers.append(HardNegatives(config.hard_negative_weight))
     if localiser is not None:
         # Its term is added last, as before it was a handler.
@@ -218,13 +205,10 @@ def train(config: TrainConfig) -> Path:
     Resumes from ``out/last.pt`` when it exists. Stops at ``epochs``, after ``patience``
     epochs without val improvement, or when ``budget_minutes`` of training time are spent.
     Each feature a setting turns on is a handler (``training/handlers/``): ``ema_decay``
-    a weight average that val scores and ``best.pt`` keeps, ``teacher`` distillation (with
-    ``distill_weight``) and ``hint_weight`` the embedding hint, ``hard_negative_weight``
-    more loss on each batch's highest-scored normals, a localising network its map's loss
+    a weight average that val scores and ``best.pt`` keeps, ``hard_negative_weight`` more
+    loss on each batch's highest-scored normals, a localising network its map's loss
     (``localiser_weight``).
     """
-    if config.hint_weight and not config.teacher:
-        raise ValueError("an embedding hint needs a teacher")
     if config.threads:
         torch.set_num_threads(config.threads)
     # The code that trains is the code checked out now, not when the run ends.
