@@ -84,9 +84,6 @@ class TrainConfig:
     top_cell_weight: float = option(
         0.0, "weight of the loss on each image's strongest map cells (localising networks only)"
     )
-    hard_negative_weight: float = option(
-        0.0, "weight of the loss on each batch's highest-scored quarter of normals (0: off)"
-    )
     shift_robust: bool = option(
         False,
         "randomise framing and acquisition, draw sources evenly (training/acquisition.py)",

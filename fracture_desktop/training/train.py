@@ -34,7 +34,6 @@ from fracture_desktop.training.dataset import (
 from fracture_desktop.training.epoch_data import TrainingImages
 from fracture_desktop.training.handlers.checkpoints import Checkpoints
 from fracture_desktop.training.handlers.early_stop import EarlyStop
-from fracture_desktop.training.handlers.hard_negatives import HardNegatives
 from fracture_desktop.training.handlers.localiser import LocaliserLoss
 from fracture_desktop.training.handlers.log import EpochLog
 from fracture_desktop.training.handlers.weight_average import WeightAverage
@@ -183,8 +182,6 @@ def _handlers(
                 spec, masks, known, val.inputs, val.labels, val_masks, val_known,
                 config.localiser_weight, config.top_cell_weight,
             )  # fmt: skip
-    if config.hard_negative_weight:
-        handlers.append(HardNegatives(config.hard_negative_weight))
     if localiser is not None:
         # Its term is added last, as before it was a handler.
         handlers.append(localiser)
@@ -205,9 +202,8 @@ def train(config: TrainConfig) -> Path:
     Resumes from ``out/last.pt`` when it exists. Stops at ``epochs``, after ``patience``
     epochs without val improvement, or when ``budget_minutes`` of training time are spent.
     Each feature a setting turns on is a handler (``training/handlers/``): ``ema_decay``
-    a weight average that val scores and ``best.pt`` keeps, ``hard_negative_weight`` more
-    loss on each batch's highest-scored normals, a localising network its map's loss
-    (``localiser_weight``).
+    a weight average that val scores and ``best.pt`` keeps, a localising network its map's
+    loss (``localiser_weight``).
     """
     if config.threads:
         torch.set_num_threads(config.threads)
