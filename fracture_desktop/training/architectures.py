@@ -56,7 +56,6 @@ _PRETRAINED = frozenset(
     {
         "efficientnet_lite0",
         "efficientnet_lite0_loc",
-        "efficientnet_lite0_evidence",
         "efficientnet_lite1_loc",
         "efficientnet_lite2_loc",
     }

@@ -81,9 +81,6 @@ class TrainConfig:
     localiser_weight: float = option(
         1.0, "weight of the localisation head's box loss (localising networks only)"
     )
-    top_cell_weight: float = option(
-        0.0, "weight of the loss on each image's strongest map cells (localising networks only)"
-    )
     shift_robust: bool = option(
         False,
         "randomise framing and acquisition, draw sources evenly (training/acquisition.py)",

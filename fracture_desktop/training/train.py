@@ -180,7 +180,7 @@ def _handlers(
             val_masks, val_known = box_masks(val.samples, spec, boxes)
             localiser = LocaliserLoss(
                 spec, masks, known, val.inputs, val.labels, val_masks, val_known,
-                config.localiser_weight, config.top_cell_weight,
+                config.localiser_weight,
             )  # fmt: skip
     if localiser is not None:
         # Its term is added last, as before it was a handler.

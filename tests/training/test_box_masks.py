@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pytest
 import torch
 
 from fracture_desktop.core.imaging.model_input import InputSpec, fit_box
@@ -17,7 +16,7 @@ from fracture_desktop.training.dataset import (
     fracture_boxes,
     source_samples,
 )
-from fracture_desktop.training.map_cells import cell_loss, cell_targets, top_cell_loss
+from fracture_desktop.training.map_cells import cell_loss, cell_targets
 
 
 def test_box_masks_follow_the_letterbox(fracatlas_dir: Path) -> None:
@@ -65,31 +64,3 @@ def test_cells_a_box_touches_are_the_targets_and_unknown_masks_add_nothing() -> 
     logits = torch.zeros(2, 16, 16)
     assert cell_loss(logits, masks, torch.tensor([True, True]), 10.0) > 0
     assert cell_loss(logits, masks, torch.tensor([False, False]), 10.0) == 0
-
-
-def test_top_cell_loss_charges_a_lit_cell_away_from_the_boxes() -> None:
-    masks = torch.zeros(2, 1, 32, 32, dtype=torch.uint8)
-    masks[0, 0, 8:12, 8:12] = 1  # image 0 is fractured: one box, cells (2, 2) of a 8 x 8 grid
-    known = torch.tensor([True, True])
-    quiet = torch.full((2, 8, 8), -8.0)
-    quiet[0, 2, 2] = 8.0  # the box's one cell is lit
-
-    def loss(logits: torch.Tensor, known: torch.Tensor = known) -> float:
-        return float(top_cell_loss(logits, masks, known, cells=1))
-
-    assert loss(quiet) < 0.01, "boxes lit, everything else quiet"
-    slot = quiet.clone()
-    slot[:, 7, 7] = 8.0  # one cell far from any box, lit on both images
-    # k = 1: the lit free cell alone is the outside mean on each image.
-    free = float(torch.nn.functional.softplus(torch.tensor(8.0)))
-    assert loss(slot) == pytest.approx(2 * free / 2, rel=1e-3)
-    unlit = quiet.clone()
-    unlit[0, 2, 2] = -8.0
-    assert loss(unlit) == pytest.approx(free / 2, rel=1e-3), "the box's cell is not lit"
-    # A sample whose mask is unknown adds nothing, lit or not.
-    assert loss(slot, torch.tensor([True, False])) == pytest.approx(free, rel=1e-3)
-    # An image without boxes (image 1) leaves no infinity in the gradient.
-    slot.requires_grad_(True)
-    top_cell_loss(slot, masks, known, cells=4).backward()
-    assert slot.grad is not None and torch.isfinite(slot.grad).all()
-    assert slot.grad[1, 7, 7] > 0, "the lit free cell is pushed down"

@@ -11,7 +11,6 @@ from fracture_desktop.core.inference.efficientnet_lite import (
     LITE1,
     LITE2,
     EfficientNetLite0,
-    EfficientNetLite0Evidence,
     EfficientNetLite0Localiser,
     EfficientNetLite2Localiser,
     EfficientNetLiteLocaliser,
@@ -53,11 +52,10 @@ def test_other_weights_are_refused() -> None:
         load_imagenet(EfficientNetLite2Localiser(), imagenet_state(LITE1))
 
 
-@pytest.mark.parametrize("localiser", [EfficientNetLite0Localiser, EfficientNetLite0Evidence])
-def test_the_localising_lite0s_start_from_imagenet_with_a_fresh_head(
-    lite0_state: dict[str, torch.Tensor], localiser: type[EfficientNetLite0Localiser]
+def test_the_localising_lite0_starts_from_imagenet_with_a_fresh_head(
+    lite0_state: dict[str, torch.Tensor],
 ) -> None:
-    model = pretrained(localiser())
+    model = pretrained(EfficientNetLite0Localiser())
     depthwise = "_blocks.4._depthwise_conv.weight"  # a stride-8 tap of the head
     assert torch.equal(model.state_dict()[depthwise], lite0_state[depthwise])
     # The head starts at the fracture prior, not at an ImageNet tensor.

@@ -176,7 +176,7 @@ class EfficientNetLite0(EfficientNetLite):
 
 #: State-dict prefixes of the heads a localising Lite adds to a classifier's weights: a start
 #: from ImageNet or from a classifier's weights lacks them, and they start fresh.
-ADDED_HEADS = ("_localiser.", "_evidence.", "_boxes.")
+ADDED_HEADS = ("_localiser.",)
 
 
 class EfficientNetLiteLocaliser(EfficientNetLite):
@@ -257,75 +257,3 @@ class EfficientNetLite0Boxes(EfficientNetLite0Localiser):
 
     def __init__(self, dropout: float = 0.2) -> None:
         super().__init__(dropout, box_sizes=True, width=CENTRE_WIDTH, depth=CENTRE_DEPTH)
-
-
-class EfficientNetLite0Evidence(EfficientNetLite0Localiser):
-    """EfficientNet-Lite0 whose image logit is read off its objectness map.
-
-    The classifier of :class:`EfficientNetLiteLocaliser` pools the whole image, so it may
-    score what an image's source or framing looks like as readily as a fracture. Here the
-    image's logit is the mean of the map's :attr:`TOP_CELLS` highest cell logits, scaled and
-    shifted (k-max pooling, Durand et al. 2017, "WILDCAT"): an image scores high only where
-    some stride-4 cells look like a fractured box, the only thing the map is trained to
-    find. The blocks past stride 16 and the pooled classifier are kept, so that the ImageNet
-    weights and other Lite0 weights load as they are, but never run.
-    """
-
-    #: Cells pooled into the image logit: about one median FracAtlas box at 256 px
-    #: (14 x 15 px, some 4 x 4 cells of the stride-4 grid).
-    TOP_CELLS = 16
-
-    def __init__(self, dropout: float = 0.2) -> None:
-        super().__init__(dropout)
-        self._evidence = nn.Linear(1, 1)
-        # Start as the top cells' mean itself: positive, so that more evidence means a
-        # higher logit from the first step.
-        nn.init.ones_(self._evidence.weight)
-        nn.init.zeros_(self._evidence.bias)
-
-    @property
-    def classifier(self) -> nn.Module:
-        """The layer the score is read from: the head's objectness convolution, whose input
-        (the pyramid's channels per cell) the domain check pools as the image's embedding."""
-        return self._localiser.objectness
-
-    def _score(self, maps: torch.Tensor) -> torch.Tensor:
-        """The image logits (N,) pooled from the objectness maps (N, 1, rows, cols)."""
-        cells = maps[:, 0].flatten(1)
-        evidence = cells.topk(min(self.TOP_CELLS, cells.shape[1]), dim=1).values.mean(1)
-        return self._evidence(evidence[:, None]).squeeze(1)
-
-    def forward_with_map(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Logits (N,) pooled from the head's maps (N, 1, size / 4, size / 4), and the maps."""
-        taps, _ = self.pyramid(x, to_end=False)
-        maps = self._localiser(taps)
-        return self._score(maps), maps
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        taps, _ = self.pyramid(x, to_end=False)
-        return self._score(self._localiser(taps))
-
-
-class EfficientNetLite0EvidenceBoxes(EfficientNetLite0Evidence):
-    """The evidence network with a centre head beside the head that scores the image.
-
-    The objectness map is trained to light every cell a fracture box touches, which is what
-    the image's score needs but not what a reader needs: its strongest cell falls anywhere
-    in a box, or on the brightest of several. A centre head (as in efficientnet_lite0-v4)
-    reads the same pyramid and gives one peak per fracture with the box's size; it is
-    fitted on the frozen network by ``fit-localiser``, so the score stays exactly as trained.
-    ``forward_with_map`` returns the score and the centre head's maps.
-    """
-
-    BOX_HEAD: ClassVar[str] = "_boxes"
-
-    def __init__(self, dropout: float = 0.2) -> None:
-        super().__init__(dropout)
-        channels = tuple(self.variant.channels[i] for i in self._TAP_STAGES)
-        self._boxes = LocalisationHead(channels, CENTRE_WIDTH, box_sizes=True, depth=CENTRE_DEPTH)
-
-    def forward_with_map(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Logits (N,) pooled from the objectness map, and the centre head's maps
-        (N, 3, size / 4, size / 4)."""
-        taps, _ = self.pyramid(x, to_end=False)
-        return self._score(self._localiser(taps)), self._boxes(taps)
