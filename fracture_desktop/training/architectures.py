@@ -58,12 +58,11 @@ _PRETRAINED = frozenset({"efficientnet_lite0", "efficientnet_lite0_loc"})
 _TORCHVISION_INPUT = InputSpec(size=128, letterbox=True, channels=3)
 
 
-def architecture(name: str, input_size: int = 0, intensity: str = "window") -> Architecture:
+def architecture(name: str, input_size: int = 0) -> Architecture:
     """Look up an architecture by the name used on the command line and in model cards.
 
     ``input_size`` overrides the default input size; networks that end in global pooling
-    (all but ``paper_cnn``) accept any size. ``intensity`` is the input's last step
-    (:attr:`~fracture_desktop.core.imaging.model_input.InputSpec.intensity`).
+    (all but ``paper_cnn``) accept any size.
     """
     if name in ARCHITECTURES:
         cls = ARCHITECTURES[name]
@@ -77,15 +76,22 @@ def architecture(name: str, input_size: int = 0, intensity: str = "window") -> A
         )
     else:
         raise KeyError(f"unknown architecture {name!r}; choose from {sorted(names())}")
-    spec = replace(found.input_spec, size=input_size or found.input_spec.size, intensity=intensity)
+    spec = replace(found.input_spec, size=input_size or found.input_spec.size)
     return replace(found, input_spec=spec)
 
 
 def run_architecture(config: dict) -> Architecture:
-    """The architecture of a run from its saved ``config.json``."""
-    return architecture(
-        config["arch"], config.get("input_size", 0), config.get("intensity", "window")
-    )
+    """The architecture of a run from its saved ``config.json``.
+
+    Raises
+    ------
+    ValueError
+        The run was trained on an input step after the window (``--intensity``, since
+        removed), which this version does not make.
+    """
+    if config.get("intensity", "window") != "window":
+        raise ValueError(f"the run was trained on the {config['intensity']!r} input step")
+    return architecture(config["arch"], config.get("input_size", 0))
 
 
 def parameter_count(name: str) -> int:

@@ -73,9 +73,6 @@ class TrainConfig:
     cache_dir: str = option("cache", path=True)
     threads: int = option(0, "torch CPU threads (0: default)", recorded=True)
     input_size: int = option(0, "override the input size")
-    intensity: str = option(
-        "window", "the input's last step: window, or equalised (core/imaging/model_input.py)"
-    )
     init: str = option("", "start from these weights (fine-tuning)")
     ema_decay: float = option(0.0, "average the weights with this decay (0: off)")
     localiser_weight: float = option(

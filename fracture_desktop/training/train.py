@@ -213,7 +213,7 @@ def train(config: TrainConfig) -> Path:
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(asdict(config), indent=2))
-    arch = architecture(config.arch, config.input_size, config.intensity)
+    arch = architecture(config.arch, config.input_size)
     spec = arch.input_spec
     found = _data(config, spec)
     model = _network(config, arch)

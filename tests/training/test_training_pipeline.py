@@ -45,7 +45,6 @@ def test_training_cache_equals_what_the_app_feeds_the_model(
     for spec in (
         InputSpec(256, True, 1),
         InputSpec(128, False, 3),
-        InputSpec(256, True, 1, "equalised"),
     ):
         cache = build_cache(chosen, spec, tmp_path)
         for row, sample in zip(cache, chosen, strict=True):
