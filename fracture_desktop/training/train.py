@@ -173,17 +173,14 @@ def _handlers(
             )
         )
     masks = known = None
-    localiser = None
     if localises or config.shift_robust:
         masks, known = box_masks(train.samples, spec, boxes)
-        if localises:
-            val_masks, val_known = box_masks(val.samples, spec, boxes)
-            localiser = LocaliserLoss(
-                spec, masks, known, val.inputs, val.labels, val_masks, val_known,
-                config.localiser_weight,
-            )  # fmt: skip
-    if localiser is not None:
-        # Its term is added last, as before it was a handler.
+    if localises:
+        val_masks, val_known = box_masks(val.samples, spec, boxes)
+        localiser = LocaliserLoss(
+            spec, masks, known, val.inputs, val.labels, val_masks, val_known,
+            config.localiser_weight,
+        )  # fmt: skip
         handlers.append(localiser)
     out = Path(config.out)
     # The log is written before the checkpoint that records its epoch.
