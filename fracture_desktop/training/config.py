@@ -87,7 +87,7 @@ class TrainConfig:
         0, "keep the stem and this many first blocks fixed (EfficientNet fine-tunes)"
     )
     holdout: str = option(
-        "", "train without a source or region, for the shift benchmarks (docs/MODEL.md)"
+        "", "train without a source or region, for the shift benchmarks (docs/experiments/)"
     )
 
 
