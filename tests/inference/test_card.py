@@ -61,20 +61,15 @@ def test_impossible_values_in_a_card_file_are_refused(model_dir: Path, tmp_path:
     assert ModelCard.from_document(load_card(model_dir).document(), model_dir).id
 
 
-def test_the_input_s_intensity_step_is_read_and_written(model_dir: Path, tmp_path: Path) -> None:
-    card = load_card(model_dir)
-    # Cards made before the step existed say nothing of it: they read the window.
-    assert "intensity" not in card.raw["input"] and card.input_spec.intensity == "window"
-    equalised = dataclasses.replace(
-        card,
-        directory=tmp_path,
-        input_spec=dataclasses.replace(card.input_spec, intensity="equalised"),
-    )
-    assert equalised.document()["input"]["intensity"] == "equalised"
-    write_card(equalised)
-    assert load_card(tmp_path).input_spec == equalised.input_spec
+def test_a_card_asking_for_an_input_step_after_the_window_is_refused(
+    model_dir: Path, tmp_path: Path
+) -> None:
+    write_card(dataclasses.replace(load_card(model_dir), directory=tmp_path))
     raw = json.loads((tmp_path / CARD_FILE).read_text(encoding="utf-8"))
-    raw["input"]["intensity"] = "clahe"
+    raw["input"]["intensity"] = "window"
+    (tmp_path / CARD_FILE).write_text(json.dumps(raw), encoding="utf-8")
+    assert load_card(tmp_path).input_spec == load_card(model_dir).input_spec
+    raw["input"]["intensity"] = "equalised"
     (tmp_path / CARD_FILE).write_text(json.dumps(raw), encoding="utf-8")
     with pytest.raises(ModelUnavailableError, match="malformed"):
         load_card(tmp_path)

@@ -11,7 +11,6 @@ from fracture_desktop.core.imaging.model_input import InputSpec
 from fracture_desktop.core.inference.engine import frozen
 from fracture_desktop.core.inference.localiser import INITIAL_BOX_SIZE, read_maps
 from fracture_desktop.core.inference.models import ARCHITECTURES
-from fracture_desktop.core.inference.taps import features_of, tapped
 
 SPEC = InputSpec(size=256, letterbox=True, channels=1)
 
@@ -21,8 +20,6 @@ SPEC = InputSpec(size=256, letterbox=True, channels=1)
     [
         ("efficientnet_lite0_loc", 1),
         ("efficientnet_lite0_boxes", 3),
-        ("efficientnet_lite0_evidence", 1),
-        ("efficientnet_lite0_evidence_boxes", 3),
     ],
 )
 def test_localising_lite0_gives_one_logit_and_stride_4_maps(arch: str, channels: int) -> None:
@@ -40,40 +37,6 @@ def test_localising_lite0_gives_one_logit_and_stride_4_maps(arch: str, channels:
     assert ((maps[:, 0] > 0) & (maps[:, 0] < 1)).all()
     # Untrained, every box of a centre head starts at the initial size.
     assert np.allclose(maps[:, 1:], INITIAL_BOX_SIZE, rtol=0.5)
-
-
-def test_the_evidence_network_scores_an_image_by_its_map_s_top_cells_alone() -> None:
-    model = ARCHITECTURES["efficientnet_lite0_evidence"]().eval()
-    with torch.no_grad():
-        model._evidence.weight.fill_(2.0)
-        model._evidence.bias.fill_(-1.0)
-        x = torch.rand(2, 1, 256, 256)
-        logit, raw = model.forward_with_map(x)
-        top = raw[:, 0].flatten(1).sort(dim=1, descending=True).values[:, : model.TOP_CELLS]
-        assert torch.allclose(logit, 2.0 * top.mean(1) - 1.0)
-        # The pooled classifier and the stride-32 blocks take no part in the score.
-        model._fc.weight.fill_(100.0)
-        model._blocks[-1]._project_conv.weight.fill_(100.0)
-        assert torch.equal(model(x), logit)
-        # The domain check's embedding: the channels the map is read from, per image.
-        with tapped(model) as captured:
-            model(x)
-    embedding, cam, early = features_of(model, captured)
-    assert embedding.shape == (2, 32) and cam.shape == (2, 112) and early.shape == (2, 24)
-
-
-def test_a_centre_head_beside_the_evidence_head_leaves_the_score_as_it_was() -> None:
-    torch.manual_seed(0)
-    evidence = ARCHITECTURES["efficientnet_lite0_evidence"]().eval()
-    both = ARCHITECTURES["efficientnet_lite0_evidence_boxes"]().eval()
-    missing, unexpected = both.load_state_dict(evidence.state_dict(), strict=False)
-    assert not unexpected and missing and all(k.startswith("_boxes.") for k in missing)
-    x = torch.rand(2, 1, 256, 256)
-    with torch.no_grad():
-        logit, raw = both.forward_with_map(x)
-        assert torch.equal(logit, evidence(x))
-        # The maps drawn are the centre head's, not the objectness map that scores.
-        assert torch.equal(raw, both._boxes(both.pyramid(x, to_end=False)[0]))
 
 
 def test_a_peak_becomes_a_box_in_stored_image_pixels() -> None:

@@ -113,14 +113,10 @@ def test_every_shipped_graph_gives_torch_s_logit_layers_and_grad_cam(folder: Pat
     assert np.abs(cams[0] / cams[0].max() - cams[1] / cams[1].max()).max() < 1e-3
 
 
-@pytest.mark.parametrize(
-    "arch", ["efficientnet_lite0_evidence", "efficientnet_lite0_evidence_boxes", "fracture_net"]
-)
-def test_a_graph_agrees_with_torch_for_networks_not_shipped_yet(arch: str, tmp_path: Path) -> None:
-    # Random weights: the evidence networks score the image off the localiser's top cells,
-    # so their Grad-CAM runs back through the head's pyramid.
-    folder = tmp_path / arch
-    untrained_model_dir(folder, arch)
+def test_a_graph_agrees_with_torch_for_an_untrained_fracture_net(tmp_path: Path) -> None:
+    # Random weights: FractureNet's Grad-CAM tail, away from any shipped folder's weights.
+    folder = tmp_path / "fracture_net"
+    untrained_model_dir(folder, "fracture_net")
     export_onnx(folder)  # checks the logit and the map against torch itself
     onnx_engine = OnnxEngine.load(folder, threads=1)
     torch_engine = InferenceEngine.load(folder, "cpu", threads=1)

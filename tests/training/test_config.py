@@ -28,8 +28,7 @@ REPO = Path(__file__).resolve().parents[2]
 OPTIONS = {
     "--epochs": 40, "--batch-size": 32, "--lr": 1e-3, "--budget-minutes": 30.0,
     "--patience": 10, "--seed": 0, "--limit": 0, "--cache-dir": "cache", "--threads": 0,
-    "--input-size": 0, "--init": "", "--box-weight": 0.0, "--ema-decay": 0.0,
-    "--teacher": "", "--distill-weight": 0.5, "--hint-weight": 0.0,
+    "--input-size": 0, "--init": "", "--ema-decay": 0.0,
     "--localiser-weight": 1.0, "--shift-robust": False, "--keep-epochs": False,
     "--holdout": "", "--frozen-blocks": 0,
 }  # fmt: skip

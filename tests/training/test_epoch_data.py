@@ -25,12 +25,11 @@ def test_a_batch_is_augmented_and_shaped_for_the_network() -> None:
     images = TrainingImages(toy_inputs(6), LABELS, channels=3)
     batch = images.batch(np.array([1, 2, 4]))
     assert batch.size == 3 and batch.masks is None and batch.known is None
-    assert batch.grey.shape == (3, 1, 16, 16)
     assert batch.net_input.shape == (3, 3, 16, 16)
     assert batch.net_input.is_contiguous(memory_format=torch.channels_last)
     assert batch.labels.tolist() == [0.0, 1.0, 1.0]
     # Augmented: not the cached pixels as they are.
-    assert not torch.equal(batch.grey[:, 0], torch.from_numpy(toy_inputs(6)[[1, 2, 4]]))
+    assert not torch.equal(batch.net_input[:, 0], torch.from_numpy(toy_inputs(6)[[1, 2, 4]]))
 
 
 def test_masks_travel_with_their_images_and_shift_robust_needs_them() -> None:
@@ -47,5 +46,5 @@ def test_masks_travel_with_their_images_and_shift_robust_needs_them() -> None:
     large = np.random.default_rng(0).random((6, 128, 128), dtype=np.float32)
     robust = TrainingImages(large, LABELS, 1, np.zeros(large.shape, np.uint8), known, None, True)
     batch = robust.batch(np.arange(6))
-    assert batch.grey.shape == (6, 1, 128, 128) and batch.size == 6
+    assert batch.net_input.shape == (6, 1, 128, 128) and batch.size == 6
 

@@ -7,13 +7,12 @@ import pytest
 import torch
 from toy_training import SPEC, ToyNet, toy_batch, toy_inputs, toy_masks, toy_run
 
-from fracture_desktop.core.inference.efficientnet_lite import EfficientNetLite0Evidence
-from fracture_desktop.training.box_guidance import cell_loss, top_cell_loss
 from fracture_desktop.training.handlers.localiser import LocaliserLoss
+from fracture_desktop.training.map_cells import cell_loss
 from fracture_desktop.training.scoring import predict_with_maps
 
 
-def _handler(val_masks: np.ndarray, top_cell_weight: float = 0.0) -> LocaliserLoss:
+def _handler(val_masks: np.ndarray) -> LocaliserLoss:
     val_labels = np.array([1, 0, 1, 0])
     known = np.ones(4, dtype=bool)
     return LocaliserLoss(
@@ -24,7 +23,6 @@ def _handler(val_masks: np.ndarray, top_cell_weight: float = 0.0) -> LocaliserLo
         val_masks,
         known,
         weight=0.5,
-        top_cell_weight=top_cell_weight,
     )
 
 
@@ -43,20 +41,6 @@ def test_it_runs_the_network_with_its_map_and_adds_the_maps_loss() -> None:
     own = cell_loss(maps[:, 0], batch.masks, batch.known, handler.cell_weight)
     torch.testing.assert_close(handler.extra_loss(batch), 0.5 * own)
     assert handler.log_fields(run)["map_loss"] == pytest.approx(own.item() / 2)
-
-
-def test_the_top_cell_loss_is_added_at_its_own_weight() -> None:
-    torch.manual_seed(0)
-    model = ToyNet()
-    handler = _handler(toy_masks(4)[0], top_cell_weight=2.0)
-    batch = toy_batch(4)
-    _, maps = model.forward_with_map(batch.net_input)
-    handler.forward(model, batch.net_input)
-    handler.start_epoch(toy_run(model, [handler], images=8))
-    own = cell_loss(maps[:, 0], batch.masks, batch.known, handler.cell_weight)
-    top = top_cell_loss(maps[:, 0], batch.masks, batch.known, EfficientNetLite0Evidence.TOP_CELLS)
-    assert top.item() > 0.1
-    torch.testing.assert_close(handler.extra_loss(batch), 0.5 * own + 2.0 * top)
 
 
 def test_val_is_scored_with_the_maps_and_the_pointing_game_logged() -> None:

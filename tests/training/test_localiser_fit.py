@@ -97,31 +97,3 @@ def test_fit_keeps_the_classifier_and_writes_a_run_export_model_reads(
     log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in log] == [1, 2]
     assert all(np.isfinite(r["focal_loss"]) and 0 <= r["val_pointing_game"] <= 1 for r in log)
-
-
-def test_fit_on_an_evidence_run_keeps_the_head_that_scores_and_adds_a_centre_head(
-    share: Path, tmp_path: Path
-) -> None:
-    trained = ARCHITECTURES["efficientnet_lite0_evidence"]()
-    run = tmp_path / "evidence_run"
-    run.mkdir()
-    torch.save(trained.state_dict(), run / "best.pt")
-    (run / "config.json").write_text(json.dumps({"arch": "efficientnet_lite0_evidence"}))
-    (run / "summary.json").write_text(json.dumps({"best_val_auc": 0.75}))
-    config = LocaliserFitConfig(
-        model=str(run),
-        data=(str(share),),
-        out=str(tmp_path / "fit"),
-        epochs=1,
-        views=1,
-        cache_dir=str(tmp_path / "cache"),
-    )
-    assert_only_the_head_changed(
-        fit_localiser(config), "efficientnet_lite0_evidence_boxes", trained.state_dict(), "_boxes."
-    )
-    summary = json.loads((tmp_path / "fit" / "summary.json").read_text())
-    assert summary["arch"] == "efficientnet_lite0_evidence_boxes"
-    assert summary["best_val_auc"] == 0.75
-    assert json.loads((tmp_path / "fit" / "config.json").read_text())["init"] == str(
-        run / "best.pt"
-    )

@@ -45,7 +45,6 @@ def test_training_cache_equals_what_the_app_feeds_the_model(
     for spec in (
         InputSpec(256, True, 1),
         InputSpec(128, False, 3),
-        InputSpec(256, True, 1, "equalised"),
     ):
         cache = build_cache(chosen, spec, tmp_path)
         for row, sample in zip(cache, chosen, strict=True):
@@ -129,15 +128,15 @@ def test_a_fine_tune_card_says_what_it_started_from(tmp_path: Path) -> None:
             "fracture_net",
             "data",
             str(run),
-            box_weight=1.0,
             ema_decay=0.998,
             init=str(model / "weights.pt"),
+            frozen_blocks=3,
         )
     )
     (run / "config.json").write_text(json.dumps(config))
     chained = initialised_from(str(run / "best.pt"))
     assert chained is not None
-    assert "--box-weight 1.0 --ema-decay 0.998" in chained["command"]
+    assert "--ema-decay 0.998 --frozen-blocks 3" in chained["command"]
     assert chained["initialised_from"]["model"] == "fracture_net-untrained"
     card = json.loads((model / "model_card.json").read_text())
     parent = initialised_from(str(model / "weights.pt"))

@@ -57,7 +57,6 @@ def toy_batch(n: int = 4, with_masks: bool = True) -> Batch:
     labels = torch.tensor([1.0, 0.0] * (n // 2))
     masks, known = toy_masks(n)
     return Batch(
-        grey,
         grey.contiguous(memory_format=torch.channels_last),
         labels,
         torch.from_numpy(masks)[:, None] if with_masks else None,

@@ -6,7 +6,6 @@ so the network sees the same array in both places.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +18,6 @@ from fracture_desktop.core.imaging.image import LoadedImage, display_grey
 #: Raise when the output of :func:`model_input` changes (loading, windowing, resizing), so
 #: that training caches made by an older version are rebuilt rather than reused.
 #: 2: windowing in float32 (outputs moved by at most 6e-8).
-#: The intensity step is part of :class:`InputSpec`, so adding one left this unchanged.
 PREPROCESSING_VERSION = 2
 
 
@@ -35,23 +33,11 @@ class InputSpec:
         Keep the aspect ratio and pad with black; otherwise stretch to a square.
     channels : int
         1 for grey networks; 3 repeats the grey image (ImageNet-shaped networks).
-    intensity : str
-        The last step, one of :data:`INTENSITY_STEPS`: ``"window"`` leaves the windowed
-        image as it is; ``"equalised"`` standardises each image's intensities
-        (:func:`equalise`), so that a source's processing (its window, gamma, contrast
-        curve) reaches the network only as the order of its grey levels.
     """
 
     size: int
     letterbox: bool = True
     channels: int = 1
-    intensity: str = "window"
-
-    def __post_init__(self) -> None:
-        if self.intensity not in INTENSITY_STEPS:
-            raise ValueError(
-                f"intensity step {self.intensity!r} is not one of {', '.join(INTENSITY_STEPS)}"
-            )
 
 
 def fit_box(shape: tuple[int, int], size: int, letterbox: bool) -> tuple[int, int, int, int]:
@@ -73,8 +59,7 @@ def model_input(image: LoadedImage, spec: InputSpec) -> np.ndarray:
     """Make the network input for ``image``: float32, shape (channels, size, size), in [0, 1].
 
     The image is shown as a reader first sees it (default window, bone bright, colour as
-    luminance), then resized with an antialiasing bilinear filter into the square, then
-    given the spec's intensity step.
+    luminance), then resized with an antialiasing bilinear filter into the square.
 
     Raises
     ------
@@ -94,50 +79,4 @@ def input_from_grey(grey: np.ndarray, spec: InputSpec, path: Path) -> np.ndarray
     if not np.isfinite(square).all():  # checked at model size: cheap, and before the clip
         raise NonFiniteValueError(path, "model input is not finite (NaN or infinity)")
     np.clip(square, 0.0, 1.0, out=square)
-    return np.repeat(intensity_step(square, spec.intensity)[None], spec.channels, axis=0)
-
-
-def intensity_step(square: np.ndarray, step: str) -> np.ndarray:
-    """The last step of :func:`model_input`, on the windowed (size, size) square alone."""
-    return INTENSITY_STEPS[step](square)
-
-
-def equalise(square: np.ndarray) -> np.ndarray:
-    """Histogram-equalise the image in ``square`` over its own pixels: each pixel becomes the
-    share of the image's pixels below its value, counting equal pixels half.
-
-    Black pixels (the letterbox padding, and black in the image, which the window already
-    put at the bottom) stay black and are left out of the count, so the same image gets
-    the same values whatever its padding. An increasing change of the grey levels that
-    keeps black black (another window, a gamma, a contrast curve) changes the output only
-    through the resize before it and ties.
-
-    Parameters
-    ----------
-    square : np.ndarray
-        A float32 model input in [0, 1], (size, size).
-
-    Returns
-    -------
-    np.ndarray
-        float32 in [0, 1] of the same shape; all black stays all black.
-    """
-    lit = square > 0.0
-    values = square[lit]
-    out = np.zeros_like(square)
-    if values.size:
-        # Mid-ranks: equal inputs stay equal, and a plateau (the background of a radiograph
-        # is often one grey level) sits at the middle of the share it takes.
-        ordered = np.sort(values)
-        below = np.searchsorted(ordered, values, side="left")
-        at_or_below = np.searchsorted(ordered, values, side="right")
-        out[lit] = (below + at_or_below) / (2.0 * values.size)
-    return out
-
-
-#: :attr:`InputSpec.intensity` values and what each does to the windowed square: nothing
-#: (the default window as shown), or :func:`equalise`.
-INTENSITY_STEPS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-    "window": lambda square: square,
-    "equalised": equalise,
-}
+    return np.repeat(square[None], spec.channels, axis=0)

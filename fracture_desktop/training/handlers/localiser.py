@@ -8,18 +8,23 @@ import torch
 from torch import nn
 
 from fracture_desktop.core.imaging.model_input import InputSpec
-from fracture_desktop.core.inference.efficientnet_lite import EfficientNetLite0Evidence
-from fracture_desktop.training.box_guidance import cell_loss, positive_weight, top_cell_loss
 from fracture_desktop.training.epoch_data import Batch
-from fracture_desktop.training.handlers.box_guide import batch_masks
 from fracture_desktop.training.loop import LossTerm, Run
+from fracture_desktop.training.map_cells import cell_loss, positive_weight
 from fracture_desktop.training.scoring import predict_with_maps, top_cell_pointing
+
+
+def batch_masks(batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+    """The batch's box masks and whether each is known; an error when it carries none."""
+    if batch.masks is None or batch.known is None:
+        raise ValueError("this loss needs the batches' box masks")
+    return batch.masks, batch.known
 
 
 class LocaliserLoss(LossTerm):
     """Run the network with its map; add ``weight`` times the map's cell loss on the box
-    masks, and ``top_cell_weight`` times its top-cell loss; score val with the maps and log
-    the share of fractured val images whose top cell lies in a box (``val_pointing``).
+    masks; score val with the maps and log the share of fractured val images whose top cell
+    lies in a box (``val_pointing``).
 
     Parameters
     ----------
@@ -31,9 +36,6 @@ class LocaliserLoss(LossTerm):
         Val's cached inputs, labels, box masks and known masks.
     weight : float
         The cell loss's weight.
-    top_cell_weight : float
-        The weight of :func:`~fracture_desktop.training.box_guidance.top_cell_loss` over
-        the evidence network's number of cells (0: off).
     """
 
     log_key = "map_loss"
@@ -48,10 +50,8 @@ class LocaliserLoss(LossTerm):
         val_masks: np.ndarray,
         val_known: np.ndarray,
         weight: float,
-        top_cell_weight: float = 0.0,
     ) -> None:
         super().__init__(weight)
-        self.top_cell_weight = top_cell_weight
         self.cell_weight = positive_weight(masks, known, (spec.size // 4, spec.size // 4))
         self._channels = spec.channels
         self._val_inputs, self._val_masks = val_inputs, val_masks
@@ -67,12 +67,8 @@ class LocaliserLoss(LossTerm):
         if self._maps is None:
             raise RuntimeError("the network has not run on the batch")
         masks, known = batch_masks(batch)
-        cells = self._maps[:, 0]
-        loss = self.weight * self.measured(cell_loss(cells, masks, known, self.cell_weight), batch)
-        if self.top_cell_weight:
-            top = EfficientNetLite0Evidence.TOP_CELLS
-            loss = loss + self.top_cell_weight * top_cell_loss(cells, masks, known, top)
-        return loss
+        loss = cell_loss(self._maps[:, 0], masks, known, self.cell_weight)
+        return self.weight * self.measured(loss, batch)
 
     def val_logits(self, model: nn.Module) -> np.ndarray:
         logits, maps = predict_with_maps(model, self._val_inputs, self._channels)
