@@ -34,7 +34,7 @@ SHIPPED_CARDS: dict[str, tuple[str, bool]] = {
     "efficientnet_lite0-v5":
         ("ab9cd4a99f2b17ceb1b03757128c7bc2fdee2c05bc547beed53a3e4f352039af", True),
     "efficientnet_lite0-v6":
-        ("409451b2c375f5e10506fa44a1aea6112d382772033312808568d91ae949a224", True),
+        ("4cde41701b51f25328dbe1ab735d8a49f33194e7175c57edcb93bb3cc603fdba", True),
     "fracture_net-v1":
         ("40f1a6e1a7f44c6a990ca265ec329731ee9f8e60d37218bdd70d8fc745a45b5a", True),
     "fracture_net-v2":
