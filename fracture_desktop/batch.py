@@ -258,4 +258,5 @@ def print_dicom_summary(dicom: DicomResults, folder: object, out: TextIO) -> Non
             file=out,
         )
     for problem in dicom.problems:
-        print(f"  not referenced: {problem.path}: {problem.reason}", file=out)
+        why = f" ({problem.details})" if problem.details else ""
+        print(f"  not referenced: {problem.path}: {problem.reason}{why}", file=out)

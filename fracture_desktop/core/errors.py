@@ -69,6 +69,10 @@ class CorruptImageError(ImageLoadError):
     """The file claims to be an image but its data is damaged or ends early."""
 
 
+class UnreferenceableError(ImageLoadError):
+    """An analysed image that DICOM results cannot reference (its UIDs are not valid)."""
+
+
 class FrameOutOfRangeError(ImageLoadError, IndexError):
     """A frame index outside the file's frames (an ``IndexError`` too, as callers expect)."""
 

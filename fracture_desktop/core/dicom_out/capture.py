@@ -74,7 +74,7 @@ def make_capture(
     capture.BurnedInAnnotation = "YES"
     capture.DerivationDescription = f"Boxes and scores of {model.label} burnt in; not a diagnosis"
     source = Dataset()
-    source.ReferencedSOPClassUID = image.header.SOPClassUID
+    source.ReferencedSOPClassUID = image.sop_class_uid
     source.ReferencedSOPInstanceUID = image.header.SOPInstanceUID
     capture.SourceImageSequence = [source]
     return capture

@@ -47,6 +47,12 @@ NO_UNITS = CodedConcept("1", "UCUM", "no units")
 KOS_TITLE = codes.DCM.OfInterest
 
 
+def long_string(text: str) -> str:
+    """``text`` as a Long String (LO) holds it: at most 64 characters (PS3.5 6.2), the
+    end elided when longer (a long model id in a description)."""
+    return text if len(text) <= 64 else text[:61] + "..."
+
+
 def flag_of(code: CodedConcept) -> Flag | None:
     """The flag a coded value stands for, None for a code that is not one of ours."""
     for flag, known in FLAG_CODES.items():

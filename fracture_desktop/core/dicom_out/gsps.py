@@ -83,7 +83,7 @@ def make_gsps(
         software_versions=fracture_desktop.__version__,
         device_serial_number=model.sha256_prefix,
         content_label=CONTENT_LABEL,
-        content_description=f"Boxes and scores of {model.label}",
+        content_description=fd.long_string(f"Boxes and scores of {model.label}"),
         graphic_annotations=[annotation],
         graphic_layers=[LAYER],
     )

@@ -4,9 +4,32 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# highdicom's own tables: which SOP classes it knows, and which IODs are multi-frame, so
+# that our references agree with the checks highdicom makes.
+from highdicom._standard_utils import get_sop_class_iod_map, is_multiframe_image
 from pydicom.dataset import Dataset
 
 from fracture_desktop.core.report.entries import ReportEntry
+
+#: Retired image SOP classes (PS3.6 Annex A) and the current class of the same kind of
+#: image (PS3.4 B.5): highdicom knows current classes only.
+SUCCESSORS = {
+    "1.2.840.10008.5.1.4.1.1.6": "1.2.840.10008.5.1.4.1.1.6.1",  # Ultrasound Image
+    "1.2.840.10008.5.1.4.1.1.3": "1.2.840.10008.5.1.4.1.1.3.1",  # Ultrasound Multi-frame
+    "1.2.840.10008.5.1.4.1.1.5": "1.2.840.10008.5.1.4.1.1.20",  # Nuclear Medicine Image
+    "1.2.840.10008.5.1.4.1.1.12.3": "1.2.840.10008.5.1.4.1.1.12.1",  # X-Ray Angio Bi-plane
+}
+#: Stands in for any other class highdicom does not know (a private one): Secondary
+#: Capture, whose Patient and Study modules are those of every image IOD (PS3.3 A.8.1).
+SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"
+
+
+def stand_in(sop_class: str) -> str:
+    """The SOP class highdicom is shown for a source of class ``sop_class``: the class
+    itself when highdicom knows it, else its successor or Secondary Capture."""
+    if sop_class in get_sop_class_iod_map():
+        return sop_class
+    return SUCCESSORS.get(sop_class, SECONDARY_CAPTURE)
 
 
 @dataclass(frozen=True)
@@ -18,11 +41,22 @@ class AnalysedImage:
     entry : ReportEntry
         The triage's entry; its finding has a probability (the image was analysed).
     header : Dataset
-        The source's header, without pixels (de-identified when asked).
+        The source's header, without pixels (de-identified when asked); its SOP Class UID
+        is :func:`stand_in`'s for a class highdicom does not know.
+    sop_class_uid : str
+        The source's own SOP Class UID: what every reference written carries.
     """
 
     entry: ReportEntry
     header: Dataset
+    sop_class_uid: str
+
+    @classmethod
+    def of(cls, entry: ReportEntry, header: Dataset) -> AnalysedImage:
+        """``entry`` and ``header`` (our copy, given a stand-in class where needed)."""
+        own = str(header.SOPClassUID)
+        header.SOPClassUID = stand_in(own)
+        return cls(entry, header, own)
 
     # Sizes as the scan read them (records.py), robust to values such as "1A".
 
@@ -43,13 +77,11 @@ class AnalysedImage:
 
     @property
     def referenced_frames(self) -> list[int] | None:
-        """The analysed frame (the first) when the header states several frames (PS3.3
-        C.7.6.6); None for a single-frame image, whose references name no frame."""
-        try:
-            frames = int(self.header.get("NumberOfFrames", 1) or 1)
-        except (TypeError, ValueError):
-            return None
-        return [1] if frames > 1 else None
+        """The analysed frame (the first) when the SOP class is a multi-frame IOD, whose
+        references name a frame (PS3.3 Table 10-3, Image SOP Instance Reference Macro);
+        None otherwise, also for a single-frame IOD whose header states several frames
+        (the reference is then to the instance)."""
+        return [1] if is_multiframe_image(self.header) else None
 
     @property
     def grey(self) -> bool:

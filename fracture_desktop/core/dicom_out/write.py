@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 
 import fracture_desktop
@@ -35,6 +36,7 @@ SR_SERIES, KOS_SERIES, GSPS_SERIES, SC_SERIES = 9901, 9902, 9903, 9904
 SERIES_DESCRIPTION = "Fracture triage (AI), not a diagnosis"
 CANNOT_REFERENCE = "cannot be referenced in DICOM results"
 NO_GSPS = "no presentation state (its SR and KOS references stand)"
+SAME_INSTANCE = "referenced once: an earlier file has the same SOP Instance UID"
 
 
 @dataclass(frozen=True)
@@ -64,8 +66,29 @@ class DicomResults:
     problems: tuple[FileProblem, ...] = ()
 
 
-def _finish(ds: Dataset, deidentify: bool, source: Dataset) -> Dataset:
-    """What every object gets beyond highdicom's defaults."""
+def restore_classes(ds: Dataset, images: Iterable[AnalysedImage]) -> None:
+    """Give every reference in ``ds`` to one of ``images`` the source's own SOP Class UID
+    where highdicom was shown a stand-in (:func:`~.image.stand_in`): a reference names
+    the instance as it is (PS3.3 Table 10-11, SOP Instance Reference Macro)."""
+    own = {
+        i.sop_instance_uid: i.sop_class_uid
+        for i in images
+        if i.header.SOPClassUID != i.sop_class_uid
+    }
+    if not own:
+        return
+
+    def restore(item: Dataset, element: DataElement) -> None:
+        if element.keyword == "ReferencedSOPInstanceUID" and "ReferencedSOPClassUID" in item:
+            item.ReferencedSOPClassUID = own.get(str(element.value), item.ReferencedSOPClassUID)
+
+    ds.walk(restore)
+
+
+def _finish(ds: Dataset, deidentify: bool, images: Sequence[AnalysedImage]) -> Dataset:
+    """What every object about ``images`` gets beyond highdicom's defaults."""
+    restore_classes(ds, images)
+    source = images[0].header
     charset = source.get("SpecificCharacterSet")
     if charset:
         # The copied names are in the source's repertoire (PS3.5 6.1); our own text is ASCII.
@@ -81,9 +104,9 @@ def _finish(ds: Dataset, deidentify: bool, source: Dataset) -> Dataset:
         mark_deidentified(ds)
     elif ds.get("PatientIdentityRemoved") == "YES":
         # highdicom copies the source's "identity removed" without its method (Type 1C).
-        ds.DeidentificationMethod = str(source.get("DeidentificationMethod") or "before receipt")[
-            :64
-        ]
+        ds.DeidentificationMethod = fd.long_string(
+            str(source.get("DeidentificationMethod") or "before receipt")
+        )
     return ds
 
 
@@ -99,8 +122,10 @@ def analysed_images(
     entries: Iterable[ReportEntry], deidentify: bool
 ) -> tuple[list[AnalysedImage], int, list[FileProblem]]:
     """The analysed DICOM entries with their headers; the count of analysed plain pictures;
-    the DICOM entries that cannot be referenced."""
+    the DICOM entries that cannot be referenced. A SOP instance is referenced once: a
+    later file with the same SOP Instance UID (a copy, another encoding) is a problem."""
     images, plain, problems = [], 0, []
+    first: dict[str, Path] = {}
     for entry in entries:
         if entry.finding.probability is None or entry.record is None:
             continue  # not analysed: nothing is written for it
@@ -112,7 +137,12 @@ def analysed_images(
         except ImageLoadError as exc:
             problems.append(FileProblem(entry.path, exc.reason, exc.details))
             continue
-        images.append(AnalysedImage(entry, deidentified(header) if deidentify else header))
+        uid = str(header.SOPInstanceUID)
+        if uid in first:
+            problems.append(FileProblem(entry.path, SAME_INSTANCE, f"{uid}, as {first[uid]}"))
+            continue
+        first[uid] = entry.path
+        images.append(AnalysedImage.of(entry, deidentified(header) if deidentify else header))
     return images, plain, problems
 
 
@@ -159,19 +189,19 @@ def study_objects(
     study, in memory, each with the file name prefix it is saved under; the flagged images
     left without a GSPS, and why."""
     sr = make_sr(study, model, new_uid(), new_uid(), SR_SERIES)
-    objects: list[tuple[str, Dataset]] = [("SR", _finish(sr, deidentify, study[0].header))]
+    objects: list[tuple[str, Dataset]] = [("SR", _finish(sr, deidentify, study))]
     problems = []
     flagged = [image for image in study if image.entry.is_flagged]
     if flagged:
         kos = make_kos(study, flagged, model, new_uid(), new_uid(), KOS_SERIES)
-        objects.append(("KO", _finish(kos, deidentify, study[0].header)))
+        objects.append(("KO", _finish(kos, deidentify, study)))
         series = new_uid()
         for number, image in enumerate(flagged, start=1):
             gsps = presentation_state(image, model, series, number)
             if isinstance(gsps, str):
                 problems.append(FileProblem(image.entry.path, NO_GSPS, gsps))
             else:
-                objects.append(("PR", _finish(gsps, deidentify, image.header)))
+                objects.append(("PR", _finish(gsps, deidentify, [image])))
     return objects, problems
 
 
@@ -205,7 +235,7 @@ def write_captures(
             why = f"{type(exc).__name__}: {exc}"
             problems.append(FileProblem(image.entry.path, "no secondary capture", why))
             continue
-        written.append(save(_finish(sc, deidentify, image.header), folder, "SC"))
+        written.append(save(_finish(sc, deidentify, [image]), folder, "SC"))
     return written, problems
 
 

@@ -70,6 +70,10 @@ DOCUMENT_SOP_CLASSES = {
     "1.2.840.10008.5.1.4.1.1.88.34": STRUCTURED_REPORT,  # Comprehensive 3D SR
     "1.2.840.10008.5.1.4.1.1.88.59": "key object selection (KOS)",
     "1.2.840.10008.5.1.4.1.1.11.1": "presentation state (GSPS)",
+    # A segmentation has pixels, but they label another image's (PS3.3 A.51): a derived
+    # object to show over its source, not a radiograph to triage.
+    "1.2.840.10008.5.1.4.1.1.66.4": "segmentation (SEG)",
+    "1.2.840.10008.5.1.4.1.1.66.7": "segmentation (SEG)",  # Label Map Segmentation
 }
 
 
