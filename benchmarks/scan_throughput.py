@@ -9,7 +9,13 @@ architecture (same cost per image). Target (issue 5): >= 20 images/s end to end 
 ``scan`` reads with ONNX Runtime on the CPU; ``--torch`` scores with the torch engine
 instead (a copy of the model folder whose card names no graph), for comparison.
 
-Run: ``python -m benchmarks.scan_throughput [--sizes 100,523] [--device cpu] [--torch]``.
+Then the cost of the pipeline over decoding alone (issue 31: ``scan`` of 200 images in at
+most 2.5 times what decoding the same files with Pillow alone takes): the 200 files are
+decoded with Pillow in this process, one after the other (the best of three rounds, files
+cached by the first), and the CSV scan's analysis time and wall time are printed beside it.
+
+Run: ``python -m benchmarks.scan_throughput [--sizes 100,523] [--versus-pillow 200]
+[--device cpu] [--torch]``.
 """
 
 from __future__ import annotations
@@ -32,6 +38,8 @@ from fracture_desktop.core.paths import DATA_DIR_ENV
 
 FRACATLAS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "fracatlas"
 TARGET_RATE = 20.0
+#: ``scan`` time over Pillow's decoding time of the same files, at most (issue 31).
+TARGET_OVER_PILLOW = 2.5
 _SUMMARY_TIME = re.compile(r"Time\s+(\d+) images in ([\d.]+) s")
 
 
@@ -108,6 +116,35 @@ def run_scan(
     }
 
 
+def pillow_seconds(files: list[Path], rounds: int = 3) -> float:
+    """Seconds to decode ``files`` with Pillow alone, one after the other: the best round."""
+    from PIL import Image
+
+    best = float("inf")
+    for _ in range(rounds):
+        started = time.perf_counter()
+        for path in files:
+            with Image.open(path) as image:
+                image.load()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def versus_pillow(files: list[Path], work: Path, model: Path, device: str, threads: int) -> None:
+    """Print a CSV scan of ``files`` beside Pillow's decoding of the same files."""
+    folder = link_folder(files, work / f"pillow{len(files)}")
+    out = work / f"pillow{len(files)}-out"
+    out.mkdir()
+    decode = pillow_seconds(files)
+    r = run_scan(folder, model, device, threads, False, out)
+    analysis = r["images"] / r["rate"] if r["rate"] else r["wall"]
+    print(
+        f"{len(files)} images: Pillow decodes them in {decode:.2f} s; scan analyses them in "
+        f"{analysis:.2f} s ({analysis / decode:.1f}x), {r['wall']:.2f} s end to end "
+        f"({r['wall'] / decode:.1f}x); target <= {TARGET_OVER_PILLOW:g}x"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=FRACATLAS, help="FracAtlas folder")
@@ -115,6 +152,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu", choices=DEVICES)
     parser.add_argument("--threads", type=int, default=0, help="model threads (0: scan's auto)")
     parser.add_argument("--torch", action="store_true", help="score with the torch engine")
+    parser.add_argument(
+        "--versus-pillow", type=int, default=200, metavar="N",
+        help="compare a scan of N images with Pillow decoding them (0: skip)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     files = test_split(args.data)
     if not files:
@@ -147,7 +188,10 @@ def main(argv: list[str] | None = None) -> int:
                     f"{r['cpu_ms']:>5.0f} ms "
                     f"{r['peak_mib']:>6.0f} MiB {r['pdf_kib']:>5.0f} KiB"
                 )
-    print(f"target: >= {TARGET_RATE:.0f} images/s end to end; peak RSS level across sizes")
+        print(f"target: >= {TARGET_RATE:.0f} images/s end to end; peak RSS level across sizes")
+        if args.versus_pillow:
+            chosen = files[: args.versus_pillow]
+            versus_pillow(chosen, work, model, args.device, args.threads)
     return 0
 
 

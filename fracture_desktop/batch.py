@@ -36,6 +36,7 @@ from fracture_desktop.core.atomic import (
 from fracture_desktop.core.decisions import DecisionStore, open_decisions
 from fracture_desktop.core.errors import FractureDesktopError, ModelError
 from fracture_desktop.core.findings import Flag
+from fracture_desktop.core.imaging.guard import default_guard
 from fracture_desktop.core.imaging.scan import scan_folder
 from fracture_desktop.core.report import ReportContext, ReportEntry, flag_counts
 from fracture_desktop.core.report.deidentify import scrub
@@ -154,7 +155,9 @@ def load_engine(args: argparse.Namespace) -> Engine:
 
 def _scan(args: argparse.Namespace, folder: Path, request: TriageRequest) -> int:
     # Load the engine here, after the cheap checks, and before the scan so that a missing
-    # model fails in a second rather than after a long folder walk.
+    # model fails in a second rather than after a long folder walk. A decoder worker starts
+    # meanwhile, on the other core.
+    default_guard().prestart()
     try:
         engine = load_engine(args)
     except ModelError as exc:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -20,20 +20,25 @@ from fracture_desktop.core.errors import FractureDesktopError
 from fracture_desktop.core.findings import Finding, Flag
 from fracture_desktop.core.imaging.guard import guarded_image
 from fracture_desktop.core.imaging.identity import image_identity
-from fracture_desktop.core.imaging.image import LoadedImage
+from fracture_desktop.core.imaging.image import LoadedImage, display_grey
 from fracture_desktop.core.imaging.model_input import InputSpec
 from fracture_desktop.core.imaging.records import ImageRecord
-from fracture_desktop.core.jobs import CancelToken, ProgressCallback
-from fracture_desktop.core.prepared import PreparedCache, PreparedImage
+from fracture_desktop.core.jobs import CancelToken, ProgressCallback, ahead
+from fracture_desktop.core.prepared import PreparedCache, PreparedImage, prepare
 
 if TYPE_CHECKING:  # callers hand an engine in
     from fracture_desktop.core.inference.prediction import Engine, Heatmap, Prediction
 
+#: Images read ahead of the one being scored (decoded, their model input made): enough to
+#: ride out a slow decode, few enough that memory stays flat.
+READ_AHEAD = 3
+
 
 @dataclass(frozen=True)
 class ReadImage:
-    """The part of an analysis that needs no model: the identity and the decoded pixels, or
-    the model input prepared when the image was first decoded (then ``image`` is None)."""
+    """The part of an analysis that needs no model: the identity, the decoded pixels and
+    the model input made from them; or only the model input prepared when the image was
+    first decoded (then ``image`` is None)."""
 
     record: ImageRecord
     identity: str = ""
@@ -80,7 +85,8 @@ def read_image(
     When ``cache`` holds the model input of ``record`` for ``spec``, that is used instead of
     decoding (see :mod:`fracture_desktop.core.prepared`). Decoding runs in a guarded worker
     process (:mod:`~fracture_desktop.core.imaging.guard`), which turns crashes, overruns and
-    every exception into a typed error.
+    every exception into a typed error. With ``spec``, the model input is made here too
+    (``ReadImage.prepared``), so that a reader thread does it while the model is busy.
     """
     prepared = cache.take(record, spec) if cache is not None and spec is not None else None
     if prepared is not None:
@@ -90,9 +96,16 @@ def read_image(
     except OSError as exc:
         return ReadImage(record, error=failure_reason(exc))
     try:
-        return ReadImage(record, identity, guarded_image(record.path))
+        image = guarded_image(record.path)
     except Exception as exc:  # one odd file must not end a batch of thousands
         return ReadImage(record, identity, error=failure_reason(exc))
+    if spec is None:
+        return ReadImage(record, identity, image)
+    try:
+        prepared = prepare(record, identity, image, spec, display_grey(image))
+    except Exception:  # e.g. a non-finite input: scoring the pixels meets it and says why
+        prepared = None
+    return ReadImage(record, identity, image, prepared=prepared)
 
 
 def score(
@@ -114,12 +127,12 @@ def score(
     """
     record, identity, image, prepared = read.record, read.identity, read.image, read.prepared
     predict: Callable[[], Prediction]
-    if image is not None:
-        spacing, warnings = (image.spacing.source if image.spacing else None), image.warnings
-        predict = partial(engine.predict, image, heatmap=heatmap)
-    elif prepared is not None:
+    if prepared is not None:
         spacing, warnings = prepared.spacing_source, prepared.warnings
         predict = partial(engine.predict_prepared, prepared, heatmap=heatmap)
+    elif image is not None:
+        spacing, warnings = (image.spacing.source if image.spacing else None), image.warnings
+        predict = partial(engine.predict, image, heatmap=heatmap)
     else:
         return Analysis(Finding(record.path, identity, Flag.NOT_ANALYSED, error=read.error))
     if known is not None:
@@ -154,27 +167,6 @@ def analyse_record(engine: Engine, record: ImageRecord, heatmap: bool = False) -
     return score(engine, read_image(record), heatmap)
 
 
-def _read_ahead(
-    records: list[ImageRecord],
-    pool: ThreadPoolExecutor,
-    cache: PreparedCache | None,
-    spec: InputSpec | None,
-) -> Iterator[ReadImage]:
-    """Read images in order, the next one decoding while the current one is scored.
-
-    JPEG / DICOM decoding releases the GIL, so it overlaps the forward pass; at most two
-    decoded images are alive at once.
-    """
-    pending: Future[ReadImage] | None = None
-    for record in records:
-        ahead = pool.submit(read_image, record, cache, spec)
-        if pending is not None:
-            yield pending.result()
-        pending = ahead
-    if pending is not None:
-        yield pending.result()
-
-
 def analyse_each(
     records: Iterable[ImageRecord],
     engine: Engine,
@@ -184,7 +176,8 @@ def analyse_each(
     cancel: CancelToken | None = None,
     prepared: PreparedCache | None = None,
 ) -> Iterator[Analysis]:
-    """Analyse ``records`` in order, decoding one image ahead in a helper thread.
+    """Analyse ``records`` in order, reading :data:`READ_AHEAD` images ahead in a helper
+    thread (decoding, hashing and making the model input overlap the model's pass).
 
     Parameters
     ----------
@@ -209,13 +202,12 @@ def analyse_each(
     """
     records = list(records)
     known = known or {}
-    cache = prepared
-    spec = engine.card.input_spec if cache is not None else None
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead") as pool:
-        for done, read in enumerate(_read_ahead(records, pool, cache, spec), start=1):
+    read = partial(read_image, cache=prepared, spec=engine.card.input_spec)
+    with closing(ahead(read, records, READ_AHEAD, "read-ahead")) as reads:
+        for done, item in enumerate(reads, start=1):
             if cancel is not None:
                 cancel.raise_if_cancelled()
-            yield score(engine, read, heatmap, known.get(read.record.path))
+            yield score(engine, item, heatmap, known.get(item.record.path))
             if progress is not None:
                 progress(done, len(records))
 

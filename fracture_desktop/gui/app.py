@@ -1,4 +1,10 @@
-"""Start the viewer: one QApplication, the dark theme, the main window."""
+"""Start the viewer: one QApplication, the dark theme, the main window.
+
+Qt and the window's modules are imported by the functions that need them, so that
+:func:`run_viewer` starts the decoder workers first: they start and import the readers on the
+other core while this process imports Qt and builds the window (docs/ARCHITECTURE.md,
+"Threads").
+"""
 
 from __future__ import annotations
 
@@ -6,15 +12,15 @@ import sys
 import traceback
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
-from PySide6.QtWidgets import QApplication
-
-from fracture_desktop.core.decisions import DecisionStore
+from fracture_desktop.core.imaging.guard import WORKERS, default_guard
 from fracture_desktop.core.paths import resources_root
-from fracture_desktop.core.results_store import ResultsStore
-from fracture_desktop.core.store import DataStore
-from fracture_desktop.gui.main_window import MainWindow
-from fracture_desktop.gui.settings import APPLICATION, ORGANISATION, ViewerSettings
+
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QApplication
+
+    from fracture_desktop.gui.main_window import MainWindow
 
 
 def style_sheet() -> str:
@@ -24,6 +30,10 @@ def style_sheet() -> str:
 
 def application() -> QApplication:
     """The running QApplication, created and themed if there is none yet."""
+    from PySide6.QtWidgets import QApplication
+
+    from fracture_desktop.gui.settings import APPLICATION, ORGANISATION
+
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName(ORGANISATION)
     app.setApplicationName(APPLICATION)
@@ -34,6 +44,12 @@ def application() -> QApplication:
 
 def create_window(folder: Path | None = None) -> MainWindow:
     """A themed main window with the user's settings and decisions, opening ``folder``."""
+    from fracture_desktop.core.decisions import DecisionStore
+    from fracture_desktop.core.results_store import ResultsStore
+    from fracture_desktop.core.store import DataStore
+    from fracture_desktop.gui.main_window import MainWindow
+    from fracture_desktop.gui.settings import ViewerSettings
+
     application()
     settings, store = ViewerSettings(), DataStore()
     decisions = DecisionStore(store, reader=settings.reader_name)
@@ -45,6 +61,7 @@ def create_window(folder: Path | None = None) -> MainWindow:
 
 def run_viewer(folder: Path | None) -> int:
     """Open the viewer (on ``folder`` when given) and run until the window closes."""
+    default_guard().prestart(WORKERS)
     app = application()
     window = create_window(folder)
 

@@ -13,7 +13,9 @@ from fracture_desktop.core.boxes import Box
 from fracture_desktop.core.decisions import Decision
 from fracture_desktop.core.findings import Finding, Flag, Thresholds
 from fracture_desktop.core.imaging.image import LoadedImage, SpacingSource, VoiWindow
+from fracture_desktop.core.imaging.model_input import InputSpec
 from fracture_desktop.core.imaging.records import FileProblem, ImageRecord, SourceKind
+from fracture_desktop.core.prepared import PreparedImage
 from fracture_desktop.core.report import (
     ModelIdentity,
     ReportContext,
@@ -94,14 +96,21 @@ def entries() -> list[ReportEntry]:
 class CountingEngine:
     """Flags every image as doubt and records which images it scored."""
 
-    card = SimpleNamespace(localiser=None)  # a classifier: key images show Grad-CAM
+    # A classifier (key images show Grad-CAM); the analysis makes its input ahead.
+    card = SimpleNamespace(localiser=None, input_spec=InputSpec(64))
 
     def __init__(self) -> None:
         self.scored: list[str] = []
 
     def predict(self, image: LoadedImage, heatmap: bool | str = False) -> Prediction:
+        return self._score(image.path, image.shape, heatmap)
+
+    def predict_prepared(self, prepared: PreparedImage, heatmap: bool | str = False) -> Prediction:
+        return self._score(prepared.record.path, prepared.shape, heatmap)
+
+    def _score(self, path: Path, shape: tuple[int, int], heatmap: bool | str) -> Prediction:
         from fracture_desktop.core.inference.engine import Prediction
 
-        self.scored.append(image.path.name)
-        heat = np.full(image.shape, 0.5, dtype=np.float32) if heatmap else None
+        self.scored.append(path.name)
+        heat = np.full(shape, 0.5, dtype=np.float32) if heatmap else None
         return Prediction(0.5, Flag.DOUBT, heat)

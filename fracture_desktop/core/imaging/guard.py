@@ -181,6 +181,24 @@ class DecoderGuard:
         self._busy: set[_Worker] = set()
         self._closed = False
 
+    def prestart(self, workers: int = 1) -> None:
+        """Start up to ``workers`` workers now, where none is idle, so that the first files
+        do not wait for them to start and import the readers (seconds on a busy machine):
+        for the viewer and ``scan``, whose start-up (Qt, the model) overlaps theirs."""
+        taken: list[_Worker | None] = []
+        try:
+            for _ in range(workers):
+                try:
+                    taken.append(self._idle.get_nowait())
+                except queue.Empty:  # the others are busy: started already
+                    break
+            for i, worker in enumerate(taken):
+                if worker is None:
+                    taken[i] = self._start()
+        finally:
+            for worker in reversed(taken):
+                self._idle.put(worker)
+
     def call(self, fn: Callable[..., T], path: Path, *args: Any) -> T:
         """``fn(path, *args)`` in a worker; its result, or an ImageLoadError about ``path``.
 
@@ -358,6 +376,10 @@ def serve(conn: Connection, memory_bytes: int, log: int) -> None:
     # Ctrl-C in a terminal reaches the whole process group; the app decides what stops.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _limit_resources(memory_bytes)
+    # Every request reads with these (pydicom, its decoders, Pillow): imported before the
+    # first one, a worker started ahead (DecoderGuard.prestart) is ready when a file comes.
+    import fracture_desktop.core.imaging.loader  # noqa: F401
+
     while True:
         try:
             request = conn.recv()

@@ -68,11 +68,17 @@ class DomainCheck:
     val_probabilities: np.ndarray
 
     def distances(self, features: Sequence[np.ndarray]) -> np.ndarray:
-        """Mahalanobis distances (n, layers) of per-layer features, each (n, d)."""
+        """Mahalanobis distances (n, layers) of per-layer features, each (n, d).
+
+        The product with the precision runs in numpy's own loop (``einsum``), on the
+        calling thread: ``@`` hands it to BLAS, whose thread pool spins a second core for
+        a single image's 1,280 x 1,280 product (5 ms of CPU instead of 0.3, and on a busy
+        2-core machine the whole pass waited for that core; ``benchmarks/model_speed.py``).
+        """
         out = []
         for x, mean, precision in zip(features, self.means, self.precisions, strict=True):
             centred = np.asarray(x, dtype=np.float32) - mean
-            squared = np.sum((centred @ precision) * centred, axis=1)
+            squared = np.sum(np.einsum("nd,de->ne", centred, precision) * centred, axis=1)
             out.append(np.sqrt(np.maximum(squared, 0.0)))
         return np.stack(out, axis=1)
 

@@ -136,9 +136,13 @@ def _session_options(threads: int | None) -> ort.SessionOptions:
     if threads is None:
         threads = int(os.environ.get("OMP_NUM_THREADS", "0") or 0)
     options.intra_op_num_threads = max(0, threads)
+    # One image at a time through a chain of layers: nothing for parallel branches to do.
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     # Threads that wait spin by default; on a busy machine they take the cores the next
     # image's decode needs (as torch's OpenMP threads did, see model_threads).
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
     options.log_severity_level = 3  # errors only: its warnings are not the reader's business
     return options

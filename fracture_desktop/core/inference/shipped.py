@@ -24,17 +24,17 @@ from typing import Any
 SHIPPED_CARDS: dict[str, tuple[str, bool]] = {
     # pinned: begin (rewritten by ``python -m fracture_desktop.core.inference.shipped``)
     "efficientnet_lite0-v1":
-        ("1998bbf4f394eb5e97d8efe37d9d30bfb12eb8d16fe3f4402a18d1e7fc2b3d0a", True),
+        ("96932f940c81fafec986c98d62893b17e40f356482f5544455622319b2d44625", True),
     "efficientnet_lite0-v2":
-        ("3743cfbc6014859df7f1755a977aa5e03a86ac59d4c83b6bd6dd626563fc57ae", True),
+        ("07b575d6a680433c0e440289ab69fa5e494b1fe01575df540d59eb961ba9f707", True),
     "efficientnet_lite0-v3":
-        ("a962f53ffcd8f126edb59ed38e0564c9afd92b4fefe88f9e344a2ec91a706668", True),
+        ("24678d30d33106ba4aef0cdae9471be1a8ad4554c792aaed26644f1f994c7132", True),
     "efficientnet_lite0-v4":
-        ("bff5a42f99745b6e0f8c968f391056180bf96d5abdc8a654bb4beea450bc665b", True),
+        ("1be7f51dee5b8ea972aa5c607817838c6d1b20714d82d48c224afa64bef4721a", True),
     "efficientnet_lite0-v5":
         ("ab9cd4a99f2b17ceb1b03757128c7bc2fdee2c05bc547beed53a3e4f352039af", True),
     "efficientnet_lite0-v6":
-        ("4cde41701b51f25328dbe1ab735d8a49f33194e7175c57edcb93bb3cc603fdba", True),
+        ("442c5869e6fc2c0009fd4dd09bd35af6e2f9f21a90533a6c3442599547bca7d2", True),
     "fracture_net-v1":
         ("40f1a6e1a7f44c6a990ca265ec329731ee9f8e60d37218bdd70d8fc745a45b5a", True),
     "fracture_net-v2":

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, Signal
 
 from fracture_desktop.core.analysis import Analysis, analyse_each, analyse_record
 from fracture_desktop.core.errors import ModelError
@@ -32,8 +32,6 @@ if TYPE_CHECKING:
     from fracture_desktop.core.inference.prediction import Engine
 
 EngineFactory = Callable[[Path, str], "Engine"]
-# Loading the engine competes with the first image for the GIL: let that image show first.
-PRELOAD_DELAY_MS = 1500
 
 
 def _load_engine(model_dir: Path, device: str) -> Engine:
@@ -106,14 +104,15 @@ class AnalysisController(QObject):
         self.thresholds: Thresholds | None = None
         self.unavailable_reason = "checking the model..."
         self.running = False
+        self._preloaded = False  # preload asked for this model and device
 
     # -- model state ------------------------------------------------------------------------
 
     def check_model(self) -> None:
         """Read the model card in the worker (no torch) and report whether analysis is possible.
 
-        When it is, the engine is loaded and warmed in the background shortly afterwards
-        (:meth:`preload`).
+        When it is, the reading controller has the engine loaded and warmed in the
+        background soon afterwards (:meth:`preload`).
         """
 
         model_dir = self.model_dir
@@ -148,6 +147,7 @@ class AnalysisController(QObject):
         self.cancel()
         self.model_dir = Path(model_dir)
         self.card = None
+        self._preloaded = False
         self.unavailable_reason = "checking the model..."
         self._worker.submit(self._drop_engine)
         self.check_model()
@@ -156,16 +156,19 @@ class AnalysisController(QObject):
         self.card = card
         self.unavailable_reason = reason
         self.sig_model_state.emit(card, reason)
-        if self.available:
-            QTimer.singleShot(PRELOAD_DELAY_MS, self, self.preload)
 
     def preload(self) -> None:
         """Load and warm the engine in the worker before the first analysis is asked for.
 
-        Importing torch and the first passes through the model hold the GIL in long
+        Importing the runtime and the first passes through the model hold the GIL in long
         stretches; paying for them ahead keeps them out of the first batch, where they would
         stall the viewer. A model that cannot be loaded is reported through the model state.
+        Once per model and device, and only when the model is available: the reading
+        controller calls it when the viewer has nothing more urgent to do.
         """
+        if self._preloaded or not self.available:
+            return
+        self._preloaded = True
 
         def job() -> None:
             try:
@@ -192,6 +195,7 @@ class AnalysisController(QObject):
     def set_device(self, device: str) -> None:
         """Use ``device`` from the next job on (the engine is reloaded in the worker)."""
         self._device = device
+        self._preloaded = False
         self._worker.submit(self._drop_engine)
         # A failed load on the previous device marked the model unavailable; look again.
         self.check_model()

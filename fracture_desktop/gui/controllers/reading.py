@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QDockWidget
 
 from fracture_desktop.core.decisions import Decision
@@ -32,6 +33,11 @@ from fracture_desktop.gui.widgets.tag_browser import TagBrowser
 
 if TYPE_CHECKING:  # highdicom loads only when a folder holds an SR
     from fracture_desktop.core.dicom_out.read_back import ReportedFindings
+
+
+#: Without a folder opening, the engine is loaded this long after the model is found usable;
+#: loading it competes with decoding for the cores and the GIL.
+PRELOAD_DELAY_MS = 1500
 
 
 @dataclass(frozen=True)
@@ -143,6 +149,13 @@ class ReadingController:
         if card is not None and not reason:
             for path in list(self.session.identities):
                 self._show_stored(path)
+            QTimer.singleShot(PRELOAD_DELAY_MS, self._analysis, self._preload_when_idle)
+
+    def _preload_when_idle(self) -> None:
+        """Load the engine ahead unless the first image of a folder is on its way: that image
+        comes first, and loading it then is left to :meth:`_on_loaded`."""
+        if self.session.folder is None or self.views.view.image is not None:
+            self._analysis.preload()
 
     def _show_stored(self, path: Path) -> None:
         """Show the result kept from an earlier session, without running the model.
@@ -300,6 +313,7 @@ class ReadingController:
             v.tags.set_rows(loaded.tags)
         v.status.show_window(v.view.window_text)
         self._show_boxes()
+        self._analysis.preload()  # the first image is on screen: the model's turn (once)
         if loaded.image.frame == 0:
             v.findings_panel.set_warnings(loaded.record.path, loaded.image.warnings)
         if not self.session.display.heatmap_visible:

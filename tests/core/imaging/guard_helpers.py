@@ -19,6 +19,11 @@ def echo(path: Path, value: object) -> tuple[str, object]:
     return path.name, value
 
 
+def pid(path: Path) -> int:
+    """Which worker process served the call."""
+    return os.getpid()
+
+
 def abort(path: Path) -> None:
     print("terminate called after throwing an instance of 'gdcm::Exception'", file=sys.stderr)
     sys.stderr.flush()

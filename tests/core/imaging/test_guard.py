@@ -44,6 +44,19 @@ def test_a_crash_is_a_per_file_error_and_the_next_file_works(guard: DecoderGuard
     assert guard.call(helpers.echo, FILE, 3) == ("x.dcm", 3)
 
 
+def test_prestarted_workers_serve_the_first_files_and_no_more_start() -> None:
+    warm = DecoderGuard(workers=2)
+    try:
+        warm.prestart(2)
+        started = {worker.process.pid for worker in warm._live}
+        assert len(started) == 2
+        assert warm.call(helpers.pid, FILE) in started
+        warm.prestart(2)  # both idle already
+        assert {worker.process.pid for worker in warm._live} == started
+    finally:
+        warm.close()
+
+
 def test_an_overrun_is_stopped(guard: DecoderGuard) -> None:
     quick = DecoderGuard(workers=1)
     try:
