@@ -87,7 +87,7 @@ def triage_study(
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt  # SIGTERM stops the node as Ctrl+C does
+    raise KeyboardInterrupt
 
 
 def run_listen(args: argparse.Namespace) -> int:
@@ -127,7 +127,10 @@ def run_listen(args: argparse.Namespace) -> int:
     except OSError as exc:
         log.error("cannot listen on %s:%d: %s", args.host, args.port, exc)
         return EXIT_WRITE_FAILED
+    # SIGTERM stops the node as Ctrl+C does; SIGINT is set too because a shell that starts
+    # a job in the background starts it with SIGINT ignored, and Ctrl+C must still stop it.
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     log.info(
         "listening on %s:%d as %s with %s%s",
         args.host,
