@@ -147,7 +147,7 @@ def load_engine(args: argparse.Namespace) -> Engine:
     from fracture_desktop.core.inference import engines
     from fracture_desktop.core.inference.prediction import model_threads
 
-    engine = engines.load_engine(args.model, args.device, model_threads(args.threads))
+    engine = engines.load_engine(args.model, args.device, model_threads(args.threads, batch=True))
     if not args.card_thresholds:
         use_site_profile(engine)
     return engine

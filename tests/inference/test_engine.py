@@ -125,9 +125,11 @@ def test_threads_are_set_process_wide(model_dir: Path) -> None:
 def test_thread_policy(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.setattr("os.cpu_count", lambda: 2)
-    assert model_threads() == 1  # one core decodes, one scores: the measured best on 2 cores
+    assert model_threads() == 1  # the viewer: one core decodes and draws, one scores
+    assert model_threads(batch=True) == 2  # scan: decoding is read ahead, both cores score
     monkeypatch.setattr("os.cpu_count", lambda: 16)
     assert model_threads() == 4
+    assert model_threads(batch=True) == 4
     assert model_threads(3) == 3
     monkeypatch.setenv("OMP_NUM_THREADS", "2")
     assert model_threads() is None  # the user's own setting wins
