@@ -17,7 +17,7 @@ import pytest
 from pydicom.data import get_testdata_file
 
 from fracture_desktop.core.dicom_out.codes import long_string
-from fracture_desktop.core.dicom_out.sources import INVALID_UIDS, uid_fault
+from fracture_desktop.core.dicom_out.sources import INVALID_UIDS, deidentified, uid_fault
 from fracture_desktop.core.dicom_out.write import SAME_INSTANCE, write_dicom_results
 from fracture_desktop.core.findings import Finding, Flag
 from fracture_desktop.core.imaging.scan import scan_folder
@@ -238,3 +238,18 @@ def test_a_palette_colour_image_is_referenced(tmp_path, dciodvfy):
     assert all(p.reason != "file is damaged (AttributeError)" for p in result.problems)
     for path in result.written:
         assert dciodvfy(path)[0] == [], path.name
+
+
+def test_deidentified_headers_name_no_staff_and_keep_patient_characteristics() -> None:
+    # A real CT header carries staff names in its Study module; PS3.15 Table E.1-1 removes
+    # them, while the patient's characteristics are what the report is about.
+    source = pydicom.dcmread(get_testdata_file("CT_small.dcm"), stop_before_pixels=True)
+    source.NameOfPhysiciansReadingStudy = "Reader^Rita"
+    source.OperatorsName = "Tech^Tom"
+    source.PatientWeight = "81.6"
+    copy = deidentified(source)
+    for keyword in ("NameOfPhysiciansReadingStudy", "OperatorsName", "PatientAddress"):
+        assert keyword not in copy
+    assert copy.PatientName == "" and copy.PatientID == ""
+    assert copy.PatientWeight == source.PatientWeight and copy.PatientSex == source.PatientSex
+    assert source.OperatorsName == "Tech^Tom"  # the source itself is left as it was

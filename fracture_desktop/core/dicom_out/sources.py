@@ -52,6 +52,12 @@ REMOVED = (
     "StudyDescription",
     "InstitutionName",
     "InstitutionAddress",
+    # Staff names, which the Study module carries too (PS3.15 Table E.1-1: X).
+    "NameOfPhysiciansReadingStudy",
+    "PhysiciansOfRecord",
+    "PerformingPhysicianName",
+    "OperatorsName",
+    "RequestingPhysician",
 )
 
 
