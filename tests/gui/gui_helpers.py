@@ -79,6 +79,44 @@ def open_and_wait(qtbot, window, folder: Path) -> None:
     )
 
 
+def noise_folder(parent: Path) -> Path:
+    """A folder of as many noise PNGs as the shift warning needs, under ``parent``."""
+    from PIL import Image
+
+    from fracture_desktop.core.shift import MIN_FOLDER_SIZE
+
+    folder = parent / "noise"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(MIN_FOLDER_SIZE):
+        Image.fromarray(rng.integers(0, 256, (64, 64), dtype=np.uint8)).save(folder / f"{i}.png")
+    return folder
+
+
+def select(qtbot, window, name: str) -> None:
+    """Select the record whose file is ``name`` and wait until the view shows it."""
+    record = next(r for r in window.session.records.values() if r.path.name == name)
+    window.browser.select_record(record)
+    qtbot.waitUntil(lambda: window.view.record == record, timeout=10000)
+
+
+def analyse_folder(qtbot, window) -> None:
+    """Analyse the open folder and wait until the analysis has finished."""
+    with qtbot.waitSignal(window.analysis.sig_finished, timeout=30000):
+        window.reading.analyse_folder()
+
+
+def measure(qtbot, window, offset: QPoint) -> tuple[QWidget, QPoint]:
+    """Turn measuring on and drag ``offset`` from the image view's centre; returns the
+    viewport and its centre."""
+    viewport = window.view.graphics.viewport()
+    centre = viewport.rect().center()
+    window.act_measure.trigger()
+    qtbot.wait(QApplication.doubleClickInterval() + 50)  # no double click with the last one
+    drag(viewport, centre, centre + offset)
+    return viewport, centre
+
+
 def drag(
     widget: QWidget, start: QPoint, end: QPoint, button=Qt.MouseButton.LeftButton, steps: int = 8
 ) -> None:

@@ -6,10 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
-from gui_helpers import open_and_wait
-from PIL import Image
+from gui_helpers import noise_folder, open_and_wait
 
 from fracture_desktop.core.findings import CARD_THRESHOLDS, Flag, Thresholds
 from fracture_desktop.core.imaging.image import LoadedImage
@@ -79,11 +77,7 @@ class OutsideEngine:
 def test_a_shifted_folder_shows_the_warning_above_the_findings(
     qtbot, make_window, tmp_path: Path, shipped_model_dir: Path
 ) -> None:
-    folder = tmp_path / "noise"
-    folder.mkdir()
-    rng = np.random.default_rng(0)
-    for i in range(MIN_FOLDER_SIZE):
-        Image.fromarray(rng.integers(0, 256, (64, 64), dtype=np.uint8)).save(folder / f"{i}.png")
+    folder = noise_folder(tmp_path)
     window = make_window(model=shipped_model_dir, engine=OutsideEngine())
     open_and_wait(qtbot, window, folder)
     with qtbot.waitSignal(window.analysis.sig_finished, timeout=60000):

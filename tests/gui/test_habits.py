@@ -9,12 +9,11 @@ from pathlib import Path
 import pyqtgraph as pg
 import pytest
 from conftest import IMAGE_COUNT
-from gui_helpers import FakeEngine, drag, open_and_wait
+from gui_helpers import FakeEngine, drag, open_and_wait, select
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QDesktopServices, QWheelEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
-from test_reading_comfort import select
 from test_reports import _export
 
 from fracture_desktop.core.paths import models_root

@@ -8,12 +8,10 @@ import threading
 from pathlib import Path
 
 import pytest
-from gui_helpers import FakeEngine, drag, open_and_wait
+from gui_helpers import FakeEngine, measure, open_and_wait, select
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication
 from test_domain_and_profiles import validation_report
-from test_reading_comfort import select
 
 from fracture_desktop.core.paths import resources_root
 from fracture_desktop.gui.widgets.eliding_label import ELLIPSIS
@@ -38,11 +36,7 @@ def test_the_status_bar_never_widens_a_laptop_window(qtbot, make_window) -> None
     window.resize(*LAPTOP)
     open_and_wait(qtbot, window, resources_root() / "samples")
     select(qtbot, window, "CR_hip_RG2_JPLY_fixed.dcm")
-    viewport = window.view.graphics.viewport()
-    centre = viewport.rect().center()
-    window.act_measure.trigger()
-    qtbot.wait(QApplication.doubleClickInterval() + 50)
-    drag(viewport, centre, centre + QPoint(120, 60))
+    viewport, centre = measure(qtbot, window, QPoint(120, 60))
     status = window.status
     QTest.mouseMove(viewport, centre + QPoint(5, 5))
     status.clearMessage()  # a passing message hides the fragments meanwhile

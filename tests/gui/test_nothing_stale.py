@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 from conftest import IMAGE_COUNT
-from gui_helpers import FakeEngine, drag, open_and_wait
+from gui_helpers import FakeEngine, analyse_folder, drag, measure, open_and_wait, select
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
-from test_reading_comfort import select
 
 import fracture_desktop.gui.controllers.scan as scan_controller
 from fracture_desktop.core.imaging.scan import scan_folder
@@ -21,11 +20,6 @@ from fracture_desktop.core.paths import models_root
 pytestmark = pytest.mark.gui
 
 SCORES = {"MR_small.dcm": 0.9, "CT_small.dcm": 0.5, "cr_cervical": 0.75}
-
-
-def _analyse_folder(qtbot, window) -> None:
-    with qtbot.waitSignal(window.analysis.sig_finished, timeout=30000):
-        window.reading.analyse_folder()
 
 
 def _position(window) -> str:
@@ -46,7 +40,7 @@ def test_reversing_the_findings_sort_says_so_and_later_findings_keep_it(
     x = header.sectionViewportPosition(0) + header.sectionSize(0) // 2
     QTest.mouseClick(header.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(x, 5))
     assert panel.summary.text() == "1 analysed, least suspicious first"
-    _analyse_folder(qtbot, window)  # more findings arrive: the reversed order stays
+    analyse_folder(qtbot, window)  # more findings arrive: the reversed order stays
     qtbot.waitUntil(lambda: len(panel.ordered_records()) == IMAGE_COUNT)
     names = [r.path.name for r in panel.ordered_records()]
     assert names[-1] == "MR_small.dcm" and names[-2] == "cr_cervical"
@@ -56,7 +50,7 @@ def test_reversing_the_findings_sort_says_so_and_later_findings_keep_it(
 def test_the_position_follows_the_filter(qtbot, make_window, sample_folder: Path) -> None:
     window = make_window(engine=FakeEngine(SCORES))
     open_and_wait(qtbot, window, sample_folder)
-    _analyse_folder(qtbot, window)
+    analyse_folder(qtbot, window)
     window.browser.filter_box.setCurrentIndex(1)  # fracture only: MR and the CR
     shown = window.browser.visible_records()
     assert len(shown) == 2
@@ -101,11 +95,7 @@ def test_deleting_measurements_updates_the_distance_in_the_status_bar(
     window = make_window()
     open_and_wait(qtbot, window, sample_folder)
     select(qtbot, window, "cr_cervical")
-    viewport = window.view.graphics.viewport()
-    centre = viewport.rect().center()
-    window.act_measure.trigger()
-    qtbot.wait(QApplication.doubleClickInterval() + 50)
-    drag(viewport, centre, centre + QPoint(80, 0))
+    viewport, centre = measure(qtbot, window, QPoint(80, 0))
     qtbot.wait(QApplication.doubleClickInterval() + 50)
     drag(viewport, centre, centre + QPoint(0, 40))
     first, second = window.view.measurements
@@ -127,7 +117,7 @@ def test_after_a_model_switch_the_counts_are_the_new_models(
 ) -> None:
     window = make_window(engine=FakeEngine(SCORES))
     open_and_wait(qtbot, window, sample_folder)
-    _analyse_folder(qtbot, window)
+    analyse_folder(qtbot, window)
     summary = window.browser.summary
     assert f"{IMAGE_COUNT} analysed \u00b7 2 flagged fracture" in summary.text()
     window.model_picker.choose(models_root() / "fracture_net-v1")

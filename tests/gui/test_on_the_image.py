@@ -7,12 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from gui_helpers import FakeEngine, open_and_wait
+from gui_helpers import FakeEngine, open_and_wait, select
 from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QFontMetrics, QImage
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
-from test_reading_comfort import select
 
 pytestmark = pytest.mark.gui
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import IMAGE_COUNT
-from gui_helpers import FakeEngine, open_and_wait
+from gui_helpers import FakeEngine, analyse_folder, noise_folder, open_and_wait
 from test_reports import _export
 
 from fracture_desktop.core.decisions import Decision
@@ -24,11 +24,6 @@ from fracture_desktop.gui.main_window import NOT_SAVING
 pytestmark = pytest.mark.gui
 
 SCORES = {"MR_small.dcm": 0.9, "CT_small.dcm": 0.5, "cr_cervical": 0.75}
-
-
-def _analyse(qtbot, window) -> None:
-    with qtbot.waitSignal(window.analysis.sig_finished, timeout=30000):
-        window.reading.analyse_folder()
 
 
 def _open_without_identities(qtbot, window, folder: Path, monkeypatch) -> None:
@@ -45,7 +40,7 @@ def _analysed_then_reopened(qtbot, make_window, folder: Path, monkeypatch):
     identities are hashed; returns that window and its engine, which counts model calls."""
     window = make_window(engine=FakeEngine(SCORES))
     open_and_wait(qtbot, window, folder)
-    _analyse(qtbot, window)
+    analyse_folder(qtbot, window)
     window.close()
     again = FakeEngine({})
     reopened = make_window(engine=again)
@@ -103,7 +98,7 @@ def test_a_data_folder_that_cannot_be_written_leaves_a_working_viewer_that_says_
     assert window.status.store_label.isVisible()
     assert any("cannot be written" in n.reason for n in window.status.notices.notices)
     open_and_wait(qtbot, window, sample_folder)
-    _analyse(qtbot, window)
+    analyse_folder(qtbot, window)
     assert len(window.session.findings) == IMAGE_COUNT
     record = next(iter(window.session.records.values()))
     window.reading.decide(Decision.UNCERTAIN, record)
@@ -118,7 +113,7 @@ def test_a_store_that_fills_up_never_ends_an_analysis(
     pages = store.read("PRAGMA page_count")[0][0]
     store.read(f"PRAGMA max_page_count = {pages}")  # SQLite's "database or disk is full"
     open_and_wait(qtbot, window, sample_folder)
-    _analyse(qtbot, window)
+    analyse_folder(qtbot, window)
     assert len(window.session.findings) == IMAGE_COUNT  # was 0: one failed write ended it
     qtbot.waitUntil(lambda: window.status.store_label.isVisible(), timeout=5000)
     assert any("cannot be written" in n.reason for n in window.status.notices.notices)
@@ -128,7 +123,7 @@ def test_analyse_right_after_opening_reuses_kept_results(
     qtbot, make_window, sample_folder: Path, monkeypatch
 ) -> None:
     reopened, again = _analysed_then_reopened(qtbot, make_window, sample_folder, monkeypatch)
-    _analyse(qtbot, reopened)
+    analyse_folder(qtbot, reopened)
     assert again.calls == 0  # found by path, size and mtime (or UID), not hashed again
     assert len(reopened.session.findings) == IMAGE_COUNT
 
@@ -150,19 +145,14 @@ def test_export_after_a_restart_reuses_kept_results_and_confirms(
 def test_domain_scores_and_the_shift_warning_survive_a_restart(
     qtbot, make_window, tmp_path: Path, shipped_model_dir: Path, monkeypatch
 ) -> None:
-    from PIL import Image
     from test_domain_and_profiles import OutsideEngine
 
     from fracture_desktop.core.shift import MIN_FOLDER_SIZE
 
-    folder = tmp_path / "noise"
-    folder.mkdir()
-    rng = np.random.default_rng(0)
-    for i in range(MIN_FOLDER_SIZE):
-        Image.fromarray(rng.integers(0, 256, (64, 64), dtype=np.uint8)).save(folder / f"{i}.png")
+    folder = noise_folder(tmp_path)
     window = make_window(model=shipped_model_dir, engine=OutsideEngine())
     open_and_wait(qtbot, window, folder)
-    _analyse(qtbot, window)
+    analyse_folder(qtbot, window)
     message = window.findings_panel.warning.text()
     assert message and not window.findings_panel.warning.isHidden()
     window.close()
@@ -187,7 +177,7 @@ def test_an_image_that_fails_is_not_counted_as_analysed_and_is_listed_in_problem
     window = make_window(engine=FakeEngine({**SCORES, "CT_small.dcm": float("nan")}))
     open_and_wait(qtbot, window, sample_folder)
     listed_before = len(window.problems.problems())
-    _analyse(qtbot, window)
+    analyse_folder(qtbot, window)
     ct = next(p for p in window.session.findings if p.name == "CT_small.dcm")
     assert window.session.findings[ct].flag is Flag.NOT_ANALYSED
     assert window.findings_panel.summary.text().startswith(
@@ -212,7 +202,7 @@ def test_the_readers_own_call_sits_beside_the_flag_in_the_reports(
     monkeypatch.setattr(QInputDialog, "getText", staticmethod(lambda *a, **k: ("Dr Ada", True)))
     window.act_reader_name.trigger()
     open_and_wait(qtbot, window, sample_folder)
-    _analyse(qtbot, window)
+    analyse_folder(qtbot, window)
     records = {r.path.name: r for r in window.session.records.values()}
     jpeg = next(name for name in records if name.endswith(".jpg"))
     # The model flags MR a fracture; the reader sees none. The JPEG the model clears
@@ -257,6 +247,6 @@ def test_the_findings_say_when_a_model_has_no_domain_check(
 
     window = make_window(engine=FakeEngine(SCORES))  # the untrained test model has none
     open_and_wait(qtbot, window, sample_folder)
-    _analyse(qtbot, window)
+    analyse_folder(qtbot, window)
     qtbot.waitUntil(lambda: not window.findings_panel.warning.isHidden(), timeout=5000)
     assert window.findings_panel.warning.text() == NO_DOMAIN_CHECK_WARNING

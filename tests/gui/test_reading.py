@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import IMAGE_COUNT
-from gui_helpers import drag, open_and_wait
+from gui_helpers import drag, open_and_wait, select
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QImage, QWheelEvent
 from PySide6.QtTest import QTest
@@ -19,12 +19,6 @@ from fracture_desktop.core.imaging.image import VoiWindow, auto_window
 from fracture_desktop.core.imaging.loader import load_image
 
 pytestmark = pytest.mark.gui
-
-
-def select(qtbot, window, name: str) -> None:
-    record = next(r for r in window.session.records.values() if r.path.name == name)
-    window.browser.select_record(record)
-    qtbot.waitUntil(lambda: window.view.record == record, timeout=10000)
 
 
 def widget_point(view, col: float, row: float) -> QPoint:

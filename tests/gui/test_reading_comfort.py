@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from gui_helpers import drag, open_and_wait
+from gui_helpers import drag, open_and_wait, select
 from PySide6.QtCore import QModelIndex, QPoint, Qt
 from PySide6.QtGui import QImage
 from PySide6.QtTest import QTest
@@ -24,12 +24,6 @@ pytestmark = pytest.mark.gui
 
 MONOCHROME1 = Path("dicom/nema-wg04/REF/RG3_UNC")  # CR tibia, MONOCHROME1, 10-bit
 MONOCHROME2 = Path("dicom/pydicom_3.0.2/MR_small.dcm")
-
-
-def select(qtbot, window, name: str) -> None:
-    record = next(r for r in window.session.records.values() if r.path.name == name)
-    window.browser.select_record(record)
-    qtbot.waitUntil(lambda: window.view.record == record, timeout=10000)
 
 
 def screen_brightness(view) -> float:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from conftest import IMAGE_COUNT
-from gui_helpers import FakeEngine, open_and_wait
+from gui_helpers import FakeEngine, analyse_folder, open_and_wait
 from pypdf import PdfReader
 from test_reports import _export
 
@@ -18,18 +18,13 @@ pytestmark = pytest.mark.gui
 SCORES = {"MR_small.dcm": 0.9, "CT_small.dcm": 0.5, "cr_cervical": 0.75}
 
 
-def _analyse_folder(qtbot, window) -> None:
-    with qtbot.waitSignal(window.analysis.sig_finished, timeout=30000):
-        window.reading.analyse_folder()
-
-
 def test_reopening_after_a_restart_shows_every_result_without_the_model(
     qtbot, make_window, sample_folder: Path
 ) -> None:
     first = FakeEngine(SCORES)
     window = make_window(engine=first)
     open_and_wait(qtbot, window, sample_folder)
-    _analyse_folder(qtbot, window)
+    analyse_folder(qtbot, window)
     assert first.calls == IMAGE_COUNT
     before = {path.name: (f.flag, f.probability) for path, f in window.session.findings.items()}
     window.close()
@@ -62,7 +57,7 @@ def test_analysis_resumes_where_it_stopped(qtbot, make_window, sample_folder: Pa
     done = len(window.session.findings)
     assert 1 <= done < IMAGE_COUNT
     calls_before = engine.calls
-    _analyse_folder(qtbot, window)
+    analyse_folder(qtbot, window)
     assert len(window.session.findings) == IMAGE_COUNT
     assert engine.calls - calls_before == IMAGE_COUNT - done  # none scored twice
 
@@ -73,7 +68,7 @@ def test_export_after_analysis_runs_the_model_zero_times(
     engine = FakeEngine(SCORES)  # three flagged: their PDF key images need heatmaps
     window = make_window(engine=engine)
     open_and_wait(qtbot, window, sample_folder)
-    _analyse_folder(qtbot, window)
+    analyse_folder(qtbot, window)
     calls = engine.calls
     out = sample_folder.parent / "out"
     out.mkdir()
@@ -115,7 +110,7 @@ def test_another_models_results_are_shown_marked_and_not_reused(
 
     window = make_window(engine=FakeEngine(SCORES))
     open_and_wait(qtbot, window, sample_folder)
-    _analyse_folder(qtbot, window)
+    analyse_folder(qtbot, window)
     window.close()
 
     other = FakeEngine({})
@@ -124,7 +119,7 @@ def test_another_models_results_are_shown_marked_and_not_reused(
     mr = next(r for r in reopened.session.records.values() if r.path.name == "MR_small.dcm")
     qtbot.waitUntil(lambda: reopened.browser.badge_text(mr) == "(Fracture 90%)", timeout=10000)
     assert reopened.session.findings == {}  # shown, but not this model's answer
-    _analyse_folder(qtbot, reopened)
+    analyse_folder(qtbot, reopened)
     assert other.calls == IMAGE_COUNT
     assert reopened.browser.badge_text(mr) == "No fracture 10%"
 
@@ -134,7 +129,7 @@ def test_a_pdf_after_a_restart_runs_the_model_zero_times(
 ) -> None:
     window = make_window(engine=FakeEngine(SCORES))
     open_and_wait(qtbot, window, sample_folder)
-    _analyse_folder(qtbot, window)
+    analyse_folder(qtbot, window)
     window.close()
 
     again = FakeEngine({})

@@ -4,10 +4,8 @@ layout puts them back; a 1366 x 768 laptop shows everything."""
 from __future__ import annotations
 
 import pytest
-from gui_helpers import drag, open_and_wait
+from gui_helpers import measure, open_and_wait, select
 from PySide6.QtCore import QPoint, QRect, Qt
-from PySide6.QtWidgets import QApplication
-from test_reading_comfort import select
 
 import fracture_desktop.gui.layout as layout
 from fracture_desktop.core.paths import resources_root
@@ -42,11 +40,7 @@ def test_on_a_laptop_screen_everything_stays_on_it(qtbot, make_window, laptop: Q
     assert window.width() <= laptop.width() and window.height() <= laptop.height()
     open_and_wait(qtbot, window, resources_root() / "samples")
     select(qtbot, window, "CR_hip_RG2_JPLY_fixed.dcm")
-    viewport = window.view.graphics.viewport()
-    centre = viewport.rect().center()
-    window.act_measure.trigger()
-    qtbot.wait(QApplication.doubleClickInterval() + 50)
-    drag(viewport, centre, centre + QPoint(150, 40))  # a distance in the status bar
+    measure(qtbot, window, QPoint(150, 40))  # a distance in the status bar
     window.status.clearMessage()
     qtbot.wait(50)
     assert window.status.distance_label.text().startswith("Distance:")
