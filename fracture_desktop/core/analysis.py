@@ -9,11 +9,10 @@ batch goes on.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fracture_desktop.core.errors import FractureDesktopError
@@ -60,7 +59,7 @@ class Analysis:
         could not be decoded.
     prediction : Prediction or None
         The model's output, with its heatmap when one was asked for; None when the image was
-        not scored (unreadable, or its finding was already known).
+        not scored (unreadable, or the model failed on it).
     """
 
     finding: Finding
@@ -108,9 +107,7 @@ def read_image(
     return ReadImage(record, identity, image, prepared=prepared)
 
 
-def score(
-    engine: Engine, read: ReadImage, heatmap: Heatmap = False, known: Finding | None = None
-) -> Analysis:
+def score(engine: Engine, read: ReadImage, heatmap: Heatmap = False) -> Analysis:
     """Score an image read by :func:`read_image`; never raises for a bad image.
 
     Parameters
@@ -122,8 +119,6 @@ def score(
     heatmap : bool or "flagged"
         Also compute the Grad-CAM map (``Analysis.prediction.heatmap``); ``"flagged"``: only
         for an image that comes out flagged.
-    known : Finding, optional
-        This image's finding from an earlier pass: used as it is, without running the model.
     """
     record, identity, image, prepared = read.record, read.identity, read.image, read.prepared
     predict: Callable[[], Prediction]
@@ -135,8 +130,6 @@ def score(
         predict = partial(engine.predict, image, heatmap=heatmap)
     else:
         return Analysis(Finding(record.path, identity, Flag.NOT_ANALYSED, error=read.error))
-    if known is not None:
-        return Analysis(known, image)
     try:
         prediction = predict()
     except Exception as exc:  # e.g. an image too small for the network
@@ -171,7 +164,6 @@ def analyse_each(
     records: Iterable[ImageRecord],
     engine: Engine,
     heatmap: Heatmap = False,
-    known: Mapping[Path, Finding] | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
     prepared: PreparedCache | None = None,
@@ -188,8 +180,6 @@ def analyse_each(
     heatmap : bool or "flagged"
         Compute a Grad-CAM map for every image scored, or (``"flagged"``) for the flagged
         ones only.
-    known : mapping of Path to Finding, optional
-        Findings already computed, by path: those images are decoded but not scored again.
     progress : callable, optional
         ``progress(done, total)`` after each image has been handed out.
     cancel : CancelToken, optional
@@ -201,13 +191,12 @@ def analyse_each(
         shape). A caller that wants key images passes none: those need the pixels.
     """
     records = list(records)
-    known = known or {}
     read = partial(read_image, cache=prepared, spec=engine.card.input_spec)
     with closing(ahead(read, records, READ_AHEAD, "read-ahead")) as reads:
         for done, item in enumerate(reads, start=1):
             if cancel is not None:
                 cancel.raise_if_cancelled()
-            yield score(engine, item, heatmap, known.get(item.record.path))
+            yield score(engine, item, heatmap)
             if progress is not None:
                 progress(done, len(records))
 
