@@ -253,3 +253,53 @@ def test_deidentified_headers_name_no_staff_and_keep_patient_characteristics() -
     assert copy.PatientName == "" and copy.PatientID == ""
     assert copy.PatientWeight == source.PatientWeight and copy.PatientSex == source.PatientSex
     assert source.OperatorsName == "Tech^Tom"  # the source itself is left as it was
+
+
+def test_a_voi_lut_read_as_numbers_gets_its_presentation_state(tmp_path, dicom_dir, dciodvfy):
+    """vlut_04.dcm: highdicom cannot copy a VOI LUT whose data pydicom reads as a list of
+    numbers; the state carries the table as the viewer reads it."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(dicom_dir / "pydicom-data_1.0.0" / "vlut_04.dcm", folder)
+    result = _written(folder, tmp_path / "out")
+    assert not result.problems
+    (state,) = [p for p in result.written if p.name.startswith("PR")]
+    assert dciodvfy(state)[0] == []
+    source = pydicom.dcmread(folder / "vlut_04.dcm")
+    (lut,) = pydicom.dcmread(state).SoftcopyVOILUTSequence[0].VOILUTSequence
+    assert [int(v) for v in lut.LUTDescriptor][:2] == [
+        int(v) for v in source.VOILUTSequence[0].LUTDescriptor
+    ][:2]
+
+
+def test_an_enhanced_image_without_functional_groups_says_why_it_has_no_state(tmp_path, dicom_dir):
+    """emri_small.dcm (Enhanced MR without its functional groups, no window): the viewer
+    windows it from its pixels; a state built from the header cannot, and says so."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(dicom_dir / "pydicom-data_1.0.0" / "emri_small.dcm", folder)
+    result = _written(folder, tmp_path / "out")
+    assert result.referenced == 1
+    (problem,) = result.problems
+    assert problem.details.startswith("its header states no window and no VOI LUT")
+    assert not any(p.name.startswith("PR") for p in result.written)
+
+
+def test_an_enhanced_image_without_functional_groups_keeps_its_own_window(
+    tmp_path, dicom_dir, dciodvfy
+):
+    """emri_small.dcm given a window at the top level: highdicom looks for it in the
+    functional groups only; the state carries the window the viewer shows."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    ds = pydicom.dcmread(dicom_dir / "pydicom-data_1.0.0" / "emri_small.dcm")
+    ds.WindowCenter, ds.WindowWidth = 300, 600
+    ds.WindowCenterWidthExplanation = "SOFT"
+    ds.save_as(folder / "emri_window.dcm")
+    result = _written(folder, tmp_path / "out")
+    assert not result.problems
+    (state,) = [p for p in result.written if p.name.startswith("PR")]
+    voi = pydicom.dcmread(state).SoftcopyVOILUTSequence[0]
+    assert (float(voi.WindowCenter), float(voi.WindowWidth)) == (300.0, 600.0)
+    assert voi.WindowCenterWidthExplanation == "SOFT"
+    assert dciodvfy(state)[0] == []

@@ -20,7 +20,7 @@ from pydicom.dataset import Dataset
 import fracture_desktop
 from fracture_desktop.core.atomic import OutputWriteError, atomic_write
 from fracture_desktop.core.dicom_out import codes as fd
-from fracture_desktop.core.dicom_out.gsps import make_gsps
+from fracture_desktop.core.dicom_out.gsps import make_gsps, own_transformations
 from fracture_desktop.core.dicom_out.image import AnalysedImage
 from fracture_desktop.core.dicom_out.kos import make_kos
 from fracture_desktop.core.dicom_out.sources import deidentified, mark_deidentified, source_header
@@ -170,14 +170,19 @@ def unreferenceable(image: AnalysedImage, model: ModelIdentity) -> str:
 def presentation_state(
     image: AnalysedImage, model: ModelIdentity, series: str, number: int
 ) -> Dataset | str:
-    """The GSPS of a flagged image, or why it has none (a colour image; a header highdicom
-    refuses): its SR reference and KOS entry stay."""
+    """The GSPS of a flagged image, or why it has none (a colour image; a header that
+    neither highdicom nor :func:`own_transformations` can present): its SR reference and
+    KOS entry stay."""
     if not image.grey:
         return "colour image: a grayscale presentation state does not apply"
     try:
         gsps = make_gsps(image, model, series, new_uid(), GSPS_SERIES)
-    except Exception as exc:  # highdicom raises what its checks meet first
-        return f"{type(exc).__name__}: {exc}"
+    except Exception as copying:  # highdicom raises what its checks meet first
+        try:
+            own = own_transformations(image.header)
+            gsps = make_gsps(image, model, series, new_uid(), GSPS_SERIES, own)
+        except Exception as exc:
+            return f"{exc} (highdicom: {type(copying).__name__}: {copying})"
     gsps.InstanceNumber = number
     return gsps
 
