@@ -82,8 +82,12 @@ def referenced_uids(ds: Dataset) -> set[str]:
 
 
 def dciodvfy(path: Path) -> tuple[list[str], list[str]]:
-    """dciodvfy's error and warning lines for ``path``."""
-    run = subprocess.run(["dciodvfy", str(path)], capture_output=True, timeout=120)
+    """dciodvfy's error and warning lines for ``path``; a run that does not end in two
+    minutes counts as an error (seen once on a loaded machine), not as the end of the check."""
+    try:
+        run = subprocess.run(["dciodvfy", str(path)], capture_output=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        return ["Error - dciodvfy did not finish in 120 s"], []
     # dciodvfy quotes values in the file's own bytes (a name in Cyrillic, say).
     text = (run.stdout + run.stderr).decode("utf-8", errors="replace")
     lines = text.splitlines()
