@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from benchmarks.dicom_conformance import dciodvfy as check_with_dciodvfy
 from fracture_desktop.core.report.entries import ReportEntry
 from tests.dicom_out.dicom_helpers import SAMPLES, sample_entries
 
@@ -29,14 +29,7 @@ def dciodvfy() -> Callable[[Path], tuple[list[str], list[str]]]:
     """``check(path)``: dciodvfy's errors and warnings (Debian package dicom3tools)."""
     if shutil.which("dciodvfy") is None:
         pytest.skip("dciodvfy (Debian package dicom3tools) is not installed")
-
-    def check(path: Path) -> tuple[list[str], list[str]]:
-        run = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True, timeout=60)
-        lines = (run.stdout + run.stderr).splitlines()
-        errors = [x for x in lines if x.startswith("Error")]
-        return errors, [x for x in lines if x.startswith("Warn")]
-
-    return check
+    return check_with_dciodvfy
 
 
 @pytest.fixture(scope="session")
