@@ -29,7 +29,13 @@ import fracture_desktop
 from fracture_desktop.core.dicom_out import codes as fd
 from fracture_desktop.core.dicom_out.image import AnalysedImage
 from fracture_desktop.core.dicom_out.sr import rectangle
-from fracture_desktop.core.imaging.dicom_display import frame_attributes, voi_luts, voi_windows
+from fracture_desktop.core.imaging.dicom_display import (
+    rescale,
+    rescale_attributes,
+    voi_luts,
+    voi_windows,
+    window_attributes,
+)
 from fracture_desktop.core.report.entries import ModelIdentity
 
 LAYER = GraphicLayer(layer_name="FRACTURE_AI", order=1, description="Fracture triage (AI)")
@@ -58,13 +64,14 @@ def own_transformations(
     """
     if "ModalityLUTSequence" in header:
         raise ValueError("its Modality LUT table is not one a presentation state can copy")
-    rescale = frame_attributes(header, 0, "RescaleSlope", "PixelValueTransformationSequence")
+    attributes = rescale_attributes(header, 0)
+    slope, intercept = rescale(attributes, notes=[])
     modality = hd.ModalityLUTTransformation(
-        rescale_intercept=float(rescale.get("RescaleIntercept", 0.0) or 0.0),
-        rescale_slope=float(rescale.get("RescaleSlope", 1.0) or 1.0),
-        rescale_type=str(rescale.get("RescaleType", "") or "US"),  # US: unspecified
+        rescale_intercept=intercept,
+        rescale_slope=slope,
+        rescale_type=str(attributes.get("RescaleType", "") or "US"),  # US: unspecified
     )
-    windows = voi_windows(frame_attributes(header, 0, "WindowCenter", "FrameVOILUTSequence"))
+    windows = voi_windows(window_attributes(header, 0))
     if windows:
         voi = SoftcopyVOILUTTransformation(
             window_center=[w.center for w in windows],

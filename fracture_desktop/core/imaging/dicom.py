@@ -43,12 +43,13 @@ from fracture_desktop.core.imaging.dicom_checks import (
     frame_count,
 )
 from fracture_desktop.core.imaging.dicom_display import (
-    frame_attributes,
     modality_values,
     needs_inversion,
     pixel_spacing,
+    rescale_attributes,
     voi_luts,
     voi_windows,
+    window_attributes,
 )
 from fracture_desktop.core.imaging.image import LoadedImage
 from fracture_desktop.core.imaging.sniff import HEAD_LENGTH, FileKind, not_an_image, sniff
@@ -251,11 +252,11 @@ def _load(path: Path, frame: int) -> LoadedImage:
             values=rgb,
             spacing=pixel_spacing(ds, frame),
         )
-    voi = frame_attributes(ds, frame, "WindowCenter", "FrameVOILUTSequence")
+    voi = window_attributes(ds, frame)
     windows, luts = voi_windows(voi), voi_luts(ds)
     if not windows and not luts:
         check_no_voi_stated(path, voi, ds)
-    rescale = frame_attributes(ds, frame, "RescaleSlope", "PixelValueTransformationSequence")
+    rescale = rescale_attributes(ds, frame)
     values = modality_values(stored, rescale, notes)
     if not np.issubdtype(values.dtype, np.integer) and not np.isfinite(values).all():
         raise NonFiniteValueError(

@@ -46,12 +46,7 @@ def modality_values(stored: np.ndarray, ds: Dataset, notes: list[str]) -> np.nda
             return apply_modality_lut(stored, ds).astype(np.float32)
         except Exception as exc:  # a damaged table raises anything from IndexError up
             notes.append(f"Modality LUT is damaged and was ignored ({exc})")
-    try:
-        slope = float(ds.get("RescaleSlope", 1.0) or 1.0)
-        intercept = float(ds.get("RescaleIntercept", 0.0) or 0.0)
-    except (TypeError, ValueError):
-        notes.append("Rescale Slope/Intercept are not numbers and were ignored")
-        slope, intercept = 1.0, 0.0
+    slope, intercept = rescale(ds, notes)
     if slope == 1.0 and intercept == 0.0 and np.issubdtype(stored.dtype, np.integer):
         return stored
     values = stored.astype(np.float32)
@@ -60,6 +55,29 @@ def modality_values(stored: np.ndarray, ds: Dataset, notes: list[str]) -> np.nda
     if intercept != 0.0:
         values += intercept
     return values
+
+
+def rescale(ds: Dataset, notes: list[str]) -> tuple[float, float]:
+    """Rescale Slope and Intercept (PS3.3 C.11.1.1.2): 1 and 0 when absent, and when they
+    are not numbers (with a note in ``notes``): stored values still show the anatomy."""
+    try:
+        return (
+            float(ds.get("RescaleSlope", 1.0) or 1.0),
+            float(ds.get("RescaleIntercept", 0.0) or 0.0),
+        )
+    except (TypeError, ValueError):
+        notes.append("Rescale Slope/Intercept are not numbers and were ignored")
+        return 1.0, 0.0
+
+
+def rescale_attributes(ds: Dataset, frame: int) -> Dataset:
+    """Where ``frame``'s Rescale Slope/Intercept live (Pixel Value Transformation macro)."""
+    return frame_attributes(ds, frame, "RescaleSlope", "PixelValueTransformationSequence")
+
+
+def window_attributes(ds: Dataset, frame: int) -> Dataset:
+    """Where ``frame``'s Window Center/Width live (Frame VOI LUT macro)."""
+    return frame_attributes(ds, frame, "WindowCenter", "FrameVOILUTSequence")
 
 
 def _as_list(value: object) -> list[object]:
