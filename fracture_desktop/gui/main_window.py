@@ -21,7 +21,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QInputDialog, QMainWindow, QSlider
 
 from fracture_desktop.core.decisions import DecisionStore
-from fracture_desktop.core.imaging.guard import WORKERS, default_guard
+from fracture_desktop.core.imaging.guard import default_guard
 from fracture_desktop.core.prepared import PreparedCache
 from fracture_desktop.core.results_store import ResultsStore
 from fracture_desktop.core.session import ReadingSession
@@ -113,9 +113,6 @@ class MainWindow(QMainWindow):
         results: ResultsStore | None = None,
     ) -> None:
         super().__init__()
-        # The decoder workers start while the window is built: the scan, the first image and
-        # its thumbnails each find one ready.
-        default_guard().prestart(WORKERS)
         self.settings = settings
         self.session = ReadingSession(decisions, settings.display())
         self.setWindowTitle(WINDOW_TITLE)
