@@ -60,7 +60,17 @@ def create_window(folder: Path | None = None) -> MainWindow:
 
 
 def run_viewer(folder: Path | None) -> int:
-    """Open the viewer (on ``folder`` when given) and run until the window closes."""
+    """Open the viewer (on ``folder`` when given) and run until the window closes.
+
+    Returns 2 without starting Qt when no window can open here
+    (:func:`~fracture_desktop.gui.display_check.display_problem`, printed on stderr).
+    """
+    from fracture_desktop.gui.display_check import display_problem
+
+    problem = display_problem()
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return 2
     default_guard().prestart(WORKERS)
     app = application()
     window = create_window(folder)
