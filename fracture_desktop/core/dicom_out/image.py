@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# highdicom's own tables: which SOP classes it knows, and which IODs are multi-frame, so
-# that our references agree with the checks highdicom makes.
-from highdicom._standard_utils import get_sop_class_iod_map, is_multiframe_image
+# highdicom's own table of the SOP classes it knows, so that our references agree with the
+# checks highdicom makes; it has no public name for it (highdicom 0.28).
+from highdicom._standard_utils import get_sop_class_iod_map
+from highdicom.utils import is_multiframe_image
 from pydicom.dataset import Dataset
 
 from fracture_desktop.core.report.entries import ReportEntry
