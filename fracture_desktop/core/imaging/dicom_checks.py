@@ -167,9 +167,13 @@ def check_codestream_size(path: Path, ds: Dataset, ts: str, frame: int, frames: 
         return
     rows, cols = int(ds.Rows), int(ds.Columns)
     if shape[0] * shape[1] > rows * cols:
+        # Said as a disagreement: "image too large: 45 x 10" reads wrong for a small image.
         codec = codec_name(ts)
-        details = f"the {codec} data declares {shape[1]} x {shape[0]}, the header {cols} x {rows}"
-        raise ImageTooLargeError.declared(path, *shape, details)
+        reason = (
+            f"{codec} data is larger than its header declares "
+            f"({shape[1]} x {shape[0]}, not {cols} x {rows})"
+        )
+        raise ImageTooLargeError(path, reason, f"frame {frame + 1} of {frames}")
 
 
 def fragment_ends_early(ds: Dataset, frame: int, frames: int) -> bool:

@@ -64,7 +64,7 @@ def test_real_codestreams_declare_their_header_size(dicom_dir: Path) -> None:
     ("name", "reason"),
     [
         ("d_jpeg_65500x65500.dcm", "image too large: 65500 x 65500 declared"),
-        ("d_jpeg_sof_mismatch.dcm", "image too large: 65500 x 65500 declared"),
+        ("d_jpeg_sof_mismatch.dcm", r"JPEG data is larger than its header declares \(65500 x 6"),
         ("d_j2k_60000x60000.dcm", "image too large: 60000 x 60000 declared"),
     ],
 )
