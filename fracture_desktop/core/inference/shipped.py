@@ -35,6 +35,8 @@ SHIPPED_CARDS: dict[str, tuple[str, bool]] = {
         ("ab9cd4a99f2b17ceb1b03757128c7bc2fdee2c05bc547beed53a3e4f352039af", True),
     "efficientnet_lite0-v6":
         ("442c5869e6fc2c0009fd4dd09bd35af6e2f9f21a90533a6c3442599547bca7d2", True),
+    "efficientnet_lite0-v7":
+        ("acc017cc8bb2fd678c0b1b0cc848ba510c281455135f983fd5e72135c9756ab4", True),
     "fracture_net-v1":
         ("40f1a6e1a7f44c6a990ca265ec329731ee9f8e60d37218bdd70d8fc745a45b5a", True),
     "fracture_net-v2":
