@@ -89,16 +89,35 @@ def test_no_flagged_image_says_so(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="poppler-utils not installed")
-def test_first_page_renders_with_content(tmp_path: Path) -> None:
+def test_pages_render_with_content(tmp_path: Path) -> None:
     out = write_pdf(entries(), tmp_path / "r.pdf", context())
     subprocess.run(
-        ["pdftoppm", "-r", "40", "-png", "-f", "1", "-l", "1", str(out), str(tmp_path / "p")],
+        ["pdftoppm", "-r", "40", "-png", "-f", "1", "-l", "2", str(out), str(tmp_path / "p")],
         check=True,
     )
-    (png,) = tmp_path.glob("p*.png")
-    page = np.asarray(Image.open(png).convert("L"), dtype=np.float32)
-    assert page.std() > 10  # text and pictures, not a blank sheet
-    assert (page < 64).mean() > 0.01  # dark ink / image pixels present
+    front, flagged = (
+        np.asarray(Image.open(png).convert("L"), dtype=np.float32)
+        for png in sorted(tmp_path.glob("p*.png"))
+    )
+    # Page 1, header and summary: text, not a blank sheet. Page 2, the flagged images:
+    # their pictures (two to a page).
+    assert front.std() > 10 and (front < 64).mean() > 0.002
+    assert (flagged < 64).mean() > 0.05
+
+
+def test_no_heading_is_left_at_the_foot_of_a_page(tmp_path: Path) -> None:
+    pages = [
+        p.extract_text()
+        for p in PdfReader(write_pdf(entries(), tmp_path / "r.pdf", context())).pages
+    ]
+
+    def page_of(text: str) -> int:
+        return next(i for i, page in enumerate(pages) if text in page)
+
+    # Each heading is on the page where its section starts: the first flagged image, the
+    # table of all images (its "Note" column).
+    assert page_of("Flagged images") == page_of("reader: confirmed")
+    assert page_of("All images") == page_of("Note")
 
 
 def test_memory_does_not_grow_with_flagged_images(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from reportlab.lib.units import mm
-from reportlab.platypus import Flowable, Paragraph, Spacer
+from reportlab.platypus import Flowable, KeepTogether, Paragraph, Spacer
 
 from fracture_desktop.core.atomic import atomic_write
 from fracture_desktop.core.jobs import CancelToken, ProgressCallback
@@ -23,7 +23,11 @@ from fracture_desktop.core.report.entries import ReportContext, ReportEntry
 from fracture_desktop.core.report.pdf_flagged import flagged_block
 from fracture_desktop.core.report.pdf_front_page import front_matter, summary_section
 from fracture_desktop.core.report.pdf_pages import ReportDoc, binary_streams, styles
-from fracture_desktop.core.report.pdf_tables import all_images_table, outside_section
+from fracture_desktop.core.report.pdf_tables import (
+    all_images_table,
+    outside_section,
+    table_start,
+)
 
 
 def _story(
@@ -36,21 +40,24 @@ def _story(
         (pair for pair in numbered if pair[1].is_flagged),
         key=lambda pair: (pair[1].flag.suspicion_rank, -(pair[1].finding.probability or 0.0)),
     )
-    story.append(Paragraph("Flagged images", st["h2"]))
+    heading: list[Flowable] = [Paragraph("Flagged images", st["h2"])]
     if flagged:
-        story.append(
+        heading += [
             Paragraph(
                 "Fracture first, then doubt; most probable first. Numbers refer to the table "
                 "of all images.",
                 st["small"],
-            )
-        )
-        story.append(Spacer(0, 3 * mm))
-        story += [flagged_block(n, e, context, deidentify, st) for n, e in flagged]
+            ),
+            Spacer(0, 3 * mm),
+        ]
+        blocks = [flagged_block(n, e, context, deidentify, st) for n, e in flagged]
+        # The heading goes with the first image: never alone at the foot of a page.
+        story += [KeepTogether([*heading, blocks[0]]), *blocks[1:]]
     else:
-        story.append(Paragraph("No image was flagged.", st["body"]))
+        story += [*heading, Paragraph("No image was flagged.", st["body"])]
     story += outside_section(numbered, context, st)
     story += [
+        table_start(),
         Paragraph("All images", st["h2"]),
         Spacer(0, 2 * mm),
         all_images_table(entries, context, deidentify, st),

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from reportlab.lib import colors
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.platypus import Flowable, Paragraph, Spacer, Table, TableStyle
+from reportlab.platypus import CondPageBreak, Flowable, Paragraph, Spacer, Table, TableStyle
 
 from fracture_desktop.core.findings import Flag
 from fracture_desktop.core.report.entries import ReportContext, ReportEntry
@@ -23,6 +23,9 @@ from fracture_desktop.core.report.pdf_facts import (
     reader_decision,
 )
 from fracture_desktop.core.report.pdf_pages import BODY_WIDTH, INK, MUTED, SHADE
+
+#: Room a table's heading, its note and first rows need at the foot of a page.
+TABLE_START = 35 * mm
 
 
 def _head_row(head: Sequence[str], st: dict[str, ParagraphStyle]) -> list[object]:
@@ -84,6 +87,12 @@ def all_images_table(
     return _listing(rows, widths, compact)
 
 
+def table_start() -> CondPageBreak:
+    """Goes before a table's heading: a new page unless the heading, its note and the
+    table's first rows fit on this one (a long table then splits across pages as usual)."""
+    return CondPageBreak(TABLE_START)
+
+
 def outside_section(
     numbered: Sequence[tuple[int, ReportEntry]],
     context: ReportContext,
@@ -107,6 +116,7 @@ def outside_section(
     widths = [9 * mm, BODY_WIDTH - 59 * mm, 28 * mm, 22 * mm]
     table = _listing(rows, widths)
     return [
+        table_start(),
         Paragraph(f"Outside the domain ({len(outside)})", st["h2"]),
         Paragraph(
             "These images lie outside the images the model was validated on (domain score "
