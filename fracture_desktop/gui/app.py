@@ -83,10 +83,6 @@ def run_viewer(folder: Path | None) -> int:
 
     sys.excepthook = report
     window.show()
-    # A window manager gives a new window the keyboard focus; an X server without one
-    # (Xvfb, a kiosk) does not, and then no shortcut works until the reader clicks.
-    window.raise_()
-    window.activateWindow()
     try:
         return app.exec()
     finally:

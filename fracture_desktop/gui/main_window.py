@@ -319,6 +319,9 @@ class MainWindow(QMainWindow):
         if not self._docks_sized:
             self._docks_sized = True
             size_docks(self)
+            # A window manager gives a new window the keyboard focus; an X server without
+            # one (Xvfb, a kiosk) does not, and then no shortcut works until a click.
+            self.activateWindow()
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         old, new = event.oldSize().width(), event.size().width()

@@ -75,7 +75,6 @@ def make_window(qtbot, tmp_path: Path, model_dir: Path) -> Iterator[Callable[...
         if size is not None:  # None: as the window sized itself
             window.resize(*size)
         window.show()
-        window.activateWindow()  # as run_viewer does: keys reach it on any platform
         qtbot.waitUntil(
             lambda: (
                 window.analysis.card is not None
