@@ -121,7 +121,7 @@ class _Data:
     boxes: dict[str, FractureBoxes]
 
 
-def run_data(config: TrainConfig, spec: InputSpec) -> _Data:
+def _data(config: TrainConfig, spec: InputSpec) -> _Data:
     """The train and val splits of every source (``limit`` images each, without the
     hold-out's) and their fracture boxes."""
     roots = [Path(d) for d in config.data]
@@ -212,7 +212,7 @@ def train(config: TrainConfig) -> Path:
     (out / "config.json").write_text(json.dumps(asdict(config), indent=2))
     arch = architecture(config.arch, config.input_size)
     spec = arch.input_spec
-    found = run_data(config, spec)
+    found = _data(config, spec)
     model = _network(config, arch)
     handlers, data = _handlers(config, model, spec, found)
     trained = [

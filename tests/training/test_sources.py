@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from share_helpers import small_share
 
 from fracture_desktop.training.acquisition import source_weights
 from fracture_desktop.training.config import TrainConfig
@@ -23,6 +24,15 @@ from fracture_desktop.training.dataset import (
 from fracture_desktop.training.export import release_model
 from fracture_desktop.training.loop import Validation
 from fracture_desktop.training.train import train
+
+
+@pytest.fixture
+def two_sources(fracatlas_dir: Path, mura_dir: Path, tmp_path: Path) -> list[Path]:
+    """Four images per class and split of each source, in folders named as the shares."""
+    roots = [tmp_path / "fracatlas", tmp_path / "mura_roboflow"]
+    for source, root in zip((fracatlas_dir, mura_dir), roots, strict=True):
+        small_share(source, root, 4, ("train", "val", "test"))
+    return roots
 
 
 def test_each_source_keeps_its_name_regions_and_boxes(two_sources: list[Path]) -> None:
