@@ -147,7 +147,9 @@ def load_engine(args: argparse.Namespace) -> Engine:
     from fracture_desktop.core.inference import engines
     from fracture_desktop.core.inference.prediction import model_threads
 
-    engine = engines.load_engine(args.model, args.device, model_threads(args.threads, batch=True))
+    engine = engines.load_engine(
+        args.model, args.device, model_threads(args.threads, batch=True), parallel_images=True
+    )
     if not args.card_thresholds:
         use_site_profile(engine)
     return engine

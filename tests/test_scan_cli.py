@@ -20,6 +20,7 @@ from fracture_desktop.batch import (
     EXIT_NOTHING_ANALYSED,
     EXIT_OK,
     EXIT_USAGE,
+    load_engine,
 )
 from fracture_desktop.core.decisions import Decision
 from fracture_desktop.terminal import ProgressBar
@@ -168,6 +169,13 @@ def test_model_folder_setting_is_honoured(
     monkeypatch.setenv("FRACTURE_DESKTOP_MODEL_DIR", str(model_dir))
     assert cli.main([*argv, "--csv", str(out)]) == EXIT_OK
     assert {r["model_id"] for r in csv_rows(out)} == {"fracture_net-untrained"}
+
+
+def test_scan_scores_one_image_per_model_thread(shipped_model_dir: Path) -> None:
+    argv = ["scan", "folder", "--model", str(shipped_model_dir), "--threads", "2"]
+    engine = load_engine(cli.build_parser().parse_args(argv))
+    assert engine.runtime.startswith("ONNX Runtime")
+    assert engine.lanes == 2
 
 
 def test_folder_without_images(tmp_path: Path, model_dir: Path, decisions: Path) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import closing
+from contextlib import ExitStack, closing
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
@@ -169,14 +169,16 @@ def analyse_each(
     prepared: PreparedCache | None = None,
 ) -> Iterator[Analysis]:
     """Analyse ``records`` in order, reading :data:`READ_AHEAD` images ahead in a helper
-    thread (decoding, hashing and making the model input overlap the model's pass).
+    thread (decoding, hashing and making the model input overlap the model's pass); an
+    engine with several :attr:`~.prediction.Engine.lanes` scores that many at once in
+    helper threads of their own.
 
     Parameters
     ----------
     records : iterable of ImageRecord
         What to analyse.
     engine : Engine
-        The loaded model; used only from the calling thread.
+        The loaded model; used only from the calling thread, or its lanes' threads.
     heatmap : bool or "flagged"
         Compute a Grad-CAM map for every image scored, or (``"flagged"``) for the flagged
         ones only.
@@ -192,11 +194,17 @@ def analyse_each(
     """
     records = list(records)
     read = partial(read_image, cache=prepared, spec=engine.card.input_spec)
-    with closing(ahead(read, records, READ_AHEAD, "read-ahead")) as reads:
-        for done, item in enumerate(reads, start=1):
+    scored = partial(score, engine, heatmap=heatmap)
+    with ExitStack() as stack:
+        reads = stack.enter_context(closing(ahead(read, records, READ_AHEAD, "read-ahead")))
+        analyses: Iterator[Analysis] = map(scored, reads)
+        if engine.lanes > 1:
+            lanes = ahead(scored, reads, engine.lanes, "score", workers=engine.lanes)
+            analyses = stack.enter_context(closing(lanes))
+        for done, analysis in enumerate(analyses, start=1):
             if cancel is not None:
                 cancel.raise_if_cancelled()
-            yield score(engine, item, heatmap)
+            yield analysis
             if progress is not None:
                 progress(done, len(records))
 

@@ -44,16 +44,16 @@ class CancelToken:
 
 
 def ahead(
-    fn: Callable[[T], R], items: Iterable[T], depth: int, name: str
+    fn: Callable[[T], R], items: Iterable[T], depth: int, name: str, workers: int = 1
 ) -> Generator[R, None, None]:
-    """``fn(item)`` for each item, in order, computed in one helper thread up to ``depth``
-    items ahead of the caller.
+    """``fn(item)`` for each item, in order, computed in ``workers`` helper threads up to
+    ``depth`` items ahead of the caller.
 
     At most ``depth`` results wait (plus the one the caller holds), so memory stays
     bounded however many items there are; ``items`` is read lazily, in the caller's
     thread. ``fn`` should not raise: an exception it raises is raised by the iterator when
     its item comes. Closing the iterator (a cancelled caller; ``contextlib.closing``)
-    drops the work not started and waits for the one item in progress.
+    drops the work not started and waits for the items in progress.
 
     Parameters
     ----------
@@ -65,11 +65,14 @@ def ahead(
     depth : int
         Results computed ahead, at least 1.
     name : str
-        The helper thread's name prefix.
+        The helper threads' name prefix.
+    workers : int
+        Helper threads; with more than one, ``fn`` runs on several items at once and must
+        be safe to (ONNX Runtime's sessions are).
     """
     if depth < 1:
         raise ValueError(f"depth must be at least 1, not {depth}")
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
     pending: deque[Future[R]] = deque()
     try:
         for item in items:

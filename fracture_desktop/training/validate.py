@@ -128,7 +128,9 @@ def run_validate(args: argparse.Namespace) -> int:
     from fracture_desktop.core.inference.prediction import model_threads
 
     try:
-        engine = load_engine(args.model, args.device, model_threads(args.threads, batch=True))
+        engine = load_engine(
+            args.model, args.device, model_threads(args.threads, batch=True), parallel_images=True
+        )
     except ModelError as exc:
         _error(exc.reason, exc.details)
         return EXIT_NO_MODEL

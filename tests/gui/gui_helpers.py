@@ -30,6 +30,7 @@ class FakeEngine:
     runs_on = "cpu, fake"
     card: ModelCard | None = None  # the real card of the model folder, set when built
     domain = None  # no domain check: nothing is outside
+    lanes = 1  # one image at a time, as the viewer scores
     thresholds_source = CARD_THRESHOLDS
 
     @property

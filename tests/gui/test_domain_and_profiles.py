@@ -56,6 +56,7 @@ class OutsideEngine:
 
     device = "cpu"
     runs_on = "cpu, fake"
+    lanes = 1
     card: ModelCard | None = None  # the model folder's, set when built
     thresholds_source = CARD_THRESHOLDS
 

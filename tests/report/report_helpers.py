@@ -98,6 +98,7 @@ class CountingEngine:
 
     # A classifier (key images show Grad-CAM); the analysis makes its input ahead.
     card = SimpleNamespace(localiser=None, input_spec=InputSpec(64))
+    lanes = 1
 
     def __init__(self) -> None:
         self.scored: list[str] = []

@@ -39,11 +39,14 @@ def load_engine(
     device: str = "auto",
     threads: int | None = None,
     domain: bool = True,
+    parallel_images: bool = False,
 ) -> Engine:
     """The engine for the model in ``model_dir`` (default: :func:`default_model_dir`).
 
     ``auto`` and ``cpu`` run the folder's ONNX graph with ONNX Runtime when it has one;
     ``cuda``, and a folder without a graph, use torch (the ``train`` or ``gpu`` extra).
+    ``parallel_images`` (batch jobs): ONNX Runtime scores ``threads`` images at once, one
+    thread each (``Engine.lanes``); torch scores one image on ``threads`` threads.
 
     Raises
     ------
@@ -62,7 +65,7 @@ def load_engine(
     if device != "cuda" and onnx_graph(card) is not None and _installed("onnxruntime"):
         from fracture_desktop.core.inference.onnx_engine import OnnxEngine
 
-        return OnnxEngine.open(card, threads, domain)
+        return OnnxEngine.open(card, threads, domain, parallel_images)
     if not _installed("torch"):
         if device == "cuda":
             why, fix = "CUDA needs", "pip install 'fracture-desktop[gpu]', or use the CPU"

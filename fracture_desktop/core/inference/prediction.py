@@ -97,8 +97,10 @@ def model_threads(requested: int = 0, batch: bool = False) -> int | None:
         busy, and waiting OpenMP threads spin: on a busy 2-core machine a forward pass took
         347 ms of CPU with two threads against 19 ms with one. ONNX Runtime's threads are
         told not to spin (``onnx_engine``), and a batch job's read-ahead decodes a JPEG in
-        about 1 ms, so there both cores score: the FracAtlas test split's 523 JPEGs at
-        51 images/s against 41 with one thread (2 cores, idle; docs/PACKAGING.md).
+        about 1 ms, so there both cores score, each its own image (``parallel_images`` of
+        :func:`~.engines.load_engine`): the FracAtlas test split's 523 JPEGs at 71
+        images/s, against 49 with both threads on one image and 41 with one thread (2
+        cores, idle; docs/PACKAGING.md).
     """
     if requested > 0:
         return requested
@@ -160,9 +162,13 @@ class Engine:
         shown with the device in the status bar, ``scan``'s summary and the PDF.
     domain : DomainCheck or None
         The model's domain check, None when it has none or it was not loaded.
+    lanes : int
+        Images that may be scored at once, each from its own thread: 1 unless the engine
+        was opened to score several (ONNX Runtime only, :func:`~.engines.load_engine`).
     """
 
     runtime = ""
+    lanes = 1
 
     def __init__(self, card: ModelCard, device: str, domain: DomainCheck | None = None) -> None:
         self.card = card
