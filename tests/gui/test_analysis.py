@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from fracture_desktop.core.decisions import Decision
 from fracture_desktop.core.findings import Flag
 from fracture_desktop.gui.flags import suspicion_key
 from fracture_desktop.gui.widgets.dialogs import model_card_html
+from fracture_desktop.training.onnx_export import export_onnx
 
 pytestmark = pytest.mark.gui
 
@@ -52,6 +54,25 @@ def test_analyse_folder_with_untrained_model(qtbot, make_window, sample_folder: 
         for r in window.findings_panel.ordered_records()
     ]
     assert panel_keys == sorted(panel_keys)
+
+
+def test_a_model_folder_with_its_graph_and_no_weights_analyses_as_in_the_desktop_build(
+    qtbot, make_window, sample_folder: Path, model_dir: Path, tmp_path: Path
+) -> None:
+    # The frozen build ships the shipped model's ONNX graph, not its torch weights.
+    graph_only = tmp_path / model_dir.name
+    shutil.copytree(model_dir, graph_only)
+    export_onnx(graph_only)
+    (graph_only / "weights.pt").unlink()
+    window = make_window(model=graph_only)
+    open_and_wait(qtbot, window, sample_folder)
+    assert window.analysis.available, window.analysis.unavailable_reason
+    assert window.status.model_label.text() == "Model: fracture_net-untrained"
+    with qtbot.waitSignal(window.analysis.sig_finished, timeout=60000) as finished:
+        window.act_analyse_folder.trigger()
+    assert finished.args == [False]
+    assert all(f.flag is not Flag.NOT_ANALYSED for f in window.session.findings.values())
+    assert window.status.device_label.text() == "auto \u2192 cpu \u00b7 ONNX"
 
 
 def test_sort_and_filter_by_suspicion(qtbot, make_window, sample_folder: Path) -> None:

@@ -368,6 +368,22 @@ def onnx_graph(card: ModelCard) -> tuple[Path, str] | None:
     return card.directory / file, sha256
 
 
+def missing_files(card: ModelCard) -> str:
+    """Why ``card``'s folder cannot be run, or ``""``: it needs its weights (torch) or its
+    ONNX graph (ONNX Runtime), and the desktop build ships the graph alone. The files'
+    sha256 are checked when an engine loads them.
+
+    Raises
+    ------
+    ModelUnavailableError
+        The card's ``onnx`` section is malformed.
+    """
+    graph = onnx_graph(card)
+    if card.weights_path.is_file() or (graph is not None and graph[0].is_file()):
+        return ""
+    return "weights missing"
+
+
 def with_onnx_graph(card: ModelCard, file: str, sha256: str) -> ModelCard:
     """``card`` naming the ONNX graph ``file`` (in its folder) and its sha256; write it with
     :func:`write_card`."""

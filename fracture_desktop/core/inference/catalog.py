@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fracture_desktop.core.errors import ModelError
-from fracture_desktop.core.inference.card import CARD_FILE, ModelCard, load_card, onnx_graph
+from fracture_desktop.core.inference.card import CARD_FILE, ModelCard, load_card, missing_files
 from fracture_desktop.core.paths import models_root
 
 
@@ -69,11 +69,11 @@ def read_choice(directory: Path) -> ModelChoice:
         card = load_card(directory)
     except ModelError as exc:
         return ModelChoice(Path(directory), None, exc.reason)
-    graph = onnx_graph(card) if card.raw.get("onnx") else None  # checked when loaded
-    if not card.weights_path.is_file() and not (graph is not None and graph[0].is_file()):
-        # The graph alone serves ONNX Runtime (the desktop build ships no weights).
-        return ModelChoice(Path(directory), card, "weights missing")
-    return ModelChoice(Path(directory), card)
+    try:
+        problem = missing_files(card)
+    except ModelError as exc:
+        return ModelChoice(Path(directory), card, exc.reason)
+    return ModelChoice(Path(directory), card, problem)
 
 
 def available_models(added: Iterable[Path] = ()) -> list[ModelChoice]:

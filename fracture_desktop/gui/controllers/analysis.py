@@ -21,7 +21,12 @@ from fracture_desktop.core.errors import ModelError
 from fracture_desktop.core.findings import Finding, Thresholds
 from fracture_desktop.core.imaging.model_input import InputSpec
 from fracture_desktop.core.imaging.records import ImageRecord
-from fracture_desktop.core.inference.card import ModelCard, default_model_dir, load_card
+from fracture_desktop.core.inference.card import (
+    ModelCard,
+    default_model_dir,
+    load_card,
+    missing_files,
+)
 from fracture_desktop.core.jobs import Cancelled, CancelToken
 from fracture_desktop.core.prepared import PreparedCache
 from fracture_desktop.core.results_store import ResultsStore, StoredResult, small_heatmap
@@ -120,10 +125,11 @@ class AnalysisController(QObject):
         def job() -> tuple[ModelCard | None, str, dict, dict]:
             try:
                 card = load_card(model_dir)
+                missing = missing_files(card)
             except ModelError as exc:
                 return None, exc.reason, {}, {}
-            if not card.weights_path.is_file():
-                return card, f"model weights missing: {card.weights_path}", {}, {}
+            if missing:
+                return card, f"{missing} in {card.directory}", {}, {}
             if self._results is None:
                 return card, "", {}, {}
             mine = self._results.for_model(card.sha256)
