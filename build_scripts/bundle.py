@@ -122,6 +122,52 @@ TRIM_PATTERNS: tuple[str, ...] = (
     "PySide6/Qt/translations/*",
 )
 
+#: Plugins for what the viewer never runs on, and Qt's network library, which only they
+#: need: the GTK3 desktop theme (GTK itself is not bundled, so the theme could never load;
+#: Qt's own file dialogs serve), EGLFS and VNC (no desktop), touch input over UDP (TUIO);
+#: and Pillow's AVIF codec (no radiograph arrives as AVIF). About 16 MB with the system
+#: libraries below. Wayland stays: a Wayland desktop then runs the viewer natively.
+UNUSED_PLUGINS: tuple[str, ...] = (
+    "PySide6/Qt/plugins/platformthemes/libqgtk3.so",
+    "PySide6/Qt/plugins/platforms/libqeglfs.so",
+    "PySide6/Qt/plugins/platforms/libqvnc.so",
+    "PySide6/Qt/plugins/egldeviceintegrations/*",
+    "PySide6/Qt/plugins/generic/libqtuiotouchplugin.so",
+    "PySide6/Qt/lib/libQt6Egl*",
+    "PySide6/Qt/lib/libQt6Network.so*",
+    "PIL/_avif.*.so",
+    "pillow.libs/libavif-*",
+)
+
+#: System libraries PyInstaller collected for :data:`UNUSED_PLUGINS` alone (GTK's cairo,
+#: pango and gio stack, Kerberos for Qt's network library). The spec refuses to build
+#: when a library it keeps needs one of them (``readelf``'s NEEDED entries).
+UNUSED_LIBRARIES: tuple[str, ...] = (
+    "libatk-1.0.so*",
+    "libcairo*.so*",
+    "libpango*.so*",
+    "libgdk_pixbuf-2.0.so*",
+    "libpixman-1.so*",
+    "libharfbuzz.so*",
+    "libgraphite2.so*",
+    "libfribidi.so*",
+    "libthai.so*",
+    "libdatrie.so*",
+    "libgio-2.0.so*",
+    "libgmodule-2.0.so*",
+    "libgobject-2.0.so*",
+    "libmount.so*",
+    "libblkid.so*",
+    "libselinux.so*",
+    "libjpeg.so.62*",
+    "libXrender.so*",
+    "libgssapi_krb5.so*",
+    "libkrb5*.so*",
+    "libk5crypto.so*",
+    "libcom_err.so*",
+    "libkeyutils.so*",
+)
+
 #: Libraries (``fnmatch`` patterns on bundle paths) whose static symbol table is stripped
 #: after collection (``strip --strip-unneeded`` keeps the dynamic symbols the loader
 #: needs): Python's library and extension modules and the DICOM decoders, which arrive
