@@ -144,12 +144,9 @@ def load_engine(args: argparse.Namespace) -> Engine:
     ModelError
         No usable model.
     """
-    from fracture_desktop.core.inference import engines
-    from fracture_desktop.core.inference.prediction import model_threads
+    from fracture_desktop.core.inference.engines import load_batch_engine
 
-    engine = engines.load_engine(
-        args.model, args.device, model_threads(args.threads, batch=True), parallel_images=True
-    )
+    engine = load_batch_engine(args.model, args.device, args.threads)
     if not args.card_thresholds:
         use_site_profile(engine)
     return engine

@@ -197,10 +197,12 @@ def analyse_each(
     scored = partial(score, engine, heatmap=heatmap)
     with ExitStack() as stack:
         reads = stack.enter_context(closing(ahead(read, records, READ_AHEAD, "read-ahead")))
-        analyses: Iterator[Analysis] = map(scored, reads)
+        analyses: Iterator[Analysis]
         if engine.lanes > 1:
             lanes = ahead(scored, reads, engine.lanes, "score", workers=engine.lanes)
             analyses = stack.enter_context(closing(lanes))
+        else:  # in this thread: an engine without lanes is used from its owner only
+            analyses = map(scored, reads)
         for done, analysis in enumerate(analyses, start=1):
             if cancel is not None:
                 cancel.raise_if_cancelled()

@@ -124,13 +124,10 @@ def run_validate(args: argparse.Namespace) -> int:
             "give Fractured/ and Non_fractured/ folders, or --labels CSV (path,label)",
         )
         return EXIT_USAGE
-    from fracture_desktop.core.inference.engines import load_engine
-    from fracture_desktop.core.inference.prediction import model_threads
+    from fracture_desktop.core.inference.engines import load_batch_engine
 
     try:
-        engine = load_engine(
-            args.model, args.device, model_threads(args.threads, batch=True), parallel_images=True
-        )
+        engine = load_batch_engine(args.model, args.device, args.threads)
     except ModelError as exc:
         _error(exc.reason, exc.details)
         return EXIT_NO_MODEL

@@ -11,7 +11,7 @@ from pathlib import Path
 from fracture_desktop.core.errors import ModelUnavailableError
 from fracture_desktop.core.inference.card import default_model_dir, load_card, onnx_graph
 from fracture_desktop.core.inference.devices import DEVICES
-from fracture_desktop.core.inference.prediction import Engine
+from fracture_desktop.core.inference.prediction import Engine, model_threads
 
 
 def _installed(module: str) -> bool:
@@ -75,3 +75,11 @@ def load_engine(
     from fracture_desktop.core.inference.engine import InferenceEngine
 
     return InferenceEngine.load(card.directory, device, threads, domain)
+
+
+def load_batch_engine(model_dir: Path | None, device: str, requested_threads: int) -> Engine:
+    """:func:`load_engine` for a batch job (``scan``, ``listen``, ``validate``): one model
+    thread per core unless ``requested_threads`` (:func:`~.prediction.model_threads`),
+    each scoring its own image (``parallel_images``)."""
+    threads = model_threads(requested_threads, batch=True)
+    return load_engine(model_dir, device, threads, parallel_images=True)

@@ -97,8 +97,8 @@ def model_threads(requested: int = 0, batch: bool = False) -> int | None:
         busy, and waiting OpenMP threads spin: on a busy 2-core machine a forward pass took
         347 ms of CPU with two threads against 19 ms with one. ONNX Runtime's threads are
         told not to spin (``onnx_engine``), and a batch job's read-ahead decodes a JPEG in
-        about 1 ms, so there both cores score, each its own image (``parallel_images`` of
-        :func:`~.engines.load_engine`): the FracAtlas test split's 523 JPEGs at 71
+        about 1 ms, so there both cores score, each its own image
+        (:func:`~.engines.load_batch_engine`): the FracAtlas test split's 523 JPEGs at 71
         images/s, against 49 with both threads on one image and 41 with one thread (2
         cores, idle; docs/PACKAGING.md).
     """
