@@ -24,9 +24,8 @@ from PySide6.QtCore import QElapsedTimer, QEventLoop, QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
 from fracture_desktop.core.decisions import DecisionStore
-from fracture_desktop.core.imaging.guard import WORKERS, default_guard
 from fracture_desktop.core.inference.card import default_model_dir
-from fracture_desktop.gui.app import application
+from fracture_desktop.gui.app import application, read_ahead
 from fracture_desktop.gui.main_window import MainWindow
 from fracture_desktop.gui.settings import ViewerSettings
 
@@ -107,7 +106,7 @@ def main() -> int:
         build_folder(folder, args.images)
         settings = ViewerSettings(QSettings(str(scratch / "s.ini"), QSettings.Format.IniFormat))
         started = time.perf_counter()
-        default_guard().prestart(WORKERS)  # as run_viewer starts the viewer
+        read_ahead(folder)  # as run_viewer starts the viewer
         window = MainWindow(settings, DecisionStore(scratch / "d.sqlite3"), model_dir(scratch))
         engine_ready: list[float] = []
         window.analysis.sig_engine_ready.connect(

@@ -3,7 +3,8 @@
 ``core`` never imports Qt, pyqtgraph, the viewer, training or the command-line modules;
 torch is imported only by the torch engine (in ``core/inference``) and ``training``, and the
 viewer, ``scan`` and ``--self-test`` run with torch unimportable; the viewer never imports
-training; nothing at run time imports torchvision. Run by ``make test``.
+training, and opens a DICOM folder with pydicom unimportable in its own process; nothing at
+run time imports torchvision. Run by ``make test``.
 """
 
 from __future__ import annotations
@@ -115,6 +116,47 @@ def test_the_viewer_scan_and_the_self_test_run_without_torch(tmp_path: Path) -> 
     assert done.returncode == 0, done.stdout + done.stderr
     assert "ONNX Runtime" in done.stdout
     assert "self-test passed" in done.stdout
+
+
+NO_PYDICOM = """
+import sys
+from pathlib import Path
+if __name__ == "__main__":  # the decoder workers, spawned, re-import this file: they read
+    sys.modules["pydicom"] = None  # with pydicom; the viewer's own process never does
+    from PySide6.QtCore import QTimer
+    from fracture_desktop.gui.app import application, create_window
+    app = application()
+    window = create_window(Path(sys.argv[1]))
+    def shown():
+        rows = window.tags.tree.topLevelItemCount()
+        if window.view.image is not None and rows > 1 and window.session.scan_done:
+            print("shown", window.view.image.path.name, rows, "header rows", flush=True)
+            app.quit()
+    poll = QTimer(interval=50, timeout=shown)
+    poll.start()
+    QTimer.singleShot(120_000, app.quit)
+    app.exec()
+    window.close()
+"""
+
+
+def test_the_viewer_opens_a_dicom_folder_without_loading_pydicom(tmp_path: Path) -> None:
+    # Scan, decode and header are read in the decoder workers, so the viewer's process need
+    # not import pydicom (a quarter of a second before the first image): it is unimportable
+    # there, and the first image of the samples, a DICOM file, still shows with its header.
+    script = tmp_path / "no_pydicom.py"
+    script.write_text(NO_PYDICOM, encoding="utf-8")
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(PACKAGE.parent)}
+    samples = PACKAGE.parent / "resources" / "samples"
+    done = subprocess.run(
+        [sys.executable, str(script), str(samples)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "shown CR_chest_RG1_J2KR.dcm" in done.stdout, done.stdout + done.stderr
 
 
 def test_runtime_never_imports_torchvision() -> None:

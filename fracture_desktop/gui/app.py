@@ -1,20 +1,21 @@
 """Start the viewer: one QApplication, the dark theme, the main window.
 
 Qt and the window's modules are imported by the functions that need them, so that
-:func:`run_viewer` starts the decoder workers first: they start and import the readers on the
-other core while this process imports Qt and builds the window (docs/ARCHITECTURE.md,
-"Threads").
+:func:`run_viewer` starts the decoder workers first, and the decode of the folder's first
+image: they run on the other core while this process imports Qt and builds the window
+(docs/ARCHITECTURE.md, "Threads").
 """
 
 from __future__ import annotations
 
 import sys
+import threading
 import traceback
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from fracture_desktop.core.imaging.guard import WORKERS, default_guard
+from fracture_desktop.core.imaging.guard import default_guard
 from fracture_desktop.core.paths import resources_root
 
 if TYPE_CHECKING:
@@ -59,6 +60,23 @@ def create_window(folder: Path | None = None) -> MainWindow:
     return window
 
 
+def read_ahead(folder: Path | None) -> None:
+    """Start a decoder worker and, for ``folder``, the decode of its first image: both run
+    on the other core while this process imports Qt and builds the window
+    (:func:`~fracture_desktop.core.imaging.scan.prefetch_first_image`).
+
+    One worker only: a second one starting now would take that core's time from the first
+    decode; it starts when two files are wanted at once.
+    """
+    default_guard().prestart(1)
+    if folder is not None:
+        from fracture_desktop.core.imaging.scan import prefetch_first_image
+
+        threading.Thread(
+            target=prefetch_first_image, args=(folder,), name="fd-first-image", daemon=True
+        ).start()
+
+
 def run_viewer(folder: Path | None) -> int:
     """Open the viewer (on ``folder`` when given) and run until the window closes.
 
@@ -71,7 +89,7 @@ def run_viewer(folder: Path | None) -> int:
     if problem is not None:
         print(problem, file=sys.stderr)
         return 2
-    default_guard().prestart(WORKERS)
+    read_ahead(folder)
     app = application()
     window = create_window(folder)
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-
-from pydicom.dataset import Dataset
+from typing import TYPE_CHECKING
 
 from fracture_desktop.core.errors import ImageLoadError
-from fracture_desktop.core.imaging.dicom import read_dataset
 from fracture_desktop.core.imaging.guard import default_guard
 from fracture_desktop.core.imaging.records import ImageRecord, SourceKind
+
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
 
 #: Longer values are cut: the browser is for reading, not for dumping binary data.
 MAX_VALUE_CHARS = 200
@@ -50,6 +51,9 @@ def header_rows(path: Path) -> tuple[TagRow, ...]:
     ImageLoadError
         The header cannot be read.
     """
+    # Imported here, in the worker that runs this: the viewer's process need not load pydicom.
+    from fracture_desktop.core.imaging.dicom import read_dataset
+
     ds = read_dataset(path, header_only=True)
     rows: list[TagRow] = []
     try:

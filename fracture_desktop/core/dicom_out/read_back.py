@@ -28,9 +28,9 @@ from fracture_desktop.core.dicom_out.sr import (
 )
 from fracture_desktop.core.errors import ImageLoadError
 from fracture_desktop.core.findings import Finding, Flag, Thresholds
-from fracture_desktop.core.imaging.dicom import STRUCTURED_REPORT, document_kind, read_dataset
+from fracture_desktop.core.imaging.dicom import document_kind, read_dataset
 from fracture_desktop.core.imaging.guard import default_guard
-from fracture_desktop.core.imaging.records import FileProblem, ImageRecord
+from fracture_desktop.core.imaging.records import STRUCTURED_REPORT, FileProblem, ImageRecord
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,7 @@ from fracture_desktop.core.imaging.dicom_display import (
     window_attributes,
 )
 from fracture_desktop.core.imaging.image import LoadedImage
+from fracture_desktop.core.imaging.records import STRUCTURED_REPORT
 from fracture_desktop.core.imaging.sniff import HEAD_LENGTH, FileKind, not_an_image, sniff
 from fracture_desktop.core.imaging.transfer_syntax import (
     codec_name,
@@ -63,7 +64,6 @@ from fracture_desktop.core.imaging.transfer_syntax import (
 DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
 #: Documents a study may hold beside its images (PS3.4 B.5), by SOP Class: what each is.
 #: A scan lists them as skipped, never as broken images; our own results are among them.
-STRUCTURED_REPORT = "structured report (SR)"
 DOCUMENT_SOP_CLASSES = {
     "1.2.840.10008.5.1.4.1.1.88.11": STRUCTURED_REPORT,  # Basic Text SR
     "1.2.840.10008.5.1.4.1.1.88.22": STRUCTURED_REPORT,  # Enhanced SR

@@ -24,14 +24,17 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import copy
 import multiprocessing
 import os
 import queue
 import signal
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from concurrent.futures import Future
+from dataclasses import dataclass, field
 from multiprocessing import reduction
 from multiprocessing.connection import Connection
 from multiprocessing.context import SpawnContext, SpawnProcess
@@ -62,6 +65,8 @@ _SINGLE_THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREAD
 CHUNK = 32
 #: Characters of a dead worker's stderr kept in the crash's details.
 _LOG_TAIL = 1000
+#: A prefetched result nobody asked for within this many seconds is dropped.
+PREFETCH_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,36 @@ class GuardLimits:
 
     seconds: float = 30.0
     memory_bytes: int = 3 << 30
+
+
+@dataclass(frozen=True)
+class _Prefetch:
+    """A call started ahead of its caller, and what the file looked like then."""
+
+    fn: Callable[..., Any]
+    path: Path
+    args: tuple[Any, ...]
+    stamp: tuple[tuple[int, ...] | None, ...]
+    started: float = field(default_factory=time.monotonic)
+    result: Future[Any] = field(default_factory=Future)
+
+    def matches(self, fn: Callable[..., Any], path: Path, args: tuple[Any, ...]) -> bool:
+        return self.fn is fn and self.path == path and self.args == args
+
+
+def _stamp(path: Path, args: tuple[Any, ...]) -> tuple[tuple[int, ...] | None, ...]:
+    """What changes when a file a call reads is replaced or rewritten: ``path``, and the
+    paths a list in ``args`` holds (the rest of a :meth:`DecoderGuard.call_each` chunk)."""
+    listed = [a for arg in args if isinstance(arg, list) for a in arg if isinstance(a, Path)]
+    stamps: list[tuple[int, ...] | None] = []
+    for read in (path, *listed):
+        try:
+            st = os.stat(read)
+        except OSError:
+            stamps.append(None)
+        else:
+            stamps.append((st.st_ino, st.st_size, st.st_mtime_ns))
+    return tuple(stamps)
 
 
 class _InheritedFile:
@@ -179,6 +214,7 @@ class DecoderGuard:
         self._lock = threading.Lock()
         self._live: set[_Worker] = set()
         self._busy: set[_Worker] = set()
+        self._prefetched: list[_Prefetch] = []
         self._closed = False
 
     def prestart(self, workers: int = 1) -> None:
@@ -199,10 +235,33 @@ class DecoderGuard:
             for worker in reversed(taken):
                 self._idle.put(worker)
 
+    def prefetch(self, fn: Callable[..., Any], path: Path, *args: Any) -> None:
+        """Start ``fn(path, *args)`` in a worker now, for a :meth:`call` that will ask for it.
+
+        The viewer's cold start: the first image of a folder is decoded while the process is
+        still importing Qt. For :data:`PREFETCH_SECONDS`, a :meth:`call` with the same ``fn``
+        and arguments gets a copy of the result (waiting for it if need be) instead of
+        reading the file again, unless the file has changed since: the image view and the
+        thumbnails both ask for the first image at once.
+        """
+        ahead = _Prefetch(fn, path, args, _stamp(path, args))
+        with self._lock:
+            self._drop_stale_prefetches()
+            self._prefetched.append(ahead)
+
+        def run() -> None:
+            try:
+                ahead.result.set_result(self._run(fn, path, *args))
+            except BaseException as exc:  # handed to the caller that takes it
+                ahead.result.set_exception(exc)
+
+        threading.Thread(target=run, name="fracture-prefetch", daemon=True).start()
+
     def call(self, fn: Callable[..., T], path: Path, *args: Any) -> T:
         """``fn(path, *args)`` in a worker; its result, or an ImageLoadError about ``path``.
 
         ``fn`` must be a module-level function (it is sent by name) whose result pickles.
+        A matching :meth:`prefetch` answers instead, when the file is as it was then.
 
         Raises
         ------
@@ -210,6 +269,28 @@ class DecoderGuard:
             ``fn``'s own typed error, or a subclass saying why the file failed in the worker:
             :class:`DecoderCrashError`, :class:`DecodeTimeoutError`, ...
         """
+        ahead = self._prefetched_call(fn, path, args)
+        if ahead is None:
+            return self._run(fn, path, *args)
+        # Each caller gets its own copy, as from a decode of its own: none sees another's
+        # changes to the arrays.
+        result: T = copy.deepcopy(ahead.result.result())
+        return result
+
+    def _prefetched_call(
+        self, fn: Callable[..., Any], path: Path, args: tuple[Any, ...]
+    ) -> _Prefetch | None:
+        with self._lock:
+            self._drop_stale_prefetches()
+            found = next((p for p in self._prefetched if p.matches(fn, path, args)), None)
+        return found if found is not None and found.stamp == _stamp(path, args) else None
+
+    def _drop_stale_prefetches(self) -> None:
+        """Forget prefetches older than :data:`PREFETCH_SECONDS` (call with the lock held)."""
+        now = time.monotonic()
+        self._prefetched = [p for p in self._prefetched if now - p.started < PREFETCH_SECONDS]
+
+    def _run(self, fn: Callable[..., T], path: Path, *args: Any) -> T:
         worker = self._idle.get()
         try:
             if worker is None:
@@ -240,7 +321,7 @@ class DecoderGuard:
         raise payload
 
     def call_each(
-        self, fn: Callable[..., T], paths: Sequence[Path], *args: Any
+        self, fn: Callable[..., T], paths: Sequence[Path], *args: Any, keep: bool = False
     ) -> Iterator[tuple[Path, T | ImageLoadError]]:
         """``fn(path, *args)`` for every path, in order: ``(path, result or error)``.
 
@@ -248,10 +329,14 @@ class DecoderGuard:
         pays one round trip per chunk rather than per file (a third of a scan's time
         otherwise). A chunk in which the worker dies or overruns the time limit (which then
         holds for the whole chunk) is read again one file at a time, so that only the
-        guilty file gets the crash or the overrun.
+        guilty file gets the crash or the overrun. With ``keep``, each chunk's answers stay
+        for the same call soon after, as a :meth:`prefetch`'s do (while none of the chunk's
+        files has changed): for a look-ahead that the real scan repeats.
         """
         for start in range(0, len(paths), CHUNK):
             chunk = list(paths[start : start + CHUNK])
+            if keep:
+                self.prefetch(_each, chunk[0], chunk[1:], fn, args)
             try:
                 outcomes = self.call(_each, chunk[0], chunk[1:], fn, args)
             except (DecoderCrashError, DecodeTimeoutError):
@@ -294,6 +379,7 @@ class DecoderGuard:
         with self._lock:
             self._closed = True
             workers, self._live = list(self._live), set()
+            self._prefetched.clear()
         for worker in workers:
             worker.stop()
 
@@ -375,10 +461,15 @@ def serve(conn: Connection, memory_bytes: int, log: int) -> None:
     os.close(log)
     # Ctrl-C in a terminal reaches the whole process group; the app decides what stops.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _limit_resources(memory_bytes)
     # Every request reads with these (pydicom, its decoders, Pillow): imported before the
     # first one, a worker started ahead (DecoderGuard.prestart) is ready when a file comes.
+    # And before the memory limit, which bounds what a file makes a decoder take: what the
+    # readers map is ours, and a parent whose main module imports torch leaves a worker
+    # (that imports it again when it starts) little room under the limit.
+    import fracture_desktop.core.imaging.headers
     import fracture_desktop.core.imaging.loader  # noqa: F401
+
+    _limit_resources(memory_bytes)
 
     while True:
         try:
@@ -424,6 +515,17 @@ def guarded_image(path: Path | str, frame: int = 0) -> LoadedImage:
     ImageLoadError
         Every failure, with a reason (:class:`FrameOutOfRangeError` for a bad ``frame``).
     """
+    return default_guard().call(_load_image, Path(path), frame)
+
+
+def prefetch_image(path: Path | str, frame: int = 0) -> None:
+    """Start decoding ``path`` for a :func:`guarded_image` call that will come soon."""
+    default_guard().prefetch(_load_image, Path(path), frame)
+
+
+def _load_image(path: Path, frame: int) -> LoadedImage:
+    """``load_image``, imported in the worker that runs it: the caller's process need not
+    load pydicom and the decoders (the viewer reaches its first image sooner)."""
     from fracture_desktop.core.imaging.loader import load_image
 
-    return default_guard().call(load_image, Path(path), frame)
+    return load_image(path, frame)

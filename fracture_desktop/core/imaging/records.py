@@ -6,6 +6,10 @@ import enum
 from dataclasses import dataclass
 from pathlib import Path
 
+#: What a DICOM structured report is called where a scan skips one as a document, not an
+#: image (:data:`~fracture_desktop.core.imaging.dicom.DOCUMENT_SOP_CLASSES`).
+STRUCTURED_REPORT = "structured report (SR)"
+
 
 class SourceKind(enum.StrEnum):
     DICOM = "dicom"

@@ -19,6 +19,7 @@ from fracture_desktop.core.errors import (
     ImageTooLargeError,
     NotAnImageError,
 )
+from fracture_desktop.core.imaging import guard as guard_module
 from fracture_desktop.core.imaging.guard import DecoderGuard, GuardLimits
 
 FILE = Path("/nowhere/x.dcm")
@@ -166,3 +167,57 @@ def test_a_killed_app_leaves_no_decoder_log_in_the_temporary_folder(tmp_path: Pa
     )
     assert run.returncode == -signal.SIGKILL, run.stderr
     assert [p.name for p in temp.iterdir() if p.name.startswith("fracture-decoder-")] == []
+
+
+def test_a_prefetched_call_answers_each_later_caller_with_its_own_copy(
+    guard: DecoderGuard, tmp_path: Path
+) -> None:
+    image = tmp_path / "first.dcm"
+    image.write_bytes(b"pixels")
+    guard.prefetch(helpers.token, image)
+    first = guard.call(helpers.token, image)
+    second = guard.call(helpers.token, image)
+    assert first == second  # one call in the worker served both
+    assert first is not second  # each caller may change its own
+    assert guard.call(helpers.token, tmp_path / "other.dcm") != first
+
+
+def test_a_prefetch_is_not_used_once_its_file_changed(guard: DecoderGuard, tmp_path: Path) -> None:
+    image = tmp_path / "first.dcm"
+    image.write_bytes(b"pixels")
+    guard.prefetch(helpers.token, image)
+    kept = guard.call(helpers.token, image)
+    image.write_bytes(b"other pixels")
+    assert guard.call(helpers.token, image) != kept
+
+
+def test_a_prefetch_expires(
+    guard: DecoderGuard, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    image = tmp_path / "first.dcm"
+    image.write_bytes(b"pixels")
+    guard.prefetch(helpers.token, image)
+    kept = guard.call(helpers.token, image)
+    monkeypatch.setattr(guard_module, "PREFETCH_SECONDS", 0.0)
+    assert guard.call(helpers.token, image) != kept
+    assert guard._prefetched == []  # nothing held after it expired
+
+
+def test_a_prefetched_failure_reaches_the_caller_typed(guard: DecoderGuard) -> None:
+    guard.prefetch(helpers.abort, FILE)
+    with pytest.raises(DecoderCrashError, match="decoder crashed"):
+        guard.call(helpers.abort, FILE)
+    assert guard.call(helpers.echo, FILE, 5) == ("x.dcm", 5)
+
+
+def test_a_kept_chunk_answers_the_same_scan_until_one_of_its_files_changes(
+    guard: DecoderGuard, tmp_path: Path
+) -> None:
+    paths = [tmp_path / name for name in ("a.dcm", "b.dcm", "c.dcm")]
+    for path in paths:
+        path.write_bytes(b"header")
+    ahead = list(guard.call_each(helpers.token, paths, keep=True))
+    assert list(guard.call_each(helpers.token, paths)) == ahead
+    paths[2].write_bytes(b"another header")  # not the chunk's first file
+    again = dict(guard.call_each(helpers.token, paths))
+    assert again[paths[2]] != dict(ahead)[paths[2]]

@@ -13,9 +13,10 @@ import pydicom
 import pytest
 from PIL import Image
 
+from fracture_desktop.core.imaging.guard import default_guard, guarded_image
 from fracture_desktop.core.imaging.identity import image_identity
 from fracture_desktop.core.imaging.records import FileProblem, ImageRecord, SourceKind
-from fracture_desktop.core.imaging.scan import SR_SKIPPED, scan_folder
+from fracture_desktop.core.imaging.scan import SR_SKIPPED, prefetch_first_image, scan_folder
 from fracture_desktop.core.jobs import Cancelled, CancelToken
 
 
@@ -112,6 +113,19 @@ def test_cancel_stops_the_scan(mixed: Path) -> None:
     token = CancelToken()
     with pytest.raises(Cancelled):
         scan_folder(mixed, on_record=lambda _r: token.cancel(), cancel=token)
+
+
+def test_the_first_image_a_viewer_shows_is_decoded_ahead(mixed: Path) -> None:
+    found: list[ImageRecord] = []
+    scan_folder(mixed, on_record=found.append)
+    prefetch_first_image(mixed)
+    ahead = {p.fn.__name__: p for p in default_guard()._prefetched if p.path.is_relative_to(mixed)}
+    assert set(ahead) == {"_each", "_load_image"}  # the first headers, the first pixels
+    assert (ahead["_load_image"].path, ahead["_load_image"].args) == (found[0].path, (0,))
+    assert found[0].path == mixed / "cr" / "a"  # after the DICOMDIR, which is no image
+    image = guarded_image(found[0].path)
+    assert np.array_equal(image.values, ahead["_load_image"].result.result().values)
+    assert scan_folder(mixed) == scan_folder(mixed, keep=True)
 
 
 def test_image_identity(mixed: Path) -> None:
