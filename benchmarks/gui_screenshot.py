@@ -17,7 +17,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings
 
-from benchmarks.gui_responsiveness import model_dir, wait_for
+from benchmarks.viewer_timing import model_dir, wait_for
 from fracture_desktop.core.decisions import Decision, DecisionStore
 from fracture_desktop.core.paths import resources_root
 from fracture_desktop.core.results_store import ResultsStore
