@@ -57,6 +57,11 @@ class NotAnImageError(ImageLoadError):
     """The file is neither DICOM nor a supported picture format."""
 
 
+class SkippedFile(ImageLoadError):
+    """A file a scan deliberately does not show, and that is not a problem: a DICOMDIR, a
+    report or another document."""
+
+
 class NoPixelDataError(ImageLoadError):
     """A DICOM file that holds no image (a report, a DICOMDIR, a header-only object)."""
 

@@ -244,18 +244,10 @@ class DecoderGuard:
         reading the file again, unless the file has changed since: the image view and the
         thumbnails both ask for the first image at once.
         """
-        ahead = _Prefetch(fn, path, args, _stamp(path, args))
-        with self._lock:
-            self._drop_stale_prefetches()
-            self._prefetched.append(ahead)
-
-        def run() -> None:
-            try:
-                ahead.result.set_result(self._run(fn, path, *args))
-            except BaseException as exc:  # handed to the caller that takes it
-                ahead.result.set_exception(exc)
-
-        threading.Thread(target=run, name="fracture-prefetch", daemon=True).start()
+        ahead = self._keep(fn, path, args)
+        threading.Thread(
+            target=self._answer, args=(ahead,), name="fracture-prefetch", daemon=True
+        ).start()
 
     def call(self, fn: Callable[..., T], path: Path, *args: Any) -> T:
         """``fn(path, *args)`` in a worker; its result, or an ImageLoadError about ``path``.
@@ -277,9 +269,27 @@ class DecoderGuard:
         result: T = copy.deepcopy(ahead.result.result())
         return result
 
+    def _keep(self, fn: Callable[..., Any], path: Path, args: tuple[Any, ...]) -> _Prefetch:
+        """A new prefetch of ``fn(path, *args)``, registered for :meth:`call` to find; the
+        files are stamped before they are read, so a change during the read counts."""
+        ahead = _Prefetch(fn, path, args, _stamp(path, args))
+        with self._lock:
+            self._drop_stale_prefetches()
+            self._prefetched.append(ahead)
+        return ahead
+
+    def _answer(self, ahead: _Prefetch) -> None:
+        """Run ``ahead``'s call in a worker and hand its result (or error) to its callers."""
+        try:
+            ahead.result.set_result(self._run(ahead.fn, ahead.path, *ahead.args))
+        except BaseException as exc:  # handed to the callers that take it
+            ahead.result.set_exception(exc)
+
     def _prefetched_call(
         self, fn: Callable[..., Any], path: Path, args: tuple[Any, ...]
     ) -> _Prefetch | None:
+        if not self._prefetched:  # nearly always: no lock, no clock on every file's call
+            return None
         with self._lock:
             self._drop_stale_prefetches()
             found = next((p for p in self._prefetched if p.matches(fn, path, args)), None)
@@ -335,8 +345,8 @@ class DecoderGuard:
         """
         for start in range(0, len(paths), CHUNK):
             chunk = list(paths[start : start + CHUNK])
-            if keep:
-                self.prefetch(_each, chunk[0], chunk[1:], fn, args)
+            if keep:  # answered here, and kept for the same call soon after
+                self._answer(self._keep(_each, chunk[0], (chunk[1:], fn, args)))
             try:
                 outcomes = self.call(_each, chunk[0], chunk[1:], fn, args)
             except (DecoderCrashError, DecodeTimeoutError):

@@ -20,12 +20,12 @@ from pydicom.tag import BaseTag, Tag
 from fracture_desktop.core.errors import (
     CorruptImageError,
     ImageLoadError,
+    SkippedFile,
     UnsupportedTransferSyntaxError,
 )
 from fracture_desktop.core.imaging.dicom import document_kind, is_dicomdir, read_dataset
 from fracture_desktop.core.imaging.plain import PLAIN_FORMATS, open_picture
 from fracture_desktop.core.imaging.records import ImageRecord, SourceKind
-from fracture_desktop.core.imaging.scan import SkippedFile
 from fracture_desktop.core.imaging.sniff import FileKind, not_an_image, read_head, sniff
 from fracture_desktop.core.imaging.transfer_syntax import transfer_syntax_name, transfer_syntax_of
 

@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from fracture_desktop.core.errors import ImageLoadError
+from fracture_desktop.core.errors import ImageLoadError, SkippedFile
 from fracture_desktop.core.files import special_file_kind
 from fracture_desktop.core.imaging.guard import default_guard, prefetch_image
 from fracture_desktop.core.imaging.records import (
@@ -27,10 +27,6 @@ from fracture_desktop.core.jobs import Cancelled, CancelToken, ProgressCallback
 
 #: Why a structured report is skipped: how :func:`reports_in` finds them again.
 SR_SKIPPED = f"DICOM {STRUCTURED_REPORT}, not an image"
-
-
-class SkippedFile(ImageLoadError):
-    """A file that is deliberately not shown and not a problem (a DICOMDIR, a report)."""
 
 
 def scan_folder(
