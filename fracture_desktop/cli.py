@@ -319,7 +319,7 @@ def _add_listen(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_validate(args: argparse.Namespace) -> int:
-    from fracture_desktop.training.validate import run_validate
+    from fracture_desktop.validate import run_validate
 
     return run_validate(args)
 
@@ -387,8 +387,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from fracture_desktop.listen import run_listen
 
         return run_listen(args)
+    if args.command == "validate":
+        return _run_validate(args)
     training = {
-        "validate": _run_validate,
         "train": _run_train,
         "evaluate": _run_evaluate,
         "shift": _run_shift,

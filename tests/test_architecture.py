@@ -3,13 +3,15 @@
 ``core`` never imports Qt, pyqtgraph, the viewer, training or the command-line modules;
 torch is imported only by the torch engine (in ``core/inference``) and ``training``, and the
 viewer, ``scan`` and ``--self-test`` run with torch unimportable; the viewer never imports
-training, and opens a DICOM folder with pydicom unimportable in its own process; nothing at
-run time imports torchvision. Run by ``make test``.
+training, and opens a DICOM folder with pydicom unimportable in its own process; ``validate``
+runs without the training stack (torch, scikit-learn, scipy, ``fracture_desktop.training``), as
+in the desktop bundle; nothing at run time imports torchvision. Run by ``make test``.
 """
 
 from __future__ import annotations
 
 import ast
+import json
 import os
 import subprocess
 import sys
@@ -116,6 +118,48 @@ def test_the_viewer_scan_and_the_self_test_run_without_torch(tmp_path: Path) -> 
     assert done.returncode == 0, done.stdout + done.stderr
     assert "ONNX Runtime" in done.stdout
     assert "self-test passed" in done.stdout
+
+
+NO_TRAINING_STACK = """
+import sys
+# What the desktop bundle and the base install lack: an import of any now raises ImportError.
+for name in ("torch", "torchvision", "sklearn", "scipy", "fracture_desktop.training"):
+    sys.modules[name] = None
+from fracture_desktop.cli import main
+if __name__ == "__main__":
+    sys.exit(main(["validate", sys.argv[1], "--json", sys.argv[2], "--device", "cpu"]))
+"""
+
+
+def test_validate_runs_without_the_training_stack(tmp_path: Path) -> None:
+    # A site validates the model on its own cases with what the bundle carries: the graph
+    # through ONNX Runtime, the metrics in numpy (core/metrics.py).
+    samples = PACKAGE.parent / "resources" / "samples" / "fracatlas"
+    site = tmp_path / "site"
+    for folder, names in (
+        ("Fractured", ("IMG0000188.jpg", "IMG0001350.jpg")),
+        ("Non_fractured", ("IMG0000002.jpg", "IMG0000089.jpg")),
+    ):
+        (site / folder).mkdir(parents=True)
+        for name in names:
+            (site / folder / name).write_bytes((samples / name).read_bytes())
+    script, report = tmp_path / "no_training.py", tmp_path / "validation.json"
+    script.write_text(NO_TRAINING_STACK, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(PACKAGE.parent)}
+    env.pop("FRACTURE_DESKTOP_MODEL_DIR", None)
+    done = subprocess.run(
+        [sys.executable, str(script), str(site), str(report)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = json.loads(report.read_text(encoding="utf-8"))
+    assert (result["n_positive"], result["n_negative"]) == (2, 2)
+    assert 0.0 <= result["roc_auc_ci"][0] <= result["roc_auc"] <= result["roc_auc_ci"][1] <= 1.0
+    assert result["site_thresholds"] is None  # 2 of each: too few for the card's rule
+    assert "ROC-AUC" in done.stdout
 
 
 NO_PYDICOM = """

@@ -13,9 +13,9 @@ from pypdf import PdfReader
 from scipy import stats
 
 from fracture_desktop import cli
+from fracture_desktop.core.metrics import binomial_upper_tail
 from fracture_desktop.core.shift import (
     MIN_FOLDER_SIZE,
-    binomial_upper_tail,
     folder_shift,
     kolmogorov_smirnov,
 )

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fracture_desktop.core.findings import Finding
+from fracture_desktop.core.metrics import binomial_upper_tail
 
 #: Fewer images than this say too little about a distribution: no test, no warning.
 MIN_FOLDER_SIZE = 30
@@ -122,21 +123,6 @@ def kolmogorov_smirnov(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     k = np.arange(1, 101)
     p = float(2 * np.sum((-1.0) ** (k - 1) * np.exp(-2 * (k * lam) ** 2)))
     return distance, min(max(p, 0.0), 1.0)
-
-
-def binomial_upper_tail(successes: int, trials: int, rate: float) -> float:
-    """P(X >= successes) for X ~ Binomial(trials, rate), summed in log space."""
-    if successes <= 0:
-        return 1.0
-    k = np.arange(successes, trials + 1)
-    log_pmf = (
-        np.array(
-            [math.lgamma(trials + 1) - math.lgamma(i + 1) - math.lgamma(trials - i + 1) for i in k]
-        )
-        + k * math.log(rate)
-        + (trials - k) * math.log1p(-rate)
-    )
-    return float(min(1.0, np.exp(log_pmf).sum()))
 
 
 def folder_shift(

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from fracture_desktop.core import metrics
 from fracture_desktop.core.files import file_sha256
 from fracture_desktop.core.findings import Thresholds
 from fracture_desktop.core.imaging.loader import load_image
@@ -22,7 +23,6 @@ from fracture_desktop.core.imaging.model_input import model_input
 from fracture_desktop.core.inference.card import CARD_FILE, LocaliserSettings, ModelCard
 from fracture_desktop.core.inference.engine import InferenceEngine, cam_to_image, grad_cam
 from fracture_desktop.core.inference.mirror import MirrorAverage
-from fracture_desktop.training import metrics
 from fracture_desktop.training.architectures import best_of_run, parameter_count
 from fracture_desktop.training.box_evaluation import (
     box_cases,
@@ -39,6 +39,7 @@ from fracture_desktop.training.dataset import (
     load_sources,
     source_boxes,
 )
+from fracture_desktop.training.metrics import fit_temperature
 from fracture_desktop.training.scoring import predict_logits
 
 
@@ -91,7 +92,7 @@ def calibrate_run(
     engine = InferenceEngine(draft, model, "cpu")
     labels = np.array([s.label for s in val])
     logits = logits_for(engine, val, cache_dir)
-    temperature = metrics.fit_temperature(labels, logits)
+    temperature = fit_temperature(labels, logits)
     probs = 1.0 / (1.0 + np.exp(-logits / temperature))
     sources = np.array([s.source for s in val])
     fracture, doubt = metrics.operating_thresholds(labels, probs, sources)

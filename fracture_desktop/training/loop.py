@@ -27,9 +27,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from sklearn.metrics import roc_auc_score
 from torch import nn
 
+from fracture_desktop.core.metrics import roc_auc
 from fracture_desktop.training.epoch_data import Batch, Batches
 from fracture_desktop.training.scoring import predict_logits
 
@@ -160,7 +160,7 @@ class LossTerm(Handler):
 
 def val_auc(labels: np.ndarray, logits: np.ndarray) -> float:
     """Val ROC-AUC; 0.5 when a tiny smoke subset holds one class only."""
-    return float(roc_auc_score(labels, logits)) if len(set(labels)) > 1 else 0.5
+    return roc_auc(labels, logits) if len(set(labels)) > 1 else 0.5
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageFilter, ImageOps
 
+from fracture_desktop.core import metrics
 from fracture_desktop.core.imaging.image import (
     LoadedImage,
     VoiFunction,
@@ -39,7 +40,6 @@ from fracture_desktop.core.imaging.image import (
 from fracture_desktop.core.imaging.loader import load_image
 from fracture_desktop.core.imaging.model_input import model_input
 from fracture_desktop.core.inference.engine import InferenceEngine
-from fracture_desktop.training import metrics
 from fracture_desktop.training.dataset import Sample, original_long_sides, source_bins
 from fracture_desktop.training.evaluate import logits_for, prediction_rows
 from fracture_desktop.training.scoring import predict_logits

@@ -14,7 +14,7 @@ from fracture_desktop.core.site_profile import load_profile
 
 pytestmark = pytest.mark.gui
 
-PER_CLASS = 29  # the card's threshold rule needs this many of each (training.metrics)
+PER_CLASS = 29  # the card's threshold rule needs this many of each (core.metrics)
 
 
 @pytest.fixture

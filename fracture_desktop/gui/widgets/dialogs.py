@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayo
 
 from fracture_desktop.core.inference.card import INTENDED_USE, ModelCard
 
-#: Words for the model card's metric keys (training/metrics.py writes them).
+#: Words for the model card's metric keys (core/metrics.py writes them).
 METRIC_NAMES = {
     "overall": "whole test set",
     "subgroups": "",

@@ -7,8 +7,9 @@ images outside the model's domain, and thresholds chosen on these cases by the c
 (``docs/MODEL.md``). ``--adopt`` stores those as a site profile
 (:mod:`fracture_desktop.core.site_profile`) that the viewer and ``scan`` then use.
 
-Needs scikit-learn and scipy (the metrics of :mod:`fracture_desktop.training.metrics`, the
-``train`` extra), not torchvision. Exit codes as ``scan``'s (docs/REPORTS.md).
+Runs with the base install and in the desktop bundle: the model through ONNX Runtime, the
+metrics in numpy (:mod:`fracture_desktop.core.metrics`). Exit codes as ``scan``'s
+(docs/REPORTS.md).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from fracture_desktop.batch import (
     EXIT_USAGE,
     report_not_written,
 )
+from fracture_desktop.core import metrics
 from fracture_desktop.core.atomic import atomic_write, check_writable
 from fracture_desktop.core.errors import FractureDesktopError, ModelError
 from fracture_desktop.core.findings import Flag
@@ -39,7 +41,6 @@ from fracture_desktop.core.shift import findings_shift
 from fracture_desktop.core.site_labels import labels_from_csv, labels_from_folders
 from fracture_desktop.core.site_profile import profile_from_validation, save_profile
 from fracture_desktop.terminal import ProgressBar, print_error
-from fracture_desktop.training import metrics
 
 _error = partial(print_error, "validate")
 

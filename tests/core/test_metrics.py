@@ -1,11 +1,14 @@
-"""Metrics on tiny cases whose answers are known by hand."""
+"""Metrics on tiny cases whose answers are known by hand, and on random cases against
+scikit-learn and scipy, whose definitions they follow without importing them."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import stats
+from sklearn.metrics import average_precision_score, roc_auc_score
 
-from fracture_desktop.training import metrics
+from fracture_desktop.core import metrics
 
 LABELS = np.array([0, 0, 0, 0, 1, 1])
 PROBS = np.array([0.1, 0.2, 0.3, 0.7, 0.6, 0.9])
@@ -27,31 +30,6 @@ def test_auc_interval_contains_the_estimate() -> None:
     assert interval.low <= interval.value <= interval.high
 
 
-def test_paired_difference_by_hand() -> None:
-    perfect = np.array([0.1, 0.2, 0.3, 0.4, 0.6, 0.9])
-    same = metrics.paired_difference(LABELS, PROBS, PROBS, "roc_auc", n_resamples=200)
-    assert (same.value, same.low, same.high) == (0.0, 0.0, 0.0)
-    better = metrics.paired_difference(LABELS, perfect, PROBS, "roc_auc", n_resamples=200)
-    # 8 of 8 pairs against 7 of 8; no resample can favour the imperfect ranking.
-    assert better.value == pytest.approx(1 / 8)
-    assert 0.0 <= better.low <= better.value <= better.high
-
-
-def test_paired_difference_of_recipes_counts_the_spread_between_runs() -> None:
-    labels = np.repeat([0, 1], 20)
-    perfect = labels + np.linspace(0.0, 0.5, 40)
-    inverted, constant = -perfect, np.full(40, 0.5)
-    # Alone, each run's ROC-AUC is the same on every resample of the images: 1, 0 and 0.5.
-    alone = metrics.paired_difference(labels, perfect, constant, "roc_auc", n_resamples=200)
-    assert (alone.value, alone.low, alone.high) == pytest.approx((0.5, 0.5, 0.5))
-    # Recipe A's two seeds average 0.5, level with B; but a quarter of the resamples draw
-    # A's good seed twice and a quarter its bad one twice.
-    recipes = metrics.paired_difference(
-        labels, np.stack([perfect, inverted]), constant[None], "roc_auc", n_resamples=200
-    )
-    assert (recipes.value, recipes.low, recipes.high) == pytest.approx((0.0, -0.5, 0.5))
-
-
 def test_thresholds_meet_their_targets() -> None:
     spec_t = metrics.threshold_for_specificity(LABELS, PROBS, 0.75)
     assert metrics.operating_point(LABELS, PROBS, spec_t).specificity >= 0.75
@@ -62,13 +40,6 @@ def test_thresholds_meet_their_targets() -> None:
     full = metrics.threshold_for_specificity(LABELS, PROBS, 1.0)
     assert metrics.operating_point(LABELS, PROBS, full).specificity == 1.0
     assert metrics.operating_point(LABELS, PROBS, full).tp == 1
-
-
-def test_temperature_scaling_recovers_a_known_temperature() -> None:
-    rng = np.random.default_rng(0)
-    logits = rng.normal(0, 4, 20_000)
-    labels = (rng.random(logits.size) < 1 / (1 + np.exp(-logits / 2.0))).astype(int)
-    assert metrics.fit_temperature(labels, logits) == pytest.approx(2.0, rel=0.1)
 
 
 def test_rate_lower_bound_is_clopper_pearson() -> None:
@@ -128,3 +99,50 @@ def test_doubt_reaches_its_sensitivity_on_each_source() -> None:
         )
         for s in ("a", "b")
     )
+
+
+def random_cases(seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Labels and scores of many sizes and prevalences, with ties (scores rounded to few
+    digits, as a model's calibrated probabilities may be) and without."""
+    rng = np.random.default_rng(seed)
+    cases = []
+    for n in (2, 3, 7, 30, 200, 1000):
+        for digits in (1, 2, None):
+            labels = rng.integers(0, 2, n)
+            labels[:2] = (0, 1)  # both classes
+            scores = rng.random(n) + 0.3 * labels
+            cases.append((labels, scores if digits is None else np.round(scores, digits)))
+    return cases
+
+
+def test_scores_match_scikit_learn_with_and_without_ties() -> None:
+    for labels, scores in random_cases(0):
+        assert metrics.roc_auc(labels, scores) == pytest.approx(roc_auc_score(labels, scores))
+        assert metrics.average_precision(labels, scores) == pytest.approx(
+            average_precision_score(labels, scores)
+        )
+    # By hand: one tie between a positive and a negative counts a half.
+    assert metrics.roc_auc(np.array([0, 1, 0, 1]), np.array([0.1, 0.5, 0.5, 0.9])) == 7 / 8
+    # Precision 1 at the first positive, 2/3 at the second.
+    assert metrics.average_precision(np.array([1, 0, 1]), np.array([0.9, 0.8, 0.7])) == (
+        pytest.approx((1 + 2 / 3) / 2)
+    )
+
+
+def test_operating_point_matches_the_confusion_matrix() -> None:
+    for labels, scores in random_cases(1):
+        point = metrics.operating_point(labels, scores, 0.5)
+        called = scores >= 0.5
+        positive = labels == 1
+        assert (point.tp, point.fp) == (np.sum(called & positive), np.sum(called & ~positive))
+        assert point.tp + point.fn == labels.sum()
+        assert point.tn + point.fp == len(labels) - labels.sum()
+
+
+def test_rate_lower_bound_matches_scipy_beta_quantile() -> None:
+    for trials in (1, 5, 29, 100, 523, 2000):
+        for successes in sorted({1, trials // 3, trials // 2, trials - 1, trials} - {0}):
+            for confidence in (0.95, 0.99):
+                expected = stats.beta.ppf(1 - confidence, successes, trials - successes + 1)
+                bound = metrics.rate_lower_bound(successes, trials, confidence)
+                assert bound == pytest.approx(expected, rel=1e-8, abs=1e-10)
