@@ -1,35 +1,45 @@
 # The two commands a new user runs: `make run` and `make test`.
-# Each creates .venv when missing and (re)installs only when pyproject.toml changed.
+# Each creates .venv when missing and (re)installs only when pyproject.toml changed: `make run`
+# the app's runtime dependencies alone (ONNX Runtime reads the model: no torch, a short
+# install), `make test` also the dev and train extras (PyTorch among them: a few minutes).
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-run
+TEST_STAMP := $(VENV)/.installed-test
 SAMPLES := resources/samples
 
 .PHONY: run test bench lint typecheck package clean
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev,train]"
-	touch $(STAMP)
 
-run: $(STAMP)
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+# Everything `make run` needs too, so a later `make run` installs nothing.
+$(TEST_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[dev,train]"
+	touch $@ $(RUN_STAMP)
+
+run: $(RUN_STAMP)
 	$(BIN)/fracture-desktop $(SAMPLES)
 
-test: $(STAMP)
+test: $(TEST_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m mypy
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
 
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	$(BIN)/python -m benchmarks
 
-lint: $(STAMP)
+lint: $(TEST_STAMP)
 	$(BIN)/ruff check .
 
 # mypy on fracture_desktop/core (configured in pyproject.toml); part of `make test`.
-typecheck: $(STAMP)
+typecheck: $(TEST_STAMP)
 	$(BIN)/python -m mypy
 
 package:
