@@ -64,12 +64,21 @@ class OperatingPoint:
         }
 
 
+def _finite(scores: np.ndarray) -> np.ndarray:
+    """``scores`` as float64; a NaN or infinity raises ValueError, as in scikit-learn, since
+    ranking it would give a number that means nothing."""
+    values = np.asarray(scores, dtype=np.float64)
+    if not np.isfinite(values).all():
+        raise ValueError("scores must be finite (NaN or infinity found)")
+    return values
+
+
 def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
     """Area under the ROC curve: the chance that a random positive scores above a random
     negative, ties counting a half (the Mann-Whitney U statistic over the product of the
     class sizes; scikit-learn's ``roc_auc_score``). Both classes must be present."""
     labels = np.asarray(labels)
-    values, index = np.unique(np.asarray(scores, dtype=np.float64), return_inverse=True)
+    values, index = np.unique(_finite(scores), return_inverse=True)
     # The mean rank (1-based) of each distinct score, shared by the images that tie on it.
     counts = np.bincount(index.ravel(), minlength=len(values))
     mean_ranks = np.cumsum(counts) - (counts - 1) / 2.0
@@ -82,8 +91,9 @@ def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
 def average_precision(labels: np.ndarray, scores: np.ndarray) -> float:
     """PR-AUC as average precision: the precision at each distinct threshold, weighted by the
     recall it adds (scikit-learn's ``average_precision_score``, no interpolation)."""
-    order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
-    ranked = np.asarray(scores, dtype=np.float64)[order]
+    scores = _finite(scores)
+    order = np.argsort(-scores, kind="stable")
+    ranked = scores[order]
     hits = (np.asarray(labels)[order] == 1).astype(np.float64)
     # The last image of each run of equal scores: a threshold takes them all or none.
     last = np.r_[ranked[1:] != ranked[:-1], True]

@@ -129,6 +129,13 @@ def test_scores_match_scikit_learn_with_and_without_ties() -> None:
     )
 
 
+def test_a_score_that_is_not_a_number_is_refused() -> None:
+    labels = np.array([0, 1, 0, 1])
+    for score in (metrics.roc_auc, metrics.average_precision):
+        with pytest.raises(ValueError, match="finite"):
+            score(labels, np.array([0.1, np.nan, 0.3, 0.9]))
+
+
 def test_operating_point_matches_the_confusion_matrix() -> None:
     for labels, scores in random_cases(1):
         point = metrics.operating_point(labels, scores, 0.5)
