@@ -30,6 +30,15 @@ DATAS: tuple[tuple[str, str], ...] = (
     (SHIPPED_MODEL, SHIPPED_MODEL),
 )
 
+#: Packages that read their own data files at run time (``pkgutil.get_data``, paths beside
+#: their modules), which PyInstaller's analysis of imports does not see: (package, subfolder
+#: or None for all of it). The self-test's DICOM step fails a bundle that lacks highdicom's.
+#: Their JSON files go in minified (:func:`minified_json`).
+PACKAGE_DATA: tuple[tuple[str, str | None], ...] = (
+    ("_gdcm", "XML"),  # GDCM's data dictionaries
+    ("highdicom", None),  # its tables of the standard (SOP classes, IOD modules), ICC profile
+)
+
 #: The torch engine and the networks it builds (docs/ARCHITECTURE.md, "Two engines"): the
 #: bundle reads with ONNX Runtime, so they stay out with torch; ``--device cuda`` then says
 #: that torch is not installed.
@@ -185,6 +194,26 @@ STRIP_LIBRARIES: tuple[str, ...] = (
 def data_entries(root: Path = ROOT) -> list[tuple[str, str]]:
     """:data:`DATAS` as (absolute source, destination) pairs, as PyInstaller takes them."""
     return [(str(root / source), dest) for source, dest in DATAS]
+
+
+def minified_json(entries: list[tuple[str, str]], folder: Path) -> list[tuple[str, str]]:
+    """``entries`` (PyInstaller's (source, destination folder) pairs) with each JSON file
+    replaced by a copy without indentation, written under ``folder``.
+
+    The document is the same (``json.loads`` gives an equal object) and a third smaller:
+    highdicom's table of the attributes of every module, which it reads whole to copy a
+    source's Patient and Study modules into our SR, is 22 MB indented and 16 MB minified.
+    """
+    out = []
+    for src, dest in entries:
+        if src.endswith(".json"):
+            copy = folder / "minified" / dest / Path(src).name
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            document = json.loads(Path(src).read_text(encoding="utf-8"))
+            copy.write_text(json.dumps(document, separators=(",", ":")), encoding="utf-8")
+            src = str(copy)
+        out.append((src, dest))
+    return out
 
 
 def git_commit(root: Path = ROOT) -> str:

@@ -86,6 +86,32 @@ def triage_study(
                 log.error("%s: %s answered status %#06x", path.name, destination, status & 0xFFFF)
 
 
+def triage_safely(
+    uid: str,
+    out: Path,
+    engine: Engine,
+    deidentify: bool,
+    destination: Destination | None,
+    ae_title: str,
+) -> bool:
+    """:func:`triage_study`, logging any failure instead of raising it: the node keeps
+    serving the studies that follow, and this one's instances stay in ``out/incoming``.
+    Returns whether the study was triaged."""
+    try:
+        triage_study(uid, out, engine, deidentify, destination, ae_title)
+    except FractureDesktopError as exc:
+        log.error("study %s not triaged: %s %s", uid, exc.reason, exc.details)
+        return False
+    except Exception:  # a defect, not a bad file: say where, and keep listening
+        log.exception(
+            "study %s not triaged: internal error; its instances are in %s",
+            uid,
+            out / "incoming" / uid,
+        )
+        return False
+    return True
+
+
 def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
@@ -95,7 +121,10 @@ def run_listen(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
     )
-    logging.getLogger("pynetdicom").setLevel(logging.WARNING)
+    # Their INFO lines (each association's PDUs, each module highdicom copies: a dozen per
+    # study) would bury the node's own one line per study.
+    for chatty in ("pynetdicom", "highdicom"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     try:
         destination = Destination.parse(args.send_to) if args.send_to else None
     except ValueError as exc:
@@ -145,10 +174,7 @@ def run_listen(args: argparse.Namespace) -> int:
                 uid = studies.get(timeout=POLL_SECONDS)
             except queue.Empty:
                 continue
-            try:
-                triage_study(uid, out, engine, args.deidentify, destination, args.ae_title)
-            except FractureDesktopError as exc:
-                log.error("study %s not triaged: %s %s", uid, exc.reason, exc.details)
+            triage_safely(uid, out, engine, args.deidentify, destination, args.ae_title)
     except KeyboardInterrupt:
         log.info("stopping")
     finally:

@@ -2,9 +2,10 @@
 
 Loads and verifies the model (sha256 against its card), scans the bundled sample studies,
 decodes every image (all DICOM codecs the samples use: JPEG 2000, 12-bit JPEG Extended, plain
-JPEG), windows it, scores it, computes a Grad-CAM heatmap and writes a CSV and a PDF report
-into a temporary folder. Run by ``make package`` on the frozen app, so a bundle that lost a
-decoder plugin, a Qt-free import or reportlab's fonts fails before it is shipped.
+JPEG), windows it, scores it, computes a Grad-CAM heatmap, writes a CSV and a PDF report and
+the DICOM results (SR, KOS, GSPS, Secondary Capture) into a temporary folder, and reads the
+SRs back. Run by ``make package`` on the frozen app, so a bundle that lost a decoder plugin,
+a Qt-free import, reportlab's fonts or highdicom's tables fails before it is shipped.
 
 Never imports Qt. Exit 0 when every check passes, 1 with a one-line reason otherwise.
 """
@@ -117,6 +118,43 @@ def _write_reports(
     return csv_path.stat().st_size, pdf_path.stat().st_size
 
 
+def _write_dicom(
+    entries: Sequence[ReportEntry], context: ReportContext, folder: Path
+) -> tuple[int, int]:
+    """Write the DICOM results of ``entries`` (an SR per study; a KOS, GSPS and Secondary
+    Capture where a DICOM image is flagged) into ``folder``, and read every SR back; return
+    the numbers of files and studies.
+
+    Raises
+    ------
+    SelfTestError
+        An analysed DICOM sample is in no object, or an SR does not read back as ours with
+        every image it references.
+    """
+    from fracture_desktop.core.dicom_out.read_back import OurReport, read_report
+    from fracture_desktop.core.dicom_out.write import write_dicom_results
+
+    folder.mkdir()
+    results = write_dicom_results(entries, context.model, folder, capture=True)
+    if results.problems:
+        first = results.problems[0]
+        raise SelfTestError(f"DICOM results left out {first.path.name}: {first.reason}")
+    analysed = sum(e.finding.probability is not None for e in entries)
+    if results.referenced + results.plain != analysed or not results.studies:
+        raise SelfTestError(
+            f"the DICOM results reference {results.referenced} of "
+            f"{analysed - results.plain} analysed DICOM samples in {results.studies} studies"
+        )
+    reports = [read_report(path) for path in results.written]
+    ours = [r for r in reports if isinstance(r, OurReport)]
+    if len(ours) != results.studies or sum(len(r.images) for r in ours) != results.referenced:
+        raise SelfTestError(
+            f"{len(ours)} of {results.studies} SRs read back, with "
+            f"{sum(len(r.images) for r in ours)} of {results.referenced} images"
+        )
+    return len(results.written), results.studies
+
+
 def _run(model_dir: Path | None, out: TextIO, tmp: Path) -> None:
     """The checks, in pipeline order, reports written into ``tmp``; raises on the first
     failure."""
@@ -171,6 +209,10 @@ def _run(model_dir: Path | None, out: TextIO, tmp: Path) -> None:
         "reports", lambda: _write_reports(entries, request, context), out
     )
     print(f"CSV {csv_size / 1024:.1f} kB, PDF {pdf_size / 1024:.1f} kB  {seconds:.2f} s", file=out)
+    (files, studies), seconds = _timed(
+        "dicom", lambda: _write_dicom(entries, context, tmp / "dicom"), out
+    )
+    print(f"{files} objects for {studies} studies, SRs read back  {seconds:.2f} s", file=out)
     print(f"self-test passed in {time.perf_counter() - started:.1f} s", file=out)
 
 

@@ -67,6 +67,7 @@ def test_a_stored_study_is_triaged_when_its_association_ends(node):
     sr = pydicom.dcmread(results[SR_CLASS][0])
     assert sr.StudyInstanceUID == source.StudyInstanceUID and sr.PatientID == source.PatientID
     assert "association from TESTSCU@127.0.0.1" in node.log and "released" in node.log
+    assert "copy attributes of module" not in node.log  # highdicom's INFO lines stay out
 
 
 def test_an_oversized_instance_is_refused_out_of_resources(node):
@@ -115,3 +116,26 @@ def test_ctrl_c_stops_cleanly_with_nothing_half_written(node):
     assert not list(node.out.rglob("*.tmp"))
     for path in node.out.rglob("*.dcm"):
         pydicom.dcmread(path)  # every file whole
+
+
+def test_a_defect_in_one_study_leaves_the_node_serving(monkeypatch, caplog, tmp_path):
+    # The frozen bundle once lacked a highdicom table: the first study's DICOM results raised
+    # FileNotFoundError and took the node down with every study after it.
+    from fracture_desktop import listen
+
+    calls: list[str] = []
+
+    def triage_study(uid: str, *_: object) -> None:
+        calls.append(uid)
+        if uid == "1.2.3":
+            raise FileNotFoundError("highdicom/_standard/sop_class_iod_map.json")
+
+    monkeypatch.setattr(listen, "triage_study", triage_study)
+    args = (tmp_path, None, False, None, "FRACTURE")
+    with caplog.at_level("ERROR", logger="fracture_desktop.node"):
+        assert listen.triage_safely("1.2.3", *args) is False
+        assert listen.triage_safely("1.2.4", *args) is True
+    assert calls == ["1.2.3", "1.2.4"]
+    assert "study 1.2.3 not triaged: internal error" in caplog.text
+    assert "sop_class_iod_map.json" in caplog.text  # the traceback, for the bug report
+    assert str(tmp_path / "incoming" / "1.2.3") in caplog.text

@@ -39,6 +39,7 @@ def test_self_test_passes_from_the_source_tree_without_qt(
     assert "fracture_net-untrained 0.0.0" in result.stdout
     assert "sha256 verified, cpu, ONNX Runtime" in result.stdout
     assert "Grad-CAM map checked" in result.stdout
+    assert "3 studies, SRs read back" in result.stdout  # the samples' three DICOM studies
     assert "self-test passed" in result.stdout
     imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()}
     assert "fracture_desktop.self_test" in imported
@@ -70,3 +71,19 @@ def test_the_self_test_honours_the_model_folder_setting(tmp_path: Path, monkeypa
     out, err = io.StringIO(), io.StringIO()
     assert run_self_test(out=out, err=err) != 0
     assert f"no model card in {nowhere}" in err.getvalue()
+
+
+def test_a_bundle_without_highdicom_tables_fails_the_self_test(monkeypatch) -> None:
+    # A bundle once left highdicom's JSON tables out: its DICOM results failed at the first
+    # study `listen` received. The self-test writes them, so that build fails instead.
+    from fracture_desktop.core.dicom_out import image
+    from fracture_desktop.self_test import run_self_test
+
+    def lost(*_: object) -> None:
+        raise FileNotFoundError("highdicom/_standard/sop_class_iod_map.json")
+
+    monkeypatch.setattr(image, "get_sop_class_iod_map", lost)
+    out, err = io.StringIO(), io.StringIO()
+    assert run_self_test(out=out, err=err) != 0
+    assert "sop_class_iod_map.json" in err.getvalue()
+    assert "reports  CSV" in out.getvalue()  # what came before still ran

@@ -105,3 +105,22 @@ def test_the_bundle_leaves_torch_out_and_keeps_onnx_runtime(bundle: ModuleType) 
     assert not any(ex == "onnxruntime" for ex in bundle.EXCLUDES)
     card = json.loads((bundle.ROOT / bundle.SHIPPED_MODEL / "model_card.json").read_text())
     assert (bundle.ROOT / bundle.SHIPPED_MODEL / card["onnx"]["file"]).is_file()
+
+
+def test_json_data_goes_in_minified_and_unchanged(bundle: ModuleType, tmp_path: Path) -> None:
+    table = {"patient": [{"keyword": "PatientName", "type": "2", "path": []}], "n": 1.5}
+    source = tmp_path / "pkg" / "_standard" / "table.json"
+    source.parent.mkdir(parents=True)
+    source.write_text(json.dumps(table, indent=2), encoding="utf-8")
+    other = tmp_path / "pkg" / "profile.icc"
+    other.write_bytes(b"\x00icc")
+
+    entries = [(str(source), "pkg/_standard"), (str(other), "pkg")]
+    (json_entry, icc_entry) = bundle.minified_json(entries, tmp_path / "work")
+
+    assert icc_entry == (str(other), "pkg")
+    copy = Path(json_entry[0])
+    assert json_entry[1] == "pkg/_standard" and copy.name == "table.json"
+    assert json.loads(copy.read_text(encoding="utf-8")) == table
+    assert copy.stat().st_size < source.stat().st_size
+    assert source.read_text(encoding="utf-8") == json.dumps(table, indent=2)  # left as it was
