@@ -77,6 +77,22 @@ def one_run(folder: Path, scratch: Path) -> float:
     raise SystemExit(f"no image was shown (exit {done.returncode}):\n{done.stderr[-2000:]}")
 
 
+def bytecode_state() -> str:
+    """Whether the viewer's modules start from compiled bytecode: compiling them from source
+    costs a start about 0.1 s (docs/PACKAGING.md); ``make run`` compiles them."""
+    import importlib.util
+
+    import fracture_desktop.gui.app as app_module
+
+    source = Path(app_module.__file__)
+    compiled = Path(importlib.util.cache_from_source(str(source)))
+    fresh = compiled.is_file() and compiled.stat().st_mtime >= source.stat().st_mtime
+    state = "compiled (.pyc)" if fresh else "compiled from source at every start"
+    if os.environ.get("PYTHONDONTWRITEBYTECODE"):
+        state += ", PYTHONDONTWRITEBYTECODE set"
+    return state
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("folder", nargs="?", type=Path, default=resources_root() / "samples")
@@ -85,6 +101,7 @@ def main() -> int:
     load = " ".join(f"{x:.1f}" for x in os.getloadavg())
     platform = os.environ.get("QT_QPA_PLATFORM", "default")
     print(f"cold start to the first image of {args.folder} ({platform}, load average {load})")
+    print(f"the app's modules: {bytecode_state()}")
     with tempfile.TemporaryDirectory(prefix="cold-start-") as tmp:
         times = [one_run(args.folder, Path(tmp)) for _ in range(args.runs)]
     print("runs: " + ", ".join(f"{t:.2f} s" for t in times))
