@@ -79,9 +79,10 @@ class GuardLimits:
         Wall time to read one header or decode one frame. A 43 x 43 cm JPEG 2000 radiograph
         decodes in well under 5 s on a slow laptop; past the limit the worker is killed.
     memory_bytes : int
-        Address space of a worker (``RLIMIT_AS``), about 200 MiB of it taken by Python, numpy,
-        pydicom and the codecs. 3 GiB decodes any frame :data:`~.dicom_checks.MAX_FRAME_BYTES`
-        lets through as stored values plus float32 modality values.
+        Address space a file may add to a worker's (``RLIMIT_AS`` is set to what the worker
+        has mapped once its readers are imported, plus this). 3 GiB decodes any frame
+        :data:`~.dicom_checks.MAX_FRAME_BYTES` lets through as stored values plus float32
+        modality values.
     """
 
     seconds: float = 30.0
@@ -442,11 +443,30 @@ def as_load_error(path: Path, exc: BaseException, memory_bytes: int = 0) -> Imag
     return CorruptImageError(path, f"file is damaged ({type(exc).__name__})", details)
 
 
+def _mapped_bytes() -> int:
+    """The address space this process has mapped (Linux's ``/proc/self/statm``); 0 where
+    the system does not say."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as f:
+            pages = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0
+    return pages * os.sysconf("SC_PAGE_SIZE")
+
+
 def _limit_resources(memory_bytes: int) -> None:
+    """No core dumps; ``memory_bytes`` of address space on top of what is mapped now.
+
+    On top, not in all: what a worker maps before its first file is not a file's doing, and
+    it varies. A spawned worker imports its parent's main module; one that imports Qt and
+    torch (a test's script) had mapped 3.4 GB, more than the whole 3 GiB, so that every
+    file failed as too large, or not, by how much of its heap happened to be free.
+    """
     try:
         import resource
     except ImportError:  # Windows: no resource limits; the time limit still applies
         return
+    memory_bytes += _mapped_bytes()
     try:
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         _, hard = resource.getrlimit(resource.RLIMIT_AS)
@@ -473,9 +493,9 @@ def serve(conn: Connection, memory_bytes: int, log: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # Every request reads with these (pydicom, its decoders, Pillow): imported before the
     # first one, a worker started ahead (DecoderGuard.prestart) is ready when a file comes.
-    # And before the memory limit, which bounds what a file makes a decoder take: what the
-    # readers map is ours, and a parent whose main module imports torch leaves a worker
-    # (that imports it again when it starts) little room under the limit.
+    # And before the memory limit, which bounds what a file makes a decoder take on top of
+    # what the worker has mapped by then (the readers, and whatever its parent's main
+    # module imports: a spawned worker imports that again when it starts).
     import fracture_desktop.core.imaging.headers
     import fracture_desktop.core.imaging.loader  # noqa: F401
 

@@ -80,6 +80,20 @@ def test_memory_is_bounded(guard: DecoderGuard) -> None:
     assert guard.call(helpers.allocate, FILE, 0.1) == int(0.1 * 2**30)
 
 
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_AS is enforced on Linux only")
+def test_the_memory_budget_is_on_top_of_what_a_worker_maps_to_start() -> None:
+    # A worker maps hundreds of MiB before its first file (Python, numpy, pydicom, the
+    # codecs; more when its parent's main module imports Qt or torch). A budget smaller
+    # than that still lets a file take that much more, and no more.
+    small = DecoderGuard(GuardLimits(seconds=30.0, memory_bytes=64 << 20), workers=1)
+    try:
+        assert small.call(helpers.allocate, FILE, 0.03) == int(0.03 * 2**30)
+        with pytest.raises(ImageTooLargeError, match="more memory than decoding may use"):
+            small.call(helpers.allocate, FILE, 0.1)
+    finally:
+        small.close()
+
+
 def test_base_exceptions_and_recursion_are_worded(guard: DecoderGuard) -> None:
     with pytest.raises(CorruptImageError, match=r"file is damaged \(NativePanic\)"):
         guard.call(helpers.panic, FILE)
