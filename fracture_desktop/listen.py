@@ -18,6 +18,8 @@ import logging
 import queue
 import signal
 import sys
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
@@ -86,27 +88,18 @@ def triage_study(
                 log.error("%s: %s answered status %#06x", path.name, destination, status & 0xFFFF)
 
 
-def triage_safely(
-    uid: str,
-    out: Path,
-    engine: Engine,
-    deidentify: bool,
-    destination: Destination | None,
-    ae_title: str,
-) -> bool:
-    """:func:`triage_study`, logging any failure instead of raising it: the node keeps
-    serving the studies that follow, and this one's instances stay in ``out/incoming``.
-    Returns whether the study was triaged."""
+def triage_safely(uid: str, incoming: Path, triage: Callable[[], None]) -> bool:
+    """Run ``triage`` (study ``uid``'s :func:`triage_study`), logging any failure instead of
+    raising it: the node keeps serving the studies that follow, and this one's instances
+    stay in ``incoming``. Returns whether the study was triaged."""
     try:
-        triage_study(uid, out, engine, deidentify, destination, ae_title)
+        triage()
     except FractureDesktopError as exc:
         log.error("study %s not triaged: %s %s", uid, exc.reason, exc.details)
         return False
     except Exception:  # a defect, not a bad file: say where, and keep listening
         log.exception(
-            "study %s not triaged: internal error; its instances are in %s",
-            uid,
-            out / "incoming" / uid,
+            "study %s not triaged: internal error; its instances are in %s", uid, incoming
         )
         return False
     return True
@@ -174,7 +167,8 @@ def run_listen(args: argparse.Namespace) -> int:
                 uid = studies.get(timeout=POLL_SECONDS)
             except queue.Empty:
                 continue
-            triage_safely(uid, out, engine, args.deidentify, destination, args.ae_title)
+            study = (uid, out, engine, args.deidentify, destination, args.ae_title)
+            triage_safely(uid, out / "incoming" / uid, partial(triage_study, *study))
     except KeyboardInterrupt:
         log.info("stopping")
     finally:

@@ -118,24 +118,20 @@ def test_ctrl_c_stops_cleanly_with_nothing_half_written(node):
         pydicom.dcmread(path)  # every file whole
 
 
-def test_a_defect_in_one_study_leaves_the_node_serving(monkeypatch, caplog, tmp_path):
+def test_a_defect_in_one_study_leaves_the_node_serving(caplog, tmp_path):
     # The frozen bundle once lacked a highdicom table: the first study's DICOM results raised
     # FileNotFoundError and took the node down with every study after it.
     from fracture_desktop import listen
 
-    calls: list[str] = []
+    def broken() -> None:
+        raise FileNotFoundError("highdicom/_standard/sop_class_iod_map.json")
 
-    def triage_study(uid: str, *_: object) -> None:
-        calls.append(uid)
-        if uid == "1.2.3":
-            raise FileNotFoundError("highdicom/_standard/sop_class_iod_map.json")
-
-    monkeypatch.setattr(listen, "triage_study", triage_study)
-    args = (tmp_path, None, False, None, "FRACTURE")
+    triaged: list[str] = []
+    incoming = tmp_path / "incoming" / "1.2.3"
     with caplog.at_level("ERROR", logger="fracture_desktop.node"):
-        assert listen.triage_safely("1.2.3", *args) is False
-        assert listen.triage_safely("1.2.4", *args) is True
-    assert calls == ["1.2.3", "1.2.4"]
+        assert listen.triage_safely("1.2.3", incoming, broken) is False
+        assert listen.triage_safely("1.2.4", tmp_path, lambda: triaged.append("1.2.4")) is True
+    assert triaged == ["1.2.4"]
     assert "study 1.2.3 not triaged: internal error" in caplog.text
     assert "sop_class_iod_map.json" in caplog.text  # the traceback, for the bug report
-    assert str(tmp_path / "incoming" / "1.2.3") in caplog.text
+    assert str(incoming) in caplog.text
