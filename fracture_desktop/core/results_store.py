@@ -263,10 +263,16 @@ class ResultsStore:
         return str(rows[0][0]) if rows else None
 
     def stored_for(self, record: ImageRecord, model_sha256: str) -> StoredResult | None:
-        """The result ``model_sha256`` made for ``record``'s image, found without hashing the
-        file: by SOP Instance UID for DICOM, else by the file's kept path, size and mtime."""
-        identity = record.sop_instance_uid if record.kind is SourceKind.DICOM else ""
-        identity = identity or self.identity_of(record.path) or ""
+        """The result ``model_sha256`` made for ``record``'s file, found without hashing it:
+        by the file's kept path, size and mtime.
+
+        For DICOM the kept identity must also be the file's SOP Instance UID. The UID alone
+        is not enough: another file can carry it (a damaged or re-saved copy), and would
+        take this image's result without being decoded. A copy elsewhere is analysed again.
+        """
+        identity = self.identity_of(record.path) or ""
+        if record.kind is SourceKind.DICOM and identity != record.sop_instance_uid:
+            return None
         return self.get(identity, model_sha256) if identity else None
 
     def for_model(self, model_sha256: str) -> dict[str, StoredResult]:

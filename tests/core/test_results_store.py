@@ -161,6 +161,30 @@ def test_a_stored_result_is_found_by_path_size_and_mtime_without_hashing(tmp_pat
     assert store.stored_for(record, SHA_A) is None
 
 
+def test_another_file_with_the_same_sop_instance_uid_does_not_take_its_result(
+    tmp_path: Path,
+) -> None:
+    # The fuzz reproducers' damaged files carry their control's UIDs: a second scan gave a
+    # file that cannot be decoded the control's probability, without decoding it.
+    from fracture_desktop.core.imaging.records import ImageRecord, SourceKind
+
+    uid = "1.2.826.0.1.3680043.8.498.1"
+    good, damaged = tmp_path / "good.dcm", tmp_path / "damaged.dcm"
+    good.write_bytes(b"DICM good pixels")
+    damaged.write_bytes(b"DICM bad pixels")
+    store = ResultsStore(tmp_path / "r.sqlite3")
+    store.put_finding(Finding(good, uid, Flag.DOUBT, 0.37), SHA_A, "m")
+
+    def record(path: Path) -> ImageRecord:
+        return ImageRecord(path=path, kind=SourceKind.DICOM, sop_instance_uid=uid)
+
+    kept = store.stored_for(record(good), SHA_A)
+    assert kept is not None and kept.probability == 0.37
+    assert store.stored_for(record(damaged), SHA_A) is None
+    good.write_bytes(b"DICM rewritten")  # changed since it was scored: analysed again
+    assert store.stored_for(record(good), SHA_A) is None
+
+
 def test_boxes_are_kept_with_their_finding(tmp_path: Path) -> None:
     boxes = (Box(10.0, 20.0, 30.5, 40.0, 0.91), Box(1.0, 2.0, 3.0, 4.0, 0.4))
     finding = dataclasses.replace(_finding("a.png", 0.9, Flag.FRACTURE), boxes=boxes)
