@@ -147,10 +147,11 @@ def _write_dicom(
         )
     reports = [read_report(path) for path in results.written]
     ours = [r for r in reports if isinstance(r, OurReport)]
-    if len(ours) != results.studies or sum(len(r.images) for r in ours) != results.referenced:
+    images = sum(len(r.images) for r in ours)
+    if len(ours) != results.studies or images != results.referenced:
         raise SelfTestError(
             f"{len(ours)} of {results.studies} SRs read back, with "
-            f"{sum(len(r.images) for r in ours)} of {results.referenced} images"
+            f"{images} of {results.referenced} images"
         )
     return len(results.written), results.studies
 

@@ -78,9 +78,8 @@ def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
     negative, ties counting a half (the Mann-Whitney U statistic over the product of the
     class sizes; scikit-learn's ``roc_auc_score``). Both classes must be present."""
     labels = np.asarray(labels)
-    values, index = np.unique(_finite(scores), return_inverse=True)
+    _, index, counts = np.unique(_finite(scores), return_inverse=True, return_counts=True)
     # The mean rank (1-based) of each distinct score, shared by the images that tie on it.
-    counts = np.bincount(index.ravel(), minlength=len(values))
     mean_ranks = np.cumsum(counts) - (counts - 1) / 2.0
     positive = labels == 1
     n_positive, n_negative = int(positive.sum()), int((~positive).sum())
